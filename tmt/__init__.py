@@ -1,0 +1,65 @@
+"""tmt (That Metric Timeline): record, find, compare and restore machine-learning runs.
+
+The public API. Names resolve lazily so that `import tmt` stays fast: the recording,
+query and maintenance modules load on first use.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+_LAZY = {
+    # recording (predecessor names first)
+    "tmt_recorder": "tmt.recorder",
+    "tmt_save": "tmt.recorder",
+    "recorder": "tmt.recorder",
+    "start_run": "tmt.recorder",
+    "log": "tmt.recorder",
+    "save": "tmt.recorder",
+    "active_run": "tmt.recorder",
+    "DuplicateStrategy": "tmt.recorder",
+    "DuplicatePolicy": "tmt.recorder",
+    # finding runs
+    "get": "tmt.query",
+    "runs": "tmt.query",
+    "Run": "tmt.query",
+    "Runs": "tmt.query",
+    "TmtManager": "tmt.manager",
+    # maintenance
+    "gc": "tmt.maintenance",
+    "fsck": "tmt.maintenance",
+    # repository
+    "Repo": "tmt.repo",
+    "init": "tmt.repo",
+    "errors": "tmt.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tmt' has no attribute {name!r}")
+    import importlib
+
+    mod = importlib.import_module(module)
+    value = mod if name == "errors" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tmt import errors
+    from tmt.maintenance import fsck, gc
+    from tmt.manager import TmtManager
+    from tmt.query import Run, Runs, get, runs
+    from tmt.recorder import (
+        DuplicatePolicy, DuplicateStrategy, active_run, log, recorder, save, start_run, tmt_recorder, tmt_save,
+    )
+    from tmt.repo import Repo, init

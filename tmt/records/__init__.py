@@ -1,0 +1,1 @@
+"""Experiment records: the model, reading and writing experiments/<id>.json."""

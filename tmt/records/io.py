@@ -1,0 +1,62 @@
+"""Reading and writing experiments/<id>.json atomically."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from tmt.errors import CorruptRecord, RecordError
+from tmt.records.model import Record, decode, encode, is_run_id
+from tmt.store.fsutil import atomic_write
+
+RECORD_SUFFIX = ".json"
+
+
+def record_path(experiments_dir: Path, run_id: str) -> Path:
+    return experiments_dir / f"{run_id}{RECORD_SUFFIX}"
+
+
+def write_record(experiments_dir: Path, tmp_dir: Path, record: Record) -> Path:
+    """Publish the record with a temp file + fsync + rename: readers see old or new, whole."""
+    data = json.dumps(encode(record), indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
+    path = record_path(experiments_dir, record.id)
+    experiments_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data.encode("utf-8") + b"\n", tmp_dir)
+    return path
+
+
+def read_record(path: Path) -> Record:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RecordError(f"record {path} does not exist") from None
+    except OSError as e:
+        raise CorruptRecord(str(path), f"unreadable: {e.strerror}") from e
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CorruptRecord(str(path), f"not valid JSON ({e})") from None
+    rec = decode(data, str(path))
+    if path.name != f"{rec.id}{RECORD_SUFFIX}":
+        raise CorruptRecord(str(path), f"file name does not match its id {rec.id}")
+    return rec
+
+
+def record_files(experiments_dir: Path) -> Iterator[Path]:
+    """Paths of every record file (by name; content is not read)."""
+    try:
+        names = os.listdir(experiments_dir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.endswith(RECORD_SUFFIX) and is_run_id(name[: -len(RECORD_SUFFIX)]):
+            yield experiments_dir / name
+
+
+def delete_record(experiments_dir: Path, run_id: str) -> bool:
+    try:
+        os.unlink(record_path(experiments_dir, run_id))
+        return True
+    except FileNotFoundError:
+        return False

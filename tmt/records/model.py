@@ -1,0 +1,132 @@
+"""The experiment record: one JSON document per run, the source of truth for all but content.
+
+`encode`/`decode` are explicit so the on-disk keys are a contract (docs/format.md), not an
+accident of attribute names. Unknown keys are kept on read and written back untouched, so a
+newer tmt's additions survive an older tmt's rewrite.
+"""
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NewType
+
+from tmt.errors import CorruptRecord
+
+RECORD_FORMAT = 1
+RunId = NewType("RunId", str)
+STATUSES = ("running", "completed", "failed", "interrupted")
+_RUN_ID_RE = re.compile(r"[0-9a-f]{32}\Z")
+
+
+def new_run_id() -> RunId:
+    return RunId(secrets.token_hex(16))
+
+
+def is_run_id(value: str) -> bool:
+    return bool(_RUN_ID_RE.match(value))
+
+
+@dataclass(slots=True)
+class Record:
+    id: RunId
+    name: str
+    status: str = "running"
+    created_at: str = ""  # ISO 8601 with offset
+    finished_at: str | None = None
+    duration_s: float | None = None
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    code: dict[str, Any] | None = None  # {root, tree, files, bytes, git}
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, str] = field(default_factory=dict)  # name -> blob id
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # {name, object, size, format, filename}
+    parent: str | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept verbatim
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
+
+    def object_ids(self) -> list[str]:
+        """Every object this record references directly (the code tree is walked by gc)."""
+        ids = []
+        if self.code and self.code.get("tree"):
+            ids.append(self.code["tree"])
+        ids.extend(self.series.values())
+        ids.extend(a["object"] for a in self.artifacts if a.get("object"))
+        return ids
+
+
+_KEYS = (
+    "id", "name", "status", "created_at", "finished_at", "duration_s", "description", "tags",
+    "code", "params", "metrics", "series", "artifacts", "parent", "env", "error",
+)
+
+
+def encode_metric(value: Any) -> Any:
+    """JSON has no NaN/inf: they are stored as the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def decode_metric(value: Any) -> Any:
+    if isinstance(value, str) and value in _SPECIAL:
+        return _SPECIAL[value]
+    return value
+
+
+def encode(record: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {"format": RECORD_FORMAT}
+    for key in _KEYS:
+        out[key] = getattr(record, key)
+    out["metrics"] = {k: encode_metric(v) for k, v in record.metrics.items()}
+    for k, v in record.extra.items():
+        out.setdefault(k, v)
+    return out
+
+
+def decode(data: Any, source: str = "?") -> Record:
+    """Validate and build a Record; raise CorruptRecord naming `source` on any defect."""
+    if not isinstance(data, dict):
+        raise CorruptRecord(source, "not a JSON object")
+    fmt = data.get("format")
+    if fmt != RECORD_FORMAT:
+        raise CorruptRecord(source, f"unknown record format {fmt!r} (this tmt reads {RECORD_FORMAT})")
+    rid = data.get("id")
+    if not isinstance(rid, str) or not is_run_id(rid):
+        raise CorruptRecord(source, f"invalid id {rid!r}")
+    if not isinstance(data.get("name"), str):
+        raise CorruptRecord(source, "missing or non-string name")
+    if data.get("status") not in STATUSES:
+        raise CorruptRecord(source, f"invalid status {data.get('status')!r}")
+    created = data.get("created_at")
+    try:
+        datetime.fromisoformat(created)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CorruptRecord(source, f"invalid created_at {created!r}") from None
+    checks = {
+        "tags": list, "params": dict, "metrics": dict, "series": dict, "artifacts": list, "env": dict,
+    }
+    for key, typ in checks.items():
+        if key in data and not isinstance(data[key], typ):
+            raise CorruptRecord(source, f"{key} must be a JSON {typ.__name__}")
+    for key in ("code", "error"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise CorruptRecord(source, f"{key} must be an object or null")
+    for a in data.get("artifacts", []):
+        if not isinstance(a, dict) or not isinstance(a.get("name"), str):
+            raise CorruptRecord(source, "malformed artifact entry")
+    kwargs = {k: data[k] for k in _KEYS if k in data}
+    kwargs["metrics"] = {k: decode_metric(v) for k, v in data.get("metrics", {}).items()}
+    extra = {k: v for k, v in data.items() if k not in _KEYS and k != "format"}
+    return Record(**kwargs, extra=extra)

@@ -1,0 +1,1 @@
+"""Snapshots: ignore rules, the stat cache, tree building, materializing trees, diffs."""

@@ -1,0 +1,227 @@
+"""Materialize a tree into a directory: read-only hard links for views, real copies to restore.
+
+Safety: entry names are validated when a tree is decoded (no '/', '.', '..', NUL), and
+every file-system call is made relative to an open directory descriptor opened with
+O_NOFOLLOW, so neither a hostile tree nor a symlink already in the target can make us write
+outside it.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import secrets
+import shutil
+import stat as statmod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tmt.errors import CheckoutError, InvalidTree, ObjectNotFound, StoreError, UnsafePath
+from tmt.snapshot import tree as treemod
+from tmt.store.ids import ObjectId
+from tmt.store.objects import ObjectStore
+
+MAX_DEPTH = 512
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_FICLONE = 0x40049409  # linux/fs.h
+
+
+@dataclass(slots=True)
+class CheckoutStats:
+    files: int = 0
+    linked: int = 0
+    copied: int = 0
+    bytes: int = 0
+
+
+def read_tree(store: ObjectStore, oid: ObjectId) -> list[treemod.TreeEntry]:
+    return treemod.decode_tree(store.get(oid), oid)
+
+
+def walk_tree(store: ObjectStore, oid: ObjectId, prefix: bytes = b"", depth: int = 0) -> Iterator[tuple[bytes, treemod.TreeEntry]]:
+    """Every non-tree entry below `oid`, as (relative path bytes, entry), depth first."""
+    if depth > MAX_DEPTH:
+        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
+    for e in read_tree(store, oid):
+        path = prefix + e.name
+        if e.kind == treemod.TREE:
+            yield from walk_tree(store, e.oid, path + b"/", depth + 1)
+        else:
+            yield path, e
+
+
+def materialize(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str], *, link: bool = True) -> CheckoutStats:
+    """Write tree `oid` into `target`, which must not exist or be an empty directory.
+
+    `link=True` gives a read-only view: files are hard links to the store's objects (a copy
+    where linking fails, e.g. across file systems; executables are always copied, since a
+    shared object cannot carry their mode). Editing such a file in place would edit the
+    store: the files are read-only so that this takes an explicit chmod.
+    """
+    target = Path(target)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink() or any(target.iterdir()):
+            raise CheckoutError(
+                f"{target} already exists and is not an empty directory",
+                "choose a new folder for -o, or remove this one",
+            )
+    else:
+        try:
+            target.mkdir(parents=True)
+        except OSError as e:
+            raise CheckoutError(f"cannot create {target}: {e.strerror}") from e
+    stats = CheckoutStats()
+    fd = os.open(target, _DIR_FLAGS)
+    try:
+        _write_tree(store, oid, fd, stats, link=link, replace=False, depth=0, where=b"")
+    finally:
+        os.close(fd)
+    return stats
+
+
+def restore(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str]) -> CheckoutStats:
+    """Write tree `oid` over `target` as real, writable files (reflinks where supported).
+
+    Files of the tree replace what is at their path; nothing else in `target` is touched.
+    A directory standing where the tree has a file is an error, so ignored data inside it is
+    never deleted.
+    """
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    stats = CheckoutStats()
+    fd = os.open(target, _DIR_FLAGS)
+    try:
+        _write_tree(store, oid, fd, stats, link=False, replace=True, depth=0, where=b"")
+    finally:
+        os.close(fd)
+    return stats
+
+
+def _write_tree(
+    store: ObjectStore, oid: ObjectId, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, depth: int, where: bytes
+) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
+    try:
+        entries = read_tree(store, oid)
+    except ObjectNotFound as e:
+        raise CheckoutError(f"cannot check out {os.fsdecode(where) or '.'}: {e.message}", e.hint) from e
+    for e in entries:
+        path = where + e.name
+        try:
+            if e.kind == treemod.TREE:
+                sub = _open_subdir(dirfd, e.name, replace, path)
+                try:
+                    _write_tree(store, e.oid, sub, stats, link=link, replace=replace, depth=depth + 1, where=path + b"/")
+                finally:
+                    os.close(sub)
+            elif e.kind == treemod.SYMLINK:
+                target = store.get(e.oid)
+                _place(dirfd, e.name, replace, path, lambda tmp: os.symlink(target, tmp, dir_fd=dirfd))
+                stats.files += 1
+            else:
+                _write_file(store, e, dirfd, stats, link=link, replace=replace, path=path)
+        except ObjectNotFound as err:
+            raise CheckoutError(f"cannot check out {os.fsdecode(path)}: {err.message}", err.hint) from err
+        except OSError as err:
+            raise CheckoutError(f"cannot write {os.fsdecode(path)}: {err.strerror or err}") from err
+
+
+def _open_subdir(dirfd: int, name: bytes, replace: bool, path: bytes) -> int:
+    try:
+        os.mkdir(name, 0o777, dir_fd=dirfd)
+    except FileExistsError:
+        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+        if not statmod.S_ISDIR(st.st_mode):
+            if not replace:
+                raise UnsafePath(f"{os.fsdecode(path)} appears twice in the tree") from None
+            os.unlink(name, dir_fd=dirfd)  # a file or symlink where the tree has a folder
+            os.mkdir(name, 0o777, dir_fd=dirfd)
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dirfd)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePath(f"{os.fsdecode(path)} is a symlink, refusing to write through it") from e
+        raise
+
+
+def _place(dirfd: int, name: bytes, replace: bool, path: bytes, make) -> None:
+    """Create `name` via a temp name in the same directory, then rename it into place."""
+    tmp = b".tmt-" + secrets.token_hex(6).encode() + b"-" + name[:100]
+    make(tmp)
+    try:
+        if not replace:
+            try:
+                os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                raise UnsafePath(f"{os.fsdecode(path)} appears twice in the tree")
+            except FileNotFoundError:
+                pass
+        else:
+            try:
+                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                if statmod.S_ISDIR(st.st_mode):
+                    raise CheckoutError(
+                        f"{os.fsdecode(path)} is a folder in the working tree but a file in the run",
+                        "move that folder away and check out again",
+                    )
+            except FileNotFoundError:
+                pass
+        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dirfd)
+        except OSError:
+            pass
+        raise
+
+
+def _write_file(store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, path: bytes) -> None:
+    src = store.path(e.oid)
+    executable = e.kind == treemod.EXEC
+    if not os.path.exists(src):
+        raise ObjectNotFound(e.oid)
+    if link and not executable:
+        def make_link(tmp: bytes) -> None:
+            try:
+                os.link(src, tmp, dst_dir_fd=dirfd)
+            except OSError as err:
+                if err.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                _copy(src, dirfd, tmp, 0o444)
+                stats.copied += 1
+            else:
+                stats.linked += 1
+
+        _place(dirfd, e.name, replace, path, make_link)
+    else:
+        mode = (0o555 if executable else 0o444) if link else (0o777 if executable else 0o666) & ~_umask()
+        _place(dirfd, e.name, replace, path, lambda tmp: _copy(src, dirfd, tmp, mode))
+        stats.copied += 1
+    stats.files += 1
+    stats.bytes += e.size
+
+
+def _copy(src: Path, dirfd: int, name: bytes, mode: int) -> None:
+    with open(src, "rb") as fsrc:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dirfd)
+        try:
+            with open(fd, "wb", closefd=False) as fdst:
+                try:
+                    fcntl.ioctl(fd, _FICLONE, fsrc.fileno())  # reflink: shares blocks, copy-on-write
+                except OSError:
+                    shutil.copyfileobj(fsrc, fdst, 1 << 20)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+
+
+_UMASK: int | None = None
+
+
+def _umask() -> int:
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK

@@ -1,0 +1,113 @@
+"""Tree objects: canonical msgpack manifests of one directory each, nested like git's.
+
+Bytes (format version 1): a msgpack array `[1, entries]`, entries sorted by name bytes,
+each `[name: bin, kind: str, oid: bin(32), size: uint]`. See docs/format.md.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from tmt.errors import InvalidTree
+from tmt.store import codec
+from tmt.store.ids import ObjectId, hash_bytes
+
+TREE_FORMAT = 1
+
+Kind = Literal["f", "x", "l", "d"]
+FILE: Kind = "f"
+EXEC: Kind = "x"
+SYMLINK: Kind = "l"
+TREE: Kind = "d"
+KINDS = frozenset((FILE, EXEC, SYMLINK, TREE))
+MAX_NAME = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One directory entry. `name` is raw bytes so that non-UTF-8 names round-trip.
+
+    `size` is the file's byte count, the symlink target's length, or for a subtree the total
+    bytes of the files below it.
+    """
+
+    name: bytes
+    kind: Kind
+    oid: ObjectId
+    size: int
+
+    @property
+    def is_tree(self) -> bool:
+        return self.kind == TREE
+
+
+def check_name(name: bytes) -> None:
+    if not name or name in (b".", b".."):
+        raise InvalidTree(f"invalid entry name {name!r}")
+    if b"/" in name or b"\0" in name:
+        raise InvalidTree(f"invalid entry name {name!r}: contains '/' or NUL")
+    if len(name) > MAX_NAME:
+        raise InvalidTree(f"entry name too long ({len(name)} bytes)")
+
+
+def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
+    ordered = sorted(entries, key=lambda e: e.name)
+    rows = []
+    prev = None
+    for e in ordered:
+        check_name(e.name)
+        if e.name == prev:
+            raise InvalidTree(f"duplicate entry name {e.name!r}")
+        prev = e.name
+        if e.kind not in KINDS:
+            raise InvalidTree(f"unknown entry kind {e.kind!r}")
+        rows.append([e.name, e.kind, bytes.fromhex(e.oid), e.size])
+    return codec.packb([TREE_FORMAT, rows])
+
+
+def encode_rows(rows: list[list]) -> bytes:
+    """Fast path for the snapshot builder: rows already sorted and validated."""
+    return codec.packb([TREE_FORMAT, rows])
+
+
+def tree_id(data: bytes) -> ObjectId:
+    return hash_bytes(data)
+
+
+def decode_tree(data: bytes, oid: str = "?") -> list[TreeEntry]:
+    """Decode and validate a tree; any defect raises InvalidTree naming the object."""
+    try:
+        value = codec.unpackb(data)
+    except ValueError as e:
+        raise InvalidTree(f"tree {oid} does not decode: {e}") from None
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], list)):
+        raise InvalidTree(f"tree {oid} is not a [version, entries] array")
+    if value[0] != TREE_FORMAT:
+        raise InvalidTree(
+            f"tree {oid} has format version {value[0]!r}; this tmt reads version {TREE_FORMAT}",
+            "upgrade tmt",
+        )
+    entries: list[TreeEntry] = []
+    prev: bytes | None = None
+    for row in value[1]:
+        if not (isinstance(row, list) and len(row) == 4):
+            raise InvalidTree(f"tree {oid} has a malformed entry {row!r:.80}")
+        name, kind, raw, size = row
+        if not isinstance(name, bytes):
+            raise InvalidTree(f"tree {oid} has a non-bytes entry name {name!r:.80}")
+        try:
+            check_name(name)
+        except InvalidTree as e:
+            raise InvalidTree(f"tree {oid}: {e.message}") from None
+        if prev is not None and name <= prev:
+            raise InvalidTree(f"tree {oid} entries are not sorted and unique at {name!r}")
+        prev = name
+        if kind not in KINDS:
+            raise InvalidTree(f"tree {oid} entry {name!r} has unknown kind {kind!r}")
+        if not (isinstance(raw, bytes) and len(raw) == 32):
+            raise InvalidTree(f"tree {oid} entry {name!r} has a malformed object id")
+        if not (isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 63):
+            raise InvalidTree(f"tree {oid} entry {name!r} has an invalid size {size!r}")
+        entries.append(TreeEntry(name, kind, ObjectId(raw.hex()), size))
+    return entries

@@ -1,0 +1,37 @@
+"""The one place that owns msgpack options, so every encoded byte in the store is canonical.
+
+- `use_bin_type=True`: bytes and str stay distinct (file names are bytes, kinds are str).
+- `raw=False`: str decodes to str; `strict_map_key=True`: map keys only str/bytes.
+- Decoding limits bound the memory a hostile object can make us allocate.
+- Maps are never encoded by the tree format (arrays only), so key order cannot vary.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+MAX_OBJECT_DECODE = 256 * 1024 * 1024
+
+
+def packb(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def unpackb(data: bytes, max_len: int = MAX_OBJECT_DECODE) -> Any:
+    """Decode one msgpack value; raises ValueError (or a subclass) on any malformed input."""
+    try:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_bin_len=max_len,
+            max_str_len=max_len,
+            max_array_len=max_len,
+            max_map_len=max_len,
+        )
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
+        raise ValueError(f"malformed msgpack: {e}") from None
+    except (ValueError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"malformed msgpack: {e}") from None

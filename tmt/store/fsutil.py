@@ -1,0 +1,120 @@
+"""Atomic, durable file writes: temp file in the store's tmp/, fsync, then rename or link."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import secrets
+from pathlib import Path
+
+from tmt.errors import StoreError
+
+
+def tmp_name(tmp_dir: str | os.PathLike[str], suffix: str = "") -> str:
+    # pid in the name lets gc tell a live writer's temp file from a dead one's.
+    return os.path.join(tmp_dir, f"{os.getpid()}-{secrets.token_hex(8)}{suffix}")
+
+
+def write_tmp(tmp_dir: str, data: bytes, *, fsync: bool = True, mode: int = 0o644) -> str:
+    """Write `data` to a new temp file under `tmp_dir` and return its path."""
+    path = tmp_name(tmp_dir)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileNotFoundError:
+        os.makedirs(tmp_dir, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quiet(path)
+        raise
+    os.close(fd)
+    return path
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    # Makes a rename durable; not every platform lets us open a directory.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, tmp_dir: str | os.PathLike[str]) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never a mix.
+
+    fsync the temp file before the rename, or a crash can publish an empty file.
+    """
+    path = os.fspath(path)
+    try:
+        tmp = write_tmp(os.fspath(tmp_dir), data)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        fsync_dir(os.path.dirname(path) or ".")
+    except OSError as e:
+        raise StoreError(f"could not write {path}: {e.strerror or e}", _hint_for(e)) from e
+
+
+def _hint_for(e: OSError) -> str | None:
+    import errno
+
+    if e.errno == errno.ENOSPC:
+        return "the disk is full; free space and run again (nothing was half-written)"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "check the permissions of the .tmt folder"
+    if e.errno == errno.EFBIG:
+        return "a file size limit was hit; nothing was half-written"
+    return None
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+_libc = None
+
+
+def syncfs(path: str | os.PathLike[str]) -> bool:
+    """Flush every dirty page of the file system holding `path`; False if unsupported.
+
+    One syncfs is far cheaper than an fsync per file when a first snapshot writes
+    thousands of blobs (0.24 ms per fsync here: 5 s for 20,000 files).
+    """
+    global _libc
+    if not hasattr(os, "sched_getaffinity"):  # not Linux
+        return False
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        try:
+            _libc = ctypes.CDLL(name, use_errno=True) if name else False
+        except OSError:
+            _libc = False
+    if not _libc or not hasattr(_libc, "syncfs"):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _libc.syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,254 @@
+"""Immutable content-addressed objects under .tmt/objects/ab/cdef…, written once, read-only."""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from blake3 import blake3
+
+from tmt.errors import CorruptObject, ObjectNotFound, StoreError
+from tmt.store.fsutil import _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
+from tmt.store.ids import ObjectId, hash_bytes, validate_oid
+
+OBJECT_MODE = 0o444
+_HEX = set("0123456789abcdef")
+
+
+class ObjectStore:
+    """Blobs and trees by id. Knows nothing of runs.
+
+    Write order inside one object: temp file under tmp/, data flushed to disk, then a
+    hard link (or rename) publishes it under its id. A reader therefore sees a whole object
+    or none. Adding an object that exists refreshes its mtime, so a concurrent gc with a
+    grace period treats it as new.
+    """
+
+    def __init__(self, tmt_dir: str | os.PathLike[str]) -> None:
+        self.tmt_dir = Path(tmt_dir)
+        self.objects_dir = self.tmt_dir / "objects"
+        self.tmp_dir = self.tmt_dir / "tmp"
+        self._epoch_path = self.tmt_dir / "gc.epoch"
+
+    # -- reading -------------------------------------------------------------------------
+
+    def path(self, oid: ObjectId) -> Path:
+        return self.objects_dir / oid[:2] / oid[2:]
+
+    def has(self, oid: ObjectId) -> bool:
+        return os.path.exists(self._fspath(oid))
+
+    def _fspath(self, oid: str) -> str:
+        return f"{self.objects_dir}/{oid[:2]}/{oid[2:]}"
+
+    def get(self, oid: ObjectId, *, verify: bool = False) -> bytes:
+        try:
+            with open(self._fspath(oid), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise ObjectNotFound(oid) from None
+        except OSError as e:
+            raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
+        if verify and hash_bytes(data) != oid:
+            raise CorruptObject(oid, "its content does not match its id")
+        return data
+
+    def open(self, oid: ObjectId) -> BinaryIO:
+        try:
+            return open(self._fspath(oid), "rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(oid) from None
+
+    def size(self, oid: ObjectId) -> int:
+        try:
+            return os.stat(self._fspath(oid)).st_size
+        except FileNotFoundError:
+            raise ObjectNotFound(oid) from None
+
+    def __iter__(self) -> Iterator[ObjectId]:
+        """Every object id on disk (names that are not ids are skipped)."""
+        try:
+            fans = sorted(os.listdir(self.objects_dir))
+        except FileNotFoundError:
+            return
+        for fan in fans:
+            if len(fan) != 2 or not set(fan) <= _HEX:
+                continue
+            try:
+                names = sorted(os.listdir(self.objects_dir / fan))
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            for name in names:
+                oid = fan + name
+                if len(oid) == 64 and set(name) <= _HEX:
+                    yield ObjectId(oid)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put(self, data: bytes, oid: ObjectId | None = None) -> ObjectId:
+        """Store `data` (fsynced) and return its id. `oid`, if given, must be its hash."""
+        oid = oid or hash_bytes(data)
+        if self._refresh_if_present(oid):
+            return oid
+        try:
+            tmp = write_tmp(str(self.tmp_dir), data, mode=OBJECT_MODE)
+        except OSError as e:
+            raise StoreError(f"could not write object {oid}: {e.strerror or e}", _hint_for(e)) from e
+        self._publish(tmp, oid)
+        return oid
+
+    def put_file(self, path: str | os.PathLike[str]) -> tuple[ObjectId, int]:
+        """Stream a file of any size into the store: hash while copying to a temp file."""
+        hasher = blake3()
+        tmp = tmp_name(self.tmp_dir)
+        size = 0
+        try:
+            os.makedirs(self.tmp_dir, exist_ok=True)
+            with open(path, "rb") as src, open(tmp, "xb") as dst:
+                while chunk := src.read(1 << 20):
+                    hasher.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.chmod(tmp, OBJECT_MODE)
+        except OSError as e:
+            _unlink_quiet(tmp)
+            raise StoreError(f"could not store {os.fspath(path)}: {e.strerror or e}", _hint_for(e)) from e
+        oid = ObjectId(hasher.hexdigest())
+        if self._refresh_if_present(oid):
+            _unlink_quiet(tmp)
+        else:
+            self._publish(tmp, oid)
+        return oid, size
+
+    def batch(self) -> "Batch":
+        return Batch(self)
+
+    def _refresh_if_present(self, oid: ObjectId) -> bool:
+        try:
+            os.utime(self._fspath(oid))
+            return True
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            # Someone else's read-only object (shared store): it exists, which is all we need.
+            return True
+
+    def _publish(self, tmp: str, oid: ObjectId) -> None:
+        final = self._fspath(oid)
+        try:
+            try:
+                _link_or_rename(tmp, final)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                _link_or_rename(tmp, final)
+        except FileExistsError:
+            # Another writer published the same content first; same bytes, so nothing to do.
+            _unlink_quiet(tmp)
+            self._refresh_if_present(oid)
+        except OSError as e:
+            _unlink_quiet(tmp)
+            raise StoreError(f"could not publish object {oid}: {e.strerror or e}", _hint_for(e)) from e
+
+    def remove(self, oid: ObjectId) -> None:
+        """Delete one object (gc and fsck only)."""
+        _unlink_quiet(self._fspath(oid))
+
+    # -- gc epoch --------------------------------------------------------------------------
+
+    def epoch(self) -> str | None:
+        """A token that changes whenever gc may have removed objects.
+
+        Snapshot caches remember the token under which they last saw their objects exist; the
+        same token means nothing was removed since, so the existence checks can be skipped.
+        """
+        try:
+            return self._epoch_path.read_text().strip() or None
+        except OSError:
+            return None
+
+    def bump_epoch(self) -> str:
+        from tmt.store.fsutil import atomic_write
+
+        token = secrets.token_hex(16)
+        atomic_write(self._epoch_path, token.encode(), self.tmp_dir)
+        return token
+
+
+def _link_or_rename(tmp: str, final: str) -> None:
+    # link() refuses to replace an existing object, which is what write-once wants; where
+    # hard links are not supported, rename() replaces an identical object harmlessly.
+    try:
+        os.link(tmp, final)
+    except OSError as e:
+        if e.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+            os.replace(tmp, final)
+            return
+        raise
+    _unlink_quiet(tmp)
+
+
+class Batch:
+    """Many objects written with one file-system sync instead of one fsync each.
+
+    Temp files are written unsynced; `commit()` syncs the file system once, then publishes
+    them all. Until commit nothing is visible under objects/, so a crash leaves only temp
+    files, which gc removes.
+    """
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self._pending: dict[ObjectId, str] = {}
+        self._lock = threading.Lock()
+        os.makedirs(store.tmp_dir, exist_ok=True)
+
+    def add(self, data: bytes, oid: ObjectId | None = None) -> ObjectId:
+        oid = oid or hash_bytes(data)
+        with self._lock:
+            if oid in self._pending:
+                return oid
+        if self.store._refresh_if_present(oid):
+            return oid
+        try:
+            tmp = write_tmp(str(self.store.tmp_dir), data, fsync=False, mode=OBJECT_MODE)
+        except OSError as e:
+            raise StoreError(f"could not write object {oid}: {e.strerror or e}", _hint_for(e)) from e
+        with self._lock:
+            if oid in self._pending:
+                _unlink_quiet(tmp)
+            else:
+                self._pending[oid] = tmp
+        return oid
+
+    def commit(self) -> None:
+        if not self._pending:
+            return
+        if not syncfs(self.store.tmp_dir):
+            for tmp in self._pending.values():
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        pending, self._pending = self._pending, {}
+        for oid, tmp in pending.items():
+            self.store._publish(tmp, oid)
+
+    def abort(self) -> None:
+        for tmp in self._pending.values():
+            _unlink_quiet(tmp)
+        self._pending.clear()
+
+    def __enter__(self) -> "Batch":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
