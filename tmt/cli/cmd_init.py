@@ -1,0 +1,18 @@
+"""tmt init: create the .tmt/ repository in the working directory."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("init")
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+def command(folder: str | None) -> None:
+    """Create a .tmt repository in FOLDER (default: the working directory)."""
+    from tmt.repo import find_tmt_dir, init
+
+    existing = find_tmt_dir(folder)
+    repo = init(folder)
+    if existing is not None and existing.resolve() == repo.tmt_dir.resolve():
+        click.echo(f"Reinitialized existing tmt repository in {repo.tmt_dir}", err=True)
+    else:
+        click.echo(f"Initialized empty tmt repository in {repo.tmt_dir}", err=True)
