@@ -130,3 +130,28 @@ def decode(data: Any, source: str = "?") -> Record:
     kwargs["metrics"] = {k: decode_metric(v) for k, v in data.get("metrics", {}).items()}
     extra = {k: v for k, v in data.items() if k not in _KEYS and k != "format"}
     return Record(**kwargs, extra=extra)
+
+
+def effective_status(record: Record, host: str | None = None) -> str:
+    """The status to show: a `running` record whose process is gone is `crashed`.
+
+    Only decidable on the host that ran it; elsewhere a running record stays `running`.
+    """
+    if record.status != "running":
+        return record.status
+    import os
+    import socket
+
+    env = record.env or {}
+    if env.get("host") != (host or socket.gethostname()):
+        return "running"
+    pid = env.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return "crashed"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "crashed"
+    except PermissionError:
+        return "running"
+    return "running"
