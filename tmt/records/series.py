@@ -1,0 +1,191 @@
+"""Step-metric series: the blob format a record's `series` points to, and the live journal.
+
+Blob (one per metric, canonical msgpack via tmt.store.codec, arrays only so the bytes of
+equal series are equal):
+
+    [1, name: str, steps: [int | nil, ...], values: [float64, ...], times: [float64, ...]]
+
+`times` are unix seconds of the `log()` call. The three lists have the same length, in the
+order the values were logged.
+
+Journal (`.tmt/journal/<run-id>.log`): while a run is live every `log()` call appends one
+frame and the file is flushed (os.write on an O_APPEND descriptor, no userspace buffer), so
+a SIGKILL keeps every step logged before it. A frame is a 4-byte big-endian length followed
+by that many bytes of msgpack:
+
+    [1, time: float64, [[name: str, step: int | nil, value: float64], ...]]
+
+A reader stops at the first frame that is short (a torn append) or does not decode; what was
+read before it is kept. At the end of the run the recorder packs the journal into blobs,
+writes the final record, then deletes the journal.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tmt.errors import CorruptObject
+from tmt.store import codec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tmt.records.model import Record
+    from tmt.repo import Repo
+
+SERIES_FORMAT = 1
+JOURNAL_FORMAT = 1
+JOURNAL_DIRNAME = "journal"
+JOURNAL_SUFFIX = ".log"
+_LEN = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    steps: list[int | None]
+    values: list[float]
+    times: list[float]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def last(self) -> float | None:
+        return self.values[-1] if self.values else None
+
+    def to_pandas(self):  # pragma: no cover - thin convenience
+        try:
+            import pandas as pd
+        except ImportError:
+            from tmt.errors import MissingDependency
+
+            raise MissingDependency(
+                "Series.to_pandas() needs pandas", "pip install 'ThatMetricTimeline[pandas]'"
+            ) from None
+        return pd.DataFrame({"step": self.steps, "value": self.values, "time": self.times})
+
+
+def encode_series(series: Series) -> bytes:
+    if not (len(series.steps) == len(series.values) == len(series.times)):
+        raise ValueError("series steps, values and times must have the same length")
+    return codec.packb(
+        [
+            SERIES_FORMAT,
+            series.name,
+            [None if s is None else int(s) for s in series.steps],
+            [float(v) for v in series.values],
+            [float(t) for t in series.times],
+        ]
+    )
+
+
+def decode_series(data: bytes, oid: str = "?") -> Series:
+    """Decode a series blob; raise CorruptObject naming `oid` on any defect."""
+    try:
+        obj = codec.unpackb(data)
+    except ValueError as e:
+        raise CorruptObject(oid, f"not a series: {e}") from None
+    if not isinstance(obj, list) or len(obj) != 5 or obj[0] != SERIES_FORMAT:
+        raise CorruptObject(oid, "not a series (bad header)")
+    _, name, steps, values, times = obj
+    if not isinstance(name, str) or not all(isinstance(x, list) for x in (steps, values, times)):
+        raise CorruptObject(oid, "not a series (bad fields)")
+    if not (len(steps) == len(values) == len(times)):
+        raise CorruptObject(oid, "series lists differ in length")
+    if not all(s is None or (isinstance(s, int) and not isinstance(s, bool)) for s in steps):
+        raise CorruptObject(oid, "series step is not an integer")
+    if not all(isinstance(v, float) for v in values) or not all(isinstance(t, float) for t in times):
+        raise CorruptObject(oid, "series value or time is not a float")
+    return Series(name, steps, values, times)
+
+
+# -- journal --------------------------------------------------------------------------------
+
+
+def journal_path(tmt_dir: str | os.PathLike[str], run_id: str) -> Path:
+    return Path(tmt_dir) / JOURNAL_DIRNAME / f"{run_id}{JOURNAL_SUFFIX}"
+
+
+def encode_frame(time: float, points: Sequence[tuple[str, int | None, float]]) -> bytes:
+    payload = codec.packb([JOURNAL_FORMAT, float(time), [[n, s, float(v)] for n, s, v in points]])
+    return _LEN.pack(len(payload)) + payload
+
+
+def iter_frames(data: bytes) -> Iterator[tuple[float, list[tuple[str, int | None, float]]]]:
+    """Frames of a journal, stopping silently at a torn or undecodable one."""
+    pos, end = 0, len(data)
+    while pos + _LEN.size <= end:
+        (n,) = _LEN.unpack_from(data, pos)
+        if n == 0 or n > MAX_FRAME or pos + _LEN.size + n > end:
+            return
+        try:
+            obj = codec.unpackb(data[pos + _LEN.size : pos + _LEN.size + n])
+            ver, t, pts = obj
+            if ver != JOURNAL_FORMAT or not isinstance(t, float):
+                return
+            points = []
+            for name, step, value in pts:
+                if not isinstance(name, str) or not isinstance(value, float):
+                    return
+                if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+                    return
+                points.append((name, step, value))
+        except (ValueError, TypeError):
+            return
+        yield t, points
+        pos += _LEN.size + n
+
+
+def series_from_frames(frames: Iterable[tuple[float, list[tuple[str, int | None, float]]]]) -> dict[str, Series]:
+    steps: dict[str, list[int | None]] = {}
+    values: dict[str, list[float]] = {}
+    times: dict[str, list[float]] = {}
+    for t, points in frames:
+        for name, step, value in points:
+            if name not in values:
+                steps[name], values[name], times[name] = [], [], []
+            steps[name].append(step)
+            values[name].append(value)
+            times[name].append(t)
+    return {n: Series(n, steps[n], values[n], times[n]) for n in values}
+
+
+def read_journal(tmt_dir: str | os.PathLike[str], run_id: str) -> dict[str, Series]:
+    """The series of a run that has not been packed (live, or crashed before its end).
+
+    A missing journal gives {}: the run logged nothing, or it was already packed.
+    """
+    try:
+        data = journal_path(tmt_dir, run_id).read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        from tmt.errors import RecordError
+
+        raise RecordError(f"could not read journal of run {run_id}: {e.strerror or e}") from e
+    return series_from_frames(iter_frames(data))
+
+
+def load_series(repo: "Repo", record: "Record", name: str) -> Series | None:
+    """A series of a run: its packed blob if the record has one, else the live journal.
+
+    None when the run has no series of that name.
+    """
+    oid = record.series.get(name)
+    if oid is not None:
+        return decode_series(repo.store.get(oid), oid)
+    return read_journal(repo.tmt_dir, record.id).get(name)
+
+
+def load_all_series(repo: "Repo", record: "Record") -> dict[str, Series]:
+    """Every series of a run (blobs, plus any journal series the record does not list yet)."""
+    out = {n: decode_series(repo.store.get(o), o) for n, o in record.series.items()}
+    if record.status == "running" or not record.series:
+        for n, s in read_journal(repo.tmt_dir, record.id).items():
+            out.setdefault(n, s)
+    return out
+
