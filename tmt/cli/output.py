@@ -1,0 +1,389 @@
+"""Rendering for the CLI: rich on a terminal, plain text when piped, JSON for scripts.
+
+Conventions every command follows:
+- data goes to stdout, messages (progress, "Saved …", warnings) to stderr (`message`);
+- on a terminal output is rendered with rich (tables, colour); piped, it is plain aligned
+  text with no escape codes, so `grep`/`awk` work; `NO_COLOR` (any value) turns colour off,
+  `TERM=dumb` too; `FORCE_COLOR` forces rich rendering with colour even when piped;
+- `--json` prints `dump_json(...)`: keys sorted, non-finite floats as "NaN"/"Infinity"/
+  "-Infinity" (as in the records), keys only ever added between versions.
+
+rich costs ~50 ms to import, so it is imported only when rendering to a terminal.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import IO, Any
+
+import click
+
+STATUS_STYLES = {
+    "completed": "green",
+    "failed": "red",
+    "crashed": "bold red",
+    "interrupted": "yellow",
+    "running": "cyan",
+}
+
+DEFAULT_WIDTH = 120  # when the width cannot be known (piped) and COLUMNS is not set
+
+
+def message(text: str) -> None:
+    """A message for the person, not data: stderr."""
+    click.echo(text, err=True)
+
+
+def color_wanted(stream: IO[str] | None = None) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set or TERM=dumb; FORCE_COLOR forces it."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    stream = stream or sys.stdout
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def terminal_width(stream: IO[str] | None = None) -> int:
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    stream = stream or sys.stdout
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+
+
+@dataclass(slots=True)
+class Column:
+    header: str
+    justify: str = "left"  # "left" | "right"
+    style: str | None = None  # rich style for the whole column
+    no_wrap: bool = True
+
+
+@dataclass
+class Output:
+    """Where and how to render: `rich` picks rich over plain text; `color` adds colour."""
+
+    rich: bool = False
+    color: bool = False
+    width: int = DEFAULT_WIDTH
+    file: IO[str] | None = None
+    _console: Any = field(default=None, repr=False)
+
+    @classmethod
+    def detect(cls, file: IO[str] | None = None) -> "Output":
+        stream = file or click.get_text_stream("stdout")
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        color = color_wanted(stream)
+        forced = bool(os.environ.get("FORCE_COLOR")) and not os.environ.get("NO_COLOR")
+        return cls(rich=tty or forced, color=color, width=terminal_width(stream), file=file)
+
+    # -- low level -----------------------------------------------------------------------
+
+    @property
+    def stream(self) -> IO[str]:
+        return self.file or click.get_text_stream("stdout")
+
+    def console(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(
+                file=self.stream,
+                width=self.width,
+                color_system="auto" if self.color else None,
+                no_color=not self.color,
+                force_terminal=self.color,
+                highlight=False,
+                markup=False,
+                emoji=False,
+                soft_wrap=False,
+            )
+        return self._console
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        if self.rich and style and self.color:
+            from rich.text import Text
+
+            self.console().print(Text(text, style=style), soft_wrap=True)
+        else:
+            click.echo(text, file=self.stream, color=False)
+
+    def heading(self, text: str) -> None:
+        """A section title; plain text gets a trailing colon so it reads as a label."""
+        if self.rich:
+            self.line(text, style="bold")
+        else:
+            click.echo(f"{text}:", file=self.stream)
+
+    # -- tables ----------------------------------------------------------------------------
+
+    def table(self, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, title: str | None = None,
+              show_header: bool = True, indent: int = 0) -> None:
+        rows = [[_cell(c) for c in row] for row in rows]
+        if self.rich:
+            self._rich_table(columns, rows, title=title, show_header=show_header, indent=indent)
+        else:
+            if title:
+                self.heading(title)
+            for text in plain_table(columns, rows, show_header=show_header, indent=indent):
+                click.echo(text, file=self.stream)
+
+    def _rich_table(self, columns, rows, *, title, show_header, indent) -> None:
+        from rich import box
+        from rich.padding import Padding
+        from rich.table import Table
+        from rich.text import Text
+
+        t = Table(
+            title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD if show_header else None,
+            show_header=show_header, header_style="bold", pad_edge=False, show_edge=False,
+        )
+        for col in columns:
+            t.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap,
+                         overflow="ellipsis" if col.no_wrap else "fold")
+        for row in rows:
+            t.add_row(*(Text(text, style=style or "") for text, style in row))
+        self.console().print(Padding(t, (0, 0, 0, indent)) if indent else t)
+
+    def key_values(self, pairs: Iterable[tuple[str, Any]], *, indent: int = 2) -> None:
+        """Aligned `key  value` lines (value already formatted)."""
+        pairs = [(k, _cell(v)) for k, v in pairs]
+        if not pairs:
+            return
+        self.table([Column("key", style="bold" if self.rich else None), Column("value", no_wrap=False)],
+                   [[k, v] for k, v in pairs], show_header=False, indent=indent)
+
+
+def _cell(value: Any) -> tuple[str, str | None]:
+    if isinstance(value, tuple):
+        text, style = value
+        return _clean(str(text)), style
+    return _clean(str(value)), None
+
+
+def _clean(text: str) -> str:
+    """One line per row: control characters would break alignment (and could be escapes)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ("\u21b5" if ch == "\n" else " ") for ch in text)
+
+
+def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[tuple[str, str | None]]], *,
+                show_header: bool = True, indent: int = 0) -> list[str]:
+    """Columns separated by two spaces, numbers right-aligned, no trailing spaces."""
+    texts = [[text for text, _ in row] for row in rows]
+    header = [c.header for c in columns]
+    widths = [len(h) if show_header else 0 for h in header]
+    for row in texts:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    out = []
+    pad = " " * indent
+    all_rows = ([header] if show_header else []) + texts
+    for row in all_rows:
+        cells = []
+        for i, text in enumerate(row):
+            cells.append(text.rjust(widths[i]) if columns[i].justify == "right" else text.ljust(widths[i]))
+        out.append((pad + "  ".join(cells)).rstrip())
+    return out
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy: NaN/inf as strings (like records), tuples/sets as lists, paths as str."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v) for v in items]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if hasattr(value, "item"):  # numpy scalars
+        try:
+            return jsonable(value.item())
+        except (TypeError, ValueError):
+            pass
+    return str(value)
+
+
+def dumps_json(value: Any) -> str:
+    return json.dumps(jsonable(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def dump_json(value: Any, file: IO[str] | None = None) -> None:
+    click.echo(dumps_json(value), file=file)
+
+
+# -- formatting ----------------------------------------------------------------------------
+
+
+def short_id(run_id: str) -> str:
+    return run_id[:8]
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
+def fmt_age(when: datetime | str | None, now: datetime | None = None) -> str:
+    """'12s ago', '5m ago', '3h ago', '4d ago'; the date beyond 60 days."""
+    if when is None or when == "":
+        return "-"
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            return "-"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    secs = (now - when).total_seconds()
+    if secs < 0:
+        return "just now" if secs > -60 else when.date().isoformat()
+    if secs < 60:
+        return f"{int(secs)}s ago"
+    if secs < 3600:
+        return f"{int(secs // 60)}m ago"
+    if secs < 86400:
+        return f"{int(secs // 3600)}h ago"
+    if secs < 60 * 86400:
+        return f"{int(secs // 86400)}d ago"
+    return when.astimezone().date().isoformat()
+
+
+def fmt_size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}"
+    return f"{n} B"  # pragma: no cover
+
+
+def fmt_value(value: Any, digits: int = 6) -> str:
+    """A param or metric for people: floats with `digits` significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{digits}g}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+
+
+def fmt_delta(a: Any, b: Any, digits: int = 4) -> str:
+    """b - a for two numbers (with the relative change), else ''."""
+    if not _is_number(a) or not _is_number(b):
+        return ""
+    d = b - a
+    if isinstance(d, float) and not math.isfinite(d):
+        return ""
+    if d == 0:
+        return "="
+    text = f"{d:+.{digits}g}" if isinstance(d, float) else f"{d:+d}"
+    if a != 0 and math.isfinite(a):
+        text += f" ({d / abs(a) * 100:+.1f}%)"
+    return text
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+_ASCII = "_.-~=+*#"
+
+
+def sparkline(values: Sequence[float], width: int = 24, ascii_only: bool = False) -> str:
+    """A one-line chart: each character is the mean of a bucket of values, scaled min..max.
+
+    Non-finite values are dropped from the scale and shown as spaces.
+    """
+    chars = _ASCII if ascii_only else _BLOCKS
+    vals = [float(v) for v in values if _is_number(v)]
+    if not vals:
+        return ""
+    n = len(vals)
+    if n > width:
+        buckets = []
+        for i in range(width):
+            chunk = [v for v in vals[i * n // width:(i + 1) * n // width] if math.isfinite(v)]
+            buckets.append(sum(chunk) / len(chunk) if chunk else math.nan)
+    else:
+        buckets = vals
+    finite = [v for v in buckets if math.isfinite(v)]
+    if not finite:
+        return " " * len(buckets)
+    lo, hi = min(finite), max(finite)
+    out = []
+    for v in buckets:
+        if not math.isfinite(v):
+            out.append(" ")
+        elif hi == lo:
+            out.append(chars[len(chars) // 2 - 1])
+        else:
+            out.append(chars[round((v - lo) / (hi - lo) * (len(chars) - 1))])
+    return "".join(out)
+
+
+def can_encode(text: str, stream: IO[str] | None = None) -> bool:
+    encoding = getattr(stream or click.get_text_stream("stdout"), "encoding", None) or "ascii"
+    try:
+        text.encode(encoding)
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
