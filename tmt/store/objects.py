@@ -36,18 +36,22 @@ class ObjectStore:
 
     # -- reading -------------------------------------------------------------------------
 
+    # Public methods validate ids: an unchecked string such as '' or '../x' would otherwise
+    # name a path outside objects/ (has('') was True: it named the objects folder itself).
+
     def path(self, oid: ObjectId) -> Path:
+        validate_oid(oid)
         return self.objects_dir / oid[:2] / oid[2:]
 
     def has(self, oid: ObjectId) -> bool:
-        return os.path.exists(self._fspath(oid))
+        return os.path.exists(self._fspath(validate_oid(oid)))
 
     def _fspath(self, oid: str) -> str:
         return f"{self.objects_dir}/{oid[:2]}/{oid[2:]}"
 
     def get(self, oid: ObjectId, *, verify: bool = False) -> bytes:
         try:
-            with open(self._fspath(oid), "rb") as f:
+            with open(self._fspath(validate_oid(oid)), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
             raise ObjectNotFound(oid) from None
@@ -59,13 +63,13 @@ class ObjectStore:
 
     def open(self, oid: ObjectId) -> BinaryIO:
         try:
-            return open(self._fspath(oid), "rb")
+            return open(self._fspath(validate_oid(oid)), "rb")
         except FileNotFoundError:
             raise ObjectNotFound(oid) from None
 
     def size(self, oid: ObjectId) -> int:
         try:
-            return os.stat(self._fspath(oid)).st_size
+            return os.stat(self._fspath(validate_oid(oid))).st_size
         except FileNotFoundError:
             raise ObjectNotFound(oid) from None
 
@@ -91,7 +95,7 @@ class ObjectStore:
 
     def put(self, data: bytes, oid: ObjectId | None = None) -> ObjectId:
         """Store `data` (fsynced) and return its id. `oid`, if given, must be its hash."""
-        oid = oid or hash_bytes(data)
+        oid = validate_oid(oid) if oid is not None else hash_bytes(data)
         if self._refresh_if_present(oid):
             return oid
         try:
@@ -157,7 +161,7 @@ class ObjectStore:
 
     def remove(self, oid: ObjectId) -> None:
         """Delete one object (gc and fsck only)."""
-        _unlink_quiet(self._fspath(oid))
+        _unlink_quiet(self._fspath(validate_oid(oid)))
 
     # -- gc epoch --------------------------------------------------------------------------
 
