@@ -11,7 +11,7 @@ from typing import Literal
 
 from tmt.errors import InvalidTree
 from tmt.store import codec
-from tmt.store.ids import ObjectId, hash_bytes
+from tmt.store.ids import _OID_RE, ObjectId, hash_bytes
 
 TREE_FORMAT = 1
 
@@ -42,7 +42,13 @@ class TreeEntry:
         return self.kind == TREE
 
 
+def _valid_size(size: object) -> bool:
+    return isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 63
+
+
 def check_name(name: bytes) -> None:
+    if not isinstance(name, bytes):
+        raise InvalidTree(f"entry name {name!r:.80} is not bytes")
     if not name or name in (b".", b".."):
         raise InvalidTree(f"invalid entry name {name!r}")
     if b"/" in name or b"\0" in name:
@@ -60,8 +66,12 @@ def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
         if e.name == prev:
             raise InvalidTree(f"duplicate entry name {e.name!r}")
         prev = e.name
-        if e.kind not in KINDS:
-            raise InvalidTree(f"unknown entry kind {e.kind!r}")
+        if not isinstance(e.kind, str) or e.kind not in KINDS:
+            raise InvalidTree(f"entry {e.name!r} has unknown kind {e.kind!r}")
+        if not (isinstance(e.oid, str) and _OID_RE.match(e.oid)):
+            raise InvalidTree(f"entry {e.name!r} has a malformed object id {e.oid!r:.80}")
+        if not _valid_size(e.size):
+            raise InvalidTree(f"entry {e.name!r} has an invalid size {e.size!r}")
         rows.append([e.name, e.kind, bytes.fromhex(e.oid), e.size])
     return codec.packb([TREE_FORMAT, rows])
 
@@ -83,7 +93,7 @@ def decode_tree(data: bytes, oid: str = "?") -> list[TreeEntry]:
         raise InvalidTree(f"tree {oid} does not decode: {e}") from None
     if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], list)):
         raise InvalidTree(f"tree {oid} is not a [version, entries] array")
-    if value[0] != TREE_FORMAT:
+    if type(value[0]) is not int or value[0] != TREE_FORMAT:
         raise InvalidTree(
             f"tree {oid} has format version {value[0]!r}; this tmt reads version {TREE_FORMAT}",
             "upgrade tmt",
@@ -103,11 +113,15 @@ def decode_tree(data: bytes, oid: str = "?") -> list[TreeEntry]:
         if prev is not None and name <= prev:
             raise InvalidTree(f"tree {oid} entries are not sorted and unique at {name!r}")
         prev = name
-        if kind not in KINDS:
-            raise InvalidTree(f"tree {oid} entry {name!r} has unknown kind {kind!r}")
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise InvalidTree(f"tree {oid} entry {name!r} has unknown kind {kind!r:.80}")
         if not (isinstance(raw, bytes) and len(raw) == 32):
             raise InvalidTree(f"tree {oid} entry {name!r} has a malformed object id")
-        if not (isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 63):
+        if not _valid_size(size):
             raise InvalidTree(f"tree {oid} entry {name!r} has an invalid size {size!r}")
         entries.append(TreeEntry(name, kind, ObjectId(raw.hex()), size))
+    # One content, one id: bytes that decode but are not what encode_tree would write
+    # (a wider integer, a str8 for a fixstr, ...) are a different id for the same tree.
+    if codec.packb(value) != data:
+        raise InvalidTree(f"tree {oid} is not canonically encoded")
     return entries
