@@ -1,0 +1,26 @@
+"""Recording runs: the decorator, the context manager, step metrics and saved objects.
+
+    @tmt.recorder(name="lr")            # == tmt_recorder (the predecessor's name)
+    def train(C=1.0):
+        tmt.log({"loss": 0.3}, step=1)
+        tmt.save(model, name="model")   # == tmt_save
+        return {"f1": 0.9}
+
+    with tmt.start_run(name="sweep", params={"lr": 0.1}) as run:
+        run.metrics["f1"] = 0.9
+
+See docs/recording.md.
+"""
+from __future__ import annotations
+
+from tmt.recorder.decorator import recorder, tmt_recorder
+from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
+from tmt.recorder.run import LiveRun, active_run, log, save, start_run
+
+#: The predecessor's name for `tmt.save`.
+tmt_save = save
+
+__all__ = [
+    "recorder", "tmt_recorder", "start_run", "log", "save", "tmt_save", "active_run",
+    "LiveRun", "DuplicateStrategy", "DuplicatePolicy",
+]

@@ -1,0 +1,106 @@
+"""`@tmt.recorder(...)` (alias `tmt_recorder`, the predecessor's name): one call, one run."""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from tmt.recorder.duplicates import DuplicateStrategy
+from tmt.recorder.run import LiveRun
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def recorder(
+    name: str | Callable[..., Any] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    save_on_exception: bool = False,
+    description: str = "",
+    duplicate_strategy: DuplicateStrategy | None = None,
+    *,
+    tags: Iterable[str] = (),
+    params: Mapping[str, Any] | None = None,
+) -> Any:
+    """Record every call of the decorated function as a run.
+
+    The code is snapshotted when the call starts; the arguments (defaults applied) and
+    `params` become the run's params; a returned dict becomes its final metrics. A failing
+    call is recorded as `failed` and its exception re-raised; Ctrl-C records `interrupted`.
+    The positional order of the arguments is the predecessor's. `name` defaults to the
+    function's name, and `@tmt.recorder` works without parentheses.
+    """
+    if callable(name) and not isinstance(name, str):
+        return recorder()(name)
+
+    def decorate(func: F) -> F:
+        run_name = name or func.__name__
+        binder = _binder(func)
+
+        def new_run(args: tuple, kwargs: dict) -> LiveRun:
+            return LiveRun(
+                run_name,
+                description=description,
+                tags=tags,
+                params={**binder(args, kwargs), **(params or {})},
+                config_path=config_path,
+                save_on_exception=save_on_exception,
+                duplicate_strategy=duplicate_strategy,
+            )
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                run = new_run(args, kwargs)
+                run._begin()
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as e:
+                    run._end(e)
+                    raise
+                run._end(None, result)
+                return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            run = new_run(args, kwargs)
+            run._begin()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as e:
+                run._end(e)
+                raise
+            run._end(None, result)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+#: The predecessor's name.
+tmt_recorder = recorder
+
+
+def _binder(func: Callable[..., Any]) -> Callable[[tuple, dict], dict[str, Any]]:
+    """Map a call's arguments to {parameter name: value}, defaults applied (self/cls left out)."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return lambda args, kwargs: {**({"args": list(args)} if args else {}), **kwargs}
+    names = list(sig.parameters)
+    skip = names[0] if names and names[0] in ("self", "cls") else None
+
+    def bind(args: tuple, kwargs: dict) -> dict[str, Any]:
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError:  # the call itself will fail and be recorded with its error
+            return {}
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k != skip}
+
+    return bind

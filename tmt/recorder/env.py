@@ -1,0 +1,148 @@
+"""The environment of a run: command line, interpreter, machine, git state, cluster job ids.
+
+Paths inside the project are stored relative to the code root, so a record stays true when
+the project is moved or copied to another machine. git is asked through the `git`
+executable, started before the snapshot and collected after it, so it costs no wall time
+in the common case; no git, no work tree or a slow git only leaves `git` as null.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+GIT_TIMEOUT_S = 3.0
+SLURM_VARS = {
+    "job_id": "SLURM_JOB_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+}
+
+_STATIC: dict[str, Any] | None = None
+
+
+def relative_to_root(path: str | os.PathLike[str], root: Path) -> str:
+    """`path` relative to `root` when inside it (posix separators), else as given."""
+    p = os.path.abspath(path)
+    r = os.fspath(root)
+    if p == r:
+        return "."
+    if p.startswith(r.rstrip(os.sep) + os.sep):
+        return Path(os.path.relpath(p, r)).as_posix()
+    return os.fspath(path)
+
+
+def _static() -> dict[str, Any]:
+    """What cannot change while the process lives (computed once: platform() forks on some systems)."""
+    global _STATIC
+    if _STATIC is None:
+        try:
+            import getpass
+
+            user = getpass.getuser()
+        except Exception:  # no passwd entry in a container, no USER variable
+            user = None
+        u = os.uname() if hasattr(os, "uname") else None
+        plat = f"{u.sysname}-{u.release}-{u.machine}" if u else platform.platform()
+        from tmt import __version__
+
+        _STATIC = {
+            "python": platform.python_version(),
+            "implementation": sys.implementation.name,
+            "platform": plat,
+            "user": user,
+            "tmt": __version__,
+        }
+    return _STATIC
+
+
+def capture_env(root: Path) -> dict[str, Any]:
+    argv = list(sys.argv)
+    if argv and argv[0] and argv[0] not in ("-c", "-m", "-"):
+        argv[0] = relative_to_root(argv[0], root)
+    static = _static()
+    env: dict[str, Any] = {
+        "argv": argv,
+        "cwd": relative_to_root(os.getcwd(), root),
+        "python": static["python"],
+        "implementation": static["implementation"],
+        "platform": static["platform"],
+        "host": socket.gethostname(),
+        "user": static["user"],
+        "pid": os.getpid(),
+        "tmt": static["tmt"],
+    }
+    slurm = {key: os.environ[var] for key, var in SLURM_VARS.items() if os.environ.get(var)}
+    if slurm:
+        env["slurm"] = slurm
+    return env
+
+
+def _in_git_tree(root: Path) -> bool:
+    # A stat per parent is far cheaper than starting git in a folder that has none.
+    for d in (root, *root.parents):
+        if os.path.exists(os.path.join(d, ".git")):
+            return True
+    return False
+
+
+class GitProbe:
+    """`git status --porcelain=v2 --branch` started now, parsed by `result()`."""
+
+    def __init__(self, root: Path) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        if not _in_git_tree(root):
+            return
+        env = dict(os.environ)
+        env["GIT_OPTIONAL_LOCKS"] = "0"  # never take index.lock: the user's git must not trip on us
+        env["LC_ALL"] = "C"
+        try:
+            self._proc = subprocess.Popen(
+                ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+        except OSError:  # no git executable
+            self._proc = None
+
+    def result(self) -> dict[str, Any] | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        try:
+            out, _ = proc.communicate(timeout=GIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        if proc.returncode != 0:
+            return None
+        return parse_git_status(out.decode("utf-8", "replace"))
+
+    def cancel(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.communicate()
+
+
+def parse_git_status(text: str) -> dict[str, Any] | None:
+    commit = branch = None
+    dirty = False
+    for line in text.splitlines():
+        if line.startswith("# branch.oid "):
+            value = line[len("# branch.oid ") :].strip()
+            commit = None if value == "(initial)" else value
+        elif line.startswith("# branch.head "):
+            value = line[len("# branch.head ") :].strip()
+            branch = None if value == "(detached)" else value
+        elif line and not line.startswith("#"):
+            dirty = True
+    return {"commit": commit, "branch": branch, "dirty": dirty}

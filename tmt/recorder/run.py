@@ -1,0 +1,526 @@
+"""The live run: start (snapshot + first record), log/save while it runs, end (final record).
+
+Write order, which is what makes a SIGKILL harmless (docs/format.md, "write order"):
+  1. pin file opened; snapshot pins its tree ids before relying on them;
+  2. record written with status `running`, the tree id, host and pid: from now on the
+     record is a gc root and `tmt ls` can show the run (as `crashed` once the pid is gone);
+  3. every `log()` appends one frame to journal/<run-id>.log; every `save()` pins, stores
+     its blob and rewrites the record so the object stays reachable after a crash;
+  4. at the end: series blobs pinned then written, the final record written, the journal
+     deleted, the pin file closed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar, Token
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tmt._warn import warn
+from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError, TmtError
+from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
+from tmt.recorder.values import to_float, to_metric, to_metrics, to_params
+
+_current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=None)
+_live: list["LiveRun"] = []  # every live run of this process, oldest first
+_live_lock = threading.Lock()
+_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def active_run() -> "LiveRun | None":
+    """The run `tmt.log`/`tmt.save` write to: this context's run, else the process's only one.
+
+    The fallback lets threads started inside a run (which do not inherit context
+    variables) log to it; with several live runs it is ambiguous, so there is none.
+    """
+    run = _current.get()
+    if run is not None and run._live:
+        return run
+    with _live_lock:
+        return _live[0] if len(_live) == 1 else None
+
+
+def _now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="microseconds")
+
+
+def _code_root(repo) -> str:
+    """The code root relative to the folder holding .tmt/ ("." almost always), never absolute."""
+    if repo.root == repo.tmt_dir.parent:
+        return "."
+    return Path(os.path.relpath(repo.root, repo.tmt_dir.parent)).as_posix()
+
+
+def _error_info(exc: BaseException, root: Path | None) -> dict[str, Any]:
+    cls = type(exc)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    frames = exc.__traceback__
+    # The recorder's own frames (the decorator's wrapper) come first: leave them out.
+    while frames is not None and frames.tb_frame.f_code.co_filename.startswith(_HERE) and frames.tb_next:
+        frames = frames.tb_next
+    tb = "".join(traceback.format_exception(cls, exc, frames))
+    if root is not None:
+        # Frames in the project are shown relative to the code root: the record stays true
+        # when the project moves.
+        tb = tb.replace(f'File "{root}{os.sep}', 'File "')
+    message = exc.message if isinstance(exc, TmtError) else str(exc)
+    return {"type": name, "message": message, "traceback": tb}
+
+
+class LiveRun:
+    """A run being recorded. `with tmt.start_run(...) as run:` gives one; so does
+    `tmt.active_run()` inside a decorated function.
+
+    `run.metrics` (a dict) holds the final metrics, `run.params` the params; both may be
+    changed until the run ends. `run.log()` and `run.save()` are `tmt.log`/`tmt.save`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+        params: Mapping[str, Any] | None = None,
+        config_path: str | os.PathLike[str] | None = None,
+        save_on_exception: bool = False,
+        duplicate_strategy: DuplicateStrategy | None = None,
+        repo: Any = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise RecordingError(f"a run name must be a non-empty string, got {name!r}")
+        if isinstance(tags, str):
+            tags = [tags]
+        self.name = name
+        self.description = "" if description is None else str(description)
+        self.tags = [str(t) for t in tags]
+        self.params: dict[str, Any] = dict(params or {})
+        self.metrics: dict[str, Any] = {}
+        self.config_path = config_path
+        self.save_on_exception = save_on_exception  # always on now: kept for the predecessor's callers
+        self.duplicate_strategy = duplicate_strategy or DuplicateStrategy()
+        self.repo = repo
+        self.record = None
+        self.id: str | None = None
+        self.parent: str | None = None
+        self._live = False
+        self._lock = threading.RLock()
+        self._token: Token | None = None
+        self._pin = None
+        self._journal = None
+        self._next_step: dict[str, int] = {}
+        self._series: dict[str, tuple[list, list, list]] = {}
+        self._t0 = 0.0
+
+    def __repr__(self) -> str:
+        state = "live" if self._live else (self.record.status if self.record else "not started")
+        return f"<tmt run {self.name!r} {self.id or ''} {state}>"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> "LiveRun":
+        self._begin()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._end(exc)
+        return False
+
+    def _begin(self) -> None:
+        from tmt.records.io import write_record
+        from tmt.records.model import Record, new_run_id
+        from tmt.recorder.env import GitProbe, capture_env
+        from tmt.recorder.journal import JournalWriter
+        from tmt.snapshot.build import snapshot_repo
+        from tmt.store.pins import PinFile
+
+        if self._live or self.record is not None:
+            raise RecordingError(f"run {self.name!r} was already started; start a new run instead")
+        repo = self.repo = self.repo or _open_repo(self.config_path)
+        enclosing = active_run()
+        self.id = new_run_id()
+        self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
+        self._t0 = time.monotonic()
+        created = _now_iso()
+        git = GitProbe(repo.root)
+        pin = PinFile(repo.tmt_dir)
+        try:
+            snap = snapshot_repo(repo, pin=pin)
+            env = capture_env(repo.root)
+            code = {
+                "root": _code_root(repo),
+                "tree": snap.tree,
+                "files": snap.files,
+                "bytes": snap.bytes,
+                "git": git.result(),
+            }
+            self.record = Record(
+                id=self.id,
+                name=self.name,
+                status="running",
+                created_at=created,
+                description=self.description,
+                tags=list(self.tags),
+                code=code,
+                params=to_params(self.params),
+                parent=self.parent,
+                env=env,
+            )
+            write_record(repo.experiments_dir, repo.tmp_dir, self.record)
+        except BaseException:
+            git.cancel()
+            pin.close()
+            raise
+        self._pin = pin
+        self._journal = JournalWriter(repo.tmt_dir, self.id)
+        self._live = True
+        with _live_lock:
+            _live.append(self)
+        self._token = _current.set(self)
+
+    def _duplicate_parent(self, repo) -> str | None:
+        if self.duplicate_strategy.policy is not DuplicatePolicy.AS_SUB_ENTRY:
+            return None
+        wanted = self.duplicate_strategy.parent_id
+        if wanted:
+            from tmt.records.io import record_path
+            from tmt.records.model import is_run_id
+
+            if is_run_id(wanted) and record_path(repo.experiments_dir, wanted).exists():
+                return wanted
+            warn(f"parent_id {wanted!r} is not a run id in this store; using the latest {self.name!r} run")
+        return latest_run_named(repo, self.name)
+
+    def _end(self, exc: BaseException | None, returned: Any = None) -> None:
+        """Finish the run: final metrics, series blobs, final record. Raises MetricTypeError
+        when the run itself succeeded but its metrics are not numbers."""
+        if not self._live:
+            return
+        from tmt.records.io import write_record
+
+        raise_after: BaseException | None = None
+        with self._lock:
+            self._live = False
+            final = dict(self.metrics)
+            if returned is not None:
+                if isinstance(returned, Mapping):
+                    final.update(returned)
+                else:
+                    warn(
+                        f"run {self.name!r} returned a {type(returned).__name__}, not a dict of metrics; "
+                        "no final metrics were taken from it"
+                    )
+            status = "completed"
+            if exc is None:
+                try:
+                    metrics = to_metrics(final)
+                except MetricTypeError as e:
+                    exc = raise_after = e
+            if exc is not None:
+                metrics = _valid_metrics(final)
+                if isinstance(exc, KeyboardInterrupt):
+                    status = "interrupted"
+                elif isinstance(exc, SystemExit) and exc.code in (None, 0):
+                    status = "completed"
+                else:
+                    status = "failed"
+            rec = self.record
+            rec.status = status
+            rec.finished_at = _now_iso()
+            rec.duration_s = round(time.monotonic() - self._t0, 6)
+            rec.metrics = metrics
+            rec.params = to_params(self.params)
+            if exc is not None and status != "completed":
+                rec.error = _error_info(exc, self.repo.root)
+            try:
+                rec.series = self._pack_series()
+                write_record(self.repo.experiments_dir, self.repo.tmp_dir, rec)
+                self._journal.close(delete=True)
+            except TmtError as e:
+                self._journal.close(delete=False)
+                if exc is None:
+                    raise
+                warn(f"could not write the final record of run {self.id}: {e.message}")
+            finally:
+                self._pin.close()
+                with _live_lock:
+                    if self in _live:
+                        _live.remove(self)
+                if self._token is not None:
+                    try:
+                        _current.reset(self._token)
+                    except ValueError:  # ended in another context (another thread)
+                        pass
+                    self._token = None
+        if raise_after is not None:
+            raise raise_after
+
+    def _pack_series(self) -> dict[str, str]:
+        from tmt.records.series import Series, encode_series
+        from tmt.store.ids import hash_bytes
+
+        blobs = {}
+        for name, (steps, values, times) in self._series.items():
+            data = encode_series(Series(name, steps, values, times))
+            oid = hash_bytes(data)
+            self._pin.add([oid])  # pinned before it is written: gc protocol
+            blobs[name] = self.repo.store.put(data, oid)
+        return blobs
+
+    # -- while running -------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        if self._live:
+            return "running"
+        return self.record.status if self.record else "not started"
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Append step metrics: `run.log({"loss": 0.3}, step=epoch)`.
+
+        Without `step`, each metric counts its own steps from 0. The call is on disk (in the
+        run's journal) when it returns.
+        """
+        if not isinstance(metrics, Mapping):
+            raise MetricTypeError(
+                f"tmt.log takes a dict of numbers, got {type(metrics).__name__}",
+                'call it like tmt.log({"loss": 0.25}, step=epoch)',
+            )
+        if step is not None:
+            step = _as_step(step)
+        values = []
+        for key, value in metrics.items():
+            if not isinstance(key, str) or not key:
+                raise MetricTypeError(f"logged metric names must be non-empty strings, got {key!r}")
+            values.append((key, to_float(key, value)))
+        if not values:
+            return
+        t = time.time()
+        with self._lock:
+            if not self._live:
+                raise RecordingError(f"run {self.name!r} has ended; it cannot log any more")
+            points = []
+            for key, value in values:
+                s = step if step is not None else self._next_step.get(key, 0)
+                self._next_step[key] = s + 1
+                points.append((key, s, value))
+            self._journal.append(t, points)
+            for key, s, value in points:
+                series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = ([], [], [])
+                series[0].append(s)
+                series[1].append(value)
+                series[2].append(t)
+
+    def save(
+        self,
+        obj: Any,
+        name: str,
+        allow_exist: bool = False,
+        extension: str = ".pkl",
+        custom_save: Callable[[Any, str], Any] | None = None,
+    ) -> str:
+        """Store `obj` in the run (pickle, or `custom_save(obj, path)`); returns the path of
+        the stored, read-only copy."""
+        from tmt.records.io import write_record
+        from tmt.recorder.artifacts import write_and_store
+
+        if not isinstance(name, str) or not name:
+            raise RecordingError(f"tmt.save needs a non-empty string name, got {name!r}")
+        with self._lock:
+            if not self._live:
+                raise RecordingError(f"run {self.name!r} has ended; it cannot save any more")
+            taken = {a["name"] for a in self.record.artifacts}
+            if name in taken:
+                if not allow_exist:
+                    raise DuplicatedNameError(
+                        f"an object named {name!r} was already saved in run {self.name!r} and "
+                        "`allow_exist` is False",
+                        "specify another name, or pass allow_exist=True to keep both",
+                    )
+                n = 1
+                while f"{name}_{n}" in taken:
+                    n += 1
+                name = f"{name}_{n}"
+            stored = write_and_store(
+                self.repo.store, self._pin, self.repo.tmp_dir, obj, name, extension, custom_save
+            )
+            self.record.artifacts.append(
+                {
+                    "name": name,
+                    "object": stored.oid,
+                    "size": stored.size,
+                    "format": stored.format,
+                    "filename": stored.filename,
+                }
+            )
+            # Rewritten now so the object stays reachable (a gc root) if the process dies.
+            write_record(self.repo.experiments_dir, self.repo.tmp_dir, self.record)
+            return str(self.repo.store.path(stored.oid))
+
+
+def _as_step(step: Any) -> int:
+    import operator
+
+    if isinstance(step, bool):
+        raise MetricTypeError(f"step must be an integer, got {step!r}")
+    try:
+        return operator.index(step)
+    except TypeError:
+        pass
+    if isinstance(step, float) and step.is_integer():
+        return int(step)
+    raise MetricTypeError(f"step must be an integer, got {type(step).__name__} {step!r}")
+
+
+def _valid_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(key, str) and key:
+            try:
+                out[key] = to_metric(key, value)
+            except MetricTypeError:
+                pass
+    return out
+
+
+def latest_run_named(repo, name: str) -> str | None:
+    """Id of the latest run called `name`, by scanning the records (AS_SUB_ENTRY only)."""
+    from tmt.records.io import record_files
+
+    needle = json.dumps(name, ensure_ascii=False).encode("utf-8")
+    best: tuple[datetime, str] | None = None
+    for path in record_files(repo.experiments_dir):
+        try:
+            raw = path.read_bytes()
+            if needle not in raw:
+                continue
+            data = json.loads(raw)
+            if data.get("name") != name:
+                continue
+            key = (datetime.fromisoformat(data["created_at"]), data["id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if best is None or key > best:
+            best = key
+    return best[1] if best else None
+
+
+# -- repository and the predecessor's config file ---------------------------------------------
+
+_LEGACY_KEYS = (
+    "tmt_dir", "snapshot_source", "snapshot_target", "last_snapshot_link", "gitignore_path",
+    "json_db_path", "results_path",
+)
+
+
+def _open_repo(config_path: str | os.PathLike[str] | None):
+    from tmt.repo import Repo
+
+    repo = Repo.find_or_create()
+    if config_path is None:
+        return repo
+    root = legacy_code_root(config_path)
+    if root is not None and root != repo.root:
+        return Repo(repo.tmt_dir, code_root=root)
+    return repo
+
+
+def legacy_code_root(config_path: str | os.PathLike[str]) -> Path | None:
+    """The predecessor's JSON config: only `snapshot_source` (the folder to snapshot) maps
+    onto tmt; it becomes the code root. Everything else is ignored, with one warning."""
+    path = Path(config_path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        warn(f"config_path {os.fspath(config_path)} could not be read ({e}); it is ignored")
+        return None
+    if not isinstance(data, dict):
+        warn(f"config_path {os.fspath(config_path)} is not a tmt 0.1 JSON config; it is ignored")
+        return None
+    ignored = sorted(k for k in data if k != "snapshot_source")
+    if ignored:
+        warn(
+            f"config_path {os.fspath(config_path)} is a tmt 0.1 config; tmt now keeps everything in "
+            f"the .tmt/ store and ignores {', '.join(ignored)} (see docs/recording.md)"
+        )
+    source = data.get("snapshot_source")
+    if not isinstance(source, str) or not source:
+        return None
+    root = Path(source).expanduser()
+    if not root.is_absolute():
+        root = Path.cwd() / root  # the predecessor resolved it against the working directory
+    root = Path(os.path.abspath(root))
+    if not root.is_dir():
+        warn(f"snapshot_source {source!r} in {os.fspath(config_path)} is not a folder; it is ignored")
+        return None
+    return root
+
+
+# -- module-level API ------------------------------------------------------------------------
+
+
+def start_run(
+    name: str | None = None,
+    *,
+    description: str = "",
+    tags: Iterable[str] = (),
+    params: Mapping[str, Any] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    save_on_exception: bool = False,
+    duplicate_strategy: DuplicateStrategy | None = None,
+) -> LiveRun:
+    """A run as a context manager: `with tmt.start_run(name="sweep", params={...}) as run:`.
+
+    The run starts (snapshot, first record) when the `with` block is entered, and ends with
+    it: `completed`, `failed` (the exception propagates) or `interrupted` (Ctrl-C).
+    """
+    if name is None:
+        name = _default_name()
+    return LiveRun(
+        name,
+        description=description,
+        tags=tags,
+        params=params,
+        config_path=config_path,
+        save_on_exception=save_on_exception,
+        duplicate_strategy=duplicate_strategy,
+    )
+
+
+def _default_name() -> str:
+    script = sys.argv[0] if sys.argv else ""
+    stem = Path(script).stem if script and script not in ("-c", "-m", "-") else ""
+    return stem or "run"
+
+
+def _require(what: str) -> LiveRun:
+    run = active_run()
+    if run is None:
+        raise NoActiveRun(what)
+    return run
+
+
+def log(metrics: Mapping[str, Any], step: int | None = None) -> None:
+    """Append step metrics to the active run: `tmt.log({"loss": loss}, step=epoch)`."""
+    _require("tmt.log()").log(metrics, step=step)
+
+
+def save(
+    obj: Any,
+    name: str,
+    allow_exist: bool = False,
+    extension: str = ".pkl",
+    custom_save: Callable[[Any, str], Any] | None = None,
+) -> str:
+    """Store `obj` in the active run (pickle by default, or `custom_save(obj, path)`)."""
+    return _require("tmt.save()").save(obj, name, allow_exist, extension, custom_save)
+

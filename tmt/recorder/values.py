@@ -1,0 +1,131 @@
+"""Turning user values into what a record may hold: numbers for metrics, JSON for params.
+
+Metrics are strict (a value that is not a number is the user's bug, said loudly, naming
+the metric); params are lenient (anything a function was called with must be recordable,
+so what JSON cannot hold is stored as its repr, never an error).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from tmt.errors import MetricTypeError
+
+#: Longest repr kept for a param that is not JSON (a dataset passed as an argument).
+MAX_REPR = 200
+#: Longest list or dict kept element by element; longer ones become a short repr.
+MAX_ITEMS = 256
+_MAX_DEPTH = 16
+
+
+def _scalar(value: Any) -> Any:
+    """numpy/torch/jax scalars (and 1-element arrays/tensors) as Python numbers, else `value`."""
+    if type(value).__module__.split(".", 1)[0] in ("numpy", "torch", "jax", "jaxlib", "tensorflow"):
+        item = getattr(value, "item", None)
+        if item is not None:
+            try:
+                return item()
+            except (ValueError, TypeError, RuntimeError):
+                return value
+    return value
+
+
+def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float:
+    """A metric value as bool, int or float (NaN and ±inf kept); MetricTypeError otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    v = _scalar(value)
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        return float(v)
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    raise MetricTypeError(
+        f"{what} {name!r} must be a number, got {type(value).__name__} {shown}",
+        "metrics are ints, floats, bools or numpy/torch scalars; store other objects with tmt.save()",
+    )
+
+
+def to_metrics(metrics: Mapping[str, Any] | None, what: str = "metric") -> dict[str, bool | int | float]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise MetricTypeError(
+            f"metrics must be a dict of numbers, got {type(metrics).__name__}",
+            "return a dict like {'f1': 0.9} (or None) from the recorded function",
+        )
+    out = {}
+    for key, value in metrics.items():
+        if not isinstance(key, str) or not key:
+            raise MetricTypeError(f"{what} names must be non-empty strings, got {key!r}")
+        out[key] = to_metric(key, value, what)
+    return out
+
+
+def to_float(name: str, value: Any) -> float:
+    """A step-metric value (series hold floats)."""
+    return float(to_metric(name, value, "logged metric"))
+
+
+def _special_float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as e:  # a broken __repr__ must not fail the run
+        text = f"<{type(value).__name__} (repr failed: {type(e).__name__})>"
+    if len(text) > MAX_REPR:
+        text = text[: MAX_REPR - 3] + "..."
+    return text
+
+
+def to_param(value: Any, _depth: int = 0) -> Any:
+    """A JSON-safe form of any value: numbers, strings, lists, dicts kept; the rest as repr.
+
+    Non-finite floats become "NaN"/"Infinity"/"-Infinity" (as in metrics); paths become
+    strings; sequences and mappings longer than MAX_ITEMS, and anything deeper than 16
+    levels, become a short repr.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _special_float(float(value))
+    if _depth >= _MAX_DEPTH:
+        return _short_repr(value)
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_ITEMS:
+            return _short_repr(value)
+        return [to_param(v, _depth + 1) for v in value]
+    if isinstance(value, Mapping):
+        if len(value) > MAX_ITEMS:
+            return _short_repr(value)
+        return {(k if isinstance(k, str) else str(k)): to_param(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, os.PathLike):
+        return os.fspath(value) if isinstance(os.fspath(value), str) else _short_repr(value)
+    v = _scalar(value)
+    if v is not value and isinstance(v, (bool, int, float)):
+        return to_param(v, _depth)
+    return _short_repr(value)
+
+
+def to_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not params:
+        return {}
+    return {(k if isinstance(k, str) else str(k)): to_param(v) for k, v in params.items()}
