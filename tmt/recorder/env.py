@@ -25,13 +25,16 @@ SLURM_VARS = {
 _STATIC: dict[str, Any] | None = None
 
 
-def relative_to_root(path: str | os.PathLike[str], root: Path) -> str:
-    """`path` relative to `root` when inside it (posix separators), else as given."""
+def _inside(p: str, folder: str) -> bool:
+    return p == folder or p.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def relative_to_root(path: str | os.PathLike[str], root: Path, project: Path | None = None) -> str:
+    """`path` relative to `root` (posix separators) when it is inside `root`, or inside
+    `project` (the folder holding .tmt/, which moves with the code); else as given."""
     p = os.path.abspath(path)
     r = os.fspath(root)
-    if p == r:
-        return "."
-    if p.startswith(r.rstrip(os.sep) + os.sep):
+    if _inside(p, r) or (project is not None and _inside(p, os.fspath(project))):
         return Path(os.path.relpath(p, r)).as_posix()
     return os.fspath(path)
 
@@ -60,14 +63,14 @@ def _static() -> dict[str, Any]:
     return _STATIC
 
 
-def capture_env(root: Path) -> dict[str, Any]:
+def capture_env(root: Path, project: Path | None = None) -> dict[str, Any]:
     argv = list(sys.argv)
     if argv and argv[0] and argv[0] not in ("-c", "-m", "-"):
-        argv[0] = relative_to_root(argv[0], root)
+        argv[0] = relative_to_root(argv[0], root, project)
     static = _static()
     env: dict[str, Any] = {
         "argv": argv,
-        "cwd": relative_to_root(os.getcwd(), root),
+        "cwd": relative_to_root(os.getcwd(), root, project),
         "python": static["python"],
         "implementation": static["implementation"],
         "platform": static["platform"],

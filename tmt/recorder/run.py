@@ -153,7 +153,7 @@ class LiveRun:
         pin = PinFile(repo.tmt_dir)
         try:
             snap = snapshot_repo(repo, pin=pin)
-            env = capture_env(repo.root)
+            env = capture_env(repo.root, repo.tmt_dir.parent)
             code = {
                 "root": _code_root(repo),
                 "tree": snap.tree,
