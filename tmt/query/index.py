@@ -1,0 +1,450 @@
+"""The query index (.tmt/index.sqlite): a cache of the records, rebuilt from them at will.
+
+Records (experiments/<id>.json) are the truth; this index only makes bulk queries fast.
+
+Keeping it in sync cheaply: the index remembers the experiments folder's (mtime_ns, inode,
+size) as of its last scan and each record file's (mtime_ns, size, inode). A query first stats
+the folder; when it is unchanged since the scan, and the scan did not start within
+RACY_NS of that mtime (a file renamed in during the same clock tick would not move the
+mtime), the index is trusted. Otherwise the folder is listed and stat'ed, and only new or
+changed records are read; vanished ones are dropped. Records are always published by
+rename (atomic_write), which updates the folder's mtime, so a rewritten record is seen. A
+record written by a process that never touched the index (it crashed, or the file was
+copied in) is therefore found by the next query.
+
+Concurrency: WAL mode (readers never wait for a writer), a busy timeout, and a retry loop on
+SQLITE_BUSY so that many processes querying and syncing at once never fail with "database
+is locked". Files are read outside the write transaction: the lock is held only to write.
+A corrupt or unreadable index is deleted and rebuilt silently; a read-only .tmt/ gets an
+in-memory index, rebuilt per process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tmt._warn import warn
+from tmt.errors import CorruptRecord, RecordError
+from tmt.records.io import RECORD_SUFFIX, read_record
+from tmt.records.model import Record, is_run_id
+from tmt.store import codec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tmt.repo import Repo
+
+INDEX_NAME = "index.sqlite"
+SCHEMA_VERSION = 1
+RACY_NS = 1_000_000_000
+BUSY_TIMEOUT_MS = 5_000
+RETRY_FOR_S = 120.0
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+T = TypeVar("T")
+
+# Columns of a run row, in this order (see ROW_SQL); runs.py indexes rows by these constants.
+ROW_COLUMNS = (
+    "id", "name", "status", "created_at", "created_iso", "finished_iso", "duration", "pid",
+    "host", "tags", "parent", "params", "metrics", "finished_at",
+)
+(C_ID, C_NAME, C_STATUS, C_CREATED, C_CREATED_ISO, C_FINISHED_ISO, C_DURATION, C_PID, C_HOST,
+ C_TAGS, C_PARENT, C_PARAMS, C_METRICS, C_FINISHED) = range(len(ROW_COLUMNS))
+ROW_SQL = ", ".join(f"runs.{c}" for c in ROW_COLUMNS)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS runs (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    created_iso TEXT NOT NULL,
+    finished_at REAL,
+    finished_iso TEXT,
+    duration REAL,
+    pid INTEGER,
+    host TEXT,
+    tags TEXT NOT NULL,
+    parent TEXT,
+    params BLOB NOT NULL,
+    metrics BLOB NOT NULL,
+    f_mtime INTEGER NOT NULL,
+    f_size INTEGER NOT NULL,
+    f_ino INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at, id);
+CREATE INDEX IF NOT EXISTS runs_name ON runs (name, created_at);
+CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent);
+CREATE TABLE IF NOT EXISTS kv (
+    rid INTEGER NOT NULL, key TEXT NOT NULL, num REAL, txt TEXT, b INTEGER,
+    PRIMARY KEY (rid, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_num ON kv (key, num);
+CREATE INDEX IF NOT EXISTS kv_txt ON kv (key, txt);
+CREATE TABLE IF NOT EXISTS skipped (
+    fname TEXT PRIMARY KEY, f_mtime INTEGER, f_size INTEGER, f_ino INTEGER, reason TEXT
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+def _is_busy(e: sqlite3.OperationalError) -> bool:
+    msg = str(e).lower()
+    return "locked" in msg or "busy" in msg
+
+
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _kv_rows(rid: int, prefix: str, values: dict[str, Any]) -> Iterable[tuple]:
+    for k, v in values.items():
+        if isinstance(v, bool):
+            yield (rid, prefix + k, None, None, int(v))
+        elif isinstance(v, int):
+            yield (rid, prefix + k, v if _INT64[0] <= v <= _INT64[1] else float(v), None, None)
+        elif isinstance(v, float):
+            yield (rid, prefix + k, None if v != v else v, None, None)
+        elif isinstance(v, str):
+            yield (rid, prefix + k, None, v, None)
+
+
+def _pack(values: dict[str, Any]) -> bytes:
+    try:
+        return codec.packb(values)
+    except (OverflowError, TypeError, ValueError):
+        # Integers beyond 64 bits: msgpack cannot hold them; the index keeps them as text.
+        return codec.packb(json.loads(json.dumps(values, default=str), parse_int=_safe_int))
+
+
+def _safe_int(text: str) -> int | str:
+    v = int(text)
+    return v if _INT64[0] <= v <= _INT64[1] else text
+
+
+class Index:
+    """One open index of one repository (per process; reopened after a fork)."""
+
+    def __init__(self, repo: "Repo", *, memory: bool = False) -> None:
+        self.repo = repo
+        self.path = repo.tmt_dir / INDEX_NAME
+        self.experiments = repo.experiments_dir
+        self.pid = os.getpid()
+        self.memory = memory
+        self.conn: sqlite3.Connection | None = None
+        self.warned: set[tuple[str, int]] = set()
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.memory and not os.access(self.repo.tmt_dir, os.W_OK):
+            self.memory = True
+        if self.memory:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            conn.executescript(_SCHEMA)
+            return conn
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.OperationalError:
+            self.memory = True
+            return self._open()
+        try:
+            self._retry(lambda: self._init(conn))
+        except sqlite3.OperationalError as e:
+            conn.close()
+            if "readonly" in str(e).lower() or "unable to open" in str(e).lower():
+                self.memory = True
+                return self._open()
+            raise
+        return conn
+
+    def _init(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(f"index schema {version} is not {SCHEMA_VERSION}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if version == 0:
+            conn.executescript(_SCHEMA)
+
+    def connection(self) -> sqlite3.Connection:
+        if self.conn is None:
+            self.conn = self._open()
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except sqlite3.Error:
+                pass
+            self.conn = None
+
+    def _delete_files(self) -> None:
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except FileNotFoundError:
+                pass
+            except OSError:
+                self.memory = True
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run `fn`, retrying while another process holds the write lock (never 'locked')."""
+        deadline = time.monotonic() + RETRY_FOR_S
+        delay = 0.005
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or time.monotonic() > deadline:
+                    raise
+                conn = self.conn
+                if conn is not None and conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+
+    def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Sync, then call fn(conn); a corrupt index is deleted and rebuilt once, silently."""
+        for attempt in (0, 1):
+            try:
+                conn = self.connection()
+                self.sync()
+                self._warn_skipped(conn)
+                return self._retry(lambda: fn(conn))
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+                    raise
+                if attempt:
+                    raise RecordError(f"the query index {self.path} is unusable: {e}") from e
+                if self.memory:
+                    self.close()
+                else:
+                    self._delete_files()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _warn_skipped(self, conn: sqlite3.Connection) -> None:
+        # Every query warns about corrupt records, once per process and file version.
+        rows = self._retry(lambda: conn.execute("SELECT fname, f_mtime, reason FROM skipped").fetchall())
+        for fname, mtime, reason in rows:
+            if (fname, mtime) not in self.warned:
+                self.warned.add((fname, mtime))
+                warn(f"skipping corrupt record {self.experiments / fname}: {reason}")
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def _dir_state(self) -> str:
+        try:
+            st = os.stat(self.experiments)
+        except FileNotFoundError:
+            return "absent"
+        return f"{st.st_mtime_ns}:{st.st_ino}:{st.st_size}"
+
+    def _meta(self, conn: sqlite3.Connection) -> tuple[str | None, int]:
+        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('dir', 'scanned')").fetchall())
+        return rows.get("dir"), int(rows.get("scanned") or 0)
+
+    def is_fresh(self) -> bool:
+        conn = self.connection()
+        state = self._dir_state()
+        stored, scanned = self._retry(lambda: self._meta(conn))
+        if stored != state:
+            return False
+        if state == "absent":
+            return True
+        mtime = int(state.split(":", 1)[0])
+        return scanned - mtime > RACY_NS
+
+    def sync(self, *, full: bool = False) -> None:
+        """Bring the index up to date with the records folder (cheap when nothing changed)."""
+        conn = self.connection()
+        if not full and self.is_fresh():
+            return
+        scan_start = time.time_ns()
+        state = self._dir_state()
+        known = dict(
+            (r[0], (r[1], r[2], r[3]))
+            for r in self._retry(lambda: conn.execute("SELECT id, f_mtime, f_size, f_ino FROM runs").fetchall())
+        )
+        skipped = dict(
+            (r[0], (r[1], r[2], r[3]))
+            for r in self._retry(lambda: conn.execute("SELECT fname, f_mtime, f_size, f_ino FROM skipped").fetchall())
+        )
+        seen: set[str] = set()
+        changed: list[tuple[Record, tuple[int, int, int]]] = []
+        bad: list[tuple[str, tuple[int, int, int], str]] = []
+        bad_seen: set[str] = set()
+        try:
+            it = os.scandir(self.experiments)
+        except FileNotFoundError:
+            it = None
+        if it is not None:
+            with it:
+                for entry in it:
+                    name = entry.name
+                    if not name.endswith(RECORD_SUFFIX):
+                        continue
+                    rid = name[: -len(RECORD_SUFFIX)]
+                    if not is_run_id(rid):
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+                    if known.get(rid) == sig:
+                        seen.add(rid)
+                        continue
+                    if skipped.get(name) == sig:
+                        bad_seen.add(name)
+                        continue
+                    try:
+                        rec = read_record(Path(entry.path))
+                    except CorruptRecord as e:
+                        bad.append((name, sig, e.reason))
+                        bad_seen.add(name)
+                        continue
+                    except RecordError:  # vanished between listing and reading
+                        continue
+                    seen.add(rid)
+                    changed.append((rec, sig))
+        vanished = [rid for rid in known if rid not in seen]
+        vanished_bad = [n for n in skipped if n not in bad_seen]
+
+        def write() -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if vanished:
+                    self._delete_runs(conn, vanished)
+                if vanished_bad:
+                    conn.executemany("DELETE FROM skipped WHERE fname = ?", [(n,) for n in vanished_bad])
+                if changed:
+                    self._upsert(conn, changed)
+                if bad:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)",
+                        [(n, *sig, reason) for n, sig, reason in bad],
+                    )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [("dir", state), ("scanned", scan_start)],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        self._retry(write)
+
+    @staticmethod
+    def _delete_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM kv WHERE rid IN (SELECT rid FROM runs WHERE id IN ({marks}))", chunk)
+            conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
+
+    @staticmethod
+    def _upsert(conn: sqlite3.Connection, changed: list[tuple[Record, tuple[int, int, int]]]) -> None:
+        Index._delete_runs(conn, [rec.id for rec, _ in changed])
+        first = (conn.execute("SELECT COALESCE(MAX(rid), 0) FROM runs").fetchone()[0]) + 1
+        rows = []
+        kv: list[tuple] = []
+        for n, (rec, sig) in enumerate(changed):
+            rid = first + n
+            env = rec.env or {}
+            pid = env.get("pid")
+            rows.append((
+                rid, rec.id, rec.name, rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
+                _epoch(rec.finished_at), rec.finished_at,
+                rec.duration_s if isinstance(rec.duration_s, (int, float)) else None,
+                pid if isinstance(pid, int) and _INT64[0] <= pid <= _INT64[1] else None,
+                env.get("host") if isinstance(env.get("host"), str) else None,
+                json.dumps([t for t in rec.tags if isinstance(t, str)]),
+                rec.parent if isinstance(rec.parent, str) else None,
+                _pack(rec.params), _pack(rec.metrics), *sig,
+            ))
+            kv.extend(_kv_rows(rid, "p:", rec.params))
+            kv.extend(_kv_rows(rid, "m:", rec.metrics))
+        conn.executemany(
+            "INSERT INTO runs (rid, id, name, status, created_at, created_iso, finished_at, finished_iso,"
+            " duration, pid, host, tags, parent, params, metrics, f_mtime, f_size, f_ino)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", kv)
+
+    def forget(self, ids: list[str]) -> None:
+        """Drop runs whose records were just deleted (the next sync would too; this is sooner)."""
+        conn = self.connection()
+
+        def write() -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete_runs(conn, ids)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        try:
+            self._retry(write)
+        except sqlite3.DatabaseError:
+            pass  # the next sync notices the deleted files anyway
+
+    def skipped(self) -> list[tuple[str, str]]:
+        conn = self.connection()
+        return self._retry(lambda: conn.execute("SELECT fname, reason FROM skipped ORDER BY fname").fetchall())
+
+    def rebuild(self) -> int:
+        """Drop and rebuild the whole index from the records; returns the number of runs."""
+        if not self.memory:
+            self._delete_files()
+        else:
+            self.close()
+        return self.run(lambda c: c.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+
+_OPEN: dict[str, Index] = {}
+
+
+def index_for(repo: "Repo") -> Index:
+    """The process-wide Index of `repo` (one connection per process, reopened after fork)."""
+    key = str(repo.tmt_dir)
+    idx = _OPEN.get(key)
+    if idx is None or idx.pid != os.getpid():
+        idx = Index(repo)
+        _OPEN[key] = idx
+    return idx
+
+
+def rebuild_index(repo: "Repo | None" = None) -> int:
+    """Rebuild .tmt/index.sqlite from the records (it is a cache); returns the run count."""
+    if repo is None:
+        from tmt.repo import Repo
+
+        repo = Repo.find()
+    return index_for(repo).rebuild()

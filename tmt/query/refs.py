@@ -1,0 +1,130 @@
+"""Refs: the ways a user names one run.
+
+    <32-hex id>     that run
+    NAME            the latest run called NAME
+    <hex prefix>    the run whose id starts so (at least 4 characters, unique)
+    last            the latest run of all
+    last~N, NAME~N  the N-th run before the latest (of all, or of that name); `~` is `~1`
+
+They are tried in that order: an exact name wins over an id prefix that looks the same.
+Unknown and ambiguous refs raise UnknownRef / AmbiguousRef, whose messages list candidates
+as "<8-char id>  <name>  <age>  <status>" lines.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from typing import TYPE_CHECKING
+
+from tmt.errors import AmbiguousRef, UnknownRef
+from tmt.query import index as ix
+from tmt.query.run import Run, row_status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tmt.repo import Repo
+
+MIN_PREFIX = 4
+MAX_CANDIDATES = 10
+_HEX_RE = re.compile(r"[0-9a-f]+\Z")
+_TILDE_RE = re.compile(r"(?P<base>.+?)~(?P<n>\d*)\Z", re.S)
+_ORDER = " ORDER BY runs.created_at DESC, runs.id DESC"
+
+
+def format_age(epoch: float, now: float | None = None) -> str:
+    secs = max(0.0, (time.time() if now is None else now) - epoch)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if secs >= size:
+            return f"{int(secs // size)} {unit} ago"
+    return f"{int(secs)} s ago"
+
+
+def candidate_line(row: tuple, now: float | None = None) -> str:
+    return f"{row[ix.C_ID][:8]}  {row[ix.C_NAME]}  {format_age(row[ix.C_CREATED], now)}  {row_status(row)}"
+
+
+def _rows(conn, where: str, args: tuple, limit: int, offset: int = 0) -> list[tuple]:
+    return conn.execute(
+        f"SELECT {ix.ROW_SQL} FROM runs WHERE {where}{_ORDER} LIMIT ? OFFSET ?", (*args, limit, offset)
+    ).fetchall()
+
+
+def _resolve(conn, ref: str) -> tuple:
+    if len(ref) == 32 and _HEX_RE.match(ref):
+        rows = _rows(conn, "runs.id = ?", (ref,), 1)
+        if rows:
+            return rows[0]
+        raise UnknownRef(ref, hint="no record with this id; list runs with `tmt ls`")
+    # An exact name first (names may contain '~'), then NAME~N / last~N, then a prefix.
+    rows = _rows(conn, "runs.name = ?", (ref,), 1)
+    if rows:
+        return rows[0]
+    base, n = ref, 0
+    m = _TILDE_RE.match(ref)
+    if m:
+        base, n = m["base"], int(m["n"] or 1)
+    if base == "last":
+        rows = _rows(conn, "1", (), 1, n)
+        if rows:
+            return rows[0]
+        total = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        if total == 0:
+            raise UnknownRef(ref, hint="no runs are recorded yet in this repository")
+        raise UnknownRef(ref, hint=f"there are only {total} runs: last~{total - 1} is the oldest")
+    if m:
+        rows = _rows(conn, "runs.name = ?", (base,), 1, n)
+        if rows:
+            return rows[0]
+        total = conn.execute("SELECT COUNT(*) FROM runs WHERE name = ?", (base,)).fetchone()[0]
+        if total:
+            raise UnknownRef(ref, hint=f"{base!r} has only {total} runs: {base}~{total - 1} is its oldest")
+        raise _unknown_name(conn, ref, base)
+    if _HEX_RE.match(ref) and len(ref) >= MIN_PREFIX:
+        rows = _rows(conn, "runs.id >= ? AND runs.id < ?", (ref, ref + "g"), MAX_CANDIDATES + 1)
+        if len(rows) == 1:
+            return rows[0]
+        if len(rows) > 1:
+            total = conn.execute(
+                "SELECT COUNT(*) FROM runs WHERE id >= ? AND id < ?", (ref, ref + "g")
+            ).fetchone()[0]
+            now = time.time()
+            lines = [candidate_line(r, now) for r in rows[:MAX_CANDIDATES]]
+            if total > MAX_CANDIDATES:
+                lines.append(f"... and {total - MAX_CANDIDATES} more")
+            raise AmbiguousRef(ref, lines)
+        raise _unknown_name(conn, ref, ref, hint="no run id starts with it and no run has this name; list runs with `tmt ls`")
+    if _HEX_RE.match(ref):
+        raise _unknown_name(
+            conn, ref, ref, hint=f"an id prefix needs at least {MIN_PREFIX} characters; list runs with `tmt ls`"
+        )
+    raise _unknown_name(conn, ref, ref)
+
+
+def _unknown_name(conn, ref: str, name: str, hint: str | None = None) -> UnknownRef:
+    names = [n for (n,) in conn.execute("SELECT DISTINCT name FROM runs")]
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
+    now = time.time()
+    lines = []
+    for c in close:
+        rows = _rows(conn, "runs.name = ?", (c,), 1)
+        if rows:
+            lines.append(candidate_line(rows[0], now))
+    return UnknownRef(ref, lines, hint)
+
+
+def resolve_row(repo: "Repo", ref: str) -> tuple:
+    """The index row of the run `ref` names (see the module docstring)."""
+    if not isinstance(ref, str):
+        from tmt.errors import UsageError
+
+        raise UsageError(f"a run reference must be a string or a Run, not {type(ref).__name__}")
+    ref = ref.strip()
+    if not ref:
+        raise UnknownRef(ref, hint="give an id prefix, a run name, or `last`")
+    return ix.index_for(repo).run(lambda conn: _resolve(conn, ref))
+
+
+def resolve(repo: "Repo", ref: "str | Run") -> Run:
+    if isinstance(ref, Run):
+        return ref
+    return Run(repo, resolve_row(repo, ref))

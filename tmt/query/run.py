@@ -1,0 +1,377 @@
+"""A recorded run as the query API shows it: `Run` (one run) and `Artifact` (one saved object).
+
+A Run is built from an index row: id, name, status, times, params, metrics and tags come
+from the index without reading the record; everything else (description, env, code, error,
+artifacts, series) loads the record file on first use.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tmt.errors import CheckoutError, RecordError, StoreError, UsageError
+from tmt.query import index as ix
+from tmt.records.io import read_record, record_path
+from tmt.records.model import Record, decode_metric, effective_status
+from tmt.store import codec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tmt.records.series import Series
+    from tmt.repo import Repo
+
+
+class MissingItem(RecordError, KeyError):
+    """A run has no series or artifact of the asked name (a KeyError too)."""
+
+    __str__ = RecordError.__str__
+
+
+_HOST: list[str] = []
+
+
+def this_host() -> str:
+    if not _HOST:
+        _HOST.append(socket.gethostname())
+    return _HOST[0]
+
+
+def row_status(row: tuple) -> str:
+    """The effective status of an index row: a dead `running` run on this host is `crashed`."""
+    status = row[ix.C_STATUS]
+    if status != "running":
+        return status
+    env: dict[str, Any] = {}
+    if row[ix.C_HOST] is not None:
+        env["host"] = row[ix.C_HOST]
+    if row[ix.C_PID] is not None:
+        env["pid"] = row[ix.C_PID]
+    return effective_status(Record(id=row[ix.C_ID], name=row[ix.C_NAME], status=status, env=env), this_host())
+
+
+def unpack_values(blob: bytes, metrics: bool) -> dict[str, Any]:
+    values = codec.unpackb(blob)
+    if metrics:
+        return {k: decode_metric(v) for k, v in values.items()}
+    return values
+
+
+def _iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+class Artifact:
+    """An object a run saved with `tmt.save`.
+
+    `path` is a file with its original file name (a read-only hard link to the stored
+    object under .tmt/cache/artifacts/<run-id>/, made on first use); `load()` reads it back.
+    """
+
+    __slots__ = ("run", "name", "object", "size", "format", "filename", "_path")
+
+    def __init__(self, run: "Run", entry: dict[str, Any]) -> None:
+        self.run = run
+        self.name: str = entry["name"]
+        self.object: str | None = entry.get("object")
+        self.size: int | None = entry.get("size")
+        self.format: str = entry.get("format") or "pickle"
+        fname = entry.get("filename")
+        if not isinstance(fname, str) or "/" in fname or "\0" in fname or fname in ("", ".", ".."):
+            fname = self.name.replace("/", "_") or "object"
+        self.filename: str = fname
+        self._path: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"Artifact({self.name!r}, format={self.format!r}, size={self.size})"
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = self._materialize()
+        return self._path
+
+    def _materialize(self) -> Path:
+        repo = self.run.repo
+        if not self.object:
+            raise RecordError(f"artifact {self.name!r} of run {self.run.id[:8]} has no stored object")
+        src = repo.store.path(self.object)  # validates the id
+        if not src.exists():
+            from tmt.errors import ObjectNotFound
+
+            raise ObjectNotFound(self.object)
+        folder = repo.cache_dir / "artifacts" / self.run.id
+        dest = folder / self.filename
+        try:
+            if dest.exists() and os.path.samefile(dest, src):
+                return dest
+        except OSError:
+            pass
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{os.getpid()}-{self.filename}"
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            try:
+                os.link(src, tmp)
+            except OSError as e:
+                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                    raise
+                shutil.copyfile(src, tmp)
+                os.chmod(tmp, 0o444)
+            os.replace(tmp, dest)  # atomic: concurrent readers see a whole file
+            return dest
+        except OSError:
+            # A read-only store: the object itself is the file (without its file name).
+            return src
+
+    def load(self, loader: Callable[[str], Any] | None = None) -> Any:
+        """Read the object back: `loader(path)` if given, else by its format.
+
+        pickle (the default of `tmt.save`), npy/npz (numpy), json and txt are known.
+
+        Warning: unpickling runs code chosen by whoever wrote the pickle. Load artifacts
+        only from stores you trust, as you would any pickle file.
+        """
+        path = self.path
+        if loader is not None:
+            return loader(str(path))
+        fmt = self.format.lower()
+        if fmt in ("pickle", "pkl", "pk", "p"):
+            import pickle
+
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        if fmt in ("npy", "npz"):
+            import numpy
+
+            return numpy.load(path, allow_pickle=False)
+        if fmt == "json":
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        if fmt in ("txt", "text", "csv", "md"):
+            return path.read_text(encoding="utf-8")
+        raise UsageError(
+            f"tmt does not know how to load artifact {self.name!r} (format {self.format!r})",
+            f"pass a loader, e.g. artifact.load(loader=your_load), or open {path}",
+        )
+
+
+class Run:
+    """One recorded run (read-only view; the record file is loaded lazily)."""
+
+    __slots__ = ("repo", "_row", "_record", "_params", "_metrics", "status", "_artifacts")
+
+    def __init__(self, repo: "Repo", row: tuple, record: Record | None = None, status: str | None = None) -> None:
+        self.repo = repo
+        self._row = row
+        self._record = record
+        self._params: dict[str, Any] | None = None
+        self._metrics: dict[str, Any] | None = None
+        self._artifacts: dict[str, Artifact] | None = None
+        #: effective status: completed | failed | interrupted | running | crashed
+        self.status: str = status or row_status(row)
+
+    @classmethod
+    def from_record(cls, repo: "Repo", rec: Record) -> "Run":
+        row = (
+            rec.id, rec.name, rec.status, ix._epoch(rec.created_at) or 0.0, rec.created_at, rec.finished_at,
+            rec.duration_s, (rec.env or {}).get("pid"), (rec.env or {}).get("host"), json.dumps(rec.tags),
+            rec.parent, ix._pack(rec.params), ix._pack(rec.metrics), ix._epoch(rec.finished_at),
+        )
+        return cls(repo, row, rec)
+
+    # -- from the index --------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._row[ix.C_ID]
+
+    @property
+    def short_id(self) -> str:
+        return self._row[ix.C_ID][:8]
+
+    @property
+    def name(self) -> str:
+        return self._row[ix.C_NAME]
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self._row[ix.C_CREATED_ISO])
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return _iso(self._row[ix.C_FINISHED_ISO])
+
+    @property
+    def duration_s(self) -> float | None:
+        return self._row[ix.C_DURATION]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        if self._params is None:
+            self._params = self.record.params if self._record is not None else unpack_values(self._row[ix.C_PARAMS], False)
+        return self._params
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        if self._metrics is None:
+            self._metrics = self.record.metrics if self._record is not None else unpack_values(self._row[ix.C_METRICS], True)
+        return self._metrics
+
+    @property
+    def tags(self) -> list[str]:
+        return json.loads(self._row[ix.C_TAGS])
+
+    @property
+    def parent(self) -> str | None:
+        return self._row[ix.C_PARENT]
+
+    # -- from the record -------------------------------------------------------------------
+
+    @property
+    def record(self) -> Record:
+        """The full record (read from experiments/<id>.json on first use)."""
+        if self._record is None:
+            path = record_path(self.repo.experiments_dir, self.id)
+            try:
+                self._record = read_record(path)
+            except RecordError as e:
+                if not path.exists():
+                    raise RecordError(f"the record of run {self.id} is gone (deleted since the query)") from e
+                raise
+        return self._record
+
+    @property
+    def description(self) -> str:
+        return self.record.description
+
+    @property
+    def env(self) -> dict[str, Any]:
+        return self.record.env
+
+    @property
+    def code(self) -> dict[str, Any] | None:
+        return self.record.code
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        return self.record.error
+
+    @property
+    def artifacts(self) -> Mapping[str, Artifact]:
+        if self._artifacts is None:
+            self._artifacts = _ArtifactMap({a["name"]: Artifact(self, a) for a in self.record.artifacts}, self)
+        return self._artifacts
+
+    @property
+    def series_names(self) -> list[str]:
+        from tmt.records.series import read_journal
+
+        names = list(self.record.series)
+        if self.record.status == "running" or not names:
+            names += [n for n in read_journal(self.repo.tmt_dir, self.id) if n not in names]
+        return names
+
+    def series(self, name: str) -> "Series":
+        """A step metric: `.steps`, `.values`, `.times` (live runs read their journal)."""
+        from tmt.records.series import load_series
+
+        s = load_series(self.repo, self.record, name)
+        if s is None:
+            names = self.series_names
+            raise MissingItem(
+                f"run {self.short_id} ({self.name}) has no series {name!r}",
+                f"its series: {', '.join(names)}" if names else "it logged no step metrics",
+            )
+        return s
+
+    def checkout(self, target: str | os.PathLike[str]) -> Path:
+        """Materialize the run's code into `target` (new or empty): read-only hard links."""
+        from tmt.snapshot.checkout import materialize
+
+        tree = (self.code or {}).get("tree")
+        if not tree:
+            raise CheckoutError(f"run {self.short_id} ({self.name}) has no code snapshot")
+        materialize(self.repo.store, tree, target)
+        return Path(target)
+
+    def code_path(self) -> Path:
+        """A read-only view of the run's code, materialized once under .tmt/cache/checkouts/."""
+        folder = self.repo.cache_dir / "checkouts" / self.id
+        if folder.is_dir():
+            return folder
+        tree = (self.code or {}).get("tree")
+        if not tree:
+            raise CheckoutError(f"run {self.short_id} ({self.name}) has no code snapshot")
+        from tmt.snapshot.checkout import materialize
+
+        tmp = folder.parent / f".{os.getpid()}-{self.id}"
+        if tmp.exists():
+            _rmtree_readonly(tmp)
+        try:
+            materialize(self.repo.store, tree, tmp)
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                if not folder.is_dir():  # not a concurrent twin: a real failure
+                    raise
+                _rmtree_readonly(tmp)
+        except OSError as e:
+            raise StoreError(f"could not materialize run {self.short_id} into {folder}: {e.strerror or e}") from e
+        return folder
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"Run({self.short_id} {self.name!r} {self.status} {self._row[ix.C_CREATED_ISO]})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+class _ArtifactMap(dict):
+    def __init__(self, items: dict[str, Artifact], run: Run) -> None:
+        super().__init__(items)
+        self._run = run
+
+    def __missing__(self, key: str) -> Artifact:
+        names = ", ".join(self) or "none"
+        raise MissingItem(
+            f"run {self._run.short_id} ({self._run.name}) has no artifact {key!r}",
+            f"its artifacts: {names}",
+        )
+
+
+def _rmtree_readonly(path: Path) -> None:
+    def onerror(func, p, exc):  # read-only folders: make them writable, then retry
+        try:
+            os.chmod(os.path.dirname(p), 0o755)
+            os.chmod(p, 0o755)
+            func(p)
+        except OSError:
+            pass
+
+    for root, dirs, _files in os.walk(path):
+        for d in dirs:
+            try:
+                os.chmod(os.path.join(root, d), 0o755)
+            except OSError:
+                pass
+    shutil.rmtree(path, onerror=onerror)
+
