@@ -1,0 +1,3 @@
+import lib.util
+
+print('training', lib.util.LR)

@@ -1,0 +1,55 @@
+"""tmt gc: delete objects no run references (safe beside live runs), clear stale temp files."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("gc")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted and how many bytes.")
+@click.option("--grace", default="1h", show_default=True, metavar="DURATION",
+              help="Keep unreferenced objects younger than this (90s, 30m, 1h, 2d; 0 for none).")
+@click.option("--keep-last", type=click.IntRange(min=0), metavar="N",
+              help="First delete finished runs beyond the newest N per name (running runs are kept).")
+@click.option("--force", is_flag=True,
+              help="Proceed although a record or tree cannot be read (what it references may be deleted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_json: bool) -> None:
+    """Delete objects that no run references.
+
+    Every object reachable from a record (code trees, series, artifacts), running runs
+    included, is kept, and so is every object a live run has pinned; of the rest, only
+    objects older than the grace period go. Safe to run while runs are recording, even with
+    --grace 0. Also removes stale temp files and restores what a crashed gc moved aside.
+    """
+    from tmt.cli.output import dump_json, fmt_size
+    from tmt.maintenance._progress import StderrProgress
+    from tmt.maintenance.gc import gc, parse_duration
+
+    grace_s = parse_duration(grace)
+    with StderrProgress() as progress:
+        result = gc(grace=grace_s, dry_run=dry_run, keep_last=keep_last, force=force, progress=progress)
+    if as_json:
+        dump_json(result.to_dict())
+        return
+    verb = "Would delete" if dry_run else "Deleted"
+    lines = []
+    if result.trash_restored:
+        lines.append(f"Moved {result.trash_restored} object(s) back from a gc that did not finish.")
+    if result.unreadable_records:
+        lines.append(f"Ignored {len(result.unreadable_records)} unreadable record(s) (--force): "
+                     + ", ".join(result.unreadable_records))
+    if result.records_deleted:
+        lines.append(f"{verb} {len(result.records_deleted)} run(s) beyond the newest {keep_last} per name: "
+                     + ", ".join(r[:8] for r in result.records_deleted))
+    kept = f"kept {result.objects_kept} referenced"
+    if result.objects_young:
+        kept += f" and {result.objects_young} younger than {grace}"
+    lines.append(f"{verb} {result.objects_deleted} object(s), {fmt_size(result.bytes_freed)}; {kept}.")
+    if result.objects_restored:
+        lines.append(f"Put back {result.objects_restored} object(s) that live runs started using meanwhile.")
+    if result.temp_files_removed:
+        lines.append(f"{'Would remove' if dry_run else 'Removed'} {result.temp_files_removed} stale temp file(s).")
+    if result.pins_removed:
+        lines.append(f"Removed {result.pins_removed} pin file(s) of finished processes.")
+    for line in lines:
+        click.echo(line)

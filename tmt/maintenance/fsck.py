@@ -1,0 +1,524 @@
+"""fsck: re-hash every object, decode every tree, parse every record, follow every reference.
+
+Problems are named one by one (kind, object or run id, path, message). Kinds:
+
+  corrupt_object   an object whose bytes do not hash to its id (or cannot be read)   error
+  missing_object   an id a record (or a tree it reaches) references, absent           error
+  bad_tree         a referenced tree that does not decode, or an entry of the wrong size error
+  bad_record       a record file that does not parse, or references a non-id       error
+  leftover_trash   a crashed gc's trash folder (its objects look missing)            error
+  dangling_object  an object nothing references (gc removes it)                      info
+  stray_file       a file under objects/ or experiments/ that is not ours            info
+
+`repair=True` restores a crashed gc's trash, moves corrupt objects to .tmt/quarantine/,
+restores missing blobs from files with the same BLAKE3 (code root, .tmt/cache/checkouts/,
+extra `search` folders), restores missing trees by snapshotting the code root, rebuilds the
+query index, then checks again and says what it could not repair.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from blake3 import blake3
+
+from tmt.maintenance.gc import _HEX, _resolve_repo, restore_trash, trash_dirs
+from tmt.maintenance.lock import GcLock, is_held
+from tmt.maintenance.reach import Marker, TreeProblem, looks_like_tree, record_roots
+from tmt.records.io import RECORD_SUFFIX, read_record
+from tmt.records.model import is_run_id
+from tmt.errors import RecordError
+from tmt.snapshot import tree as treemod
+from tmt.store.ids import ObjectId
+from tmt.store.pins import live_pins
+
+ERROR, INFO = "error", "info"
+SEVERITY = {
+    "corrupt_object": ERROR,
+    "missing_object": ERROR,
+    "bad_tree": ERROR,
+    "bad_record": ERROR,
+    "leftover_trash": ERROR,
+    "dangling_object": INFO,
+    "stray_file": INFO,
+}
+QUARANTINE = "quarantine"
+_CHUNK = 1 << 20
+_WHOLE_READ_MAX = 8 << 20  # read smaller objects in one call; stream bigger ones
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(slots=True)
+class Problem:
+    kind: str
+    message: str
+    id: str | None = None  # object id, or run id for records
+    path: str | None = None  # file path, or "record <id>: path/in/tree" for a reference
+    repaired: bool = False
+    repair: str | None = None  # what was done, or why it could not be repaired
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY.get(self.kind, ERROR)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["severity"] = self.severity
+        return d
+
+
+@dataclass(slots=True)
+class FsckResult:
+    problems: list[Problem] = field(default_factory=list)
+    objects_checked: int = 0
+    bytes_checked: int = 0
+    trees_checked: int = 0
+    records_checked: int = 0
+    repair: bool = False
+    notes: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def remaining(self) -> list[Problem]:
+        """Real problems not repaired: what makes `tmt fsck` exit 1."""
+        return [p for p in self.problems if p.severity == ERROR and not p.repaired]
+
+    @property
+    def ok(self) -> bool:
+        return not self.remaining
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def by_kind(self, kind: str) -> list[Problem]:
+        return [p for p in self.problems if p.kind == kind]
+
+    def to_dict(self) -> dict:
+        counts: dict[str, int] = {}
+        for p in self.problems:
+            counts[p.kind] = counts.get(p.kind, 0) + 1
+        return {
+            "ok": self.ok,
+            "repair": self.repair,
+            "objects_checked": self.objects_checked,
+            "bytes_checked": self.bytes_checked,
+            "trees_checked": self.trees_checked,
+            "records_checked": self.records_checked,
+            "counts": counts,
+            "remaining": len(self.remaining),
+            "problems": [p.to_dict() for p in self.problems],
+            "notes": list(self.notes),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def fsck(
+    repo=None,
+    *,
+    repair: bool = False,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    search: Iterable[str | os.PathLike[str]] = (),
+) -> FsckResult:
+    """Check the whole store; with `repair`, fix what can be fixed (see the module docstring)."""
+    repo = _resolve_repo(repo)
+    t0 = time.monotonic()
+    threads = threads or max(2, min(8, os.cpu_count() or 1))
+    if not repair:
+        result = _Check(repo, progress, threads).run()
+    else:
+        with GcLock(repo.tmt_dir, purpose="fsck --repair"):
+            result = _repair(repo, progress, threads, [Path(s) for s in search])
+    result.duration_s = time.monotonic() - t0
+    return result
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+
+class _Check:
+    def __init__(self, repo, progress: Progress | None, threads: int) -> None:
+        self.repo = repo
+        self.store = repo.store
+        self.tmt_dir = Path(repo.tmt_dir)
+        self.progress = progress or (lambda phase, done, total: None)
+        self.threads = threads
+        self.r = FsckResult()
+        self.sizes: dict[str, int] = {}  # every object on disk -> size
+        self.corrupt: dict[str, str] = {}  # id -> reason
+        self.expected_size: dict[str, int] = {}  # blob id -> size a tree or artifact says
+        self.where: dict[str, str] = {}  # id -> how it is referenced, for messages
+
+    def run(self) -> FsckResult:
+        self._trash()
+        records = self._records()
+        self._hash_objects()
+        self._walk(records)
+        return self.r
+
+    def add(self, kind: str, message: str, id: str | None = None, path: str | None = None) -> None:
+        self.r.problems.append(Problem(kind, message, id, path))
+
+    def _trash(self) -> None:
+        dirs = trash_dirs(self.tmt_dir)
+        if dirs and not is_held(self.tmt_dir):
+            for d in dirs:
+                n = sum(1 for _ in os.scandir(d))
+                self.add(
+                    "leftover_trash",
+                    f"{d.name} holds {n} object(s) moved aside by a gc that did not finish; "
+                    "`tmt gc` or `tmt fsck --repair` moves them back",
+                    path=str(d),
+                )
+
+    def _records(self) -> list:
+        records = []
+        exp = self.repo.experiments_dir
+        try:
+            names = sorted(os.listdir(exp))
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            path = exp / name
+            if not (name.endswith(RECORD_SUFFIX) and is_run_id(name[: -len(RECORD_SUFFIX)])):
+                if not name.startswith("."):
+                    self.add("stray_file", f"{path} is not a record (name is not <run id>.json)", path=str(path))
+                continue
+            self.r.records_checked += 1
+            try:
+                rec = read_record(path)
+            except RecordError as e:
+                reason = getattr(e, "reason", None) or e.message
+                self.add("bad_record", f"record {path} is corrupt: {reason}", name[: -len(RECORD_SUFFIX)], str(path))
+                continue
+            roots = record_roots(rec)
+            for ref in roots.bad_refs:
+                self.add("bad_record", f"record {path} references {ref}, which is not an object id", rec.id, str(path))
+            records.append((rec, roots))
+        return records
+
+    def _list_objects(self) -> list[tuple[str, str, int]]:
+        out = []
+        odir = self.store.objects_dir
+        try:
+            fans = sorted(os.listdir(odir))
+        except FileNotFoundError:
+            return out
+        for fan in fans:
+            fpath = odir / fan
+            if len(fan) != 2 or not set(fan) <= _HEX or not fpath.is_dir():
+                self.add("stray_file", f"{fpath} is not an object fan-out folder", path=str(fpath))
+                continue
+            with os.scandir(fpath) as it:
+                for entry in it:
+                    oid = fan + entry.name
+                    if len(oid) != 64 or not set(entry.name) <= _HEX or not entry.is_file(follow_symlinks=False):
+                        self.add("stray_file", f"{entry.path} is not an object", path=entry.path)
+                        continue
+                    try:
+                        size = entry.stat(follow_symlinks=False).st_size
+                    except FileNotFoundError:
+                        continue
+                    out.append((oid, entry.path, size))
+        return out
+
+    def _hash_objects(self) -> None:
+        objs = self._list_objects()
+        total = sum(s for _, _, s in objs)
+        self.r.objects_checked = len(objs)
+        for oid, _, size in objs:
+            self.sizes[oid] = size
+        # Batches of about equal bytes keep both threads busy and the per-call cost low.
+        batches: list[list[tuple[str, str, int]]] = []
+        cur: list[tuple[str, str, int]] = []
+        cur_bytes = 0
+        target = max(1 << 20, min(32 << 20, total // (self.threads * 8) or 1))
+        for o in objs:
+            cur.append(o)
+            cur_bytes += o[2]
+            if cur_bytes >= target or len(cur) >= 512:
+                batches.append(cur)
+                cur, cur_bytes = [], 0
+        if cur:
+            batches.append(cur)
+        done = 0
+        self.progress("hash", 0, total)
+        with ThreadPoolExecutor(self.threads) as pool:
+            for nbytes, bad in pool.map(_hash_batch, batches):
+                done += nbytes
+                self.corrupt.update(bad)
+                self.progress("hash", done, total)
+        self.r.bytes_checked = done
+        for oid, reason in sorted(self.corrupt.items()):
+            self.add("corrupt_object", f"object {oid} is corrupt: {reason}", oid, self.store._fspath(oid))
+
+    def _read(self, oid: ObjectId) -> bytes:
+        if oid in self.corrupt:
+            raise TreeProblem("corrupt", self.corrupt[oid])
+        try:
+            with open(self.store._fspath(oid), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise TreeProblem("missing", "missing from the store") from None
+        except OSError as e:
+            raise TreeProblem("corrupt", f"unreadable: {e.strerror}") from None
+
+    def _on_tree(self, oid: ObjectId, entries: list[treemod.TreeEntry]) -> None:
+        self.r.trees_checked += 1
+        for e in entries:
+            if e.kind in (treemod.FILE, treemod.EXEC):
+                self.expected_size.setdefault(e.oid, e.size)
+                actual = self.sizes.get(e.oid)
+                if actual is not None and actual != e.size and e.oid not in self.corrupt:
+                    self.add(
+                        "bad_tree",
+                        f"tree {oid} says {e.name.decode('utf-8', 'replace')} has {e.size} bytes, "
+                        f"but its object {e.oid} has {actual}",
+                        oid, self.store._fspath(oid),
+                    )
+
+    def _walk(self, records: list) -> None:
+        marker = Marker(read=self._read, threads=self.threads, track=True, on_tree=self._on_tree)
+        for rec, roots in records:
+            label = f"record {rec.id}"
+            marker.add_blobs((oid, f"{label} {what}") for oid, what in roots.blobs)
+            for a in rec.artifacts:
+                if isinstance(a.get("size"), int) and a.get("object"):
+                    self.expected_size.setdefault(a["object"], a["size"])
+            marker.add_trees((t, f"{label} code") for t in roots.trees)
+        record_problems = dict(marker.problems)
+        # Live runs' pins are roots too: their objects are not dangling, though they may not
+        # all exist yet (a run writes after pinning), so nothing reached only by a pin is missing.
+        pins = live_pins(self.tmt_dir)
+        for o in pins:
+            if o in self.sizes and looks_like_tree(self.store, o):
+                marker.add_trees([(o, "live pin")])
+            else:
+                marker.add_blobs([(o, "live pin")])
+        for oid, (kind, reason) in sorted(record_problems.items()):
+            ref = _describe(marker.via.get(oid))
+            if kind == "missing":
+                self.add("missing_object", f"tree {oid} ({ref}) is missing", oid, ref)
+            elif kind == "bad_tree":
+                self.add("bad_tree", f"tree {oid} ({ref}) does not decode: {reason}", oid, ref)
+            # corrupt trees are reported once, as corrupt_object
+        for oid in sorted(marker.marked):
+            if oid in self.sizes or oid in record_problems:
+                continue
+            label, path = marker.via.get(oid, ("?", ""))
+            if label == "live pin":
+                continue
+            ref = _describe((label, path))
+            self.add("missing_object", f"object {oid} ({ref}) is missing", oid, ref)
+        for p in self.r.problems:
+            if p.kind == "corrupt_object" and p.id in marker.via:
+                p.message += f" (needed by {_describe(marker.via[p.id])})"
+        for oid in sorted(set(self.sizes) - marker.marked):
+            if oid not in self.corrupt:
+                self.add("dangling_object", f"object {oid} is not referenced by any run ({self.sizes[oid]} bytes)", oid, self.store._fspath(oid))
+        self.marker = marker
+
+
+def _describe(via: tuple[str, str] | None) -> str:
+    if not via:
+        return "?"
+    label, path = via
+    return f"{label}: {path}" if path else label
+
+
+def _hash_batch(batch: list[tuple[str, str, int]]) -> tuple[int, list[tuple[str, str]]]:
+    bad = []
+    nbytes = 0
+    for oid, path, size in batch:
+        try:
+            with open(path, "rb", buffering=0) as f:
+                if size <= _WHOLE_READ_MAX:
+                    data = f.read()
+                    nbytes += len(data)
+                    digest = blake3(data).hexdigest()
+                else:
+                    h = blake3()
+                    buf = bytearray(_CHUNK)
+                    view = memoryview(buf)
+                    while n := f.readinto(buf):
+                        h.update(view[:n])
+                        nbytes += n
+                    digest = h.hexdigest()
+        except FileNotFoundError:
+            continue  # removed by a concurrent gc: not our business
+        except OSError as e:
+            bad.append((oid, f"cannot be read: {e.strerror}"))
+            continue
+        if digest != oid:
+            bad.append((oid, f"its content hashes to {digest}"))
+    return nbytes, bad
+
+
+# -- repairing --------------------------------------------------------------------------------
+
+
+def _repair(repo, progress: Progress | None, threads: int, search: list[Path]) -> FsckResult:
+    tmt_dir = Path(repo.tmt_dir)
+    trash = [Problem("leftover_trash", f"{d.name}: objects moved aside by a gc that did not finish", path=str(d)) for d in trash_dirs(tmt_dir)]
+    restored_from_trash = restore_trash(tmt_dir)
+    first = _Check(repo, progress, threads)
+    first.run()
+    problems = trash + first.r.problems
+    for p in trash:
+        p.repaired, p.repair = True, f"moved {restored_from_trash} object(s) back into objects/"
+
+    # 1. Corrupt objects go to quarantine (never deleted: they may be someone's only copy).
+    qdir = tmt_dir / QUARANTINE
+    for p in problems:
+        if p.kind == "corrupt_object" and p.id:
+            src = repo.store._fspath(p.id)
+            qdir.mkdir(exist_ok=True)
+            dst = qdir / p.id
+            i = 1
+            while dst.exists():
+                dst = qdir / f"{p.id}.{i}"
+                i += 1
+            try:
+                os.rename(src, dst)
+                p.repair = f"moved to {dst}"
+            except FileNotFoundError:
+                pass
+
+    # 2. Needed blobs that are now absent: look for files with the same size, then hash.
+    needed = {p.id for p in problems if p.kind in ("missing_object", "corrupt_object") and p.id}
+    needed = {o for o in needed if o in first.marker.marked}
+    want = {o: first.expected_size[o] for o in needed if o in first.expected_size}
+    found = _restore_from_files(repo, want, [repo.root, tmt_dir / "cache" / "checkouts", *search], progress)
+
+    # 3. Needed trees: a snapshot of the code root rewrites every tree it contains.
+    trees_needed = {o for o in needed if o in first.marker.expected_tree}
+    if trees_needed - found:
+        try:
+            from tmt.snapshot.build import snapshot_repo
+            from tmt.store.pins import PinFile
+
+            with PinFile(tmt_dir) as pin:
+                pin.add(trees_needed)
+                snapshot_repo(repo, pin=pin, warn=lambda msg: None)
+        except Exception:  # noqa: BLE001 - a failed snapshot only means fewer repairs
+            pass
+
+    # 4. The index is derived from the records: rebuild it if the query module has one.
+    index_note = _rebuild_index(repo)
+
+    # 5. Check again; what the second pass no longer shows was repaired.
+    second = _Check(repo, None, threads)
+    second.run()
+    after = {(p.kind, p.id, p.path) for p in second.r.problems}
+    absent = {p.id for p in second.r.problems if p.kind in ("missing_object", "corrupt_object")}
+    for p in problems:
+        if p.kind == "corrupt_object":
+            if p.id in needed:
+                p.repaired = p.id not in absent
+                p.repair = (p.repair or "") + (
+                    "; a good copy was restored" if p.repaired else "; " + _why_not(p.id, want, trees_needed)
+                )
+            else:
+                p.repaired = p.repair is not None  # quarantined; nothing references it
+        elif p.kind == "missing_object":
+            p.repaired = p.id not in absent
+            if p.repaired:
+                p.repair = "restored from a file with the same hash" if p.id in found else "restored from a snapshot of the code root"
+            else:
+                p.repair = _why_not(p.id, want, trees_needed)
+        elif p.kind in ("bad_record", "bad_tree"):
+            p.repaired = (p.kind, p.id, p.path) not in after
+            if not p.repaired:
+                p.repair = "cannot be repaired automatically: " + (
+                    "fix the file or delete it (the run is lost either way)" if p.kind == "bad_record"
+                    else "restore the tree from a backup"
+                )
+    # Informational items (dangling, stray) are as the second pass sees them; errors it found
+    # that the first did not (e.g. children of a tree just restored) are added.
+    problems = [p for p in problems if p.severity == ERROR]
+    known = {(p.kind, p.id, p.path) for p in problems}
+    known_ids = {p.id for p in problems if p.kind in ("missing_object", "corrupt_object")}
+    for p in second.r.problems:
+        if p.severity != ERROR or ((p.kind, p.id, p.path) not in known and p.id not in known_ids):
+            problems.append(p)
+    r = second.r
+    r.problems = problems
+    r.repair = True
+    if index_note:
+        r.notes.append(index_note)
+    if restored_from_trash:
+        r.notes.append(f"moved {restored_from_trash} object(s) back from a crashed gc's trash")
+    return r
+
+
+def _why_not(oid: str, want: dict[str, int], trees: set[str]) -> str:
+    if oid in trees:
+        return "no directory of the code root has this content now; restore it from a backup"
+    if oid not in want:
+        return "its size is unknown (series or unsized reference), so no file could be matched"
+    return f"no file of {want[oid]} bytes with this hash was found; pass --search DIR to look elsewhere"
+
+
+def _restore_from_files(repo, want: dict[str, int], roots: list[Path], progress) -> set[str]:
+    """Store every file under `roots` whose size and BLAKE3 match a wanted blob."""
+    found: set[str] = set()
+    if not want:
+        return found
+    sizes = set(want.values())
+    skip = {".git", ".tmt"}
+    tmt_dir = os.path.realpath(repo.tmt_dir)
+    for root in roots:
+        if not root.exists():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            if os.path.realpath(dirpath) == tmt_dir:
+                dirnames[:] = []
+                continue
+            if Path(dirpath) == repo.root:
+                dirnames[:] = [d for d in dirnames if d not in skip]
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                try:
+                    st = os.lstat(path)
+                    if os.path.islink(path):
+                        target = os.readlink(os.fsencode(path))
+                        if len(target) in sizes:
+                            oid = blake3(target).hexdigest()
+                            if oid in want and oid not in found:
+                                repo.store.put(target, ObjectId(oid))
+                                found.add(oid)
+                        continue
+                    if st.st_size not in sizes:
+                        continue
+                    h = blake3()
+                    with open(path, "rb") as f:
+                        while chunk := f.read(_CHUNK):
+                            h.update(chunk)
+                    oid = h.hexdigest()
+                    if oid in want and oid not in found:
+                        got, _ = repo.store.put_file(path)
+                        if got == oid:  # the file may have changed since we hashed it
+                            found.add(oid)
+                except OSError:
+                    continue
+            if len(found) == len(want):
+                return found
+    return found
+
+
+def _rebuild_index(repo) -> str | None:
+    try:
+        from tmt.query.index import rebuild_index  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        rebuild_index(repo)
+    except Exception as e:  # noqa: BLE001 - derived data; say so and move on
+        return f"could not rebuild the query index: {e}"
+    return "rebuilt the query index from the records"

@@ -1,0 +1,455 @@
+"""gc: delete objects that no record or live run needs, without ever racing a writer into loss.
+
+Protocol (docs/maintenance.md, CONTEXT "gc safety protocol"); the order is what makes it safe:
+
+1. mark every id reachable from every record and every live pin (trees recursively);
+2. bump the gc epoch, so snapshots stop trusting their cache of "objects that exist";
+3. move unreachable objects older than the grace period into `.tmt/trash-<gcid>/` (rename);
+4. mark again: re-read the records and the live pins *after* every move is done;
+5. move back every trashed object that is now reachable (or was touched within the grace);
+6. delete the rest.
+
+A writer pins an id before it checks or writes the object. If its pin was written before
+step 4 read the pins, step 5 puts the object back; if after, the writer finds the object
+missing (it is in the trash, or gone) and writes it again. A gc killed at any point leaves
+at most a trash folder, which the next gc (or `fsck --repair`) moves back before anything
+else: trashed objects are never deleted without passing through steps 4-5 again.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tmt.errors import TmtError, UsageError
+from tmt.maintenance.lock import GcLock
+from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
+from tmt.records.io import delete_record
+from tmt.records.model import Record
+from tmt.store.ids import ObjectId
+from tmt.store.pins import _pid_alive, _pin_files, live_pins, pin_is_live
+
+TRASH_PREFIX = "trash-"
+DEFAULT_GRACE_S = 3600.0
+#: tmp/ names carry a pid but no host: on a store shared between hosts a file whose pid is not
+#: alive here may belong to a live writer elsewhere, so it must also be this old.
+TMP_DEAD_MIN_AGE_S = 300.0
+#: a live process's temp file is only removed when older than the grace *and* this.
+TMP_LIVE_MIN_AGE_S = 3600.0
+_HEX = frozenset("0123456789abcdef")
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+class GcRefused(TmtError):
+    """gc cannot tell what is reachable (an unreadable record or tree) and will not guess."""
+
+
+@dataclass(slots=True)
+class GcResult:
+    objects_deleted: int = 0  # (or that would be deleted, with dry_run)
+    bytes_freed: int = 0
+    objects_kept: int = 0  # reachable objects
+    objects_young: int = 0  # unreachable but within the grace period: kept for now
+    objects_restored: int = 0  # candidates put back because they became needed during gc
+    temp_files_removed: int = 0
+    trash_restored: int = 0  # objects moved back from a crashed gc's trash
+    pins_removed: int = 0  # pin files of dead processes
+    records_deleted: list[str] = field(default_factory=list)  # --keep-last
+    unreadable_records: list[str] = field(default_factory=list)  # ignored with force=True
+    dry_run: bool = False
+    grace_s: float = DEFAULT_GRACE_S
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds from 3600, "3600", "90s", "30m", "1h", "2d", "1.5h", "0"."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise UsageError(f"invalid duration {value!r}: it must not be negative")
+        return float(value)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", str(value).lower())
+    if not m:
+        raise UsageError(
+            f"invalid duration {value!r}", "use a number of seconds or a number with a unit: 90s, 30m, 1h, 2d, 0"
+        )
+    mult = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    return float(m.group(1)) * mult
+
+
+def _resolve_repo(repo):
+    from tmt.repo import Repo
+
+    if repo is None:
+        return Repo.find()
+    if isinstance(repo, (str, os.PathLike)):
+        p = Path(repo)
+        return Repo(p if p.name == ".tmt" or (p / "objects").is_dir() else p / ".tmt")
+    return repo
+
+
+def gc(
+    repo=None,
+    *,
+    grace: float | str = DEFAULT_GRACE_S,
+    dry_run: bool = False,
+    keep_last: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> GcResult:
+    """Delete unreachable objects older than `grace` seconds; see the module docstring.
+
+    `keep_last=N` first deletes, per run name, the finished runs (completed, failed,
+    interrupted) beyond the newest N finished ones; running runs are never deleted nor
+    counted. `force=True` proceeds although some record is unreadable (its objects may go).
+    """
+    repo = _resolve_repo(repo)
+    grace_s = parse_duration(grace)
+    if keep_last is not None and keep_last < 0:
+        raise UsageError(f"--keep-last must be 0 or more, not {keep_last}")
+    t0 = time.monotonic()
+    result = GcResult(dry_run=dry_run, grace_s=grace_s)
+    with GcLock(repo.tmt_dir):
+        _Gc(repo, grace_s, dry_run, keep_last, force, progress, result).run()
+    result.duration_s = time.monotonic() - t0
+    return result
+
+
+class _Gc:
+    def __init__(self, repo, grace_s, dry_run, keep_last, force, progress, result: GcResult) -> None:
+        self.repo = repo
+        self.store = repo.store
+        self.tmt_dir = Path(repo.tmt_dir)
+        self.grace_s = grace_s
+        self.dry_run = dry_run
+        self.keep_last = keep_last
+        self.force = force
+        self.progress = progress or (lambda phase, done, total: None)
+        self.r = result
+        self.records = RecordCache(repo.experiments_dir)
+
+    def run(self) -> None:
+        # A crashed gc's trash goes back first, dry run or not: that only undoes damage.
+        self.r.trash_restored = restore_trash(self.tmt_dir)
+        records = self._load_records(first=True)
+        if self.keep_last is not None:
+            records = self._keep_last(records)
+        marker = Marker(read=store_reader(self.store))
+        self._mark(marker, records, first=True)
+        candidates = self._scan(marker)
+        self.r.objects_deleted = len(candidates)
+        self.r.bytes_freed = sum(size for _, size in candidates)
+        if self.dry_run:
+            self.r.temp_files_removed = len(stale_tmp_files(self.store.tmp_dir, self.grace_s))
+            return
+        if candidates:
+            self._sweep(marker, candidates)
+        self.r.temp_files_removed = remove_stale_tmp(self.store.tmp_dir, self.grace_s)
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _load_records(self, first: bool) -> list[Record]:
+        records, bad = self.records.load()
+        if bad:
+            names = [str(p) for p, _ in bad]
+            if not self.force:
+                path, reason = bad[0]
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                raise GcRefused(
+                    f"record {path} cannot be read ({reason}){more}; it may reference objects, "
+                    "so gc deletes nothing",
+                    "run `tmt fsck` to list damaged records and repair or remove them, "
+                    "or `tmt gc --force` to ignore them (their objects may be deleted)",
+                )
+            self.r.unreadable_records = sorted(set(self.r.unreadable_records) | set(names))
+        return records
+
+    def _keep_last(self, records: list[Record]) -> list[Record]:
+        by_name: dict[str, list[Record]] = {}
+        for rec in records:
+            if rec.status in ("completed", "failed", "interrupted"):
+                by_name.setdefault(rec.name, []).append(rec)
+        drop: set[str] = set()
+        for recs in by_name.values():
+            recs.sort(key=_created_key, reverse=True)
+            drop.update(r.id for r in recs[self.keep_last :])
+        self.r.records_deleted = sorted(drop)
+        if drop and not self.dry_run:
+            for rid in sorted(drop):
+                delete_record(self.repo.experiments_dir, rid)
+                try:
+                    os.unlink(self.tmt_dir / "journal" / f"{rid}.log")
+                except OSError:
+                    pass
+            _forget_in_index(self.repo, sorted(drop))
+        return [r for r in records if r.id not in drop]
+
+    # -- marking ---------------------------------------------------------------------------
+
+    def _mark(self, marker: Marker, records: list[Record], first: bool, trash: dict[str, str] | None = None) -> None:
+        self.progress("mark", 0, len(records))
+        trees: list[tuple[ObjectId, str]] = []
+        blobs: list[tuple[ObjectId, str]] = []
+        for rec in records:
+            roots = record_roots(rec)
+            trees.extend((t, rec.id) for t in roots.trees)
+            blobs.extend((b, rec.id) for b, _ in roots.blobs)
+        marker.new_problems.clear()
+        marker.add_blobs(blobs)
+        marker.add_trees(trees)
+        self.progress("mark", len(records), len(records))
+        # A tree a record needs but that cannot be read hides which objects it needs.
+        broken = [o for o in marker.new_problems if o in marker.problems]
+        if broken and not self.force:
+            oid = broken[0]
+            kind, reason = marker.problems[oid]
+            raise GcRefused(
+                f"tree {oid} needed by a record is {'missing' if kind == 'missing' else 'unreadable'} "
+                f"({reason}); gc cannot tell which objects it needs, so it deletes nothing",
+                "run `tmt fsck --repair` to restore it, or `tmt gc --force` to proceed anyway",
+            )
+        if first and not self.dry_run:
+            self.r.pins_removed = remove_dead_pins(self.tmt_dir)
+        pins = live_pins(self.tmt_dir)
+        trees_p = [(o, "pin") for o in pins if looks_like_tree(self.store, o, trash)]
+        tree_set = {o for o, _ in trees_p}
+        marker.add_blobs((o, "pin") for o in pins if o not in tree_set)
+        marker.add_trees(trees_p)
+
+    def _scan(self, marker: Marker) -> list[tuple[ObjectId, int]]:
+        """Unreachable objects older than the grace period, with their sizes."""
+        now = time.time()
+        out: list[tuple[ObjectId, int]] = []
+        objects_dir = self.store.objects_dir
+        try:
+            fans = sorted(os.listdir(objects_dir))
+        except FileNotFoundError:
+            return out
+        marked = marker.marked
+        for i, fan in enumerate(fans):
+            if len(fan) != 2 or not set(fan) <= _HEX:
+                continue
+            try:
+                it = os.scandir(objects_dir / fan)
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            with it:
+                for entry in it:
+                    oid = fan + entry.name
+                    if len(oid) != 64 or not set(entry.name) <= _HEX:
+                        continue  # not an object: fsck reports it, gc leaves it alone
+                    if oid in marked:
+                        self.r.objects_kept += 1
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    if now - st.st_mtime < self.grace_s:
+                        self.r.objects_young += 1
+                        continue
+                    out.append((ObjectId(oid), st.st_size))
+            self.progress("scan", i + 1, len(fans))
+        return out
+
+    # -- moving aside, re-marking, deleting -----------------------------------------------
+
+    def _sweep(self, marker: Marker, candidates: list[tuple[ObjectId, int]]) -> None:
+        self.store.bump_epoch()  # before any object leaves objects/
+        trash_dir = self.tmt_dir / f"{TRASH_PREFIX}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        trash_dir.mkdir()
+        moved: dict[str, str] = {}
+        sizes: dict[str, int] = {}
+        total = len(candidates)
+        for i, (oid, size) in enumerate(candidates):
+            dst = f"{trash_dir}/{oid}"
+            try:
+                os.rename(self.store._fspath(oid), dst)
+            except FileNotFoundError:
+                continue
+            moved[oid] = dst
+            sizes[oid] = size
+            if i % 1024 == 0:
+                self.progress("move", i, total)
+        self.progress("move", total, total)
+
+        # Second mark, only after every move: new records and pins written meanwhile.
+        marker.read = store_reader(self.store, moved)
+        try:
+            records = self._load_records(first=False)
+            self._mark(marker, records, first=False, trash=moved)
+        except BaseException:
+            _restore_all(moved, self.store)
+            _rmdir_quiet(trash_dir)
+            raise
+        now = time.time()
+        deleted = freed = restored = 0
+        for i, (oid, path) in enumerate(moved.items()):
+            keep = oid in marker.marked
+            if not keep:
+                try:
+                    # A writer that refreshed the mtime just before our rename counts as new.
+                    keep = now - os.stat(path).st_mtime < self.grace_s
+                except FileNotFoundError:
+                    continue
+            if keep:
+                _put_back(path, self.store._fspath(oid))
+                restored += 1
+            else:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+                deleted += 1
+                freed += sizes[oid]
+            if i % 1024 == 0:
+                self.progress("delete", i, len(moved))
+        self.progress("delete", len(moved), len(moved))
+        _rmdir_quiet(trash_dir)
+        self.r.objects_deleted = deleted
+        self.r.bytes_freed = freed
+        self.r.objects_restored = restored
+        self.r.objects_kept += restored
+
+
+def remove_dead_pins(tmt_dir: Path) -> int:
+    """Delete the pin files of processes that are gone; return how many."""
+    n = 0
+    for path in _pin_files(Path(tmt_dir) / "pins"):
+        if not pin_is_live(path):
+            try:
+                path.unlink()
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
+def _created_key(rec: Record):
+    try:
+        return rec.created.timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _forget_in_index(repo, run_ids: list[str]) -> None:
+    """Drop deleted runs from the query index now (its next sync would notice anyway)."""
+    try:
+        from tmt.query.index import index_for
+    except ImportError:
+        return
+    try:
+        index_for(repo).forget(run_ids)
+    except Exception:  # noqa: BLE001 - the index is derived; a stale entry is dropped on sync
+        pass
+
+
+def _put_back(trash_path: str, final: str) -> None:
+    # link() never replaces: if a writer re-wrote the object meanwhile, its copy stays.
+    try:
+        os.link(trash_path, final)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        try:
+            os.link(trash_path, final)
+        except FileExistsError:
+            pass
+    except OSError:
+        os.replace(trash_path, final)  # no hard links here: rename (same bytes either way)
+        return
+    os.unlink(trash_path)
+
+
+def _restore_all(moved: dict[str, str], store) -> None:
+    for oid, path in moved.items():
+        if os.path.exists(path):
+            _put_back(path, store._fspath(oid))
+
+
+def _rmdir_quiet(path: Path) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def trash_dirs(tmt_dir: Path) -> list[Path]:
+    try:
+        return sorted(p for p in Path(tmt_dir).iterdir() if p.name.startswith(TRASH_PREFIX) and p.is_dir())
+    except FileNotFoundError:
+        return []
+
+
+def restore_trash(tmt_dir: Path) -> int:
+    """Move every object of a crashed gc's trash back into objects/; return how many.
+
+    Callers hold the gc lock, so no trash folder belongs to a live gc. Names that are not
+    object ids are left in place (and the folder with them) for a person to look at.
+    """
+    from tmt.store.objects import ObjectStore
+
+    store = ObjectStore(tmt_dir)
+    n = 0
+    for d in trash_dirs(tmt_dir):
+        for entry in os.scandir(d):
+            name = entry.name
+            if len(name) == 64 and set(name) <= _HEX and entry.is_file(follow_symlinks=False):
+                _put_back(entry.path, store._fspath(ObjectId(name)))
+                n += 1
+        _rmdir_quiet(d)
+    return n
+
+
+# -- temp files -------------------------------------------------------------------------------
+
+
+def stale_tmp_files(tmp_dir: Path, grace_s: float) -> list[Path]:
+    """Temp files left by dead writers (see TMP_*_MIN_AGE_S for why ages matter too)."""
+    now = time.time()
+    out = []
+    try:
+        it = os.scandir(tmp_dir)
+    except FileNotFoundError:
+        return out
+    with it:
+        for entry in it:
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue
+            head = entry.name.split("-", 1)[0]
+            alive = head.isdigit() and int(head) > 0 and _pid_alive(int(head))
+            if alive:
+                stale = age > max(grace_s, TMP_LIVE_MIN_AGE_S)
+            else:
+                stale = age > TMP_DEAD_MIN_AGE_S
+            if stale:
+                out.append(Path(entry.path))
+    return out
+
+
+def remove_stale_tmp(tmp_dir: Path, grace_s: float) -> int:
+    n = 0
+    for p in stale_tmp_files(tmp_dir, grace_s):
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            n += 1
+        except FileNotFoundError:
+            continue
+        except OSError:
+            continue
+    return n

@@ -1,0 +1,110 @@
+"""The gc lock: one gc (or fsck --repair) at a time on a store; recording never takes it.
+
+`.tmt/gc.lock` holds one line of JSON naming its holder (host, pid, time) for messages. The
+exclusion itself is an flock(2) on the open file, so a lock whose process died (SIGKILL,
+power loss, a reboot) is stale by construction: the kernel released it with the process,
+and the next gc takes it over without guessing from pids. The holder unlinks the file
+before it unlocks; a contender that locked an inode which is no longer at the path retries,
+so two processes never both believe they hold it.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from tmt.errors import LockedError
+
+LOCK_NAME = "gc.lock"
+
+
+def read_holder(tmt_dir: str | os.PathLike[str]) -> dict | None:
+    """What the lock file says about its holder (None if there is no readable lock)."""
+    try:
+        data = json.loads((Path(tmt_dir) / LOCK_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_held(tmt_dir: str | os.PathLike[str]) -> bool:
+    """True while a live process holds the gc lock (the file alone proves nothing)."""
+    path = Path(tmt_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    finally:
+        os.close(fd)
+    return False
+
+
+class GcLock:
+    """Context manager holding `.tmt/gc.lock`; raises LockedError if a live process has it."""
+
+    def __init__(self, tmt_dir: str | os.PathLike[str], purpose: str = "gc") -> None:
+        self.path = Path(tmt_dir) / LOCK_NAME
+        self.purpose = purpose
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        for _ in range(100):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise self._locked_error() from None
+                raise
+            # The holder we waited on may have unlinked the file before unlocking: the inode
+            # we locked is then no longer the lock, and a third process may own a new one.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            info = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time(), "purpose": self.purpose}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+            self._fd = fd
+            return
+        raise self._locked_error()  # pragma: no cover - only under pathological churn
+
+    def _locked_error(self) -> LockedError:
+        holder = read_holder(self.path.parent) or {}
+        who = ""
+        if holder:
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("time", 0)))
+            who = f" ({holder.get('purpose', 'gc')}, pid {holder.get('pid')} on {holder.get('host')} since {since})"
+        return LockedError(
+            f"another gc is running on this store{who}",
+            "wait for it to finish; a lock whose process died is taken over automatically",
+        )
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self._fd)  # closing drops the flock
+        self._fd = None
+
+    def __enter__(self) -> "GcLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

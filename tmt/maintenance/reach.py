@@ -1,0 +1,243 @@
+"""Reachability: which object ids the records and live pins need, trees followed recursively.
+
+Shared by gc (to decide what may go) and fsck (to find what is missing). Roots come from
+every record (its code tree, series blobs, artifact blobs) and every live pin. A pinned id
+may be a blob or a tree; it is treated as a tree when its bytes decode as one (a blob that
+happens to decode only makes gc keep more, never less).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tmt.errors import InvalidTree, RecordError
+from tmt.records.io import read_record, record_files
+from tmt.records.model import Record
+from tmt.snapshot import tree as treemod
+from tmt.store.ids import ObjectId
+from tmt.store.objects import ObjectStore
+
+_OID_RE = re.compile(r"[0-9a-f]{64}\Z")
+#: Every tree starts with msgpack fixarray(2) then the format number 1.
+TREE_MAGIC = b"\x92\x01"
+MAX_DEPTH = 512
+_POOL_MIN = 32  # below this many trees in one level, threads cost more than they save
+
+
+def is_oid(value: object) -> bool:
+    return isinstance(value, str) and bool(_OID_RE.match(value))
+
+
+@dataclass(slots=True)
+class RecordRoots:
+    """The ids one record references directly, split by what they must be."""
+
+    trees: list[ObjectId] = field(default_factory=list)
+    blobs: list[tuple[ObjectId, str]] = field(default_factory=list)  # (id, what: "series x")
+    bad_refs: list[str] = field(default_factory=list)  # references that are not object ids
+
+
+def record_roots(rec: Record) -> RecordRoots:
+    roots = RecordRoots()
+    tree = (rec.code or {}).get("tree")
+    if tree is not None:
+        if is_oid(tree):
+            roots.trees.append(ObjectId(tree))
+        else:
+            roots.bad_refs.append(f"code.tree {tree!r:.80}")
+    for name, oid in rec.series.items():
+        if is_oid(oid):
+            roots.blobs.append((ObjectId(oid), f"series {name}"))
+        else:
+            roots.bad_refs.append(f"series {name} -> {oid!r:.80}")
+    for a in rec.artifacts:
+        oid = a.get("object")
+        if oid is None:
+            continue
+        if is_oid(oid):
+            roots.blobs.append((ObjectId(oid), f"artifact {a.get('name')}"))
+        else:
+            roots.bad_refs.append(f"artifact {a.get('name')} -> {oid!r:.80}")
+    return roots
+
+
+class RecordCache:
+    """Parsed records keyed by file identity, so a second pass re-reads only what changed.
+
+    Records are replaced by rename, so (inode, mtime, size) changes whenever content does.
+    """
+
+    def __init__(self, experiments_dir: Path) -> None:
+        self.dir = experiments_dir
+        self._parsed: dict[str, tuple[tuple[int, int, int], Record | RecordError]] = {}
+
+    def load(self) -> tuple[list[Record], list[tuple[Path, str]]]:
+        """All records now on disk, and (path, reason) for each one that does not parse."""
+        good: list[Record] = []
+        bad: list[tuple[Path, str]] = []
+        seen = set()
+        for path in record_files(self.dir):
+            key_path = str(path)
+            seen.add(key_path)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue  # deleted (tmt rm) since the listing
+            except OSError as e:
+                bad.append((path, f"unreadable: {e.strerror}"))
+                continue
+            ident = (st.st_ino, st.st_mtime_ns, st.st_size)
+            hit = self._parsed.get(key_path)
+            if hit is not None and hit[0] == ident:
+                value = hit[1]
+            else:
+                try:
+                    value = read_record(path)
+                except RecordError as e:
+                    if not path.exists():
+                        continue
+                    value = e
+                self._parsed[key_path] = (ident, value)
+            if isinstance(value, Record):
+                good.append(value)
+            else:
+                bad.append((path, getattr(value, "reason", None) or value.message))
+        for k in set(self._parsed) - seen:
+            del self._parsed[k]
+        return good, bad
+
+
+class TreeProblem(Exception):
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind  # "missing" | "corrupt" | "bad_tree"
+        self.reason = reason
+
+
+Reader = Callable[[ObjectId], bytes]  # raises TreeProblem
+
+
+def store_reader(store: ObjectStore, elsewhere: dict[str, str] | None = None) -> Reader:
+    """Read an object from the store, or from `elsewhere` (id -> path, e.g. gc's trash)."""
+
+    def read(oid: ObjectId) -> bytes:
+        for path in (store._fspath(oid), (elsewhere or {}).get(oid)):
+            if path is None:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise TreeProblem("corrupt", f"unreadable: {e.strerror}") from None
+        raise TreeProblem("missing", "missing from the store")
+
+    return read
+
+
+def looks_like_tree(store: ObjectStore, oid: ObjectId, elsewhere: dict[str, str] | None = None) -> bool:
+    for path in (store._fspath(oid), (elsewhere or {}).get(oid)):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb") as f:
+                return f.read(2) == TREE_MAGIC
+        except OSError:
+            continue
+    return False
+
+
+@dataclass(slots=True)
+class Marker:
+    """Mark ids reachable from roots; remembers what it has walked across calls.
+
+    `via[id]` (when `track`) says how an id was first reached: (root label, path in tree).
+    `problems[id]` holds trees that were needed but missing or undecodable: their children
+    are unknown, which gc must treat as "cannot decide".
+    """
+
+    read: Reader
+    threads: int = min(8, os.cpu_count() or 1)
+    track: bool = False
+    on_tree: Callable[[ObjectId, list[treemod.TreeEntry]], None] | None = None
+    marked: set[str] = field(default_factory=set)
+    via: dict[str, tuple[str, str]] = field(default_factory=dict)
+    problems: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (kind, reason)
+    expected_tree: set[str] = field(default_factory=set)
+    new_problems: list[str] = field(default_factory=list)  # ids that failed since last reset
+
+    def add_blobs(self, items: Iterable[tuple[ObjectId, str]]) -> None:
+        for oid, label in items:
+            if oid not in self.marked:
+                self.marked.add(oid)
+                if self.track:
+                    self.via[oid] = (label, "")
+
+    def add_trees(self, items: Iterable[tuple[ObjectId, str]]) -> None:
+        level = []
+        for oid, label in items:
+            # A tree that failed before is retried: it may have been restored since.
+            if oid in self.marked and oid not in self.problems:
+                continue
+            self.marked.add(oid)
+            self.expected_tree.add(oid)
+            if self.track and oid not in self.via:
+                self.via[oid] = (label, "")
+            level.append(oid)
+        self._walk(level)
+
+    def _load(self, oid: ObjectId) -> list[treemod.TreeEntry] | TreeProblem:
+        try:
+            data = self.read(oid)
+            return treemod.decode_tree(data, oid)
+        except TreeProblem as p:
+            return p
+        except InvalidTree as e:
+            return TreeProblem("bad_tree", e.message)
+
+    def _walk(self, level: list[ObjectId]) -> None:
+        depth = 0
+        pool = None
+        try:
+            while level:
+                depth += 1
+                if len(level) >= _POOL_MIN and self.threads > 1:
+                    if pool is None:
+                        pool = ThreadPoolExecutor(self.threads)
+                    results = list(pool.map(self._load, level, chunksize=16))
+                else:
+                    results = [self._load(o) for o in level]
+                nxt: list[ObjectId] = []
+                for oid, res in zip(level, results):
+                    if isinstance(res, TreeProblem):
+                        self.problems[oid] = (res.kind, res.reason)
+                        self.new_problems.append(oid)
+                        continue
+                    self.problems.pop(oid, None)
+                    if depth > MAX_DEPTH:
+                        self.problems[oid] = ("bad_tree", f"nests deeper than {MAX_DEPTH} levels")
+                        self.new_problems.append(oid)
+                        continue
+                    if self.on_tree is not None:
+                        self.on_tree(oid, res)
+                    for e in res:
+                        child = e.oid
+                        is_tree = e.kind == treemod.TREE
+                        if child in self.marked and not (is_tree and child in self.problems):
+                            continue
+                        self.marked.add(child)
+                        if self.track:
+                            label, path = self.via.get(oid, ("?", ""))
+                            self.via[child] = (label, f"{path}/{e.name.decode('utf-8', 'replace')}" if path else e.name.decode("utf-8", "replace"))
+                        if is_tree:
+                            self.expected_tree.add(child)
+                            nxt.append(child)
+                level = nxt
+        finally:
+            if pool is not None:
+                pool.shutdown()
