@@ -38,11 +38,36 @@ class LazyGroup(click.Group):
         mod = importlib.import_module(f"tmt.cli.cmd_{name}")
         return mod.command
 
+    def invoke(self, ctx: click.Context):
+        """Run the verb; a TmtError becomes `Error: …` + `hint: …` and its exit code."""
+        from tmt.errors import TmtError
+
+        try:
+            return super().invoke(ctx)
+        except TmtError as e:
+            if os.environ.get("TMT_TRACEBACK"):
+                raise
+            raise TmtClickError(e) from e
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name]) for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+class TmtClickError(click.ClickException):
+    """A TmtError on its way out through click: message, hint line, the error's exit code."""
+
+    def __init__(self, error) -> None:
+        super().__init__(error.message)
+        self.hint = error.hint
+        self.exit_code = error.exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.message}", err=True)
+        if self.hint:
+            click.echo(f"hint: {self.hint}", err=True)
 
 
 def _module_exists(name: str) -> bool:

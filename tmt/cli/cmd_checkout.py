@@ -1,0 +1,51 @@
+"""tmt checkout: restore a run's code in place (after a backup) or into a new folder."""
+from __future__ import annotations
+
+import click
+
+from tmt.cli.common import ref_argument
+
+
+@click.command("checkout")
+@ref_argument()
+@click.option("-o", "--output", "out", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write a read-only, hard-linked copy of the code into DIR (must not exist or be empty) "
+                   "instead of restoring it in place.")
+@click.option("--force", is_flag=True,
+              help="Restore even when a run is recording from this code root, and overwrite files the "
+                   "backup cannot hold (ignored or too large) that are in the way.")
+def command(ref: str, out: str | None, force: bool) -> None:
+    """Restore the code of run REF.
+
+    In place (the default), tmt first saves the working tree as a run named
+    checkout-backup (tag: backup) and prints how to return to it; then it writes the run's
+    files as real copies and deletes the files the backup tracked that the run does not
+    have. Ignored files (data, checkpoints) are never touched; unchanged files are not
+    rewritten.
+
+    With -o DIR, the code is written into DIR instead, as read-only hard links into the
+    store: a cheap view to read or run, not to edit.
+
+    \b
+    REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
+    """
+    from tmt.cli.output import message
+    from tmt.workspace import checkout
+
+    if out is not None and force:
+        raise click.UsageError("--force applies to an in-place checkout, not to -o DIR")
+    result = checkout(ref, out, force=force)
+    label = f"run {result.run_id[:8]} ({result.name})"
+    if out is not None:
+        message(f"Checked out {label} into {out} ({result.written} files, read-only).")
+        return
+    if result.unchanged:
+        message(f"The working tree already holds the code of {label}; nothing to do.")
+        return
+    short = result.backup_id[:8]
+    message(f"Saved your working tree as run {short}; return with: tmt checkout {short}")
+    if result.overwritten_untracked:
+        message(f"Overwrote {len(result.overwritten_untracked)} file(s) outside the backup (--force): "
+                + ", ".join(result.overwritten_untracked))
+    message(f"Checked out {label}: {result.written} file(s) written, {result.removed} removed.")
+

@@ -1,0 +1,70 @@
+"""Pieces several verbs share: the REF argument (with shell completion) and the run filters."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+REF_HELP = "REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N."
+
+#: How many runs completion looks at (newest first): enough for names in use, fast on big stores.
+COMPLETION_RUNS = 2000
+
+
+def complete_ref(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for run refs: `last`, run names, short ids of recent runs."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        candidates = ref_candidates()
+    except Exception:  # completion must never print a traceback into the user's shell
+        return []
+    out = []
+    for value, help_text in candidates:
+        if value.startswith(incomplete):
+            out.append(CompletionItem(value, help=help_text))
+    return out
+
+
+def ref_candidates() -> list[tuple[str, str]]:
+    import tmt
+
+    runs = list(tmt.runs(limit=COMPLETION_RUNS))
+    items: list[tuple[str, str]] = []
+    if runs:
+        items.append(("last", f"{runs[0].id[:8]} {runs[0].name}"))
+    seen: set[str] = set()
+    for r in runs:
+        if r.name not in seen:
+            seen.add(r.name)
+            items.append((r.name, f"latest {r.name} run"))
+    for r in runs:
+        items.append((r.id[:8], r.name))
+    return items
+
+
+def ref_argument(name: str = "ref", **kwargs: Any) -> Callable:
+    metavar = name.upper() if kwargs.get("required", True) else f"[{name.upper()}]"
+    return click.argument(name, shell_complete=complete_ref, metavar=metavar, **kwargs)
+
+
+def filter_options(f: Callable) -> Callable:
+    """--name --since --until --status --where --tag --sort --asc -n (the filters of tmt.runs)."""
+    options = [
+        click.option("--name", metavar="RE", help="Only runs whose name matches this regular expression."),
+        click.option("--since", metavar="WHEN",
+                     help="Only runs started at or after WHEN: a duration ago (30m, 7d, 2w) or a date/ISO time."),
+        click.option("--until", metavar="WHEN", help="Only runs started before WHEN (same forms as --since)."),
+        click.option("--status", metavar="STATUS", multiple=True,
+                     help="Only runs with this status: completed, failed, interrupted, running, crashed. Repeatable."),
+        click.option("--where", metavar="EXPR", multiple=True,
+                     help="Keep runs where EXPR holds, e.g. 'f1 > 0.8' or 'params.lr <= 0.01'. Repeatable (all must hold)."),
+        click.option("--tag", "tags", metavar="TAG", multiple=True, help="Only runs with this tag. Repeatable (all)."),
+        click.option("--sort", metavar="METRIC", help="Sort by this metric, best (highest) first; runs without it last."),
+        click.option("--asc", is_flag=True, help="With --sort: lowest first (for losses)."),
+        click.option("-n", "--limit", type=click.IntRange(min=0), metavar="N", help="Show at most N runs."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
