@@ -1,0 +1,317 @@
+"""gc: keeps exactly what records and live runs need, deletes the rest after the grace period."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from make_broken import FILES, record_run, remove_object, tree_entry, write_files  # noqa: E402
+
+from tmt.errors import LockedError, UsageError  # noqa: E402
+from tmt.maintenance import GcRefused, fsck, gc, parse_duration  # noqa: E402
+import importlib  # noqa: E402
+
+gcmod = importlib.import_module("tmt.maintenance.gc")
+from tmt.maintenance.lock import GcLock  # noqa: E402
+from tmt.records.io import record_path  # noqa: E402
+from tmt.snapshot.checkout import walk_tree  # noqa: E402
+from tmt.store.pins import PinFile  # noqa: E402
+
+
+def age(repo, oid: str, seconds: float = 7200) -> None:
+    t = time.time() - seconds
+    os.utime(repo.store.path(oid), (t, t))
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def reachable(repo, rec) -> set[str]:
+    out = {rec.code["tree"], *rec.series.values(), *(a["object"] for a in rec.artifacts)}
+    stack = [rec.code["tree"]]
+    from tmt.snapshot.checkout import read_tree
+
+    while stack:
+        for e in read_tree(repo.store, stack.pop()):
+            out.add(e.oid)
+            if e.kind == "d":
+                stack.append(e.oid)
+    return out
+
+
+@pytest.fixture
+def proj(repo):
+    write_files(repo.root, FILES)
+    return repo
+
+
+def test_grace_zero_deletes_exactly_the_unreferenced(proj):
+    rec = record_run(proj, series={"loss": [1.0, 0.5]}, artifacts={"m.bin": b"model"})
+    junk = [proj.store.put(b"junk %d" % i) for i in range(3)]
+    before = set(proj.store)
+    r = gc(proj, grace=0)
+    assert set(proj.store) == reachable(proj, rec) == before - set(junk)
+    assert r.objects_deleted == 3
+    assert r.bytes_freed == sum(len(b"junk %d" % i) for i in range(3))
+    assert r.objects_kept == len(before) - 3
+    assert fsck(proj).ok
+
+
+def test_grace_keeps_young_objects(proj):
+    record_run(proj)
+    old, young = proj.store.put(b"old"), proj.store.put(b"young")
+    age(proj, old)
+    r = gc(proj)  # default grace: 1 hour
+    assert not proj.store.has(old) and proj.store.has(young)
+    assert (r.objects_deleted, r.objects_young) == (1, 1)
+
+
+def test_dry_run_deletes_nothing_and_reports_what_would_go(proj):
+    record_run(proj)
+    oid = proj.store.put(b"x" * 100)
+    before = set(proj.store)
+    r = gc(proj, grace=0, dry_run=True)
+    assert set(proj.store) == before
+    assert (r.objects_deleted, r.bytes_freed, r.dry_run) == (1, 100, True)
+    assert proj.store.has(oid)
+
+
+def test_running_runs_are_roots(proj):
+    rec = record_run(proj, status="running", series={"a": [1.0]})
+    gc(proj, grace=0)
+    assert reachable(proj, rec) <= set(proj.store)
+
+
+def test_live_pins_protect_blobs_and_whole_trees(proj):
+    rec = record_run(proj)
+    tree = rec.code["tree"]
+    os.unlink(record_path(proj.experiments_dir, rec.id))  # only the pin holds it now
+    blob = proj.store.put(b"pinned blob")
+    with PinFile(proj.tmt_dir) as pin:
+        pin.add([tree, blob])
+        gc(proj, grace=0)
+        assert proj.store.has(blob)
+        assert all(proj.store.has(e.oid) for _, e in walk_tree(proj.store, tree))
+    r = gc(proj, grace=0)  # the pin is gone: everything goes
+    assert list(proj.store) == [] and r.objects_deleted > 3
+
+
+def test_dead_pins_are_removed_and_protect_nothing(proj):
+    oid = proj.store.put(b"was pinned by a dead process")
+    pins = proj.tmt_dir / "pins"
+    pins.mkdir(exist_ok=True)
+    from tmt.store.pins import _host
+
+    dead = pins / f"{_host()}_{dead_pid()}_abcd.pin"
+    dead.write_bytes(bytes.fromhex(oid))
+    r = gc(proj, grace=0)
+    assert r.pins_removed == 1 and not dead.exists()
+    assert not proj.store.has(oid)
+
+
+def test_object_pinned_while_gc_runs_is_put_back(proj, monkeypatch):
+    """A writer re-adding an old unreferenced object (dedup) after the first mark keeps it."""
+    oid = proj.store.put(b"old object a new run re-adds")
+    age(proj, oid)
+    pin = PinFile(proj.tmt_dir)
+    real = gcmod._Gc._load_records
+
+    def load(self, first):
+        if not first:  # between "move aside" and "mark again": the writer pins and re-adds
+            assert not proj.store.has(oid)
+            pin.add([oid])
+        return real(self, first)
+
+    monkeypatch.setattr(gcmod._Gc, "_load_records", load)
+    r = gc(proj, grace=0)
+    pin.close()
+    assert proj.store.has(oid)
+    assert proj.store.get(oid, verify=True) == b"old object a new run re-adds"
+    assert (r.objects_restored, r.objects_deleted) == (1, 0)
+    assert not list(proj.tmt_dir.glob("trash-*"))
+
+
+def test_record_written_while_gc_runs_keeps_its_objects(proj, monkeypatch):
+    snap_pin = PinFile(proj.tmt_dir)
+    real = gcmod._Gc._load_records
+    made = {}
+
+    def load(self, first):
+        if not first:
+            made["rec"] = record_run(proj, pin=snap_pin)  # blobs exist already -> in the trash
+        return real(self, first)
+
+    rec0 = record_run(proj)
+    os.unlink(record_path(proj.experiments_dir, rec0.id))
+    for oid in list(proj.store):
+        age(proj, oid)
+    monkeypatch.setattr(gcmod._Gc, "_load_records", load)
+    gc(proj, grace=0)
+    snap_pin.close()
+    assert reachable(proj, made["rec"]) <= set(proj.store)
+    assert fsck(proj).ok
+
+
+def test_unreadable_record_stops_gc(proj):
+    rec = record_run(proj)
+    junk = proj.store.put(b"junk")
+    p = record_path(proj.experiments_dir, rec.id)
+    p.write_bytes(p.read_bytes()[:40])
+    with pytest.raises(GcRefused) as e:
+        gc(proj, grace=0)
+    assert f"record {p} cannot be read" in e.value.message
+    assert "gc deletes nothing" in e.value.message
+    assert "tmt fsck" in e.value.hint and "--force" in e.value.hint
+    assert proj.store.has(junk)
+    r = gc(proj, grace=0, force=True)
+    assert r.unreadable_records == [str(p)]
+    assert not proj.store.has(junk)
+
+
+def test_missing_tree_stops_gc(proj):
+    rec = record_run(proj)
+    lib = tree_entry(proj, rec.code["tree"], "lib").oid
+    remove_object(proj, lib)
+    with pytest.raises(GcRefused, match=f"tree {lib} needed by a record is missing"):
+        gc(proj, grace=0)
+    assert len(list(proj.store)) > 3
+
+
+def test_leftover_trash_is_restored_then_judged(proj):
+    rec = record_run(proj)
+    keep = rec.code["tree"]
+    junk = proj.store.put(b"junk")
+    trash = proj.tmt_dir / "trash-deadhost-1-0000"
+    trash.mkdir()
+    for oid in (keep, junk):
+        os.rename(proj.store.path(oid), trash / oid)
+    assert not fsck(proj).ok  # tree missing, trash reported
+    r = gc(proj, grace=0)
+    assert r.trash_restored == 2
+    assert proj.store.has(keep) and not proj.store.has(junk)
+    assert not trash.exists()
+    assert fsck(proj).ok
+
+
+def test_stale_temp_files(proj):
+    tmp = proj.tmp_dir
+    old = time.time() - 3 * 3600
+    dead = dead_pid()
+    files = {
+        "dead_old": tmp / f"{dead}-aaaa",
+        "dead_young": tmp / f"{dead}-bbbb",
+        "live_old": tmp / f"{os.getpid()}-cccc",
+        "live_ancient": tmp / f"{os.getpid()}-dddd",
+        "noname_old": tmp / "garbage",
+    }
+    for p in files.values():
+        p.write_bytes(b"partial")
+    for k in ("dead_old", "live_old", "noname_old"):
+        os.utime(files[k], (old, old))
+    os.utime(files["live_ancient"], (old - 86400, old - 86400))
+    r = gc(proj, grace=4 * 3600)  # dead: 5 minutes old is enough; live: older than the grace
+    assert r.temp_files_removed == 3
+    assert {k for k, p in files.items() if p.exists()} == {"dead_young", "live_old"}
+    r = gc(proj, grace=0)  # a live writer's file must also be over an hour old
+    assert {k for k, p in files.items() if p.exists()} == {"dead_young"}
+
+
+def test_keep_last_per_name(proj):
+    a = [record_run(proj, "a", created_at=f"2026-01-0{i}T00:00:00+00:00", artifacts={"m": b"a%d" % i}) for i in range(1, 5)]
+    live = record_run(proj, "a", status="running", created_at="2026-01-09T00:00:00+00:00")
+    b = record_run(proj, "b", status="failed")
+    r = gc(proj, grace=0, keep_last=2)
+    assert r.records_deleted == sorted([a[0].id, a[1].id])
+    left = {p.stem for p in proj.experiments_dir.iterdir()}
+    assert left == {a[2].id, a[3].id, live.id, b.id}
+    assert not proj.store.has(a[0].artifacts[0]["object"])
+    assert proj.store.has(a[3].artifacts[0]["object"])
+
+
+def test_keep_last_dry_run_deletes_no_record(proj):
+    recs = [record_run(proj, "a", created_at=f"2026-01-0{i}T00:00:00+00:00", artifacts={"m": b"a%d" % i}) for i in (1, 2)]
+    r = gc(proj, grace=0, keep_last=1, dry_run=True)
+    assert r.records_deleted == [recs[0].id] and r.objects_deleted == 1
+    assert len(list(proj.experiments_dir.iterdir())) == 2
+
+
+def test_lock_held_by_live_process(proj, python):
+    code = (
+        "import sys, time\nfrom tmt.maintenance.lock import GcLock\n"
+        f"l = GcLock({str(proj.tmt_dir)!r}); l.acquire(); print('locked', flush=True); time.sleep(60)\n"
+    )
+    p = subprocess.Popen([python, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError) as e:
+            gc(proj, grace=0)
+        assert e.value.message.startswith(f"another gc is running on this store (gc, pid {p.pid} on ")
+        assert "taken over automatically" in e.value.hint
+    finally:
+        p.kill()
+        p.wait()
+    gc(proj, grace=0)  # its process is gone: the lock is stale
+
+
+def test_stale_lock_file_is_taken_over(proj):
+    (proj.tmt_dir / "gc.lock").write_text(json.dumps({"host": "h", "pid": dead_pid(), "time": 0}))
+    gc(proj, grace=0)
+    assert not (proj.tmt_dir / "gc.lock").exists()
+    with GcLock(proj.tmt_dir):
+        with pytest.raises(LockedError):
+            GcLock(proj.tmt_dir).acquire()
+
+
+@pytest.mark.parametrize("text,seconds", [("0", 0), ("90s", 90), ("30m", 1800), ("1h", 3600), ("1.5h", 5400), ("2d", 172800), ("3600", 3600)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_parse_duration_rejects_garbage():
+    with pytest.raises(UsageError) as e:
+        parse_duration("soon")
+    assert e.value.message == "invalid duration 'soon'"
+    assert e.value.hint == "use a number of seconds or a number with a unit: 90s, 30m, 1h, 2d, 0"
+
+
+def run_cli(args, cwd):
+    return subprocess.run([sys.executable, "-c", "from tmt.cli import main; main()", *args],
+                          cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_gc(proj):
+    record_run(proj)
+    proj.store.put(b"1234567890")
+    r = run_cli(["gc", "--dry-run", "--grace", "0"], proj.root)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Would delete 1 object(s), 10 B; kept ")
+    r = run_cli(["gc", "--grace", "0", "--json"], proj.root)
+    doc = json.loads(r.stdout)
+    assert (doc["objects_deleted"], doc["bytes_freed"], doc["dry_run"]) == (1, 10, False)
+    assert {"objects_kept", "temp_files_removed", "objects_young", "records_deleted"} <= set(doc)
+    r = run_cli(["gc", "--grace", "soon"], proj.root)
+    assert r.returncode == 2
+    assert r.stderr == ("Error: invalid duration 'soon'\n"
+                        "hint: use a number of seconds or a number with a unit: 90s, 30m, 1h, 2d, 0\n")
+
+
+def test_cli_gc_refuses_on_corrupt_record(proj):
+    rec = record_run(proj)
+    p = record_path(proj.experiments_dir, rec.id)
+    p.write_text("{")
+    r = run_cli(["gc", "--grace", "0"], proj.root)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"Error: record {p} cannot be read (not valid JSON")
+    assert "hint: run `tmt fsck`" in r.stderr
+    r = run_cli(["gc", "--grace", "0", "--force"], proj.root)
+    assert r.returncode == 0 and "Ignored 1 unreadable record(s) (--force)" in r.stdout
