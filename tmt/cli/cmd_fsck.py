@@ -42,7 +42,7 @@ def command(repair: bool, search: tuple[str, ...], as_json: bool) -> None:
         if repair and p.repair and p.severity == "error":
             click.echo(f"  {'repaired' if p.repaired else 'not repaired'}: {p.repair}")
     if len(dangling) > MAX_DANGLING_SHOWN:
-        total = sum(int(p.message.rsplit("(", 1)[-1].split()[0]) for p in dangling)
+        total = sum(p.size or 0 for p in dangling)
         click.echo(f"dangling_object: {len(dangling)} objects ({fmt_size(total)}) are not referenced by any run; "
                    "`tmt gc` deletes them")
     for note in result.notes:

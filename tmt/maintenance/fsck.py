@@ -61,6 +61,7 @@ class Problem:
     path: str | None = None  # file path, or "record <id>: path/in/tree" for a reference
     repaired: bool = False
     repair: str | None = None  # what was done, or why it could not be repaired
+    size: int | None = None  # bytes of the object, where known
 
     @property
     def severity(self) -> str:
@@ -321,7 +322,10 @@ class _Check:
                 p.message += f" (needed by {_describe(marker.via[p.id])})"
         for oid in sorted(set(self.sizes) - marker.marked):
             if oid not in self.corrupt:
-                self.add("dangling_object", f"object {oid} is not referenced by any run ({self.sizes[oid]} bytes)", oid, self.store._fspath(oid))
+                self.r.problems.append(Problem(
+                    "dangling_object", f"object {oid} is not referenced by any run ({self.sizes[oid]} bytes)",
+                    oid, self.store._fspath(oid), size=self.sizes[oid],
+                ))
         self.marker = marker
 
 
