@@ -26,6 +26,9 @@ _LAZY = {
     "Run": "tmt.query",
     "Runs": "tmt.query",
     "TmtManager": "tmt.manager",
+    # the working tree (API twins of `tmt diff` and `tmt checkout`)
+    "diff": "tmt.workspace",
+    "checkout": "tmt.workspace",
     # maintenance
     "gc": "tmt.maintenance",
     "fsck": "tmt.maintenance",
@@ -63,3 +66,4 @@ if TYPE_CHECKING:  # pragma: no cover
         DuplicatePolicy, DuplicateStrategy, active_run, log, recorder, save, start_run, tmt_recorder, tmt_save,
     )
     from tmt.repo import Repo, init
+    from tmt.workspace import checkout, diff

@@ -237,15 +237,21 @@ def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: boo
         pin.close()
 
 
+def code_root_label(repo: Repo) -> str:
+    """The code root as records store it: relative to the folder holding .tmt/ ("." mostly)."""
+    if repo.root == repo.tmt_dir.parent:
+        return "."
+    return Path(os.path.relpath(repo.root, repo.tmt_dir.parent)).as_posix()
+
+
 def running_here(repo: Repo) -> list[Record]:
     """Live runs (status running, process alive) recording from this repository's code root."""
-    root = str(repo.root)
+    roots = {code_root_label(repo), str(repo.root), None}
     out = []
     for rec in _running_records(repo):
         if effective_status(rec) != "running":
             continue
-        code_root = (rec.code or {}).get("root")
-        if code_root in (None, root, "."):
+        if (rec.code or {}).get("root") in roots:
             out.append(rec)
     return out
 
@@ -423,7 +429,7 @@ def save_backup(repo: Repo, snap, *, ref: str) -> tuple[Record, bool]:
         duration_s=0.0,
         description=f"working tree before `tmt checkout {ref}`",
         tags=[BACKUP_TAG],
-        code={"root": str(repo.root), "tree": snap.tree, "files": snap.files, "bytes": snap.bytes, "git": git},
+        code={"root": code_root_label(repo), "tree": snap.tree, "files": snap.files, "bytes": snap.bytes, "git": git},
         env=env,
     )
     # The query index notices the new record file by itself (it syncs with experiments/).

@@ -252,6 +252,8 @@ def short_id(run_id: str) -> str:
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
         return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 10:
         return f"{seconds:.1f}s"
     s = int(round(seconds))

@@ -1,0 +1,113 @@
+"""tmt export: runs as CSV or JSON, one row per run, for spreadsheets and scripts."""
+from __future__ import annotations
+
+import click
+
+from tmt.cli.common import filter_options
+
+
+@click.command("export")
+@click.option("-f", "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", "path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write to FILE (atomically) instead of stdout.")
+@filter_options
+def command(fmt: str, path: str | None, name, since, until, status, where, tags, sort, asc, limit) -> None:
+    """Export runs, newest first (the same filters as `tmt ls`).
+
+    One row per run: id, name, status, created_at, finished_at, duration_s, tags, parent,
+    then one column per param (params.*, nested params as params.a.b) and per metric
+    (metrics.*). CSV cells of runs without a value are empty; tags are a JSON array; NaN
+    and infinities are written NaN, Infinity, -Infinity. JSON is an array of the same
+    objects (flat keys).
+
+    \b
+    Examples:
+      tmt export > runs.csv
+      tmt export --format json --name '^sweep' --where 'f1 > 0.8' -o best.json
+    """
+    from tmt.cli.output import message
+    from tmt.query.runs import select
+    from tmt.repo import Repo
+
+    repo = Repo.find()
+    filters = dict(name=name, since=since, until=until, status=list(status) or None, where=list(where) or None,
+                   tags=list(tags) or None)
+    if sort:
+        runs = select(repo, **filters).sort(sort, descending=not asc)
+    else:
+        runs = select(repo, **filters, newest_first=True, limit=limit)
+    if limit is not None:
+        runs = runs[:limit]
+    records = [_flatten_params(r) for r in runs.to_records()]
+    text = to_csv(records) if fmt == "csv" else _to_json(records)
+    if path is None:
+        click.echo(text, nl=False)
+        return
+    from tmt.store.fsutil import atomic_write
+
+    import os
+
+    target = os.path.abspath(path)
+    try:
+        atomic_write(target, text.encode("utf-8"), os.path.dirname(target))
+    except OSError as e:
+        from tmt.errors import TmtError
+
+        raise TmtError(f"cannot write {path}: {e.strerror or e}") from e
+    message(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}")
+
+
+def _flatten_params(rec: dict) -> dict:
+    from tmt.workspace import flatten
+
+    out = {}
+    for k, v in rec.items():
+        if k.startswith("params.") and isinstance(v, dict) and v:
+            out.update(flatten(v, k + "."))
+        else:
+            out[k] = v
+    return out
+
+
+def _columns(records: list[dict]) -> list[str]:
+    cols: dict[str, None] = {}
+    for r in records:
+        for k in r:
+            cols.setdefault(k, None)
+    fixed = [k for k in cols if not k.startswith(("params.", "metrics."))]
+    return fixed + sorted(k for k in cols if k.startswith("params.")) + sorted(k for k in cols if k.startswith("metrics."))
+
+
+def to_csv(records: list[dict]) -> str:
+    import csv
+    import io
+    import json
+    import math
+
+    def cell(v):
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float) and not math.isfinite(v):
+            return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+        if isinstance(v, (list, dict)):
+            return json.dumps(v, ensure_ascii=False, sort_keys=True)
+        return v
+
+    buf = io.StringIO()
+    cols = _columns(records) if records else ["id", "name", "status", "created_at", "finished_at", "duration_s",
+                                              "tags", "parent"]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in records:
+        w.writerow([cell(r.get(c)) for c in cols])
+    return buf.getvalue()
+
+
+def _to_json(records: list[dict]) -> str:
+    from tmt.cli.output import dumps_json
+
+    cols = _columns(records)
+    return dumps_json([{c: r.get(c) for c in cols} for r in records]) + "\n"

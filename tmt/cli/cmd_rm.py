@@ -1,0 +1,91 @@
+"""tmt rm: delete runs (their records; objects go at the next `tmt gc`)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tmt.cli.common import complete_ref
+
+
+@click.command("rm")
+@click.argument("refs", nargs=-1, metavar="[REF]...", shell_complete=complete_ref)
+@click.option("--name", metavar="RE", help="Also delete the runs whose name matches this regular expression.")
+@click.option("--older-than", metavar="AGE",
+              help="Only runs started before AGE ago (30m, 7d, 2w) or before a date; combines with the other filters.")
+@click.option("--status", metavar="STATUS", multiple=True,
+              help="Only runs with this status (completed, failed, interrupted, running, crashed). Repeatable.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Also delete runs that are still recording.")
+@click.option("--json", "as_json", is_flag=True, help="Print the deleted runs as JSON.")
+def command(refs: tuple[str, ...], name: str | None, older_than: str | None, status: tuple[str, ...], yes: bool,
+            force: bool, as_json: bool) -> None:
+    """Delete runs: the runs REF... and/or the runs the filters select.
+
+    With filters and no REF, every run matching all the filters is deleted (pruning), e.g.
+    `tmt rm --status failed --status crashed --older-than 7d`. With REFs and filters,
+    the REFs are deleted only if they also match the filters.
+
+    tmt lists the runs and asks before deleting; --yes skips the question (required when
+    stdin is not a terminal). A deleted run's code and artifacts stay in the store until
+    `tmt gc` removes what no run references any more.
+
+    \b
+    REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
+    """
+    import tmt
+    from tmt.cli.output import dump_json, fmt_age, message
+    from tmt.errors import TmtError, UsageError
+    from tmt.query.runs import select
+    from tmt.repo import Repo
+
+    filtered = bool(name or older_than or status)
+    if not refs and not filtered:
+        raise click.UsageError("give the runs to delete (REF...) or filters (--name, --older-than, --status)")
+    repo = Repo.find()
+    targets = {}
+    for ref in refs:
+        run = tmt.get(ref, repo=repo)
+        targets.setdefault(run.id, run)
+    if filtered:
+        selected = select(repo, name=name, until=older_than, status=list(status) or None)
+        if refs:
+            keep = {r.id for r in selected}
+            targets = {rid: r for rid, r in targets.items() if rid in keep}
+        else:
+            targets = {r.id: r for r in selected}
+    runs = sorted(targets.values(), key=lambda r: r.created_at, reverse=True)
+    if not runs:
+        message("No runs match; nothing deleted.")
+        if as_json:
+            dump_json([])
+        return
+    live = [r for r in runs if r.status == "running"]
+    if live and not force:
+        raise TmtError(
+            f"run {live[0].id[:8]} ({live[0].name}) is still recording"
+            + (f" (and {len(live) - 1} more)" if len(live) > 1 else ""),
+            "wait for it to finish, or pass --force (it would write its record again when it ends)",
+        )
+    n = len(runs)
+    what = f"{n} run{'s' if n != 1 else ''}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"refusing to delete {what} without confirmation: stdin is not a terminal",
+                             "pass --yes to delete without asking")
+        for r in runs[:20]:
+            message(f"  {r.id[:8]}  {r.name}  {r.status}  {fmt_age(r.created_at)}")
+        if n > 20:
+            message(f"  … and {n - 20} more")
+        if not click.confirm(f"Delete {what}?", default=False, err=True):
+            message("Nothing deleted.")
+            raise SystemExit(1)
+    removed = tmt.query.remove(runs, repo=repo)
+    if as_json:
+        dump_json([{"id": r.id, "name": r.name} for r in removed])
+    for r in removed:
+        message(f"Deleted run {r.id[:8]} ({r.name})")
+    if removed:
+        message("Their objects stay in the store until `tmt gc`.")
+    if len(removed) != n:
+        raise TmtError(f"{n - len(removed)} of {what} were already gone")
