@@ -15,6 +15,7 @@ import pytest
 
 import tmt
 from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError
+from tmt.recorder import flush
 from tmt.records.io import read_record, record_files
 from tmt.records.model import Record
 from tmt.records.series import (
@@ -141,6 +142,7 @@ def test_failure_is_recorded_and_reraised(project: Path) -> None:
     assert tb.startswith("Traceback (most recent call last):") and "ValueError: bad n=3" in tb
     assert "decorator.py" not in tb  # the recorder's own frame is left out
     assert series_of(project, rec, "loss").values == [1.0]
+    flush()
     assert not journal_path(project / ".tmt", rec.id).exists()
 
 
@@ -252,6 +254,7 @@ def test_start_run_with_series_and_final_metrics(project: Path) -> None:
     loss = series_of(project, rec, "loss")
     assert loss.steps == [1, 2] and loss.values == [0.3, 0.2] and loss.times[0] <= loss.times[1]
     assert series_of(project, rec, "acc").steps == [2]
+    flush()
     assert not journal_path(project / ".tmt", rid).exists()
     store = Repo(project / ".tmt").store
     assert decode_series(store.get(rec.series["loss"], verify=True)) == loss

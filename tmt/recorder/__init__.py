@@ -13,8 +13,13 @@ See docs/recording.md.
 """
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from tmt.recorder.decorator import recorder, tmt_recorder
 from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
+from tmt.recorder.publish import flush
 from tmt.recorder.run import LiveRun, active_run, log, save, start_run
 
 #: The predecessor's name for `tmt.save`.
@@ -22,5 +27,17 @@ tmt_save = save
 
 __all__ = [
     "recorder", "tmt_recorder", "start_run", "log", "save", "tmt_save", "active_run",
-    "LiveRun", "DuplicateStrategy", "DuplicatePolicy",
+    "LiveRun", "DuplicateStrategy", "DuplicatePolicy", "flush",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """`tmt.recorder` names both this package and the decorator. Importing the package (say
+    `from tmt.recorder import flush`) makes Python bind `tmt.recorder` to the package, so the
+    package itself is callable: `@tmt.recorder(name=...)` works either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return recorder(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

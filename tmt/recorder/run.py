@@ -6,8 +6,9 @@ Write order, which is what makes a SIGKILL harmless (docs/format.md, "write orde
      record is a gc root and `tmt ls` can show the run (as `crashed` once the pid is gone);
   3. every `log()` appends one frame to journal/<run-id>.log; every `save()` pins, stores
      its blob and rewrites the record so the object stays reachable after a crash;
-  4. at the end: series blobs pinned then written, the final record written, the journal
-     deleted, the pin file closed.
+  4. at the end: series blobs pinned then written (fsynced), the final record fsynced and
+     renamed into place, the pin file closed; the folder fsync and the journal's deletion
+     follow in the background (tmt/recorder/publish.py).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any
 from tmt._warn import warn
 from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError, TmtError
 from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
+from tmt.recorder.publish import publish
 from tmt.recorder.values import to_float, to_metric, to_metrics, to_params
 
 _current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=None)
@@ -134,7 +136,6 @@ class LiveRun:
         return False
 
     def _begin(self) -> None:
-        from tmt.records.io import write_record
         from tmt.records.model import Record, new_run_id
         from tmt.recorder.env import GitProbe, capture_env
         from tmt.recorder.journal import JournalWriter
@@ -173,7 +174,7 @@ class LiveRun:
                 parent=self.parent,
                 env=env,
             )
-            write_record(repo.experiments_dir, repo.tmp_dir, self.record)
+            publish(repo.experiments_dir, repo.tmp_dir, self.record, final=False)
         except BaseException:
             git.cancel()
             pin.close()
@@ -203,7 +204,6 @@ class LiveRun:
         when the run itself succeeded but its metrics are not numbers."""
         if not self._live:
             return
-        from tmt.records.io import write_record
 
         raise_after: BaseException | None = None
         with self._lock:
@@ -241,8 +241,9 @@ class LiveRun:
                 rec.error = _error_info(exc, self.repo.root)
             try:
                 rec.series = self._pack_series()
-                write_record(self.repo.experiments_dir, self.repo.tmp_dir, rec)
-                self._journal.close(delete=True)
+                self._journal.close(delete=False)
+                journal = self._journal.path if self._series else None
+                publish(self.repo.experiments_dir, self.repo.tmp_dir, rec, final=True, journal=journal)
             except TmtError as e:
                 self._journal.close(delete=False)
                 if exc is None:
@@ -266,13 +267,17 @@ class LiveRun:
         from tmt.records.series import Series, encode_series
         from tmt.store.ids import hash_bytes
 
-        blobs = {}
+        encoded = {}
         for name, (steps, values, times) in self._series.items():
             data = encode_series(Series(name, steps, values, times))
-            oid = hash_bytes(data)
-            self._pin.add([oid])  # pinned before it is written: gc protocol
-            blobs[name] = self.repo.store.put(data, oid)
-        return blobs
+            encoded[name] = (hash_bytes(data), data)
+        if not encoded:
+            return {}
+        self._pin.add([oid for oid, _ in encoded.values()])  # pinned before written: gc protocol
+        if len(encoded) <= 2:
+            return {name: self.repo.store.put(data, oid) for name, (oid, data) in encoded.items()}
+        with self.repo.store.batch() as batch:  # one file-system sync for many series
+            return {name: batch.add(data, oid) for name, (oid, data) in encoded.items()}
 
     # -- while running -------------------------------------------------------------------
 
@@ -330,7 +335,6 @@ class LiveRun:
     ) -> str:
         """Store `obj` in the run (pickle, or `custom_save(obj, path)`); returns the path of
         the stored, read-only copy."""
-        from tmt.records.io import write_record
         from tmt.recorder.artifacts import write_and_store
 
         if not isinstance(name, str) or not name:
@@ -363,7 +367,7 @@ class LiveRun:
                 }
             )
             # Rewritten now so the object stays reachable (a gc root) if the process dies.
-            write_record(self.repo.experiments_dir, self.repo.tmp_dir, self.record)
+            publish(self.repo.experiments_dir, self.repo.tmp_dir, self.record, final=False)
             return str(self.repo.store.path(stored.oid))
 
 

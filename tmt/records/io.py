@@ -17,12 +17,17 @@ def record_path(experiments_dir: Path, run_id: str) -> Path:
     return experiments_dir / f"{run_id}{RECORD_SUFFIX}"
 
 
+def record_bytes(record: Record) -> bytes:
+    """The exact bytes of a record file (UTF-8 JSON, 2-space indent, trailing newline)."""
+    data = json.dumps(encode(record), indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
+    return data.encode("utf-8") + b"\n"
+
+
 def write_record(experiments_dir: Path, tmp_dir: Path, record: Record) -> Path:
     """Publish the record with a temp file + fsync + rename: readers see old or new, whole."""
-    data = json.dumps(encode(record), indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
     path = record_path(experiments_dir, record.id)
     experiments_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, data.encode("utf-8") + b"\n", tmp_dir)
+    atomic_write(path, record_bytes(record), tmp_dir)
     return path
 
 

@@ -1,0 +1,150 @@
+"""Publishing a run's record: atomic always, durable in the background where it is safe.
+
+An fsync costs milliseconds on ordinary disks, and recording a run writes its record twice.
+Visibility (other processes, gc) comes from the rename and needs no fsync; only a power cut
+or kernel crash can lose unsynced data. So:
+
+- start record and rewrites while running: temp file, rename, then the file and its folder
+  are fsynced by a background thread. A power cut during a run that young can lose the start
+  record; the run was cut short anyway.
+- final record: the temp file is fsynced *before* the rename (never publish an empty file
+  over a good one), then renamed; the folder fsync, which makes the rename itself durable, and
+  the deletion of the journal (kept until then, so a lost rename still leaves the steps)
+  happen in the background.
+
+The background thread is drained at interpreter exit (and by `flush()`), so a script that
+ends has made its records durable.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections import deque
+from pathlib import Path
+
+from tmt.errors import StoreError
+from tmt.records.io import record_bytes, record_path
+from tmt.records.model import Record
+from tmt.store.fsutil import _hint_for, _unlink_quiet, fsync_dir, write_tmp
+
+
+class _Syncer:
+    """One daemon thread running fsync/unlink jobs in order."""
+
+    def __init__(self) -> None:
+        self._jobs: deque[tuple[str, str]] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._atexit = False
+
+    def submit(self, *jobs: tuple[str, str], supersedes: str | None = None) -> None:
+        with self._cond:
+            if supersedes is not None and any(p == supersedes for _, p in self._jobs):
+                # The final record replaces the start record before it was synced: syncing
+                # the old one is wasted disk time (its folder is synced for the final one).
+                self._jobs = deque(j for j in self._jobs if j[1] != supersedes)
+            for job in jobs:
+                if job[0] == "fsync_dir" and job in self._jobs:
+                    continue  # one pending folder sync covers every rename before it runs
+                self._jobs.append(job)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="tmt-fsync", daemon=True)
+                self._thread.start()
+            if not self._atexit:
+                atexit.register(self.drain)
+                self._atexit = True
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs:
+                    self._busy = False
+                    self._cond.notify_all()
+                    self._cond.wait()
+                self._busy = True
+                kind, path = self._jobs.popleft()
+            try:
+                if kind == "fsync":
+                    fd = os.open(path, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                elif kind == "fsync_dir":
+                    fsync_dir(path)
+                elif kind == "unlink":
+                    _unlink_quiet(path)
+            except OSError:
+                pass  # a replaced or removed file: nothing left to make durable
+
+    def drain(self, timeout: float = 30.0) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._run_inline()
+                return
+            self._cond.wait_for(lambda: not self._jobs and not self._busy, timeout)
+
+    def _run_inline(self) -> None:
+        while self._jobs:
+            kind, path = self._jobs.popleft()
+            try:
+                if kind == "fsync_dir":
+                    fsync_dir(path)
+                elif kind == "unlink":
+                    _unlink_quiet(path)
+                else:
+                    fd = os.open(path, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            except OSError:
+                pass
+
+    def _after_fork(self) -> None:
+        # The thread does not exist in a forked child; its pending jobs belong to the parent.
+        self._cond = threading.Condition()
+        self._jobs = deque()
+        self._busy = False
+        self._thread = None
+
+
+_syncer = _Syncer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_syncer._after_fork)
+
+
+def flush() -> None:
+    """Wait until every record written by this process is durable (fsynced)."""
+    _syncer.drain()
+
+
+def publish(experiments_dir: Path, tmp_dir: Path, record: Record, *, final: bool, journal: Path | None = None) -> None:
+    path = record_path(experiments_dir, record.id)
+    data = record_bytes(record)
+    try:
+        try:
+            tmp = write_tmp(os.fspath(tmp_dir), data, fsync=final)
+        except FileNotFoundError:
+            experiments_dir.mkdir(parents=True, exist_ok=True)
+            tmp = write_tmp(os.fspath(tmp_dir), data, fsync=final)
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            experiments_dir.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+    except OSError as e:
+        raise StoreError(f"could not write {path}: {e.strerror or e}", _hint_for(e)) from e
+    if final:
+        jobs = [("fsync_dir", os.fspath(experiments_dir))]
+        if journal is not None:
+            jobs.append(("unlink", os.fspath(journal)))
+        _syncer.submit(*jobs, supersedes=os.fspath(path))
+    else:
+        _syncer.submit(("fsync", os.fspath(path)), ("fsync_dir", os.fspath(experiments_dir)))
