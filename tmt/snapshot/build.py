@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from blake3 import blake3
@@ -22,7 +23,7 @@ from blake3 import blake3
 from tmt._warn import warn as default_warn
 from tmt.errors import SnapshotError, StoreError
 from tmt.snapshot import tree as treemod
-from tmt.snapshot.ignore import ALWAYS_IGNORED, Rules, is_ignored, load_rules
+from tmt.snapshot.ignore import ALWAYS_IGNORED, IGNORE_FILES, Rules, is_ignored, load_rules
 from tmt.snapshot.statcache import StatCache, is_racy
 from tmt.store.ids import ObjectId
 from tmt.store.objects import Batch, ObjectStore
@@ -30,6 +31,11 @@ from tmt.store.pins import PinFile
 
 HASH_THREADS = min(8, (os.cpu_count() or 2) * 2)
 _THREAD_MIN = 32  # below this many changed files threads cost more than they save
+_MAX_RETRIES = 3
+_IGNORE_NAMES = frozenset(os.fsencode(n) for n in IGNORE_FILES)
+_row_name = itemgetter(0)
+_FILE, _EXEC, _LINK, _TREE = treemod.FILE, treemod.EXEC, treemod.SYMLINK, treemod.TREE
+_S_ISREG, _S_ISLNK = statmod.S_ISREG, statmod.S_ISLNK
 
 
 @dataclass(slots=True)
@@ -43,22 +49,28 @@ class SnapshotResult:
     hashed: int = 0  # files read this time (not from the cache)
 
 
-# A row is [name, kind, oid32 | None, size, extra]; extra is a _Dir for subtrees, or
-# (abs path, rel path, stat key) for a file that still has to be read.
-Row = list
-
-
-@dataclass(slots=True)
 class _Dir:
-    rows: list[Row]
+    """One directory as walked. `rows` are tree rows [name, kind, oid32, size]; the oid of a
+    subtree row, or of a file still to be read, is filled in later. `same` means the stat
+    cache vouches for the whole directory: `info` (tree id, bytes, files) is reused as is."""
+
+    __slots__ = ("rel", "rows", "subdirs", "entries", "reused", "same", "info")
+
+    def __init__(self, rel: bytes) -> None:
+        self.rel = rel
+        self.rows: list[list] = []
+        self.subdirs: list[tuple[list, _Dir]] = []
+        self.entries: dict[bytes, tuple] = {}  # name -> (key, oid32): the cache's next state
+        self.reused: list[bytes] = []  # ids taken from the cache without reading the file
+        self.same = False
+        self.info: tuple = (None, 0, 0)
 
 
-@dataclass(slots=True)
-class _Pending:
-    row: Row
-    abs: bytes
-    rel: bytes
-    key: tuple[int, int, int, int]
+class _Retry(Exception):
+    """Objects the cache vouched for are gone (gc removed them): walk again without them."""
+
+
+_S_IFMT, _S_IFREG, _S_IFLNK = 0o170000, 0o100000, 0o120000
 
 
 class _Snapshotter:
@@ -74,87 +86,160 @@ class _Snapshotter:
         progress: Callable[[int, int], None] | None,
         warn: Callable[[str], None],
     ) -> None:
-        self.root = os.fsencode(root)
+        self.root = os.fsencode(root.absolute())
         self.store = store
         self.cache_dir = cache_dir
         self.max_file_size = max_file_size
-        self.exclude = {os.fsencode(p) for p in exclude}
+        self.exclude = {os.fsencode(Path(p).absolute()) for p in exclude}
         self.pin = pin
         self.progress = progress
         self.warn = warn
         self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
-        self.new_files: dict[bytes, list] = {}
+        self.hashed = 0
+
+    def _reset(self, trusted: bool) -> None:
+        self.trusted = trusted  # may whole directories be reused from the cache?
         self.skipped: list[tuple[str, str]] = []
         self.too_large: list[str] = []
-        self.pending: list[_Pending] = []
-        self.cached_ids: list[bytes] = []
-        self.cached_rows: list[tuple[Row, _Pending]] = []
-        self.cache_dirty = False
-        self.hashed = 0
+        self.pending: list[tuple[list, bytes, bytes, bytes, _Dir, tuple]] = []
+        self.to_pin: list[bytes] = []  # ids relied on without writing them (checked if untrusted)
+        self.blobs: list[tuple[bytes, bytes]] = []  # small blobs made in the walk (symlink targets)
+        self.holes = False  # some row lost its file (vanished, unreadable)
+        self.new_dirs: dict[bytes, tuple] = {}
+        self.changed = False
         self.walk_start_ns = time.time_ns()
 
     # -- phase 1: walk ---------------------------------------------------------------------
 
     def walk(self, dir_abs: bytes, rel: bytes, stack: list[Rules]) -> _Dir:
-        rules = load_rules(dir_abs, os.fsdecode(rel))
-        if rules is not None:
-            stack = [*stack, rules]
-        rows: list[Row] = []
+        d = _Dir(rel)
         try:
             with os.scandir(dir_abs) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError as e:
             self._skip(rel or b".", f"cannot list directory: {e.strerror}")
-            return _Dir(rows)
-        files = self.cache.files
+            self.changed = True
+            return d
+        for entry in entries:
+            if entry.name in _IGNORE_NAMES:
+                rules = load_rules(dir_abs, os.fsdecode(rel))
+                if rules is not None:
+                    stack = [*stack, rules]
+                break
+        old = self.cache.dirs.get(rel)
+        old_entries = old[4] if old is not None else {}
+        same = old is not None and old[0] is not None and self.trusted
+        # The common case is a directory the cache vouches for: until something differs,
+        # only count matching entries; a changed directory is then listed in full.
+        nhits, subs = self._scan(entries, rel, stack, old_entries, None) if same else (-1, [])
+        if nhits >= 0 and nhits + len(subs) == old[3] and nhits == len(old_entries):
+            d.same = True
+            d.info = old[:3]
+            self.new_dirs[rel] = old
+            return d
+        self.changed = True
+        hits: list[tuple[bytes, str, tuple]] = []
+        misses: list[tuple[bytes, str, bytes, tuple]] = []
+        _, subs = self._scan(entries, rel, stack, old_entries, (hits, misses), done=subs)
+        rows = d.rows
+        new_entries = d.entries
+        for name, kind, hit in hits:
+            rows.append([name, kind, hit[1], hit[0][0]])
+            new_entries[name] = hit
+            d.reused.append(hit[1])
+        for name, sub in subs:
+            row = [name, _TREE, None, 0]
+            rows.append(row)
+            if sub.same:
+                row[2], row[3] = sub.info[0], sub.info[1]
+                d.reused.append(sub.info[0])
+            else:
+                d.subdirs.append((row, sub))
+        for name, kind, path, key in misses:
+            row = [name, kind, None, key[0]]
+            rows.append(row)
+            if kind == _LINK:
+                self._read_link(d, row, path, rel + name, key)
+            else:
+                self.pending.append((row, path, rel + name, name, d, key))
+        rows.sort(key=_row_name)
+        return d
+
+    def _scan(
+        self, entries: list, rel: bytes, stack: list[Rules], old_entries: dict, out, done=None
+    ) -> tuple[int, list[tuple[bytes, _Dir]]]:
+        """One pass over a directory's entries; subdirectories are walked (once: `done`
+        holds those walked by an earlier, abandoned fast pass). Without `out`, stop at the
+        first difference from the cache (count -1), else count the matching entries."""
+        walked = dict(done) if done else None
+        subs: list[tuple[bytes, _Dir]] = []
+        fast = out is None
+        nhits = 0
+        max_size = self.max_file_size
         for entry in entries:
             name = entry.name
             if name in ALWAYS_IGNORED:
                 continue
-            child_rel = rel + name
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.path in self.exclude:
                         continue
+                    if walked is not None and name in walked:
+                        subs.append((name, walked.pop(name)))
+                        continue
+                    child_rel = rel + name
                     if stack and is_ignored(stack, os.fsdecode(child_rel) + "/"):
                         continue
                     sub = self.walk(entry.path, child_rel + b"/", stack)
-                    rows.append([name, treemod.TREE, None, 0, sub])
+                    subs.append((name, sub))
+                    if fast and not sub.same:
+                        return -1, subs
                     continue
-                if stack and is_ignored(stack, os.fsdecode(child_rel)):
+                if stack and is_ignored(stack, os.fsdecode(rel + name)):
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError as e:
-                self._skip(child_rel, f"cannot stat: {e.strerror}")
+                if fast:
+                    return -1, subs
+                self._skip(rel + name, f"cannot stat: {e.strerror}")
                 continue
             mode = st.st_mode
-            if statmod.S_ISLNK(mode):
-                try:
-                    target = os.readlink(entry.path)
-                except OSError as e:
-                    self._skip(child_rel, f"cannot read link: {e.strerror}")
+            fmt = mode & _S_IFMT
+            if fmt == _S_IFREG:
+                if st.st_size > max_size:
+                    if fast:
+                        return -1, subs
+                    self.too_large.append(f"{os.fsdecode(rel + name)} ({_human(st.st_size)})")
                     continue
-                rows.append([name, treemod.SYMLINK, None, len(target), target])
-                continue
-            if not statmod.S_ISREG(mode):
+            elif fmt != _S_IFLNK:
                 continue  # sockets, FIFOs, devices: not code
-            size = st.st_size
-            if size > self.max_file_size:
-                self.too_large.append(f"{os.fsdecode(child_rel)} ({_human(size)})")
-                continue
-            kind = treemod.EXEC if mode & 0o111 else treemod.FILE
-            key = (size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            row = [name, kind, None, size, None]
-            rows.append(row)
-            hit = files.get(child_rel)
-            if hit is not None and hit[0] == size and hit[1] == key[1] and hit[2] == key[2] and hit[3] == key[3]:
-                row[2] = hit[4]
-                self.cached_ids.append(hit[4])
-                self.cached_rows.append((row, _Pending(row, entry.path, child_rel, key)))
-                self.new_files[child_rel] = hit
+            key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            hit = old_entries.get(name)
+            if hit is not None and hit[0] == key:
+                if fast:
+                    nhits += 1
+                    continue
+                kind = _LINK if fmt == _S_IFLNK else (_EXEC if mode & 0o111 else _FILE)
+                out[0].append((name, kind, hit))
+            elif fast:
+                return -1, subs
             else:
-                self.pending.append(_Pending(row, entry.path, child_rel, key))
-        return _Dir(rows)
+                kind = _LINK if fmt == _S_IFLNK else (_EXEC if mode & 0o111 else _FILE)
+                out[1].append((name, kind, entry.path, key))
+        return nhits, subs
+
+    def _read_link(self, d: _Dir, row: list, path: bytes, rel: bytes, key: tuple) -> None:
+        try:
+            target = os.readlink(path)
+        except OSError as e:
+            self._lose(row, rel, f"cannot read link: {e.strerror}")
+            return
+        oid = blake3(target).digest()
+        self.blobs.append((oid, target))
+        row[2] = oid
+        row[3] = len(target)
+        if not is_racy(key[1], self.walk_start_ns):
+            d.entries[row[0]] = (key, oid)
 
     def _skip(self, rel: bytes, reason: str) -> None:
         self.skipped.append((os.fsdecode(rel), reason))
@@ -162,10 +247,9 @@ class _Snapshotter:
     # -- phase 2: read and hash what the cache did not cover -------------------------------
 
     def hash_pending(self, batch: Batch) -> None:
-        pending, self.pending = self.pending, []
+        pending = self.pending
         if not pending:
             return
-        self.cache_dirty = True
         total = len(pending)
         self.hashed += total
         done = 0
@@ -182,90 +266,123 @@ class _Snapshotter:
                 if self.progress:
                     self.progress(done, total)
 
-    def _hash_chunk(self, chunk: list[_Pending], batch: Batch) -> int:
-        loaded: list[tuple[_Pending, bytes, ObjectId]] = []
-        for p in chunk:
+    def _hash_chunk(self, chunk: list, batch: Batch) -> int:
+        loaded = []
+        for row, path, rel, name, d, key in chunk:
             try:
-                with open(p.abs, "rb") as f:
+                with open(path, "rb") as f:
                     data = f.read(self.max_file_size + 1)
             except FileNotFoundError:
-                self._skip(p.rel, "vanished during the snapshot")
+                self._lose(row, rel, "vanished during the snapshot")
                 continue
             except OSError as e:
-                self._skip(p.rel, f"cannot read: {e.strerror}")
+                self._lose(row, rel, f"cannot read: {e.strerror}")
                 continue
             if len(data) > self.max_file_size:
-                self._skip(p.rel, "grew over the size limit during the snapshot")
+                self._lose(row, rel, "grew over the size limit during the snapshot")
                 continue
-            loaded.append((p, data, ObjectId(blake3(data).hexdigest())))
+            loaded.append((row, name, d, key, data, blake3(data).digest()))
         # Pin before adding: add() may find the object present and skip writing it.
-        self.pin.add(oid for _, _, oid in loaded)
-        for p, data, oid in loaded:
-            batch.add(data, oid)
-            raw = bytes.fromhex(oid)
-            p.row[2] = raw
-            p.row[3] = len(data)
-            size, mtime, ctime, ino = p.key
-            if len(data) == size and not is_racy(mtime, self.walk_start_ns):
-                self.new_files[p.rel] = [size, mtime, ctime, ino, raw]
+        self.pin.add_raw(item[5] for item in loaded)
+        for row, name, d, key, data, oid in loaded:
+            batch.add(data, ObjectId(oid.hex()))
+            row[2] = oid
+            row[3] = len(data)
+            if len(data) == key[0] and not is_racy(key[1], self.walk_start_ns):
+                d.entries[name] = (key, oid)
         return len(chunk)
+
+    def _lose(self, row: list, rel: bytes, reason: str) -> None:
+        row[2] = None
+        self.holes = True
+        self._skip(rel, reason)
 
     # -- phase 3: trees, bottom-up ----------------------------------------------------------
 
-    def build(self, d: _Dir, out: list[tuple[bytes, bytes]], top: bool = True) -> tuple[bytes | None, int, int]:
-        """Return (tree id, bytes, files) of `d`; None for a directory with nothing kept."""
-        rows = []
-        total = files = 0
-        for name, kind, oid, size, extra in d.rows:
-            if kind == treemod.TREE:
-                oid, size, n = self.build(extra, out, top=False)
-                if oid is None:
-                    continue
-                files += n
-            elif kind == treemod.SYMLINK:
-                oid = bytes.fromhex(treemod.tree_id(extra))
-                out.append((oid, extra))
-                files += 1
-            elif oid is None:
-                continue  # unreadable or vanished
-            else:
-                files += 1
-            total += size
-            rows.append([name, kind, oid, size])
+    def build(self, d: _Dir, out: list[tuple[bytes, bytes]], top: bool) -> tuple:
+        """(tree id, bytes, files) of a changed directory; tree id None if nothing is kept."""
+        for row, sub in d.subdirs:
+            row[2], row[3], _ = self.build(sub, out, False)
+        rows = d.rows
+        if self.holes or d.subdirs:
+            rows = [r for r in rows if r[2] is not None]
+        # Ids reused from the cache (files, unchanged subtrees): pinned and, if untrusted, checked.
+        self.to_pin.extend(d.reused)
         if not rows and not top:
-            return None, 0, 0  # like git, a directory with nothing kept is left out
-        data = treemod.encode_rows(rows)
-        oid = bytes.fromhex(treemod.tree_id(data))
-        out.append((oid, data))
-        return oid, total, files
+            info = (None, 0, 0)
+        else:
+            files = 0
+            for r in rows:
+                if r[1] == _TREE:
+                    sub_info = self.new_dirs.get(d.rel + r[0] + b"/")
+                    files += sub_info[2] if sub_info else 0
+                else:
+                    files += 1
+            data = treemod.encode_rows(rows)
+            oid = blake3(data).digest()
+            out.append((oid, data))
+            info = (oid, sum(r[3] for r in rows), files)
+        self.new_dirs[d.rel] = (*info, len(rows), d.entries)
+        return info
 
-    def run(self) -> SnapshotResult:
-        tree_objs: list[tuple[bytes, bytes]] = []
+    def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
+        self._reset(trusted)
         root_dir = self.walk(self.root, b"", [])
         with self.store.batch() as batch:
-            self.pin.add(o.hex() for o in self.cached_ids)
-            epoch = self.store.epoch()
-            trust = epoch is not None and epoch == self.cache.epoch
-            if not trust and self.cached_rows:
-                self._requeue_missing()
             self.hash_pending(batch)
-            root, nbytes, nfiles = self.build(root_dir, tree_objs)
-            self.pin.add(o.hex() for o, _ in tree_objs)
-            if self.store.epoch() != epoch:
-                # gc ran while we worked: trust nothing, re-check every object we rely on.
-                trust = False
-                missing = self._requeue_missing()
-                if missing:
-                    self.hash_pending(batch)
-                    tree_objs.clear()
-                    root, nbytes, nfiles = self.build(root_dir, tree_objs)
-                    self.pin.add(o.hex() for o, _ in tree_objs)
-            known = self.cache.trees if trust else set()
+            tree_objs: list[tuple[bytes, bytes]] = []
+            if root_dir.same:
+                info = root_dir.info
+                self.to_pin.append(info[0])
+            else:
+                info = self.build(root_dir, tree_objs, True)
+            self.pin.add_raw(self.to_pin)
+            self.pin.add_raw(o for o, _ in tree_objs)
+            self.pin.add_raw(o for o, _ in self.blobs)
+            epoch = self.store.epoch()
+            if trusted and (epoch is None or epoch != self.cache.epoch):
+                batch.abort()
+                return self.run_once(False)
+            if not trusted:
+                self._check_present(self.to_pin)
+            for oid, data in self.blobs:
+                batch.add(data, ObjectId(oid.hex()))
             for oid, data in tree_objs:
-                if oid not in known:
-                    batch.add(data, ObjectId(oid.hex()))
+                batch.add(data, ObjectId(oid.hex()))
             new_objects = len(batch._pending)
             new_bytes = sum(os.path.getsize(t) for t in batch._pending.values())
+        if self.store.epoch() != epoch:
+            # gc ran while we worked: what we wrote is safe (pinned), but what we reused
+            # from the cache may have gone between our checks. Check it all.
+            self._check_present(self.to_pin)
+        self._save_cache(epoch)
+        result = SnapshotResult(
+            ObjectId(info[0].hex()), info[2], info[1], list(self.skipped), new_objects, new_bytes, self.hashed
+        )
+        return result, trusted
+
+    def _check_present(self, ids: list[bytes]) -> None:
+        """Raise _Retry, forgetting what the cache knew, if objects we rely on are gone."""
+        has = self.store.has
+        if any(not has(ObjectId(oid.hex())) for oid in set(ids)):
+            self.cache.dirs = {
+                rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if has(ObjectId(e[1].hex()))})
+                for rel, info in self.new_dirs.items()
+            }
+            raise _Retry
+
+    def run(self) -> SnapshotResult:
+        # Checked again after pinning (run_once); this early look only avoids a wasted pass.
+        trusted = self.cache.epoch is not None and self.cache.epoch == self.store.epoch()
+        for _ in range(_MAX_RETRIES):
+            try:
+                result, _ = self.run_once(trusted)
+                break
+            except _Retry:
+                trusted = False
+        else:
+            self.cache = StatCache(self.cache.root)
+            result, _ = self.run_once(False)
         if self.too_large:
             self.warn(
                 f"left out {len(self.too_large)} file(s) over {_human(self.max_file_size)} "
@@ -275,40 +392,14 @@ class _Snapshotter:
             )
         for path, reason in self.skipped:
             self.warn(f"skipped {path}: {reason}")
-        self._save_cache(epoch, tree_objs, trust)
-        assert root is not None
-        return SnapshotResult(
-            ObjectId(root.hex()), nfiles, nbytes, list(self.skipped), new_objects, new_bytes, self.hashed
-        )
+        return result
 
-    def _requeue_missing(self) -> int:
-        """Cached ids whose objects are gone get re-read from disk."""
-        missing = 0
-        keep = []
-        for row, p in self.cached_rows:
-            if self.store.has(ObjectId(row[2].hex())):
-                keep.append((row, p))
-            else:
-                row[2] = None
-                self.pending.append(p)
-                missing += 1
-        self.cached_rows = keep
-        return missing
-
-    def _save_cache(self, epoch: str | None, tree_objs: list[tuple[bytes, bytes]], trust: bool) -> None:
+    def _save_cache(self, epoch: str | None) -> None:
         if self.cache_dir is None:
             return
-        trees = {oid for oid, _ in tree_objs}
-        unchanged = (
-            trust
-            and not self.cache_dirty
-            and len(self.new_files) == len(self.cache.files)
-            and trees <= self.cache.trees
-        )
-        if unchanged:
+        if not self.changed and epoch == self.cache.epoch and len(self.new_dirs) == len(self.cache.dirs):
             return
-        self.cache.files = self.new_files
-        self.cache.trees = trees
+        self.cache.dirs = self.new_dirs
         self.cache.epoch = epoch
         self.cache.save(self.cache_dir, self.store.tmp_dir)
 
@@ -367,7 +458,7 @@ def snapshot_repo(repo, *, pin: PinFile | None = None, progress=None, warn=defau
     )
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

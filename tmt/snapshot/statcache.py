@@ -1,51 +1,54 @@
-"""The stat cache: (size, mtime_ns, ctime_ns, inode) -> blob id, so unchanged files are not read.
+"""The stat cache: what the last snapshot saw, so that unchanged files are not read again.
 
-Deleting it costs only speed. An entry whose mtime falls within RACY_NS of the walk that
-recorded it is never trusted ("racily clean", as git calls it): the file may have been
-written again within the file system's timestamp granularity.
+Per directory: the tree id it produced, its byte and file totals, its row count, and per
+entry the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id. A directory whose
+entries all match, with unchanged subdirectories and the same row count, reuses its tree id
+without encoding anything. Deleting the cache costs only speed.
+
+An entry whose mtime falls within RACY_NS of the walk that saw it is never stored ("racily
+clean", as git calls it): the file may be written again within the file system's timestamp
+granularity without its key changing.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tmt.store import codec
 from tmt.store.fsutil import atomic_write
 
-CACHE_NAME = "stat-v1"
+CACHE_NAME = "stat-v2"
 RACY_NS = 100_000_000  # 100 ms, well above the kernel's coarse clock tick
-FileKey = tuple[int, int, int, int]
+
+Key = tuple  # (size, mtime_ns, ctime_ns, inode)
+Entry = tuple  # (Key, oid32)
+DirInfo = tuple  # (tree oid32 | None, bytes, files, rows, {name: Entry})
 
 
 @dataclass(slots=True)
 class StatCache:
     root: str = ""
     epoch: str | None = None
-    files: dict[bytes, list] = field(default_factory=dict)  # rel -> [size, mtime, ctime, ino, oid32]
-    trees: set[bytes] = field(default_factory=set)  # tree ids (32 bytes) seen present under `epoch`
+    dirs: dict[bytes, DirInfo] = field(default_factory=dict)
 
     @classmethod
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
         try:
-            data = codec.unpackb((cache_dir / CACHE_NAME).read_bytes())
-            if not isinstance(data, dict) or data.get("root") != root or data.get("v") != 1:
+            data = codec.unpackb((cache_dir / CACHE_NAME).read_bytes(), use_list=False)
+            if not isinstance(data, dict) or data.get("v") != 2 or data.get("root") != root:
                 return cls(root)
-            files = data["files"]
-            trees = set(data["trees"])
-            if not isinstance(files, dict):
+            dirs = data["dirs"]
+            if not isinstance(dirs, dict):
                 return cls(root)
-            return cls(root, data.get("epoch"), files, trees)
+            return cls(root, data.get("epoch"), dirs)
         except (OSError, ValueError, KeyError, TypeError):
             return cls(root)
 
     def save(self, cache_dir: Path, tmp_dir: Path) -> None:
-        data = codec.packb(
-            {"v": 1, "root": self.root, "epoch": self.epoch, "files": self.files, "trees": sorted(self.trees)}
-        )
+        data = codec.packb({"v": 2, "root": self.root, "epoch": self.epoch, "dirs": self.dirs})
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(cache_dir / CACHE_NAME, data, tmp_dir)
+            atomic_write(cache_dir / CACHE_NAME, data, tmp_dir, durable=False)
         except Exception:
             pass  # a cache that cannot be written only costs speed next time
 

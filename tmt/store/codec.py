@@ -18,14 +18,14 @@ def packb(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
-def unpackb(data: bytes, max_len: int = MAX_OBJECT_DECODE) -> Any:
+def unpackb(data: bytes, max_len: int = MAX_OBJECT_DECODE, *, use_list: bool = True) -> Any:
     """Decode one msgpack value; raises ValueError (or a subclass) on any malformed input."""
     try:
         return msgpack.unpackb(
             data,
             raw=False,
             strict_map_key=True,
-            use_list=True,
+            use_list=use_list,
             max_bin_len=max_len,
             max_str_len=max_len,
             max_array_len=max_len,

@@ -52,20 +52,24 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, tmp_dir: str | os.PathLike[str]) -> None:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes, tmp_dir: str | os.PathLike[str], *, durable: bool = True
+) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a mix.
 
     fsync the temp file before the rename, or a crash can publish an empty file.
+    `durable=False` skips the fsyncs, for derived caches that may be lost but not torn.
     """
     path = os.fspath(path)
     try:
-        tmp = write_tmp(os.fspath(tmp_dir), data)
+        tmp = write_tmp(os.fspath(tmp_dir), data, fsync=durable)
         try:
             os.replace(tmp, path)
         except BaseException:
             _unlink_quiet(tmp)
             raise
-        fsync_dir(os.path.dirname(path) or ".")
+        if durable:
+            fsync_dir(os.path.dirname(path) or ".")
     except OSError as e:
         raise StoreError(f"could not write {path}: {e.strerror or e}", _hint_for(e)) from e
 

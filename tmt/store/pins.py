@@ -32,7 +32,11 @@ class PinFile:
         self._fd: int | None = None
 
     def add(self, oids: Iterable[str]) -> None:
-        data = b"".join(bytes.fromhex(o) for o in oids)
+        self.add_raw(bytes.fromhex(o) for o in oids)
+
+    def add_raw(self, raw_ids: Iterable[bytes]) -> None:
+        """Pin ids given as 32-byte digests (the snapshot's hot path has them in this form)."""
+        data = b"".join(raw_ids)
         if not data:
             return
         if self._fd is None:
