@@ -1,0 +1,114 @@
+"""gc --grace 0 racing real writer processes never removes an object a record references.
+
+Writers follow the recording protocol (pin, write objects, write the record, unpin) in a
+loop, re-adding shared content that an earlier run dropped (dedup: the object may be old,
+unreferenced and about to be deleted) and deleting some of their own records, so gc always
+has garbage to collect. One writer records through the public API (tmt.start_run, log,
+save). gc runs a fixed number of times meanwhile; then fsck must find nothing missing.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tmt.maintenance import fsck, gc
+
+RAW_WRITER = textwrap.dedent('''
+    import os, sys
+    from tmt.repo import Repo
+    from tmt.records.io import write_record, delete_record
+    from tmt.records.model import Record, new_run_id
+    from tmt.snapshot.tree import TreeEntry, encode_tree
+    from tmt.store.ids import hash_bytes
+    from tmt.store.pins import PinFile
+
+    repo = Repo(sys.argv[1]); stop = sys.argv[2]; me = int(sys.argv[3])
+    shared = [b"shared blob %d" % i for i in range(12)]
+    mine = []
+    i = 0
+    while not os.path.exists(stop):
+        pin = PinFile(repo.tmt_dir)
+        entries = []
+        blobs = [shared[(i + k) % len(shared)] for k in range(3)] + [os.urandom(24)]
+        for j, data in enumerate(blobs):
+            oid = hash_bytes(data)
+            pin.add([oid])              # pin first, then check/write
+            repo.store.put(data, oid)
+            entries.append(TreeEntry(b"f%d" % j, "f", oid, len(data)))
+        sub = encode_tree(entries[:2]); sub_id = hash_bytes(sub)
+        pin.add([sub_id]); repo.store.put(sub, sub_id)
+        top = encode_tree(entries[2:] + [TreeEntry(b"sub", "d", sub_id, 0)]); top_id = hash_bytes(top)
+        pin.add([top_id]); repo.store.put(top, top_id)
+        art = b"artifact %d" % (i % 5); art_id = hash_bytes(art)
+        pin.add([art_id]); repo.store.put(art, art_id)
+        rec = Record(id=new_run_id(), name="raw%d" % me, status="completed",
+                     created_at="2026-01-01T00:00:00+00:00", code={"root": ".", "tree": top_id},
+                     artifacts=[{"name": "a", "object": art_id, "size": len(art)}])
+        write_record(repo.experiments_dir, repo.tmp_dir, rec)
+        pin.close()
+        mine.append(rec.id)
+        if i % 2 == 1:                  # like `tmt rm`: its objects become garbage
+            delete_record(repo.experiments_dir, mine.pop(0))
+        if i == 0:
+            print("ready", flush=True)
+        i += 1
+    print(i, flush=True)
+''')
+
+API_WRITER = textwrap.dedent('''
+    import os, sys
+    import tmt
+    from tmt.records.io import delete_record
+    stop = sys.argv[2]
+    i = 0
+    ids = []
+    while not os.path.exists(stop):
+        with open("code.py", "w") as f:
+            f.write("x = %d\\n" % (i % 4))
+        with tmt.start_run("api") as run:
+            run.log({"loss": 1.0 / (i + 1)}, step=0)
+            run.save(b"same model bytes" * (i % 3), "model")  # equal pickles: dedup
+        ids.append(run.record.id)
+        if i % 2 == 1:
+            delete_record(tmt.Repo.find().experiments_dir, ids.pop(0))
+        if i == 0:
+            print("ready", flush=True)
+        i += 1
+    print(i, flush=True)
+''')
+
+
+def test_gc_racing_writers_loses_nothing(repo, python, tmp_path):
+    (repo.root / "code.py").write_text("x = 0\n")
+    stop = tmp_path / "stop"
+    procs = [
+        subprocess.Popen([python, "-c", RAW_WRITER, str(repo.tmt_dir), str(stop), str(n)],
+                         cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n in range(2)
+    ]
+    procs.append(subprocess.Popen([python, "-c", API_WRITER, str(repo.tmt_dir), str(stop)],
+                                  cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        deleted = restored = 0
+        for _ in range(25):
+            r = gc(repo, grace=0)
+            deleted += r.objects_deleted
+            restored += r.objects_restored
+            # every record on disk now has all its objects (records only ever appear after
+            # their objects, and gc must never take one away)
+            check = fsck(repo)
+            assert not check.by_kind("missing_object"), check.by_kind("missing_object")[:3]
+    finally:
+        stop.touch()
+        outs = [p.communicate(timeout=60) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert int(out.split()[-1]) >= 1
+    assert deleted > 0  # the race had garbage to collect
+    gc(repo, grace=0)
+    final = fsck(repo)
+    assert final.ok, [p.message for p in final.remaining][:5]
+    assert not final.by_kind("dangling_object")
