@@ -1,8 +1,14 @@
 """Ignore rules: nested .gitignore files and .tmtignore with git's semantics (via pathspec).
 
 Matching is on the hot path of every snapshot, so each rules file is compiled once into a
-single alternation regex used as a pre-filter; only paths it matches go through pathspec's
-exact last-match-wins check (needed for negations).
+single alternation regex used as a pre-filter; only paths it matches go through the exact
+last-match-wins check (needed for negations).
+
+The walk asks about one path at a time and never descends into an ignored folder, so a
+pattern decides a path only when it matches *that path*, as git does. pathspec's regexes
+also match every path below a matching folder (the `ps_d` group marks such a match); those
+matches are not decisions here: with "a" and "!c.py", the folder c.py/a stays ignored
+although "!c.py" matches its parent (pathspec's check_file("c.py/a/") says otherwise).
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import pathspec
 IGNORE_FILES = (".gitignore", ".tmtignore")
 ALWAYS_IGNORED = frozenset((b".tmt", b".git"))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_DIR_GROUP = "ps_d"  # pathspec's marker group: the match ended at a folder boundary
 
 
 @dataclass(slots=True)
@@ -22,16 +29,26 @@ class Rules:
     """The rules of one directory's ignore files; paths are relative to `base`."""
 
     base: str  # relative dir of the ignore file, '' for the root, else ending with '/'
-    spec: pathspec.PathSpec
+    patterns: list[tuple[re.Pattern[str], bool, bool]]  # (regex, include, ends at ps_d), last first
     prefilter: re.Pattern[str] | None
 
     def decide(self, rel: str) -> bool | None:
-        """True: ignored, False: re-included (negation), None: no rule matched."""
+        """True: ignored, False: re-included (negation), None: no rule matched.
+
+        `rel` ends with '/' for a folder.
+        """
         sub = rel[len(self.base):]
-        if self.prefilter is not None and not self.prefilter.match(sub):
+        bare = sub[:-1] if sub.endswith("/") else sub
+        if self.prefilter is not None and not self.prefilter.match(sub) and not self.prefilter.match(bare):
             return None
-        result = self.spec.check_file(sub)
-        return result.include
+        for regex, include, has_dir_group in self.patterns:
+            if has_dir_group:
+                if regex.search(sub) is None:  # anchored at the end: this path, not a parent
+                    continue
+            elif regex.search(bare) is None:
+                continue  # e.g. "d/**" matches what is inside d, not d itself
+            return include
+        return None
 
 
 def load_rules(dir_abs: bytes, base_rel: str) -> Rules | None:
@@ -47,15 +64,22 @@ def load_rules(dir_abs: bytes, base_rel: str) -> Rules | None:
     if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
         return None
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    regexes = [
-        _NAMED_GROUP.sub("(?:", p.regex.pattern)
-        for p in spec.patterns
-        if p.include is not None and getattr(p, "regex", None) is not None
-    ]
-    prefilter = re.compile("|".join(f"(?:{r})" for r in regexes)) if regexes else None
-    if prefilter is None:
+    active = [p for p in spec.patterns if p.include is not None and getattr(p, "regex", None) is not None]
+    if not active:
         return None
-    return Rules(base_rel, spec, prefilter)
+    # pathspec searches (its regexes are not all anchored: "*/" is "(?P<ps_d>/)"), while the
+    # pre-filter is used with match(): unanchored alternatives get a leading ".*?".
+    regexes = [_NAMED_GROUP.sub("(?:", p.regex.pattern) for p in active]
+    prefilter = re.compile("|".join(f"(?:{r})" if r.startswith("^") else f"(?:.*?{r})" for r in regexes))
+    patterns = []
+    for p in reversed(active):
+        if _DIR_GROUP in p.regex.groupindex:
+            # The ps_d group ends the regex; requiring the match to end with the path makes
+            # it a match of the path itself (a match of a parent ends inside the path).
+            patterns.append((re.compile(f"(?:{p.regex.pattern})\\Z"), bool(p.include), True))
+        else:
+            patterns.append((p.regex, bool(p.include), False))
+    return Rules(base_rel, patterns, prefilter)
 
 
 def is_ignored(stack: list[Rules], rel: str) -> bool:
