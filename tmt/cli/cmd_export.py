@@ -39,7 +39,7 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
         runs = select(repo, **filters, newest_first=True, limit=limit)
     if limit is not None:
         runs = runs[:limit]
-    records = [_flatten_params(r) for r in runs.to_records()]
+    records = flatten_nested(runs.to_records())
     text = to_csv(records) if fmt == "csv" else _to_json(records)
     if path is None:
         click.echo(text, nl=False)
@@ -58,15 +58,23 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
     message(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}")
 
 
-def _flatten_params(rec: dict) -> dict:
+def flatten_nested(records: list[dict]) -> list[dict]:
+    """Nested params as dotted columns: a `params.opt` holding {"lr": 0.1} becomes `params.opt.lr`."""
     from tmt.workspace import flatten
 
-    out = {}
-    for k, v in rec.items():
-        if k.startswith("params.") and isinstance(v, dict) and v:
-            out.update(flatten(v, k + "."))
-        else:
-            out[k] = v
+    nested = {k for r in records for k, v in r.items() if k.startswith("params.") and isinstance(v, dict) and v}
+    if not nested:
+        return records
+    out = []
+    for r in records:
+        row = {}
+        for k, v in r.items():
+            if k in nested:
+                if isinstance(v, dict) and v:
+                    row.update(flatten(v, k + "."))
+            else:
+                row[k] = v
+        out.append(row)
     return out
 
 

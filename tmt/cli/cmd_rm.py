@@ -70,7 +70,7 @@ def command(refs: tuple[str, ...], name: str | None, older_than: str | None, sta
     n = len(runs)
     what = f"{n} run{'s' if n != 1 else ''}"
     if not yes:
-        if not sys.stdin.isatty():
+        if not stdin_is_terminal():
             raise UsageError(f"refusing to delete {what} without confirmation: stdin is not a terminal",
                              "pass --yes to delete without asking")
         for r in runs[:20]:
@@ -89,3 +89,10 @@ def command(refs: tuple[str, ...], name: str | None, older_than: str | None, sta
         message("Their objects stay in the store until `tmt gc`.")
     if len(removed) != n:
         raise TmtError(f"{n - len(removed)} of {what} were already gone")
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -28,9 +28,10 @@ def complete_ref(ctx: click.Context, param: click.Parameter, incomplete: str) ->
 
 
 def ref_candidates() -> list[tuple[str, str]]:
-    import tmt
+    from tmt.query.runs import select
+    from tmt.repo import Repo
 
-    runs = list(tmt.runs(limit=COMPLETION_RUNS))
+    runs = list(select(Repo.find(), newest_first=True, limit=COMPLETION_RUNS))
     items: list[tuple[str, str]] = []
     if runs:
         items.append(("last", f"{runs[0].id[:8]} {runs[0].name}"))

@@ -86,7 +86,7 @@ class Output:
 
     @classmethod
     def detect(cls, file: IO[str] | None = None) -> "Output":
-        stream = file or click.get_text_stream("stdout")
+        stream = file or sys.stdout
         try:
             tty = stream.isatty()
         except (AttributeError, ValueError):
@@ -99,7 +99,7 @@ class Output:
 
     @property
     def stream(self) -> IO[str]:
-        return self.file or click.get_text_stream("stdout")
+        return self.file or sys.stdout
 
     def console(self):
         if self._console is None:
@@ -383,7 +383,7 @@ def sparkline(values: Sequence[float], width: int = 24, ascii_only: bool = False
 
 
 def can_encode(text: str, stream: IO[str] | None = None) -> bool:
-    encoding = getattr(stream or click.get_text_stream("stdout"), "encoding", None) or "ascii"
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "ascii"
     try:
         text.encode(encoding)
         return True
