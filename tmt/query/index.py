@@ -277,20 +277,65 @@ class Index:
         return scanned - mtime > RACY_NS
 
     def sync(self, *, full: bool = False) -> None:
-        """Bring the index up to date with the records folder (cheap when nothing changed)."""
+        """Bring the index up to date with the records folder (cheap when nothing changed).
+
+        Files are read outside the write lock, against a snapshot of the index taken with its
+        generation number; the write applies only if the generation is unchanged (no other
+        process wrote in between), else the scan is redone (re-reading nothing already read).
+        The last attempt scans while holding the lock, so a sync always ends.
+        """
         conn = self.connection()
         if not full and self.is_fresh():
             return
-        scan_start = time.time_ns()
-        state = self._dir_state()
-        known = dict(
-            (r[0], (r[1], r[2], r[3]))
-            for r in self._retry(lambda: conn.execute("SELECT id, f_mtime, f_size, f_ino FROM runs").fetchall())
-        )
-        skipped = dict(
-            (r[0], (r[1], r[2], r[3]))
-            for r in self._retry(lambda: conn.execute("SELECT fname, f_mtime, f_size, f_ino FROM skipped").fetchall())
-        )
+        cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
+        for attempt in range(4):
+            locked = attempt == 3
+            if self._retry(lambda: self._sync_once(conn, cache, locked)):
+                return
+
+    def _sync_once(self, conn: sqlite3.Connection, cache: dict, locked: bool, rebuild: bool = False) -> bool:
+        conn.execute("BEGIN IMMEDIATE" if locked else "BEGIN")
+        try:
+            gen = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()
+            if rebuild:  # emptied and refilled in one transaction: readers never see it empty
+                for table in ("kv", "runs", "skipped"):
+                    conn.execute(f"DELETE FROM {table}")
+            known = {r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT id, f_mtime, f_size, f_ino FROM runs")}
+            skipped = {r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT fname, f_mtime, f_size, f_ino FROM skipped")}
+            if not locked:
+                conn.execute("COMMIT")
+            scan_start = time.time_ns()
+            state = self._dir_state()  # before listing: a change during the scan forces a rescan
+            changed, bad, vanished, vanished_bad = self._scan(known, skipped, cache)
+            if not locked:
+                conn.execute("BEGIN IMMEDIATE")
+                now = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()
+                if now != gen:
+                    conn.execute("ROLLBACK")
+                    return False
+            if vanished:
+                self._delete_runs(conn, vanished)
+            if vanished_bad:
+                conn.executemany("DELETE FROM skipped WHERE fname = ?", [(n,) for n in vanished_bad])
+            if changed:
+                self._upsert(conn, changed)
+            if bad:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)",
+                    [(n, *sig, reason) for n, sig, reason in bad],
+                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("dir", state), ("scanned", scan_start), ("gen", (gen[0] if gen else 0) + 1)],
+            )
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _scan(self, known: dict, skipped: dict, cache: dict) -> tuple[list, list, list, list]:
         seen: set[str] = set()
         changed: list[tuple[Record, tuple[int, int, int]]] = []
         bad: list[tuple[str, tuple[int, int, int], str]] = []
@@ -319,44 +364,32 @@ class Index:
                     if skipped.get(name) == sig:
                         bad_seen.add(name)
                         continue
-                    try:
-                        rec = read_record(Path(entry.path))
-                    except CorruptRecord as e:
-                        bad.append((name, sig, e.reason))
+                    hit = cache.get(name)
+                    if hit is not None and hit[0] == sig:
+                        result = hit[1]
+                    else:
+                        try:
+                            result = read_record(Path(entry.path))
+                        except CorruptRecord as e:
+                            result = e
+                        except RecordError:  # vanished between listing and reading
+                            continue
+                        cache[name] = (sig, result)
+                    if isinstance(result, CorruptRecord):
+                        bad.append((name, sig, result.reason))
                         bad_seen.add(name)
-                        continue
-                    except RecordError:  # vanished between listing and reading
-                        continue
-                    seen.add(rid)
-                    changed.append((rec, sig))
+                    else:
+                        seen.add(rid)
+                        changed.append((result, sig))
         vanished = [rid for rid in known if rid not in seen]
         vanished_bad = [n for n in skipped if n not in bad_seen]
+        return changed, bad, vanished, vanished_bad
 
-        def write() -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if vanished:
-                    self._delete_runs(conn, vanished)
-                if vanished_bad:
-                    conn.executemany("DELETE FROM skipped WHERE fname = ?", [(n,) for n in vanished_bad])
-                if changed:
-                    self._upsert(conn, changed)
-                if bad:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)",
-                        [(n, *sig, reason) for n, sig, reason in bad],
-                    )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                    [("dir", state), ("scanned", scan_start)],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-        self._retry(write)
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('gen', COALESCE((SELECT value FROM meta WHERE key = 'gen'), 0) + 1)"
+        )
 
     @staticmethod
     def _delete_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
@@ -404,6 +437,7 @@ class Index:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._delete_runs(conn, ids)
+                self._bump(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -421,10 +455,21 @@ class Index:
 
     def rebuild(self) -> int:
         """Drop and rebuild the whole index from the records; returns the number of runs."""
-        if not self.memory:
+        # Records are read first, outside the lock; then, holding the write lock, the tables
+        # are emptied and refilled in one transaction (re-reading only files changed since).
+        # Emptying rather than deleting the file keeps other processes' connections valid;
+        # a corrupt file is deleted by run() instead.
+        cache: dict = {}
+        self._scan({}, {}, cache)
+        try:
+            conn = self.connection()
+            self._retry(lambda: self._sync_once(conn, cache, locked=True, rebuild=True))
+        except sqlite3.OperationalError as e:
+            if _is_busy(e):
+                raise
             self._delete_files()
-        else:
-            self.close()
+        except sqlite3.DatabaseError:
+            self._delete_files()
         return self.run(lambda c: c.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 

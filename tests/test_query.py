@@ -1,0 +1,300 @@
+"""tmt.runs / Runs / Run: filters, tables, artifacts, series, checkout, remove."""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import tmt
+from tmt.errors import CheckoutError, MissingDependency, UsageError
+from tmt.query import MissingItem, remove
+from tmt.records.io import record_path, write_record
+from tmt.records.model import Record, new_run_id
+from tmt.records.series import Series, encode_series, encode_frame, journal_path
+from tmt.repo import Repo
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def make_run(repo: Repo, name: str = "exp", *, at: int = 0, status: str = "completed", params=None,
+             metrics=None, tags=(), run_id: str | None = None, **kw) -> Record:
+    """Write a record directly (no recorder): created `at` minutes after T0."""
+    created = T0 + timedelta(minutes=at)
+    rec = Record(
+        id=run_id or new_run_id(), name=name, status=status, created_at=created.isoformat(),
+        finished_at=None if status == "running" else (created + timedelta(seconds=30)).isoformat(),
+        duration_s=None if status == "running" else 30.0, params=dict(params or {}),
+        metrics=dict(metrics or {}), tags=list(tags), env=kw.pop("env", {"host": "elsewhere", "pid": 1}), **kw,
+    )
+    write_record(repo.experiments_dir, repo.tmp_dir, rec)
+    return rec
+
+
+@pytest.fixture
+def sweep(repo: Repo) -> list[Record]:
+    out = []
+    for i in range(12):
+        out.append(make_run(
+            repo, f"lr_{i % 3}", at=i,
+            params={"lr": 10.0 ** -(i % 4), "opt": "adam" if i % 2 else "sgd", "bn": i % 3 == 0, "layers": i},
+            metrics={"f1": i / 12, "loss": 1 - i / 12},
+            tags=["paper"] if i % 4 == 0 else [],
+        ))
+    return out
+
+
+def test_runs_all_oldest_first(sweep):
+    runs = tmt.runs()
+    assert len(runs) == 12
+    assert runs.ids == [r.id for r in sweep]
+    assert runs[0].id == sweep[0].id and runs[-1].id == sweep[-1].id
+    assert runs.last().id == sweep[-1].id
+    assert [r.id for r in runs[2:4]] == [sweep[2].id, sweep[3].id]
+
+
+@pytest.mark.parametrize("where, expected", [
+    (["f1 > 0.5"], [7, 8, 9, 10, 11]),
+    (["f1 >= 0.5"], [6, 7, 8, 9, 10, 11]),
+    ("loss < 0.2", [10, 11]),
+    (["params.lr <= 0.01"], [2, 3, 6, 7, 10, 11]),
+    (["params.lr == 1", "f1 != 0"], [4, 8]),
+    (["params.opt == adam", "f1 > 0.6"], [9, 11]),
+    (["params.opt == 'sgd'", "params.layers < 3"], [0, 2]),
+    (["params.opt != \"sgd\"", "params.layers <= 3"], [1, 3]),
+    (["params.bn == true"], [0, 3, 6, 9]),
+    (["params.bn == false", "metrics.f1 < 0.3"], [1, 2]),
+    (["params.missing > 0"], []),
+    (["params.missing != 0"], []),
+    (["params.opt > 1"], []),  # a string never compares with a number
+])
+def test_where(sweep, where, expected):
+    assert tmt.runs(where=where).ids == [sweep[i].id for i in expected]
+
+
+def test_filters_combine(sweep):
+    runs = tmt.runs(name=r"lr_[12]", where=["f1 > 0.3"], tags=None)
+    assert runs.ids == [sweep[i].id for i in (4, 5, 7, 8, 10, 11)]
+    assert tmt.runs(tags=["paper"]).ids == [sweep[i].id for i in (0, 4, 8)]
+    assert tmt.runs(tags="paper", name="^lr_0$").ids == [sweep[0].id]
+    assert tmt.runs(name="nomatch").ids == []
+    assert tmt.runs(since=T0 + timedelta(minutes=10)).ids == [sweep[10].id, sweep[11].id]
+    assert tmt.runs(until=(T0 + timedelta(minutes=1)).isoformat()).ids == [sweep[0].id, sweep[1].id]
+    assert tmt.runs(since="2024-03-01T12:05:00Z", until="2024-03-01T12:06:00+00:00").ids == [sweep[5].id, sweep[6].id]
+    assert len(tmt.runs(since="1d")) == 0  # all of them are older than a day
+    assert len(tmt.runs(since="5000d")) == 12
+
+
+@pytest.mark.parametrize("expr", ["f1 >", "f1 0.5", "> 0.5", "params.opt > adam", "f1 ~= 3", "f1 == true == 1", ""])
+def test_where_syntax_errors_quote_the_expression(repo, expr):
+    with pytest.raises(UsageError) as e:
+        tmt.runs(where=[expr])
+    assert repr(expr) in e.value.message
+    assert "params.lr <= 0.01" in e.value.hint
+    assert e.value.exit_code == 2
+
+
+def test_bad_time_and_status_and_regex(repo):
+    with pytest.raises(UsageError, match=r"cannot read since='yesterday-ish' as a time"):
+        tmt.runs(since="yesterday-ish")
+    with pytest.raises(UsageError, match=r"unknown status 'done'"):
+        tmt.runs(status="done")
+    with pytest.raises(UsageError, match=r"name '\(' is not a valid regular expression"):
+        tmt.runs(name="(")
+
+
+def test_status_and_crashed(repo, python):
+    done = make_run(repo, "a", at=0)
+    failed = make_run(repo, "a", at=1, status="failed", error={"type": "ValueError", "message": "x", "traceback": ""})
+    import socket
+
+    proc = subprocess.Popen([python, "-c", "pass"])
+    proc.wait()
+    dead = make_run(repo, "a", at=2, status="running", env={"host": socket.gethostname(), "pid": proc.pid})
+    live = make_run(repo, "a", at=3, status="running", env={"host": socket.gethostname(), "pid": os.getpid()})
+    assert tmt.runs(status="completed").ids == [done.id]
+    assert tmt.runs(status="crashed").ids == [dead.id]
+    assert tmt.runs(status="running").ids == [live.id]
+    assert tmt.runs(status=["failed", "crashed"]).ids == [failed.id, dead.id]
+    assert tmt.get(dead.id).status == "crashed"
+    assert tmt.runs().to_records()[2]["status"] == "crashed"
+
+
+def test_best_and_sort(sweep):
+    runs = tmt.runs()
+    assert runs.best("f1").id == sweep[11].id
+    assert runs.best("metrics.loss", mode="min").id == sweep[11].id
+    assert runs.best("f1", mode="min").id == sweep[0].id
+    assert runs.sort("f1", descending=True).ids[:2] == [sweep[11].id, sweep[10].id]
+    assert runs.sort("params.layers").ids == [r.id for r in sweep]
+    assert runs.sort("name").ids[0] == sweep[0].id
+    with pytest.raises(UsageError) as e:
+        runs.best("acc")
+    assert e.value.message == "no run among these 12 has a numeric 'acc'"
+    assert e.value.hint == "metrics they have: f1, loss"
+    with pytest.raises(UsageError, match="mode must be 'max' or 'min'"):
+        runs.best("f1", mode="top")
+
+
+def test_best_skips_nan_and_missing(repo):
+    a = make_run(repo, "a", at=0, metrics={"f1": math.nan})
+    b = make_run(repo, "a", at=1, metrics={"f1": 0.2})
+    make_run(repo, "a", at=2, metrics={})
+    c = make_run(repo, "a", at=3, metrics={"f1": math.inf})
+    runs = tmt.runs()
+    assert runs.best("f1").id == c.id
+    assert runs.best("f1", mode="min").id == b.id
+    assert math.isnan(tmt.get(a.id).metrics["f1"])
+    assert runs.sort("f1").ids[:2] == [b.id, c.id]  # NaN and missing last
+    assert tmt.runs(where="f1 > 100").ids == [c.id]
+
+
+def test_to_records_and_pandas(sweep):
+    runs = tmt.runs(name="lr_0")
+    recs = runs.to_records()
+    assert recs[0] == {
+        "id": sweep[0].id, "name": "lr_0", "status": "completed",
+        "created_at": "2024-03-01T12:00:00+00:00", "finished_at": "2024-03-01T12:00:30+00:00",
+        "duration_s": 30.0, "tags": ["paper"], "parent": None,
+        "params.bn": True, "params.layers": 0, "params.lr": 1.0, "params.opt": "sgd",
+        "metrics.f1": 0.0, "metrics.loss": 1.0,
+    }
+    df = runs.to_pandas()
+    assert list(df.columns) == [
+        "id", "name", "status", "created_at", "finished_at", "duration_s", "tags", "parent",
+        "params.bn", "params.layers", "params.lr", "params.opt", "metrics.f1", "metrics.loss",
+    ]
+    assert len(df) == 4
+    assert df["created_at"].iloc[1].isoformat() == "2024-03-01T12:03:00+00:00"
+    assert df["metrics.f1"].tolist() == [r.metrics["f1"] for r in sweep[0::3]]
+    assert str(df["created_at"].dtype).startswith("datetime64")
+
+
+def test_to_pandas_empty_and_missing_columns(repo):
+    assert len(tmt.runs().to_pandas()) == 0
+    make_run(repo, "a", at=0, metrics={"x": 1.0})
+    make_run(repo, "b", at=1, params={"p": "v"})
+    df = tmt.runs().to_pandas()
+    import pandas as pd
+
+    assert math.isnan(df["metrics.x"].iloc[1]) and pd.isna(df["params.p"].iloc[0])
+
+
+def test_to_pandas_without_pandas(sweep, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(MissingDependency) as e:
+        tmt.runs().to_pandas()
+    assert e.value.message == "Runs.to_pandas() needs pandas, which is not installed"
+    assert "ThatMetricTimeline[pandas]" in e.value.hint
+
+
+def test_run_fields_and_lazy_record(repo):
+    rec = make_run(repo, "full", at=5, params={"C": 1.0}, metrics={"f1": 0.5}, tags=["a", "b"],
+                   description="hello", parent=None)
+    run = tmt.get("full")
+    assert (run.id, run.name, run.status, run.tags, run.parent) == (rec.id, "full", "completed", ["a", "b"], None)
+    assert run.created_at == T0 + timedelta(minutes=5)
+    assert run.finished_at == T0 + timedelta(minutes=5, seconds=30)
+    assert run.duration_s == 30.0
+    assert run.params == {"C": 1.0} and run.metrics == {"f1": 0.5}
+    assert run.description == "hello" and run.env == {"host": "elsewhere", "pid": 1}
+    assert run.record.id == rec.id and run.code is None
+    assert repr(run) == f"Run({rec.id[:8]} 'full' completed 2024-03-01T12:05:00+00:00)"
+    with pytest.raises(CheckoutError, match=r"has no code snapshot"):
+        run.checkout("out")
+
+
+def test_artifacts_path_and_load(repo):
+    obj = {"preds": [1, 2, 3]}
+    oid = repo.store.put(pickle.dumps(obj))
+    text = repo.store.put(b'{"a": 1}')
+    rec = make_run(repo, "art", artifacts=[
+        {"name": "preds", "object": oid, "size": 10, "format": "pickle", "filename": "preds"},
+        {"name": "cfg", "object": text, "size": 8, "format": "json", "filename": "cfg.json"},
+        {"name": "weird", "object": text, "size": 8, "format": "custom", "filename": "w.bin"},
+    ])
+    run = tmt.get("art")
+    assert sorted(run.artifacts) == ["cfg", "preds", "weird"]
+    art = run.artifacts["preds"]
+    assert art.path == repo.cache_dir / "artifacts" / rec.id / "preds"
+    assert art.path.read_bytes() == pickle.dumps(obj)
+    assert not os.access(art.path, os.W_OK) or os.geteuid() == 0
+    assert oct(art.path.stat().st_mode & 0o777) == "0o444"
+    assert art.load() == obj
+    assert run.artifacts["cfg"].load() == {"a": 1}
+    assert run.artifacts["cfg"].path.name == "cfg.json"
+    assert run.artifacts["weird"].load(loader=lambda p: Path(p).read_bytes()) == b'{"a": 1}'
+    with pytest.raises(UsageError, match=r"does not know how to load artifact 'weird' \(format 'custom'\)"):
+        run.artifacts["weird"].load()
+    with pytest.raises(MissingItem) as e:
+        run.artifacts["nope"]
+    assert str(e.value) == f"run {rec.id[:8]} (art) has no artifact 'nope'\nhint: its artifacts: preds, cfg, weird"
+    assert isinstance(e.value, KeyError)
+    # a second Run object reuses the same materialized file
+    assert tmt.get("art").artifacts["preds"].path == art.path
+
+
+def test_series_blob_and_journal(repo):
+    s = Series("loss", [0, 1, 2], [0.5, 0.4, 0.3], [1.0, 2.0, 3.0])
+    oid = repo.store.put(encode_series(s))
+    make_run(repo, "packed", at=0, series={"loss": oid})
+    live = make_run(repo, "live", at=1, status="running")
+    jp = journal_path(repo.tmt_dir, live.id)
+    jp.parent.mkdir(parents=True, exist_ok=True)
+    jp.write_bytes(encode_frame(5.0, [("acc", 0, 0.1)]) + encode_frame(6.0, [("acc", 1, 0.2)]))
+    got = tmt.get("packed").series("loss")
+    assert (got.steps, got.values, got.times) == ([0, 1, 2], [0.5, 0.4, 0.3], [1.0, 2.0, 3.0])
+    got = tmt.get("live").series("acc")
+    assert (got.steps, got.values, got.times) == ([0, 1], [0.1, 0.2], [5.0, 6.0])
+    with pytest.raises(MissingItem) as e:
+        tmt.get("packed").series("acc")
+    assert e.value.message.endswith("has no series 'acc'") and e.value.hint == "its series: loss"
+
+
+def test_checkout_real_snapshot(repo, project):
+    from tmt.snapshot.build import snapshot_repo
+
+    (project / "train.py").write_text("print('hi')\n")
+    (project / "pkg").mkdir()
+    (project / "pkg" / "m.py").write_text("X = 1\n")
+    snap = snapshot_repo(repo)
+    make_run(repo, "coded", code={"root": str(project), "tree": snap.tree, "files": 2, "bytes": 18, "git": None})
+    out = tmt.get("coded").checkout(project.parent / "view")
+    assert (out / "train.py").read_text() == "print('hi')\n"
+    assert (out / "pkg" / "m.py").read_text() == "X = 1\n"
+    path = tmt.get("coded").code_path()
+    assert path == repo.cache_dir / "checkouts" / tmt.get("coded").id
+    assert (path / "train.py").read_text() == "print('hi')\n"
+    assert tmt.get("coded").code_path() == path
+
+
+def test_remove(repo):
+    a = make_run(repo, "a", at=0)
+    b = make_run(repo, "b", at=1)
+    jp = journal_path(repo.tmt_dir, b.id)
+    jp.parent.mkdir(parents=True, exist_ok=True)
+    jp.write_bytes(b"")
+    assert len(tmt.runs()) == 2
+    removed = remove(["b", a.id[:6]])
+    assert [r.id for r in removed] == [b.id, a.id]
+    assert removed[0].record.name == "b"  # still readable after deletion
+    assert not record_path(repo.experiments_dir, b.id).exists() and not jp.exists()
+    assert len(tmt.runs()) == 0
+    with pytest.raises(tmt.errors.UnknownRef):
+        remove("b")
+
+
+def test_repo_argument_and_subdir(repo, project, monkeypatch):
+    make_run(repo, "a")
+    sub = project / "deep" / "er"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert tmt.get("a").name == "a"
+    monkeypatch.chdir(project.parent)
+    assert tmt.get("a", repo=project).name == "a"
+    assert len(tmt.runs(repo=repo)) == 1

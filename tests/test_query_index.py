@@ -1,0 +1,172 @@
+"""The index is a cache: it follows the records, survives deletion and corruption, and many
+processes use it at once without "database is locked"."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import textwrap
+
+from test_query import make_run
+
+import tmt
+from tmt.query import index as ix
+from tmt.query.index import rebuild_index
+from tmt.records.io import record_path, write_record
+from tmt.repo import Repo
+
+
+def test_index_follows_records_written_behind_its_back(repo):
+    a = make_run(repo, "a", at=0)
+    assert tmt.runs().ids == [a.id]
+    assert (repo.tmt_dir / "index.sqlite").exists()
+    b = make_run(repo, "b", at=1)  # written without touching the index
+    assert tmt.runs().ids == [a.id, b.id]
+    rec = tmt.get("a").record
+    rec.status, rec.metrics = "failed", {"f1": 0.25}
+    write_record(repo.experiments_dir, repo.tmp_dir, rec)  # rewritten by rename
+    assert tmt.get("a").status == "failed" and tmt.get("a").metrics == {"f1": 0.25}
+    record_path(repo.experiments_dir, b.id).unlink()
+    assert tmt.runs().ids == [a.id]
+
+
+def test_record_copied_in_with_old_mtime_is_found(repo, tmp_path):
+    other = Repo.init(tmp_path / "other")
+    c = make_run(other, "copied", at=3)
+    make_run(repo, "here", at=0)
+    assert len(tmt.runs()) == 1
+    shutil.copy2(record_path(other.experiments_dir, c.id), repo.experiments_dir)
+    assert tmt.get("copied").id == c.id
+
+
+def test_fresh_index_is_trusted_without_rescan(repo, monkeypatch):
+    make_run(repo, "a")
+    idx = ix.index_for(repo)
+    idx.sync()
+    # Pretend the last scan was long after the folder's mtime: no rescan needed.
+    conn = idx.connection()
+    conn.execute("UPDATE meta SET value = value + 10000000000 WHERE key = 'scanned'")
+    calls = []
+    monkeypatch.setattr(ix, "read_record", lambda p: calls.append(p))
+    monkeypatch.setattr(ix.os, "scandir", lambda p: calls.append(p))
+    assert idx.is_fresh()
+    assert len(tmt.runs()) == 1 and calls == []
+
+
+def test_deleted_index_is_rebuilt_silently(repo, capfd):
+    a = make_run(repo, "a")
+    assert tmt.get("a").id == a.id
+    ix.index_for(repo).close()
+    for suffix in ("", "-wal", "-shm"):
+        (repo.tmt_dir / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    assert tmt.get("a").id == a.id
+    assert capfd.readouterr().err == ""
+
+
+def test_corrupt_index_is_rebuilt_silently(repo, capfd):
+    a = make_run(repo, "a")
+    assert tmt.get("a").id == a.id
+    ix.index_for(repo).close()
+    for suffix in ("-wal", "-shm"):
+        (repo.tmt_dir / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    (repo.tmt_dir / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    assert tmt.get("a").id == a.id
+    assert capfd.readouterr().err == ""
+    with sqlite3.connect(repo.tmt_dir / "index.sqlite") as c:
+        assert c.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+
+
+def test_index_of_another_schema_is_rebuilt(repo):
+    a = make_run(repo, "a")
+    with sqlite3.connect(repo.tmt_dir / "index.sqlite") as c:
+        c.execute("CREATE TABLE runs (x)")
+        c.execute("PRAGMA user_version = 99")
+    assert tmt.get("a").id == a.id
+
+
+def test_rebuild_index(repo):
+    for i in range(5):
+        make_run(repo, f"r{i}", at=i)
+    assert len(tmt.runs()) == 5
+    assert rebuild_index(repo) == 5
+    assert rebuild_index() == 5  # found from the working directory
+    assert tmt.get("last").name == "r4"
+
+
+def test_corrupt_record_is_skipped_with_a_warning(repo, capfd):
+    good = make_run(repo, "good")
+    bad = repo.experiments_dir / ("e" * 32 + ".json")
+    bad.write_text("{ not json")
+    wrong = make_run(repo, "wrong", at=1)
+    path = record_path(repo.experiments_dir, wrong.id)
+    data = json.loads(path.read_text())
+    data["status"] = "exploded"
+    path.write_text(json.dumps(data))
+    assert tmt.runs().ids == [good.id]
+    err = capfd.readouterr().err
+    assert f"tmt: warning: skipping corrupt record {bad}: not valid JSON" in err
+    assert f"tmt: warning: skipping corrupt record {path}: invalid status 'exploded'" in err
+    assert tmt.runs().ids == [good.id]
+    assert capfd.readouterr().err == ""  # once per process
+    bad.write_text(path.read_text().replace("exploded", "completed").replace(wrong.id, "e" * 32))
+    path.unlink()
+    assert sorted(tmt.runs().ids) == sorted([good.id, "e" * 32])
+
+
+def test_read_only_store_uses_a_memory_index(repo, monkeypatch):
+    a = make_run(repo, "a")
+    real_access = ix.os.access
+    monkeypatch.setattr(ix.os, "access", lambda p, mode: False if mode == ix.os.W_OK else real_access(p, mode))
+    ix._OPEN.clear()
+    assert tmt.get("a").id == a.id
+    assert ix.index_for(repo).memory
+    assert not (repo.tmt_dir / "index.sqlite").exists()
+    b = make_run(repo, "b", at=1)
+    assert tmt.runs().ids == [a.id, b.id]
+
+
+def test_after_fork_a_new_connection(repo, python):
+    make_run(repo, "a")
+    assert len(tmt.runs()) == 1
+    idx = ix.index_for(repo)
+    idx.pid = -1  # as if inherited from a parent process
+    assert ix.index_for(repo) is not idx
+    assert len(tmt.runs()) == 1
+
+
+WORKER = textwrap.dedent("""
+    import sys
+    from datetime import datetime, timezone
+    import tmt
+    from tmt.repo import Repo
+    from tmt.records.io import write_record
+    from tmt.records.model import Record, new_run_id
+    repo = Repo(sys.argv[1])
+    w = int(sys.argv[2])
+    for i in range(int(sys.argv[3])):
+        rec = Record(id=new_run_id(), name=f"w{w}", status="completed",
+                     created_at=datetime.now(timezone.utc).isoformat(), metrics={"i": i})
+        write_record(repo.experiments_dir, repo.tmp_dir, rec)
+        assert tmt.get(f"w{w}").metrics == {"i": i}
+        assert len(tmt.runs(name=f"^w{w}$", where="i >= 0")) == i + 1
+        if i % 10 == 0:
+            tmt.query.rebuild_index(repo)
+    print("ok")
+""")
+
+
+def test_many_processes_at_once_never_see_locked(repo, python, tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    procs = [
+        subprocess.Popen([python, str(script), str(repo.tmt_dir), str(w), "40"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for w in range(4)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+        assert out == "ok\n" and "locked" not in err
+    assert len(tmt.runs()) == 160
+    assert {r.name for r in tmt.runs()} == {"w0", "w1", "w2", "w3"}
