@@ -238,7 +238,7 @@ class _Snapshotter:
         self.blobs.append((oid, target))
         row[2] = oid
         row[3] = len(target)
-        if not is_racy(key[1], self.walk_start_ns):
+        if not is_racy(max(key[1], key[2]), self.walk_start_ns):  # ctime too: see is_racy
             d.entries[row[0]] = (key, oid)
 
     def _skip(self, rel: bytes, reason: str) -> None:
@@ -288,7 +288,7 @@ class _Snapshotter:
             batch.add(data, ObjectId(oid.hex()))
             row[2] = oid
             row[3] = len(data)
-            if len(data) == key[0] and not is_racy(key[1], self.walk_start_ns):
+            if len(data) == key[0] and not is_racy(max(key[1], key[2]), self.walk_start_ns):
                 d.entries[name] = (key, oid)
         return len(chunk)
 

@@ -54,4 +54,7 @@ class StatCache:
 
 
 def is_racy(mtime_ns: int, walk_start_ns: int) -> bool:
+    """Pass max(mtime, ctime): a file rewritten with its mtime set back (cp -p, tar, os.utime)
+    has an old mtime but a fresh ctime, and a second such rewrite within the ctime clock's
+    granularity would leave the whole (size, mtime, ctime, inode) key unchanged."""
     return mtime_ns >= walk_start_ns - RACY_NS
