@@ -185,3 +185,17 @@ def test_concurrent_processes_record_into_one_store(project: Path, python: str) 
     assert os.listdir(project / ".tmt" / "pins") == []
     assert os.listdir(project / ".tmt" / "journal") == []
     assert os.listdir(project / ".tmt" / "tmp") == []
+
+
+def test_tmt_recorder_works_after_importing_the_package_directly(project: Path, python: str) -> None:
+    # Importing tmt.recorder (the package) binds the name tmt.recorder to it: it must stay callable.
+    code = (
+        "import tmt.recorder.run, tmt\n"
+        "from tmt.recorder import flush\n"
+        "@tmt.recorder(name='direct')\n"
+        "def f():\n    return {'a': 1}\n"
+        "f()\n"
+        "tmt.recorder(lambda: None)()\n"
+    )
+    subprocess.run([python, "-c", code], cwd=project, check=True)
+    assert [r.name for r in records(project)] == ["direct", "<lambda>"]
