@@ -15,14 +15,15 @@ MAX_METRIC_COLUMNS = 8
 @click.option("--metrics", "metric_names", metavar="A,B",
               help="Metric columns to show, comma-separated (default: the most common ones that fit).")
 @click.option("-a", "--all", "show_all", is_flag=True,
-              help=f"List every matching run (on a terminal only the {TERMINAL_LIMIT} newest are listed by default).")
+              help="List every matching run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON array.")
 def command(name, since, until, status, where, tags, sort, asc, limit, metric_names, show_all, as_json) -> None:
     """List runs, newest first: id, name, status, age, duration and metrics.
 
     Runs whose process died while recording are shown as crashed. Filters combine (all
-    must hold); see `tmt ls --help` for their forms. With --sort METRIC the best runs come
-    first (highest; --asc for lowest).
+    must hold). With --sort METRIC the best runs come first (highest; --asc for lowest).
+    On a terminal the 50 newest runs are listed unless -n N or --all says otherwise;
+    piped, all of them.
 
     \b
     Examples:
