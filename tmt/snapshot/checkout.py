@@ -88,9 +88,14 @@ def restore(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str]) -
     never deleted.
     """
     target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
     stats = CheckoutStats()
-    fd = os.open(target, _DIR_FLAGS)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        # The target itself is the caller's choice and may be reached through a symlink (a
+        # code root under a symlinked home); O_NOFOLLOW guards everything below it.
+        fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as e:
+        raise CheckoutError(f"cannot restore into {target}: {e.strerror or e}") from e
     try:
         _write_tree(store, oid, fd, stats, link=False, replace=True, depth=0, where=b"")
     finally:
@@ -118,6 +123,8 @@ def _write_tree(
                     os.close(sub)
             elif e.kind == treemod.SYMLINK:
                 target = store.get(e.oid)
+                if not target or b"\0" in target:  # os.symlink would raise ValueError on NUL
+                    raise InvalidTree(f"tree {oid} entry {e.name!r} is a symlink to an invalid target {target[:80]!r}")
                 _place(dirfd, e.name, replace, path, lambda tmp: os.symlink(target, tmp, dir_fd=dirfd))
                 stats.files += 1
             else:
