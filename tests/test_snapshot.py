@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tmt.errors import SnapshotError
+from tmt.errors import SnapshotError, UsageError
 from tmt.repo import Repo
 from tmt.snapshot import build
 from tmt.snapshot.build import SnapshotResult, snapshot, snapshot_repo
@@ -199,6 +199,28 @@ def test_size_limit_from_pyproject_and_config_toml_wins(project: Path) -> None:
     repo = Repo(repo.tmt_dir)
     assert repo.config.max_file_size == 1000
     assert set(listing(repo.store, snap(repo).tree)) == {"pyproject.toml"}
+
+
+@pytest.mark.parametrize(
+    ("toml", "size"),
+    [("4096", 4096), ('"10MiB"', 10 * MiB), ('"10MB"', 10 * MiB), ('"1.5k"', 1536), ('" 2 GiB "', 2 << 30), ('"123"', 123)],
+)
+def test_max_file_size_values(project: Path, toml: str, size: int) -> None:
+    repo = Repo.init(project)
+    (repo.tmt_dir / "config.toml").write_text(f"max_file_size = {toml}\n")
+    assert Repo(repo.tmt_dir).config.max_file_size == size
+
+
+@pytest.mark.parametrize("toml", ['"-5"', '"0"', '"inf"', '"nan"', '"abc"', '""', "0", "-1", "true", "1.5"])
+def test_bad_max_file_size_is_a_usage_error(project: Path, toml: str) -> None:
+    # Regression: "inf" raised OverflowError; "-5" and "0" were accepted (every file left out).
+    repo = Repo.init(project)
+    cfg = repo.tmt_dir / "config.toml"
+    cfg.write_text(f"max_file_size = {toml}\n")
+    with pytest.raises(UsageError) as err:
+        Repo(repo.tmt_dir)
+    assert err.value.message == f"{cfg}: max_file_size must be a byte count like 10485760 or '10MiB'"
+    assert err.value.exit_code == 2
 
 
 # -- files that vanish or cannot be read -----------------------------------------------------------

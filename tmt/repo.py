@@ -44,9 +44,11 @@ def _parse_size(value: object, source: str) -> int:
         mult = units.get(v[-1:], 1)
         num = v[:-1] if v[-1:] in units else v
         try:
-            return int(float(num) * mult)
-        except ValueError:
-            pass
+            size = int(float(num) * mult)
+        except (ValueError, OverflowError):  # "abc", "nan", "inf"
+            size = 0
+        if size > 0:  # "0" or "-5" would leave every file out of every snapshot
+            return size
     raise UsageError(f"{source}: max_file_size must be a byte count like 10485760 or '10MiB'")
 
 
