@@ -43,6 +43,7 @@ TMP_DEAD_MIN_AGE_S = 300.0
 #: a live process's temp file is only removed when older than the grace *and* this.
 TMP_LIVE_MIN_AGE_S = 3600.0
 _HEX = frozenset("0123456789abcdef")
+DELETE_THREADS = 8
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -292,10 +293,11 @@ class _Gc:
             _rmdir_quiet(trash_dir)
             raise
         now = time.time()
-        deleted = freed = restored = 0
-        for i, (oid, path) in enumerate(moved.items()):
+        doomed: list[str] = []
+        restored = 0
+        for oid, path in moved.items():
             keep = oid in marker.marked
-            if not keep:
+            if not keep and self.grace_s > 0:
                 try:
                     # A writer that refreshed the mtime just before our rename counts as new.
                     keep = now - os.stat(path).st_mtime < self.grace_s
@@ -305,20 +307,45 @@ class _Gc:
                 _put_back(path, self.store._fspath(oid))
                 restored += 1
             else:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    continue
-                deleted += 1
-                freed += sizes[oid]
-            if i % 1024 == 0:
-                self.progress("delete", i, len(moved))
-        self.progress("delete", len(moved), len(moved))
+                doomed.append(oid)
+        deleted, freed = self._delete(doomed, moved, sizes)
         _rmdir_quiet(trash_dir)
         self.r.objects_deleted = deleted
         self.r.bytes_freed = freed
         self.r.objects_restored = restored
         self.r.objects_kept += restored
+
+    def _delete(self, doomed: list[str], moved: dict[str, str], sizes: dict[str, int]) -> tuple[int, int]:
+        """Unlink in threads: an unlink can cost 0.2 ms (ext4 with discard), and they overlap."""
+        chunks = [doomed[i : i + 256] for i in range(0, len(doomed), 256)]
+
+        def unlink_all(chunk: list[str]) -> tuple[int, int]:
+            n = b = 0
+            for oid in chunk:
+                try:
+                    os.unlink(moved[oid])
+                except FileNotFoundError:
+                    continue
+                n += 1
+                b += sizes[oid]
+            return n, b
+
+        deleted = freed = 0
+        self.progress("delete", 0, len(doomed))
+        if len(chunks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(DELETE_THREADS) as pool:
+                results = pool.map(unlink_all, chunks)
+                for chunk, (n, b) in zip(chunks, results):
+                    deleted += n
+                    freed += b
+                    self.progress("delete", deleted, len(doomed))
+        else:
+            for chunk in chunks:
+                deleted, freed = unlink_all(chunk)
+        self.progress("delete", len(doomed), len(doomed))
+        return deleted, freed
 
 
 def remove_dead_pins(tmt_dir: Path) -> int:
