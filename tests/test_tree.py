@@ -33,6 +33,7 @@ def test_encode_layout() -> None:
 
 def test_exact_bytes_of_an_empty_tree() -> None:
     assert encode_tree([]) == bytes.fromhex("920190")  # fixarray(2) [1, fixarray(0)]
+    assert tree_id(encode_tree([])) == "001a71110118961d057ebe96e71e996f0ccf168e1fd2e175af4c6a3b6ccd7ab0"  # docs/format.md
 
 
 def test_canonical_regardless_of_order() -> None:

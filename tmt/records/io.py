@@ -19,7 +19,13 @@ def record_path(experiments_dir: Path, run_id: str) -> Path:
 
 def record_bytes(record: Record) -> bytes:
     """The exact bytes of a record file (UTF-8 JSON, 2-space indent, trailing newline)."""
-    data = json.dumps(encode(record), indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
+    try:
+        data = json.dumps(encode(record), indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
+    except (TypeError, ValueError) as e:  # NaN outside metrics, a non-JSON value
+        raise RecordError(
+            f"record {record.id} cannot be written as JSON: {e}",
+            "params, tags, env and extra must be JSON values (finite numbers, strings, lists, dicts)",
+        ) from None
     return data.encode("utf-8") + b"\n"
 
 
