@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +166,8 @@ def _default_code_root(start: str | os.PathLike[str] | None) -> Path:
 
 
 def git_toplevel(path: Path) -> Path | None:
+    import subprocess  # lazily: only recording into a new store needs it
+
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],

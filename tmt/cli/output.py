@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,9 +60,9 @@ def terminal_width(stream: IO[str] | None = None) -> int:
         return int(env)
     stream = stream or sys.stdout
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        return os.get_terminal_size(stream.fileno()).columns or DEFAULT_WIDTH
     except (AttributeError, ValueError, OSError):
-        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+        return DEFAULT_WIDTH
 
 
 @dataclass(slots=True)

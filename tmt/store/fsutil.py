@@ -1,10 +1,7 @@
 """Atomic, durable file writes: temp file in the store's tmp/, fsync, then rename or link."""
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import secrets
 from pathlib import Path
 
 from tmt.errors import StoreError
@@ -12,7 +9,7 @@ from tmt.errors import StoreError
 
 def tmp_name(tmp_dir: str | os.PathLike[str], suffix: str = "") -> str:
     # pid in the name lets gc tell a live writer's temp file from a dead one's.
-    return os.path.join(tmp_dir, f"{os.getpid()}-{secrets.token_hex(8)}{suffix}")
+    return os.path.join(tmp_dir, f"{os.getpid()}-{os.urandom(8).hex()}{suffix}")
 
 
 def write_tmp(tmp_dir: str, data: bytes, *, fsync: bool = True, mode: int = 0o644) -> str:
@@ -106,6 +103,9 @@ def syncfs(path: str | os.PathLike[str]) -> bool:
     if not hasattr(os, "sched_getaffinity"):  # not Linux
         return False
     if _libc is None:
+        import ctypes  # lazily: ctypes costs ~10 ms of every tmt start-up
+        import ctypes.util
+
         name = ctypes.util.find_library("c")
         try:
             _libc = ctypes.CDLL(name, use_errno=True) if name else False
