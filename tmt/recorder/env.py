@@ -8,12 +8,16 @@ in the common case; no git, no work tree or a slow git only leaves `git` as null
 from __future__ import annotations
 
 import os
-import platform
 import socket
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import subprocess
+
+# subprocess and platform are imported only when needed: they cost milliseconds at the
+# start of a short script, and most projects are either not git work trees or need no git.
 
 GIT_TIMEOUT_S = 3.0
 SLURM_VARS = {
@@ -50,11 +54,17 @@ def _static() -> dict[str, Any]:
         except Exception:  # no passwd entry in a container, no USER variable
             user = None
         u = os.uname() if hasattr(os, "uname") else None
-        plat = f"{u.sysname}-{u.release}-{u.machine}" if u else platform.platform()
+        if u:
+            plat = f"{u.sysname}-{u.release}-{u.machine}"
+        else:  # pragma: no cover - Windows
+            import platform
+
+            plat = platform.platform()
         from tmt import __version__
 
+        v = sys.version_info
         _STATIC = {
-            "python": platform.python_version(),
+            "python": f"{v.major}.{v.minor}.{v.micro}" + ("" if v.releaselevel == "final" else f"{v.releaselevel[0]}{v.serial}"),
             "implementation": sys.implementation.name,
             "platform": plat,
             "user": user,
@@ -100,6 +110,7 @@ class GitProbe:
         self._proc: subprocess.Popen[bytes] | None = None
         if not _in_git_tree(root):
             return
+        import subprocess
         env = dict(os.environ)
         env["GIT_OPTIONAL_LOCKS"] = "0"  # never take index.lock: the user's git must not trip on us
         env["LC_ALL"] = "C"
@@ -119,6 +130,7 @@ class GitProbe:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
+        import subprocess
         try:
             out, _ = proc.communicate(timeout=GIT_TIMEOUT_S)
         except subprocess.TimeoutExpired:

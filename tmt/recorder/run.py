@@ -17,7 +17,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from datetime import datetime
@@ -63,6 +62,8 @@ def _code_root(repo) -> str:
 def _error_info(exc: BaseException, root: Path | None) -> dict[str, Any]:
     cls = type(exc)
     name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    import traceback
+
     frames = exc.__traceback__
     # The recorder's own frames (the decorator's wrapper) come first: leave them out.
     while frames is not None and frames.tb_frame.f_code.co_filename.startswith(_HERE) and frames.tb_next:
