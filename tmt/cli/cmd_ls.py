@@ -116,8 +116,12 @@ def choose_metrics(runs, width: int, fixed_width: int, values: dict[str, list[st
 def render(out, runs, metric_names: str | None) -> None:
     from tmt.cli.output import STATUS_STYLES, Column, fmt_age, fmt_duration, fmt_value, message
 
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
     base = [
-        [r.id[:8], r.name, (r.status, STATUS_STYLES.get(r.status, "")), fmt_age(r.created_at), fmt_duration(r.duration_s)]
+        [r.id[:8], r.name, (r.status, STATUS_STYLES.get(r.status, "")), fmt_age(r.created_at, now),
+         fmt_duration(r.duration_s)]
         for r in runs
     ]
     all_metrics = sorted({m for r in runs for m in r.metrics})

@@ -142,8 +142,9 @@ class Output:
         else:
             if title:
                 self.heading(title)
-            for text in plain_table(columns, rows, show_header=show_header, indent=indent):
-                click.echo(text, file=self.stream)
+            lines = plain_table(columns, rows, show_header=show_header, indent=indent)
+            if lines:
+                click.echo("\n".join(lines), file=self.stream)  # one write: 100,000 rows stay fast
 
     def _rich_table(self, columns, rows, *, title, show_header, indent) -> None:
         from rich import box
