@@ -4,13 +4,12 @@ An fsync costs milliseconds on ordinary disks, and recording a run writes its re
 Visibility (other processes, gc) comes from the rename and needs no fsync; only a power cut
 or kernel crash can lose unsynced data. So:
 
-- start record and rewrites while running: temp file, rename, then the file and its folder
-  are fsynced by a background thread. A power cut during a run that young can lose the start
-  record; the run was cut short anyway.
-- final record: the temp file is fsynced *before* the rename (never publish an empty file
-  over a good one), then renamed; the folder fsync, which makes the rename itself durable, and
-  the deletion of the journal (kept until then, so a lost rename still leaves the steps)
-  happen in the background.
+- every record write: the temp file is fsynced *before* the rename, so no crash, not even a
+  power cut, can publish an empty or torn record.
+- the folder fsync, which makes the rename itself durable, runs on a background thread, and
+  so does the deletion of the journal after the final record (kept until then, so a lost
+  rename still leaves the steps). A power cut within milliseconds of a rename may leave the
+  previous version of the record (or, for a start record, none): never a damaged one.
 
 The background thread is drained at interpreter exit (and by `flush()`), so a script that
 ends has made its records durable.
@@ -30,7 +29,7 @@ from tmt.store.fsutil import _hint_for, _unlink_quiet, fsync_dir, write_tmp
 
 
 class _Syncer:
-    """One daemon thread running fsync/unlink jobs in order."""
+    """One daemon thread running folder-fsync and unlink jobs in order."""
 
     def __init__(self) -> None:
         self._jobs: deque[tuple[str, str]] = deque()
@@ -39,12 +38,8 @@ class _Syncer:
         self._thread: threading.Thread | None = None
         self._atexit = False
 
-    def submit(self, *jobs: tuple[str, str], supersedes: str | None = None) -> None:
+    def submit(self, *jobs: tuple[str, str]) -> None:
         with self._cond:
-            if supersedes is not None and any(p == supersedes for _, p in self._jobs):
-                # The final record replaces the start record before it was synced: syncing
-                # the old one is wasted disk time (its folder is synced for the final one).
-                self._jobs = deque(j for j in self._jobs if j[1] != supersedes)
             for job in jobs:
                 if job[0] == "fsync_dir" and job in self._jobs:
                     continue  # one pending folder sync covers every rename before it runs
@@ -66,19 +61,7 @@ class _Syncer:
                     self._cond.wait()
                 self._busy = True
                 kind, path = self._jobs.popleft()
-            try:
-                if kind == "fsync":
-                    fd = os.open(path, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                elif kind == "fsync_dir":
-                    fsync_dir(path)
-                elif kind == "unlink":
-                    _unlink_quiet(path)
-            except OSError:
-                pass  # a replaced or removed file: nothing left to make durable
+            _do(kind, path)
 
     def drain(self, timeout: float = 30.0) -> None:
         with self._cond:
@@ -89,20 +72,7 @@ class _Syncer:
 
     def _run_inline(self) -> None:
         while self._jobs:
-            kind, path = self._jobs.popleft()
-            try:
-                if kind == "fsync_dir":
-                    fsync_dir(path)
-                elif kind == "unlink":
-                    _unlink_quiet(path)
-                else:
-                    fd = os.open(path, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-            except OSError:
-                pass
+            _do(*self._jobs.popleft())
 
     def _after_fork(self) -> None:
         # The thread does not exist in a forked child; its pending jobs belong to the parent.
@@ -110,6 +80,16 @@ class _Syncer:
         self._jobs = deque()
         self._busy = False
         self._thread = None
+
+
+def _do(kind: str, path: str) -> None:
+    try:
+        if kind == "fsync_dir":
+            fsync_dir(path)
+        elif kind == "unlink":
+            _unlink_quiet(path)
+    except OSError:
+        pass  # a replaced or removed file: nothing left to make durable
 
 
 _syncer = _Syncer()
@@ -127,10 +107,10 @@ def publish(experiments_dir: Path, tmp_dir: Path, record: Record, *, final: bool
     data = record_bytes(record)
     try:
         try:
-            tmp = write_tmp(os.fspath(tmp_dir), data, fsync=final)
+            tmp = write_tmp(os.fspath(tmp_dir), data)
         except FileNotFoundError:
             experiments_dir.mkdir(parents=True, exist_ok=True)
-            tmp = write_tmp(os.fspath(tmp_dir), data, fsync=final)
+            tmp = write_tmp(os.fspath(tmp_dir), data)
         try:
             os.replace(tmp, path)
         except FileNotFoundError:
@@ -145,6 +125,6 @@ def publish(experiments_dir: Path, tmp_dir: Path, record: Record, *, final: bool
         jobs = [("fsync_dir", os.fspath(experiments_dir))]
         if journal is not None:
             jobs.append(("unlink", os.fspath(journal)))
-        _syncer.submit(*jobs, supersedes=os.fspath(path))
+        _syncer.submit(*jobs)
     else:
-        _syncer.submit(("fsync", os.fspath(path)), ("fsync_dir", os.fspath(experiments_dir)))
+        _syncer.submit(("fsync_dir", os.fspath(experiments_dir)))
