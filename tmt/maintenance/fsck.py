@@ -28,7 +28,7 @@ from blake3 import blake3
 
 from tmt.maintenance.gc import _HEX, _resolve_repo, restore_trash, trash_dirs
 from tmt.maintenance.lock import GcLock, is_held
-from tmt.maintenance.reach import Marker, TreeProblem, looks_like_tree, record_roots
+from tmt.maintenance.reach import TREE_MAGIC, Marker, TreeProblem, looks_like_tree, record_roots
 from tmt.records.io import RECORD_SUFFIX, read_record
 from tmt.records.model import is_run_id
 from tmt.errors import RecordError
@@ -48,7 +48,8 @@ SEVERITY = {
 }
 QUARANTINE = "quarantine"
 _CHUNK = 1 << 20
-_WHOLE_READ_MAX = 8 << 20  # read smaller objects in one call; stream bigger ones
+_WHOLE_READ_MAX = 16 << 20  # read smaller objects in one call; stream bigger ones
+_TREE_CACHE_MAX = 1 << 20  # tree-like objects up to this size are kept for the walk
 
 Progress = Callable[[str, int, int], None]
 
@@ -154,7 +155,7 @@ class _Check:
         self.sizes: dict[str, int] = {}  # every object on disk -> size
         self.corrupt: dict[str, str] = {}  # id -> reason
         self.expected_size: dict[str, int] = {}  # blob id -> size a tree or artifact says
-        self.where: dict[str, str] = {}  # id -> how it is referenced, for messages
+        self.tree_bytes: dict[str, bytes] = {}  # verified objects that look like trees
 
     def run(self) -> FsckResult:
         self._trash()
@@ -204,64 +205,52 @@ class _Check:
             records.append((rec, roots))
         return records
 
-    def _list_objects(self) -> list[tuple[str, str, int]]:
-        out = []
-        odir = self.store.objects_dir
+    def _hash_objects(self) -> None:
+        """Re-hash every object, one fan-out folder per task, in threads.
+
+        BLAKE3 and file reads release the GIL, so threads overlap the real work; listing
+        inside the tasks (no separate stat pass) keeps the Python overhead per object small.
+        Trees are recognised by their first bytes and kept in memory for the walk.
+        """
+        odir = os.fspath(self.store.objects_dir)
         try:
             fans = sorted(os.listdir(odir))
         except FileNotFoundError:
-            return out
+            fans = []
+        todo = []
         for fan in fans:
-            fpath = odir / fan
-            if len(fan) != 2 or not set(fan) <= _HEX or not fpath.is_dir():
-                self.add("stray_file", f"{fpath} is not an object fan-out folder", path=str(fpath))
+            fpath = f"{odir}/{fan}"
+            if len(fan) != 2 or not set(fan) <= _HEX or not os.path.isdir(fpath):
+                self.add("stray_file", f"{fpath} is not an object fan-out folder", path=fpath)
                 continue
-            with os.scandir(fpath) as it:
-                for entry in it:
-                    oid = fan + entry.name
-                    if len(oid) != 64 or not set(entry.name) <= _HEX or not entry.is_file(follow_symlinks=False):
-                        self.add("stray_file", f"{entry.path} is not an object", path=entry.path)
-                        continue
-                    try:
-                        size = entry.stat(follow_symlinks=False).st_size
-                    except FileNotFoundError:
-                        continue
-                    out.append((oid, entry.path, size))
-        return out
-
-    def _hash_objects(self) -> None:
-        objs = self._list_objects()
-        total = sum(s for _, _, s in objs)
-        self.r.objects_checked = len(objs)
-        for oid, _, size in objs:
-            self.sizes[oid] = size
-        # Batches of about equal bytes keep both threads busy and the per-call cost low.
-        batches: list[list[tuple[str, str, int]]] = []
-        cur: list[tuple[str, str, int]] = []
-        cur_bytes = 0
-        target = max(1 << 20, min(32 << 20, total // (self.threads * 8) or 1))
-        for o in objs:
-            cur.append(o)
-            cur_bytes += o[2]
-            if cur_bytes >= target or len(cur) >= 512:
-                batches.append(cur)
-                cur, cur_bytes = [], 0
-        if cur:
-            batches.append(cur)
-        done = 0
-        self.progress("hash", 0, total)
+            todo.append(fan)
+        # About 8 tasks per thread: few enough that per-task cost vanishes, enough to balance.
+        per = max(1, len(todo) // (self.threads * 8))
+        groups = [[(f"{odir}/{f}", f) for f in todo[i : i + per]] for i in range(0, len(todo), per)]
+        self.progress("hash", 0, len(todo))
+        nbytes = done = 0
         with ThreadPoolExecutor(self.threads) as pool:
-            for nbytes, bad in pool.map(_hash_batch, batches):
-                done += nbytes
-                self.corrupt.update(bad)
-                self.progress("hash", done, total)
-        self.r.bytes_checked = done
+            for results in pool.map(_hash_fans, groups):
+                for sizes, bad, stray, trees, n in results:
+                    self.sizes.update(sizes)
+                    self.corrupt.update(bad)
+                    self.tree_bytes.update(trees)
+                    nbytes += n
+                    for path in stray:
+                        self.add("stray_file", f"{path} is not an object", path=path)
+                done += len(results)
+                self.progress("hash", done, len(todo))
+        self.r.objects_checked = len(self.sizes)
+        self.r.bytes_checked = nbytes
         for oid, reason in sorted(self.corrupt.items()):
             self.add("corrupt_object", f"object {oid} is corrupt: {reason}", oid, self.store._fspath(oid))
 
     def _read(self, oid: ObjectId) -> bytes:
         if oid in self.corrupt:
             raise TreeProblem("corrupt", self.corrupt[oid])
+        data = self.tree_bytes.get(oid)
+        if data is not None:
+            return data
         try:
             with open(self.store._fspath(oid), "rb") as f:
                 return f.read()
@@ -285,7 +274,8 @@ class _Check:
                     )
 
     def _walk(self, records: list) -> None:
-        marker = Marker(read=self._read, threads=self.threads, track=True, on_tree=self._on_tree)
+        # Trees come from memory (kept while hashing): no thread pool needed for the walk.
+        marker = Marker(read=self._read, threads=1, track=True, on_tree=self._on_tree)
         for rec, roots in records:
             label = f"record {rec.id}"
             marker.add_blobs((oid, f"{label} {what}") for oid, what in roots.blobs)
@@ -303,7 +293,7 @@ class _Check:
             else:
                 marker.add_blobs([(o, "live pin")])
         for oid, (kind, reason) in sorted(record_problems.items()):
-            ref = _describe(marker.via.get(oid))
+            ref = marker.describe(oid)
             if kind == "missing":
                 self.add("missing_object", f"tree {oid} ({ref}) is missing", oid, ref)
             elif kind == "bad_tree":
@@ -312,14 +302,13 @@ class _Check:
         for oid in sorted(marker.marked):
             if oid in self.sizes or oid in record_problems:
                 continue
-            label, path = marker.via.get(oid, ("?", ""))
-            if label == "live pin":
+            if marker.via.get(oid, ("?",))[0] == "live pin":
                 continue
-            ref = _describe((label, path))
+            ref = marker.describe(oid)
             self.add("missing_object", f"object {oid} ({ref}) is missing", oid, ref)
         for p in self.r.problems:
             if p.kind == "corrupt_object" and p.id in marker.via:
-                p.message += f" (needed by {_describe(marker.via[p.id])})"
+                p.message += f" (needed by {marker.describe(p.id)})"
         for oid in sorted(set(self.sizes) - marker.marked):
             if oid not in self.corrupt:
                 self.r.problems.append(Problem(
@@ -329,39 +318,57 @@ class _Check:
         self.marker = marker
 
 
-def _describe(via: tuple[str, str] | None) -> str:
-    if not via:
-        return "?"
-    label, path = via
-    return f"{label}: {path}" if path else label
+def _hash_fans(group: list[tuple[str, str]]) -> list:
+    return [_hash_fan(path, fan) for path, fan in group]
 
 
-def _hash_batch(batch: list[tuple[str, str, int]]) -> tuple[int, list[tuple[str, str]]]:
-    bad = []
+def _hash_fan(path: str, fan: str):
+    """(sizes, corrupt, stray paths, tree-like bytes, bytes read) of one objects/xx folder."""
+    sizes: dict[str, int] = {}
+    bad: list[tuple[str, str]] = []
+    stray: list[str] = []
+    trees: dict[str, bytes] = {}
     nbytes = 0
-    for oid, path, size in batch:
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return sizes, bad, stray, trees, 0
+    for name in names:
+        oid = fan + name
+        fpath = f"{path}/{name}"
+        if len(oid) != 64 or not set(name) <= _HEX:
+            stray.append(fpath)
+            continue
         try:
-            with open(path, "rb", buffering=0) as f:
-                if size <= _WHOLE_READ_MAX:
-                    data = f.read()
-                    nbytes += len(data)
+            with open(fpath, "rb", buffering=0) as f:
+                if os.fstat(f.fileno()).st_size <= _WHOLE_READ_MAX:
+                    data = f.readall()  # sized by fstat: one allocation, one read
                     digest = blake3(data).hexdigest()
-                else:
-                    h = blake3()
-                    buf = bytearray(_CHUNK)
-                    view = memoryview(buf)
-                    while n := f.readinto(buf):
-                        h.update(view[:n])
-                        nbytes += n
+                    size = len(data)
+                else:  # stream big objects: memory stays bounded
+                    data = f.read(_CHUNK)
+                    h = blake3(data)
+                    size = len(data)
+                    while chunk := f.read(_CHUNK * 8):
+                        h.update(chunk)
+                        size += len(chunk)
                     digest = h.hexdigest()
         except FileNotFoundError:
             continue  # removed by a concurrent gc: not our business
+        except IsADirectoryError:
+            stray.append(fpath)
+            continue
         except OSError as e:
+            sizes[oid] = 0
             bad.append((oid, f"cannot be read: {e.strerror}"))
             continue
+        sizes[oid] = size
+        nbytes += size
         if digest != oid:
             bad.append((oid, f"its content hashes to {digest}"))
-    return nbytes, bad
+        elif data[:2] == TREE_MAGIC and size <= _TREE_CACHE_MAX:
+            trees[oid] = data
+    return sizes, bad, stray, trees, nbytes
 
 
 # -- repairing --------------------------------------------------------------------------------

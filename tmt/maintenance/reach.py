@@ -156,7 +156,8 @@ def looks_like_tree(store: ObjectStore, oid: ObjectId, elsewhere: dict[str, str]
 class Marker:
     """Mark ids reachable from roots; remembers what it has walked across calls.
 
-    `via[id]` (when `track`) says how an id was first reached: (root label, path in tree).
+    `via[id]` (when `track`) says how an id was first reached: (root label, parent tree or
+    None, entry name); `describe(id)` turns that into "record …: path/in/tree".
     `problems[id]` holds trees that were needed but missing or undecodable: their children
     are unknown, which gc must treat as "cannot decide".
     """
@@ -166,7 +167,7 @@ class Marker:
     track: bool = False
     on_tree: Callable[[ObjectId, list[treemod.TreeEntry]], None] | None = None
     marked: set[str] = field(default_factory=set)
-    via: dict[str, tuple[str, str]] = field(default_factory=dict)
+    via: dict[str, tuple[str, str | None, bytes]] = field(default_factory=dict)
     problems: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (kind, reason)
     expected_tree: set[str] = field(default_factory=set)
     new_problems: list[str] = field(default_factory=list)  # ids that failed since last reset
@@ -176,7 +177,7 @@ class Marker:
             if oid not in self.marked:
                 self.marked.add(oid)
                 if self.track:
-                    self.via[oid] = (label, "")
+                    self.via[oid] = (label, None, b"")
 
     def add_trees(self, items: Iterable[tuple[ObjectId, str]]) -> None:
         level = []
@@ -187,9 +188,26 @@ class Marker:
             self.marked.add(oid)
             self.expected_tree.add(oid)
             if self.track and oid not in self.via:
-                self.via[oid] = (label, "")
+                self.via[oid] = (label, None, b"")
             level.append(oid)
         self._walk(level)
+
+    def describe(self, oid: str) -> str:
+        """How `oid` is reached: "record <id> code: lib/util.py", "live pin", or "?"."""
+        parts: list[bytes] = []
+        cur: str | None = oid
+        label = "?"
+        for _ in range(MAX_DEPTH + 2):
+            v = self.via.get(cur) if cur is not None else None
+            if v is None:
+                break
+            label, parent, name = v
+            if parent is None:
+                break
+            parts.append(name)
+            cur = parent
+        path = b"/".join(reversed(parts)).decode("utf-8", "replace")
+        return f"{label}: {path}" if path else label
 
     def _load(self, oid: ObjectId) -> list[treemod.TreeEntry] | TreeProblem:
         try:
@@ -232,8 +250,7 @@ class Marker:
                             continue
                         self.marked.add(child)
                         if self.track:
-                            label, path = self.via.get(oid, ("?", ""))
-                            self.via[child] = (label, f"{path}/{e.name.decode('utf-8', 'replace')}" if path else e.name.decode("utf-8", "replace"))
+                            self.via[child] = (self.via[oid][0], oid, e.name)
                         if is_tree:
                             self.expected_tree.add(child)
                             nxt.append(child)
