@@ -128,11 +128,15 @@ class _Snapshotter:
                 break
         old = self.cache.dirs.get(rel)
         old_entries = old[4] if old is not None else {}
-        same = old is not None and old[0] is not None and self.trusted
+        same = old is not None and self.trusted
         # The common case is a directory the cache vouches for: until something differs,
         # only count matching entries; a changed directory is then listed in full.
         nhits, subs = self._scan(entries, rel, stack, old_entries, None) if same else (-1, [])
-        if nhits >= 0 and nhits + len(subs) == old[3] and nhits == len(old_entries):
+        if (
+            nhits >= 0
+            and nhits == len(old_entries)
+            and nhits + sum(1 for _, sub in subs if sub.info[0] is not None) == old[3]
+        ):
             d.same = True
             d.info = old[:3]
             self.new_dirs[rel] = old
@@ -148,12 +152,13 @@ class _Snapshotter:
             new_entries[name] = hit
             d.reused.append(hit[1])
         for name, sub in subs:
-            row = [name, _TREE, None, 0]
-            rows.append(row)
             if sub.same:
-                row[2], row[3] = sub.info[0], sub.info[1]
-                d.reused.append(sub.info[0])
+                if sub.info[0] is not None:  # else: empty or fully ignored, as last time
+                    rows.append([name, _TREE, sub.info[0], sub.info[1]])
+                    d.reused.append(sub.info[0])
             else:
+                row = [name, _TREE, None, 0]
+                rows.append(row)
                 d.subdirs.append((row, sub))
         for name, kind, path, key in misses:
             row = [name, kind, None, key[0]]
