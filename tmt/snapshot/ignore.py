@@ -16,8 +16,6 @@ import os
 import re
 from dataclasses import dataclass
 
-import pathspec
-
 IGNORE_FILES = (".gitignore", ".tmtignore")
 ALWAYS_IGNORED = frozenset((b".tmt", b".git"))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
@@ -63,6 +61,8 @@ def load_rules(dir_abs: bytes, base_rel: str) -> Rules | None:
             continue
     if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
         return None
+    import pathspec  # only projects with ignore files pay for importing it
+
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     active = [p for p in spec.patterns if p.include is not None and getattr(p, "regex", None) is not None]
     if not active:
