@@ -18,6 +18,7 @@ query index, then checks again and says what it could not repair.
 from __future__ import annotations
 
 import os
+import stat as statmod
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,12 +29,12 @@ from blake3 import blake3
 
 from tmt.maintenance.gc import _HEX, _resolve_repo, restore_trash, trash_dirs
 from tmt.maintenance.lock import GcLock, is_held
-from tmt.maintenance.reach import TREE_MAGIC, Marker, TreeProblem, looks_like_tree, record_roots
+from tmt.maintenance.reach import Marker, TreeProblem, looks_like_tree, record_roots
 from tmt.records.io import RECORD_SUFFIX, read_record
 from tmt.records.model import is_run_id
 from tmt.errors import RecordError
 from tmt.snapshot import tree as treemod
-from tmt.store.ids import ObjectId
+from tmt.store.ids import ObjectId, hash_bytes
 from tmt.store.pins import live_pins
 
 ERROR, INFO = "error", "info"
@@ -48,8 +49,8 @@ SEVERITY = {
 }
 QUARANTINE = "quarantine"
 _CHUNK = 1 << 20
+_O_RDONLY = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _WHOLE_READ_MAX = 16 << 20  # read smaller objects in one call; stream bigger ones
-_TREE_CACHE_MAX = 1 << 20  # tree-like objects up to this size are kept for the walk
 
 Progress = Callable[[str, int, int], None]
 
@@ -155,13 +156,18 @@ class _Check:
         self.sizes: dict[str, int] = {}  # every object on disk -> size
         self.corrupt: dict[str, str] = {}  # id -> reason
         self.expected_size: dict[str, int] = {}  # blob id -> size a tree or artifact says
-        self.tree_bytes: dict[str, bytes] = {}  # verified objects that look like trees
+        self.size_claims: list[tuple[str, list[treemod.TreeEntry]]] = []  # checked after hashing
 
     def run(self) -> FsckResult:
         self._trash()
         records = self._records()
-        self._hash_objects()
-        self._walk(records)
+        # The pool re-hashes every object while this thread walks the trees the records
+        # reach (reading and verifying them itself): the two overlap instead of adding up.
+        with ThreadPoolExecutor(self.threads) as pool:
+            pending = self._start_hashing(pool)
+            marker = self._walk_records(records)
+            self._collect(pending)
+        self._report(marker)
         return self.r
 
     def add(self, kind: str, message: str, id: str | None = None, path: str | None = None) -> None:
@@ -205,12 +211,11 @@ class _Check:
             records.append((rec, roots))
         return records
 
-    def _hash_objects(self) -> None:
-        """Re-hash every object, one fan-out folder per task, in threads.
+    def _start_hashing(self, pool: ThreadPoolExecutor):
+        """Submit the re-hash of every object, one group of fan-out folders per task.
 
         BLAKE3 and file reads release the GIL, so threads overlap the real work; listing
         inside the tasks (no separate stat pass) keeps the Python overhead per object small.
-        Trees are recognised by their first bytes and kept in memory for the walk.
         """
         odir = os.fspath(self.store.objects_dir)
         try:
@@ -228,53 +233,47 @@ class _Check:
         per = max(1, len(todo) // (self.threads * 8))
         groups = [[(f"{odir}/{f}", f) for f in todo[i : i + per]] for i in range(0, len(todo), per)]
         self.progress("hash", 0, len(todo))
+        return len(todo), [pool.submit(_hash_fans, g) for g in groups]
+
+    def _collect(self, pending) -> None:
+        total, futures = pending
         nbytes = done = 0
-        with ThreadPoolExecutor(self.threads) as pool:
-            for results in pool.map(_hash_fans, groups):
-                for sizes, bad, stray, trees, n in results:
-                    self.sizes.update(sizes)
-                    self.corrupt.update(bad)
-                    self.tree_bytes.update(trees)
-                    nbytes += n
-                    for path in stray:
-                        self.add("stray_file", f"{path} is not an object", path=path)
-                done += len(results)
-                self.progress("hash", done, len(todo))
+        for fut in futures:
+            results = fut.result()
+            for sizes, bad, stray, n in results:
+                self.sizes.update(sizes)
+                self.corrupt.update(bad)
+                nbytes += n
+                for path in stray:
+                    self.add("stray_file", f"{path} is not an object", path=path)
+            done += len(results)
+            self.progress("hash", done, total)
         self.r.objects_checked = len(self.sizes)
         self.r.bytes_checked = nbytes
         for oid, reason in sorted(self.corrupt.items()):
             self.add("corrupt_object", f"object {oid} is corrupt: {reason}", oid, self.store._fspath(oid))
 
     def _read(self, oid: ObjectId) -> bytes:
-        if oid in self.corrupt:
-            raise TreeProblem("corrupt", self.corrupt[oid])
-        data = self.tree_bytes.get(oid)
-        if data is not None:
-            return data
         try:
             with open(self.store._fspath(oid), "rb") as f:
-                return f.read()
+                data = f.read()
         except FileNotFoundError:
             raise TreeProblem("missing", "missing from the store") from None
         except OSError as e:
             raise TreeProblem("corrupt", f"unreadable: {e.strerror}") from None
+        if hash_bytes(data) != oid:  # reported as corrupt_object by the hashing side
+            raise TreeProblem("corrupt", "its content does not match its id")
+        return data
 
     def _on_tree(self, oid: ObjectId, entries: list[treemod.TreeEntry]) -> None:
         self.r.trees_checked += 1
-        for e in entries:
-            if e.kind in (treemod.FILE, treemod.EXEC):
-                self.expected_size.setdefault(e.oid, e.size)
-                actual = self.sizes.get(e.oid)
-                if actual is not None and actual != e.size and e.oid not in self.corrupt:
-                    self.add(
-                        "bad_tree",
-                        f"tree {oid} says {e.name.decode('utf-8', 'replace')} has {e.size} bytes, "
-                        f"but its object {e.oid} has {actual}",
-                        oid, self.store._fspath(oid),
-                    )
+        files = [e for e in entries if e.kind in (treemod.FILE, treemod.EXEC)]
+        for e in files:
+            self.expected_size.setdefault(e.oid, e.size)
+        if files:
+            self.size_claims.append((oid, files))
 
-    def _walk(self, records: list) -> None:
-        # Trees come from memory (kept while hashing): no thread pool needed for the walk.
+    def _walk_records(self, records: list) -> Marker:
         marker = Marker(read=self._read, threads=1, track=True, on_tree=self._on_tree)
         for rec, roots in records:
             label = f"record {rec.id}"
@@ -283,6 +282,19 @@ class _Check:
                 if isinstance(a.get("size"), int) and a.get("object"):
                     self.expected_size.setdefault(a["object"], a["size"])
             marker.add_trees((t, f"{label} code") for t in roots.trees)
+        return marker
+
+    def _report(self, marker: Marker) -> None:
+        for tree, files in self.size_claims:
+            for e in files:
+                actual = self.sizes.get(e.oid)
+                if actual is not None and actual != e.size and e.oid not in self.corrupt:
+                    self.add(
+                        "bad_tree",
+                        f"tree {tree} says {e.name.decode('utf-8', 'replace')} has {e.size} bytes, "
+                        f"but its object {e.oid} has {actual}",
+                        tree, self.store._fspath(tree),
+                    )
         record_problems = dict(marker.problems)
         # Live runs' pins are roots too: their objects are not dangling, though they may not
         # all exist yet (a run writes after pinning), so nothing reached only by a pin is missing.
@@ -323,52 +335,68 @@ def _hash_fans(group: list[tuple[str, str]]) -> list:
 
 
 def _hash_fan(path: str, fan: str):
-    """(sizes, corrupt, stray paths, tree-like bytes, bytes read) of one objects/xx folder."""
+    """(sizes, corrupt, stray paths, bytes read) of one objects/xx folder.
+
+    Hot loop: os.open/os.read sized by fstat (one allocation, no file object), the id's
+    syntax checked only when the hash does not match it.
+    """
     sizes: dict[str, int] = {}
     bad: list[tuple[str, str]] = []
     stray: list[str] = []
-    trees: dict[str, bytes] = {}
     nbytes = 0
     try:
         names = os.listdir(path)
     except OSError:
-        return sizes, bad, stray, trees, 0
+        return sizes, bad, stray, 0
     for name in names:
-        oid = fan + name
         fpath = f"{path}/{name}"
-        if len(oid) != 64 or not set(name) <= _HEX:
+        if len(name) != 62:
             stray.append(fpath)
             continue
+        oid = fan + name
         try:
-            with open(fpath, "rb", buffering=0) as f:
-                if os.fstat(f.fileno()).st_size <= _WHOLE_READ_MAX:
-                    data = f.readall()  # sized by fstat: one allocation, one read
-                    digest = blake3(data).hexdigest()
-                    size = len(data)
-                else:  # stream big objects: memory stays bounded
-                    data = f.read(_CHUNK)
-                    h = blake3(data)
-                    size = len(data)
-                    while chunk := f.read(_CHUNK * 8):
-                        h.update(chunk)
-                        size += len(chunk)
-                    digest = h.hexdigest()
+            fd = os.open(fpath, _O_RDONLY)
         except FileNotFoundError:
             continue  # removed by a concurrent gc: not our business
-        except IsADirectoryError:
-            stray.append(fpath)
-            continue
         except OSError as e:
             sizes[oid] = 0
             bad.append((oid, f"cannot be read: {e.strerror}"))
             continue
+        try:
+            st = os.fstat(fd)
+            if not statmod.S_ISREG(st.st_mode):
+                stray.append(fpath)
+                continue
+            if st.st_size <= _WHOLE_READ_MAX:
+                data = os.read(fd, st.st_size)
+                if len(data) < st.st_size:  # a short read: finish it
+                    parts = [data]
+                    while chunk := os.read(fd, _CHUNK):
+                        parts.append(chunk)
+                    data = b"".join(parts)
+                h = blake3(data)
+                size = len(data)
+            else:  # stream big objects: memory stays bounded
+                h = blake3()
+                size = 0
+                while chunk := os.read(fd, _CHUNK * 8):
+                    h.update(chunk)
+                    size += len(chunk)
+            digest = h.hexdigest()
+        except OSError as e:
+            sizes[oid] = 0
+            bad.append((oid, f"cannot be read: {e.strerror}"))
+            continue
+        finally:
+            os.close(fd)
+        if digest != oid:
+            if not set(name) <= _HEX:
+                stray.append(fpath)
+                continue
+            bad.append((oid, f"its content hashes to {digest}"))
         sizes[oid] = size
         nbytes += size
-        if digest != oid:
-            bad.append((oid, f"its content hashes to {digest}"))
-        elif data[:2] == TREE_MAGIC and size <= _TREE_CACHE_MAX:
-            trees[oid] = data
-    return sizes, bad, stray, trees, nbytes
+    return sizes, bad, stray, nbytes
 
 
 # -- repairing --------------------------------------------------------------------------------
