@@ -142,8 +142,11 @@ class Artifact:
 
         pickle (the default of `tmt.save`), npy/npz (numpy), json and txt are known.
 
-        Warning: unpickling runs code chosen by whoever wrote the pickle. Load artifacts
-        only from stores you trust, as you would any pickle file.
+        Warning: loading a pickle (format "pickle", the default of `tmt.save`) from a store
+        someone else wrote runs code of their choosing, as any pickle file does. Load
+        pickles only from stores you trust; objects saved with `tmt.save(...,
+        format="numpy")` (read with allow_pickle=False) or `format="json"` load without
+        unpickling anything.
         """
         path = self.path
         if loader is not None:

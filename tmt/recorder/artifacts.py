@@ -86,31 +86,94 @@ def store_file(store: ObjectStore, pin: PinFile, path: str | os.PathLike[str]) -
     return got, size
 
 
+#: tmt.save(format=...) -> the extension used when none is given.
+FORMAT_EXTENSIONS = {"pickle": ".pkl", "numpy": ".npy", "json": ".json"}
+#: what the record's `format` says (Artifact.load dispatches on it): numpy arrays as "npy".
+RECORDED_FORMAT = {"pickle": "pickle", "numpy": "npy", "json": "json"}
+
+
+def check_format(format: str | None, custom_save: Any) -> str:
+    if format is None:
+        return "pickle"
+    if format not in FORMAT_EXTENSIONS:
+        raise RecordingError(
+            f"tmt.save format must be one of {', '.join(map(repr, FORMAT_EXTENSIONS))}, got {format!r}",
+            "use custom_save=your_saver for other formats",
+        )
+    if custom_save is not None and format != "pickle":
+        raise RecordingError(
+            f"tmt.save got both format={format!r} and custom_save; pass one of them",
+        )
+    return format
+
+
+def write_builtin(obj: Any, name: str, target: Path, fmt: str) -> None:
+    """pickle (any object), numpy (np.save, no pickled objects inside) or json."""
+    if fmt == "numpy":
+        try:
+            import numpy
+        except ImportError:
+            from tmt.errors import MissingDependency
+
+            raise MissingDependency("tmt.save(format='numpy') needs numpy", "pip install numpy") from None
+        try:
+            arr = numpy.asanyarray(obj)
+            with open(target, "wb") as f:
+                numpy.save(f, arr, allow_pickle=False)
+        except (ValueError, TypeError) as e:
+            raise RecordingError(
+                f"cannot save {name!r} with format='numpy': {e}",
+                "format='numpy' stores arrays of numbers, strings or booleans (no Python objects); "
+                "use the default pickle format for other objects",
+            ) from None
+    elif fmt == "json":
+        import json
+
+        try:
+            data = json.dumps(obj, ensure_ascii=False)
+        except (TypeError, ValueError) as e:
+            raise RecordingError(
+                f"cannot save {name!r} with format='json': {e}",
+                "format='json' stores dicts, lists, strings, numbers, booleans and None; "
+                "use the default pickle format for other objects",
+            ) from None
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(data)
+    else:
+        with open(target, "wb") as f:
+            pickle.dump(obj, f)
+
+
 def write_and_store(
     store: ObjectStore,
     pin: PinFile,
     tmp_dir: Path,
     obj: Any,
     name: str,
-    extension: str,
+    extension: str | None,
     custom_save: Callable[[Any, str], str | os.PathLike[str] | None] | None,
+    format: str | None = None,
 ) -> Stored:
+    fmt = check_format(format, custom_save)
+    if extension is None:
+        extension = FORMAT_EXTENSIONS[fmt]
     filename = safe_filename(name) + (extension or "")
     work = tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
     work.mkdir(parents=True)
     try:
         target = work / filename
         if custom_save is None:
-            with open(target, "wb") as f:
-                pickle.dump(obj, f)
+            write_builtin(obj, name, target, fmt)
             real = target
-            fmt = "pickle"
+            fmt = RECORDED_FORMAT[fmt]
         else:
             if path_first(custom_save):
                 returned = custom_save(str(target), obj)  # numpy.save(file, arr) and the like
             else:
                 returned = custom_save(obj, str(target))
-            if returned is not None:
+            # Only a returned path means "I wrote here"; savers that return a byte count
+            # (file.write) or anything else wrote to the path they were given.
+            if isinstance(returned, (str, os.PathLike)):
                 real = Path(os.fspath(returned))
             elif target.exists():
                 real = target

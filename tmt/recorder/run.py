@@ -331,11 +331,17 @@ class LiveRun:
         obj: Any,
         name: str,
         allow_exist: bool = False,
-        extension: str = ".pkl",
+        extension: str | None = None,
         custom_save: Callable[[Any, str], Any] | None = None,
+        format: str | None = None,
     ) -> str:
-        """Store `obj` in the run (pickle, or `custom_save(obj, path)`); returns the path of
-        the stored, read-only copy."""
+        """Store `obj` in the run; returns the path of the stored, read-only copy.
+
+        `format`: "pickle" (the default: any object, but loading a pickle runs code chosen
+        by whoever wrote it), "numpy" (np.save without pickled objects) or "json"; the last
+        two load without unpickling anything. Or `custom_save(obj, path)` for any other.
+        `extension` defaults to .pkl, .npy or .json by format.
+        """
         from tmt.recorder.artifacts import write_and_store
 
         if not isinstance(name, str) or not name:
@@ -356,7 +362,7 @@ class LiveRun:
                     n += 1
                 name = f"{name}_{n}"
             stored = write_and_store(
-                self.repo.store, self._pin, self.repo.tmp_dir, obj, name, extension, custom_save
+                self.repo.store, self._pin, self.repo.tmp_dir, obj, name, extension, custom_save, format
             )
             self.record.artifacts.append(
                 {
@@ -523,9 +529,11 @@ def save(
     obj: Any,
     name: str,
     allow_exist: bool = False,
-    extension: str = ".pkl",
+    extension: str | None = None,
     custom_save: Callable[[Any, str], Any] | None = None,
+    format: str | None = None,
 ) -> str:
-    """Store `obj` in the active run (pickle by default, or `custom_save(obj, path)`)."""
-    return _require("tmt.save()").save(obj, name, allow_exist, extension, custom_save)
+    """Store `obj` in the active run: pickle by default; `format="numpy"` or `format="json"`
+    store it in a form that loads without unpickling; or `custom_save(obj, path)`."""
+    return _require("tmt.save()").save(obj, name, allow_exist, extension, custom_save, format)
 
