@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tmt._warn import warn
 from tmt.errors import CorruptRecord, RecordError
 from tmt.records.io import RECORD_SUFFIX, read_record
-from tmt.records.model import Record, is_run_id
+from tmt.records.model import Record, decode, is_run_id
 from tmt.store import codec
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
 
 INDEX_NAME = "index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RACY_NS = 1_000_000_000
 BUSY_TIMEOUT_MS = 5_000
 RETRY_FOR_S = 120.0
@@ -86,18 +86,39 @@ CREATE TABLE IF NOT EXISTS kv (
     rid INTEGER NOT NULL, key TEXT NOT NULL, num REAL, txt TEXT, b INTEGER,
     PRIMARY KEY (rid, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_num ON kv (key, num);
-CREATE INDEX IF NOT EXISTS kv_txt ON kv (key, txt);
+CREATE INDEX IF NOT EXISTS kv_val ON kv (key, num, txt);
 CREATE TABLE IF NOT EXISTS skipped (
     fname TEXT PRIMARY KEY, f_mtime INTEGER, f_size INTEGER, f_ino INTEGER, reason TEXT
 );
 PRAGMA user_version = {SCHEMA_VERSION};
 """
+_SECONDARY = {
+    line.split()[5]: line.rstrip(";")
+    for line in _SCHEMA.splitlines()
+    if line.startswith("CREATE INDEX")
+}
 
 
 def _is_busy(e: sqlite3.OperationalError) -> bool:
     msg = str(e).lower()
     return "locked" in msg or "busy" in msg
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    """The schema, statement by statement (inside the caller's transaction)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _is_corrupt(e: sqlite3.DatabaseError) -> bool:
+    """Errors that mean the file itself is bad (deleted and rebuilt), not a passing state."""
+    if isinstance(e, (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError)):
+        return False
+    msg = str(e).lower()
+    if isinstance(e, sqlite3.OperationalError):
+        return "malformed" in msg or "not a database" in msg
+    return True
 
 
 def _epoch(iso: str | None) -> float | None:
@@ -119,6 +140,101 @@ def _kv_rows(rid: int, prefix: str, values: dict[str, Any]) -> Iterable[tuple]:
             yield (rid, prefix + k, None if v != v else v, None, None)
         elif isinstance(v, str):
             yield (rid, prefix + k, None, v, None)
+
+
+def _read(path: str, run_id: str) -> Record:
+    """read_record without pathlib (a rebuild reads 100,000 of them): same checks, same errors."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise RecordError(f"record {path} does not exist") from None
+    except OSError:
+        return read_record(Path(path))  # its error, with its message
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return read_record(Path(path))
+    rec = decode(data, path)
+    if rec.id != run_id:
+        return read_record(Path(path))
+    return rec
+
+
+def prepare(rec: Record) -> tuple[tuple, list[tuple]]:
+    """A record as index values: (row without rid and file signature, kv items)."""
+    env = rec.env or {}
+    pid = env.get("pid")
+    host = env.get("host")
+    tags = rec.tags
+    row = (
+        rec.id, rec.name, rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
+        _epoch(rec.finished_at), rec.finished_at,
+        rec.duration_s if isinstance(rec.duration_s, (int, float)) else None,
+        pid if type(pid) is int and _INT64[0] <= pid <= _INT64[1] else None,
+        host if isinstance(host, str) else None,
+        json.dumps([t for t in tags if isinstance(t, str)]) if tags else "[]",
+        rec.parent if isinstance(rec.parent, str) else None,
+        _pack(rec.params), _pack(rec.metrics),
+    )
+    kv: list[tuple] = []
+    add = kv.append
+    for prefix, values in (("p:", rec.params), ("m:", rec.metrics)):
+        for k, v in values.items():
+            t = type(v)
+            if t is float:
+                add((prefix + k, None if v != v else v, None, None))
+            elif t is str:
+                add((prefix + k, None, v, None))
+            elif t is bool:
+                add((prefix + k, None, None, int(v)))
+            elif t is int:
+                add((prefix + k, v if _INT64[0] <= v <= _INT64[1] else float(v), None, None))
+            else:
+                kv.extend(item[1:] for item in _kv_rows(0, prefix, {k: v}))
+    return row, kv
+
+
+def _prepare_file(name: str, path: str) -> tuple | str | None:
+    """Prepared values of one record file; its defect (str) if corrupt; None if it vanished."""
+    try:
+        return prepare(_read(path, name[: -len(RECORD_SUFFIX)]))
+    except CorruptRecord as e:
+        return e.reason
+    except RecordError:
+        return None
+
+
+def _prepare_chunk(items: list[tuple[str, str]]) -> list:
+    return [_prepare_file(n, p) for n, p in items]
+
+
+PARALLEL_MIN = 4000
+
+
+def prepare_files(items: list[tuple[str, str]]) -> list:
+    """Read and prepare many record files; in worker processes when there are many (reading
+    and decoding JSON is the cost of a rebuild, and it parallelizes)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_MIN or workers < 2:
+        return _prepare_chunk(items)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - platforms without fork
+        return _prepare_chunk(items)
+    size = max(500, len(items) // (workers * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    out: list = []
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for part in pool.map(_prepare_chunk, chunks):
+                out.extend(part)
+    except (OSError, RuntimeError):  # no processes allowed here: do it in-process
+        return _prepare_chunk(items)
+    return out
 
 
 def _pack(values: dict[str, Any]) -> bytes:
@@ -153,7 +269,7 @@ class Index:
             self.memory = True
         if self.memory:
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            conn.executescript(_SCHEMA)
+            _create(conn)
             return conn
         try:
             conn = sqlite3.connect(
@@ -176,12 +292,33 @@ class Index:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"index schema {version} is not {SCHEMA_VERSION}")
+            # Another tmt's layout: drop its tables in place (deleting the file would pull it
+            # from under other processes' open connections) and start afresh.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+                    for (name,) in names:
+                        conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+                    _create(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            version = SCHEMA_VERSION
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         if version == 0:
-            conn.executescript(_SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                _create(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def connection(self) -> sqlite3.Connection:
         if self.conn is None:
@@ -234,7 +371,7 @@ class Index:
                 self._warn_skipped(conn)
                 return self._retry(lambda: fn(conn))
             except sqlite3.DatabaseError as e:
-                if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+                if not _is_corrupt(e):
                     raise
                 if attempt:
                     raise RecordError(f"the query index {self.path} is unusable: {e}") from e
@@ -318,7 +455,7 @@ class Index:
             if vanished_bad:
                 conn.executemany("DELETE FROM skipped WHERE fname = ?", [(n,) for n in vanished_bad])
             if changed:
-                self._upsert(conn, changed)
+                self._upsert(conn, changed, fresh=rebuild or not known)
             if bad:
                 conn.executemany(
                     "INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?, ?)",
@@ -336,10 +473,15 @@ class Index:
             raise
 
     def _scan(self, known: dict, skipped: dict, cache: dict) -> tuple[list, list, list, list]:
+        """List and stat the records; read those that are new or changed (and not in `cache`).
+
+        Returns (changed [(prepared, sig)], bad [(file name, sig, reason)], vanished run ids,
+        vanished bad file names).
+        """
         seen: set[str] = set()
-        changed: list[tuple[Record, tuple[int, int, int]]] = []
-        bad: list[tuple[str, tuple[int, int, int], str]] = []
         bad_seen: set[str] = set()
+        pending: list[tuple[str, str, tuple[int, int, int]]] = []  # (name, path, sig) to use
+        to_read: list[tuple[str, str]] = []
         try:
             it = os.scandir(self.experiments)
         except FileNotFoundError:
@@ -364,23 +506,28 @@ class Index:
                     if skipped.get(name) == sig:
                         bad_seen.add(name)
                         continue
+                    pending.append((name, entry.path, sig))
                     hit = cache.get(name)
-                    if hit is not None and hit[0] == sig:
-                        result = hit[1]
-                    else:
-                        try:
-                            result = read_record(Path(entry.path))
-                        except CorruptRecord as e:
-                            result = e
-                        except RecordError:  # vanished between listing and reading
-                            continue
-                        cache[name] = (sig, result)
-                    if isinstance(result, CorruptRecord):
-                        bad.append((name, sig, result.reason))
-                        bad_seen.add(name)
-                    else:
-                        seen.add(rid)
-                        changed.append((result, sig))
+                    if hit is None or hit[0] != sig:
+                        to_read.append((name, entry.path))
+        if to_read:
+            for (name, _path), result in zip(to_read, prepare_files(to_read)):
+                cache[name] = (None, result)  # signature filled below
+        changed: list[tuple[tuple, tuple[int, int, int]]] = []
+        bad: list[tuple[str, tuple[int, int, int], str]] = []
+        for name, _path, sig in pending:
+            hit = cache[name]
+            if hit[0] is None:
+                cache[name] = hit = (sig, hit[1])
+            result = hit[1]
+            if result is None:  # vanished between listing and reading
+                continue
+            if isinstance(result, str):
+                bad.append((name, sig, result))
+                bad_seen.add(name)
+            else:
+                seen.add(name[: -len(RECORD_SUFFIX)])
+                changed.append((result, sig))
         vanished = [rid for rid in known if rid not in seen]
         vanished_bad = [n for n in skipped if n not in bad_seen]
         return changed, bad, vanished, vanished_bad
@@ -400,27 +547,21 @@ class Index:
             conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
 
     @staticmethod
-    def _upsert(conn: sqlite3.Connection, changed: list[tuple[Record, tuple[int, int, int]]]) -> None:
-        Index._delete_runs(conn, [rec.id for rec, _ in changed])
+    def _upsert(conn: sqlite3.Connection, changed: list[tuple[tuple, tuple[int, int, int]]], fresh: bool = False) -> None:
+        """Insert (or replace) prepared records; `fresh`: the tables are empty."""
+        if not fresh:
+            Index._delete_runs(conn, [prep[0][0] for prep, _sig in changed])
         first = (conn.execute("SELECT COALESCE(MAX(rid), 0) FROM runs").fetchone()[0]) + 1
-        rows = []
-        kv: list[tuple] = []
-        for n, (rec, sig) in enumerate(changed):
-            rid = first + n
-            env = rec.env or {}
-            pid = env.get("pid")
-            rows.append((
-                rid, rec.id, rec.name, rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
-                _epoch(rec.finished_at), rec.finished_at,
-                rec.duration_s if isinstance(rec.duration_s, (int, float)) else None,
-                pid if isinstance(pid, int) and _INT64[0] <= pid <= _INT64[1] else None,
-                env.get("host") if isinstance(env.get("host"), str) else None,
-                json.dumps([t for t in rec.tags if isinstance(t, str)]),
-                rec.parent if isinstance(rec.parent, str) else None,
-                _pack(rec.params), _pack(rec.metrics), *sig,
-            ))
-            kv.extend(_kv_rows(rid, "p:", rec.params))
-            kv.extend(_kv_rows(rid, "m:", rec.metrics))
+        changed = sorted(changed, key=lambda c: c[0][0][3])  # table order = time order: fast scans
+        rows = [(first + n, *prep[0], *sig) for n, (prep, sig) in enumerate(changed)]
+        kv = [(first + n, *item) for n, (prep, _sig) in enumerate(changed) for item in prep[1]]
+        # Many rows: building the secondary indexes once, after the inserts, is much faster
+        # than updating them row by row (readers keep their snapshot until the commit).
+        bulk = len(rows) > 5000
+        if bulk:
+            conn.execute("PRAGMA cache_size = -131072")
+            for name in _SECONDARY:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
         conn.executemany(
             "INSERT INTO runs (rid, id, name, status, created_at, created_iso, finished_at, finished_iso,"
             " duration, pid, host, tags, parent, params, metrics, f_mtime, f_size, f_ino)"
@@ -428,6 +569,10 @@ class Index:
             rows,
         )
         conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", kv)
+        if bulk:
+            for sql in _SECONDARY.values():
+                conn.execute(sql)
+            conn.execute("PRAGMA cache_size = -2000")
 
     def forget(self, ids: list[str]) -> None:
         """Drop runs whose records were just deleted (the next sync would too; this is sooner)."""

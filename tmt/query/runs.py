@@ -9,6 +9,7 @@ import io
 import json
 import math
 import re
+from operator import itemgetter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
@@ -33,6 +34,25 @@ def unpack_column(rows: Sequence[tuple], col: int) -> list[dict[str, Any]]:
         return []
     unpacker = msgpack.Unpacker(io.BytesIO(b"".join(r[col] for r in rows)), raw=False, strict_map_key=True)
     return list(unpacker)
+
+
+def dict_columns(dicts: list[dict[str, Any]], prefix: str) -> dict[str, list[Any]]:
+    """Columns (sorted by key) of many dicts, None where a dict lacks the key."""
+    if not dicts:
+        return {}
+    keys: dict[str, None] = dict.fromkeys(dicts[0])
+    for d in dicts:
+        if len(d) != len(keys) or d.keys() != keys.keys():
+            for k in d:
+                if k not in keys:
+                    keys[k] = None
+    out = {}
+    for k in sorted(keys):
+        try:
+            out[prefix + k] = list(map(itemgetter(k), dicts))  # C-level when every run has it
+        except KeyError:
+            out[prefix + k] = [d.get(k) for d in dicts]
+    return out
 
 
 def _is_number(v: Any) -> bool:
@@ -149,14 +169,7 @@ class Runs(Sequence[Run]):
             "status": list(self.statuses),
         }
         for prefix, col in (("params.", ix.C_PARAMS), ("metrics.", ix.C_METRICS)):
-            dicts = unpack_column(rows, col)
-            keys: dict[str, None] = {}
-            for d in dicts:
-                for k in d:
-                    if k not in keys:
-                        keys[k] = None
-            for k in sorted(keys):
-                cols[prefix + k] = [d.get(k) for d in dicts]
+            cols.update(dict_columns(unpack_column(rows, col), prefix))
         return cols
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -178,7 +191,7 @@ class Runs(Sequence[Run]):
 
     def to_pandas(self):
         """A DataFrame, one row per run: id, name, status, created_at, finished_at (UTC
-        timestamps), duration_s, tags, parent, `params.*`, `metrics.*`."""
+        timestamps), duration_s, tags (a tuple per run), parent, `params.*`, `metrics.*`."""
         try:
             import pandas as pd
         except ImportError:
@@ -187,15 +200,20 @@ class Runs(Sequence[Run]):
                 "pip install 'ThatMetricTimeline[pandas]' (or use Runs.to_records())",
             ) from None
         rows = self._rows
-        cols = self._columns()
-        data: dict[str, Any] = {"id": cols.pop("id"), "name": cols.pop("name"), "status": cols.pop("status")}
-        data["created_at"] = pd.to_datetime([r[ix.C_CREATED] for r in rows], unit="s", utc=True)
-        data["finished_at"] = pd.to_datetime(
-            [math.nan if r[ix.C_FINISHED] is None else r[ix.C_FINISHED] for r in rows], unit="s", utc=True
-        )
-        data["duration_s"] = [math.nan if r[ix.C_DURATION] is None else float(r[ix.C_DURATION]) for r in rows]
-        data["tags"] = [json.loads(t) if t != "[]" else [] for t in (r[ix.C_TAGS] for r in rows)]
-        data["parent"] = [r[ix.C_PARENT] for r in rows]
+        rows_t = [list(map(itemgetter(n), rows)) for n in range(len(ix.ROW_COLUMNS))]  # columns, in C
+        data: dict[str, Any] = {
+            "id": rows_t[ix.C_ID], "name": rows_t[ix.C_NAME], "status": self.statuses,
+        }
+        data["created_at"] = pd.to_datetime(pd.array(rows_t[ix.C_CREATED], dtype="float64"), unit="s", utc=True)
+        finished = pd.array(rows_t[ix.C_FINISHED], dtype="Float64").to_numpy(dtype="float64", na_value=math.nan)
+        data["finished_at"] = pd.to_datetime(finished, unit="s", utc=True)
+        data["duration_s"] = pd.array(rows_t[ix.C_DURATION], dtype="Float64").to_numpy(dtype="float64", na_value=math.nan)
+        empty: tuple[str, ...] = ()
+        data["tags"] = [empty if t == "[]" else tuple(json.loads(t)) for t in rows_t[ix.C_TAGS]]  # hashable
+        data["parent"] = rows_t[ix.C_PARENT]
+        cols: dict[str, list[Any]] = {}
+        for prefix, col in (("params.", ix.C_PARAMS), ("metrics.", ix.C_METRICS)):
+            cols.update(dict_columns(unpack_column(rows, col), prefix))
         data.update(cols)
         return pd.DataFrame(data)
 
@@ -245,14 +263,15 @@ def select(
         stored = {("running" if s == "crashed" else s) for s in wanted}
         clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
         args.extend(sorted(stored))
+    # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
+    kv_conds: list[tuple[str, list[Any]]] = []
     for cond in parse_where_list(where):  # type: ignore[arg-type]
         if cond.kind == "bool":
-            clauses.append(f"runs.rid IN (SELECT rid FROM kv WHERE key = ? AND b {cond.op} ?)")
-            args += [cond.key, int(cond.value)]
+            kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
+        elif cond.kind == "num":
+            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num {cond.op} ?", [cond.key, cond.value]))
         else:
-            column = "num" if cond.kind == "num" else "txt"
-            clauses.append(f"runs.rid IN (SELECT rid FROM kv WHERE key = ? AND {column} {cond.op} ?)")
-            args += [cond.key, cond.value]
+            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num IS NULL AND {{t}}.txt {cond.op} ?", [cond.key, cond.value]))
     if tags is not None:
         for tag in [tags] if isinstance(tags, str) else list(tags):
             clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
@@ -266,21 +285,50 @@ def select(
     if name_contains is not None:
         clauses.append("instr(runs.name, ?) > 0")
         args.append(name_contains)
+    # Without a limit, sorting in Python is faster than SQLite's walk of the time index
+    # (rows come in table order, which is mostly time order already).
     order = "DESC" if newest_first else "ASC"
-    tail = f" ORDER BY runs.created_at {order}, runs.id {order}"
-    if limit is not None:
-        tail += f" LIMIT {int(limit)}"
+    tail = "" if limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(limit)}"
 
     def query(conn):
         cl, a = list(clauses), list(args)
+        name_count = None
         if name is not None:
             names = _names_matching(conn, name)
-            cl.append(f"runs.name IN ({','.join('?' * len(names))})" if names else "0")
+            if not names:
+                return []
+            cl.append(f"runs.name IN ({','.join('?' * len(names))})")
             a.extend(names)
-        sql = f"SELECT {ix.ROW_SQL} FROM runs" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
+            if kv_conds:
+                name_count = conn.execute(
+                    f"SELECT COUNT(*) FROM runs WHERE name IN ({','.join('?' * len(names))})", names
+                ).fetchone()[0]
+        source = "runs"
+        if kv_conds:
+            # Drive the query from the most selective condition (counted on the covering
+            # index, which is cheap), then check the others per run through the kv primary
+            # key. SQLite would otherwise build a temporary table for every condition.
+            counts = [
+                conn.execute(f"SELECT COUNT(*) FROM kv WHERE {p.format(t='kv')}", pa).fetchone()[0] for p, pa in kv_conds
+            ]
+            order = sorted(range(len(kv_conds)), key=counts.__getitem__)
+            checks = order
+            if name_count is None or counts[order[0]] < name_count:
+                first, checks = order[0], order[1:]
+                p, pa = kv_conds[first]
+                source = "kv AS k0 CROSS JOIN runs ON runs.rid = k0.rid"
+                cl.insert(0, p.format(t="k0"))
+                a[0:0] = pa
+            for n in checks:
+                p, pa = kv_conds[n]
+                cl.append(f"EXISTS (SELECT 1 FROM kv WHERE kv.rid = runs.rid AND {p.format(t='kv')})")
+                a.extend(pa)
+        sql = f"SELECT {ix.ROW_SQL} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
         return conn.execute(sql, a).fetchall()
 
     rows = ix.index_for(repo).run(query)
+    if limit is None:
+        rows.sort(key=itemgetter(ix.C_CREATED, ix.C_ID), reverse=newest_first)
     statuses = [row_status(r) if r[ix.C_STATUS] == "running" else r[ix.C_STATUS] for r in rows]
     if wanted is not None and ("running" in wanted) != ("crashed" in wanted):
         keep = [n for n, s in enumerate(statuses) if s in wanted]
