@@ -295,3 +295,15 @@ def test_big_objects_are_hashed_in_chunks(repo):
         f.seek((9 << 20) - 1)
         f.write(b"\0" if big[-1:] != b"\0" else b"\1")
     assert fsck(repo).by_kind("corrupt_object")[0].id == oid
+
+
+def test_trash_of_a_running_gc_is_not_a_problem(store):
+    from tmt.maintenance.lock import GcLock
+
+    repo = store("clean")
+    (repo.tmt_dir / "trash-thishost-1-aaaa").mkdir()
+    with GcLock(repo.tmt_dir):
+        r = fsck(repo)
+    assert r.ok and r.problems == []
+    assert r.notes == ["a gc is running: objects it has moved aside for a moment may be reported missing; "
+                       "run fsck again when it has finished"]
