@@ -315,3 +315,19 @@ def test_cli_gc_refuses_on_corrupt_record(proj):
     assert "hint: run `tmt fsck`" in r.stderr
     r = run_cli(["gc", "--grace", "0", "--force"], proj.root)
     assert r.returncode == 0 and "Ignored 1 unreadable record(s) (--force)" in r.stdout
+
+
+def test_error_after_moving_aside_puts_everything_back(proj, monkeypatch):
+    record_run(proj)
+    junk = [proj.store.put(b"junk %d" % i) for i in range(5)]
+    before = set(proj.store)
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gcmod._Gc, "_delete", boom)
+    with pytest.raises(KeyboardInterrupt):
+        gc(proj, grace=0)
+    assert set(proj.store) == before and all(proj.store.has(j) for j in junk)
+    assert not list(proj.tmt_dir.glob("trash-*"))
+    assert not (proj.tmt_dir / "gc.lock").exists()

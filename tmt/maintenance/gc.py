@@ -268,6 +268,19 @@ class _Gc:
         self.store.bump_epoch()  # before any object leaves objects/
         trash_dir = self.tmt_dir / f"{TRASH_PREFIX}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         trash_dir.mkdir()
+        try:
+            self._sweep_into(trash_dir, marker, candidates)
+        except BaseException:
+            # Whatever went wrong (a permission error, Ctrl-C), nothing stays in the trash:
+            # every object still there goes back, reachable or not; the next gc decides again.
+            for entry in os.scandir(trash_dir):
+                if len(entry.name) == 64 and set(entry.name) <= _HEX:
+                    _put_back(entry.path, self.store._fspath(ObjectId(entry.name)))
+            raise
+        finally:
+            _rmdir_quiet(trash_dir)
+
+    def _sweep_into(self, trash_dir: Path, marker: Marker, candidates: list[tuple[ObjectId, int]]) -> None:
         moved: dict[str, str] = {}
         sizes: dict[str, int] = {}
         total = len(candidates)
@@ -285,13 +298,8 @@ class _Gc:
 
         # Second mark, only after every move: new records and pins written meanwhile.
         marker.read = store_reader(self.store, moved)
-        try:
-            records = self._load_records(first=False)
-            self._mark(marker, records, first=False, trash=moved)
-        except BaseException:
-            _restore_all(moved, self.store)
-            _rmdir_quiet(trash_dir)
-            raise
+        records = self._load_records(first=False)
+        self._mark(marker, records, first=False, trash=moved)
         now = time.time()
         doomed: list[str] = []
         restored = 0
@@ -309,7 +317,6 @@ class _Gc:
             else:
                 doomed.append(oid)
         deleted, freed = self._delete(doomed, moved, sizes)
-        _rmdir_quiet(trash_dir)
         self.r.objects_deleted = deleted
         self.r.bytes_freed = freed
         self.r.objects_restored = restored
@@ -396,12 +403,6 @@ def _put_back(trash_path: str, final: str) -> None:
         os.replace(trash_path, final)  # no hard links here: rename (same bytes either way)
         return
     os.unlink(trash_path)
-
-
-def _restore_all(moved: dict[str, str], store) -> None:
-    for oid, path in moved.items():
-        if os.path.exists(path):
-            _put_back(path, store._fspath(oid))
 
 
 def _rmdir_quiet(path: Path) -> None:
