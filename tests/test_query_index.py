@@ -170,3 +170,20 @@ def test_many_processes_at_once_never_see_locked(repo, python, tmp_path):
         assert out == "ok\n" and "locked" not in err
     assert len(tmt.runs()) == 160
     assert {r.name for r in tmt.runs()} == {"w0", "w1", "w2", "w3"}
+
+
+def test_where_after_records_change(repo):
+    a = make_run(repo, "a", at=0, metrics={"f1": 0.9}, params={"opt": "adam"})
+    assert tmt.runs(where="f1 > 0.5").ids == [a.id]  # fills the f1 values of the index
+    b = make_run(repo, "b", at=1, metrics={"f1": 0.95}, params={"opt": "adam"})
+    assert tmt.runs(where="f1 > 0.5").ids == [a.id, b.id]
+    assert tmt.runs(where=["f1 > 0.5", "params.opt == adam"]).ids == [a.id, b.id]
+    rec = tmt.get("a").record
+    rec.metrics = {"f1": 0.1}
+    write_record(repo.experiments_dir, repo.tmp_dir, rec)
+    assert tmt.runs(where="f1 > 0.5").ids == [b.id]
+    assert tmt.runs(where="f1 < 0.5").ids == [a.id]
+    record_path(repo.experiments_dir, b.id).unlink()
+    assert tmt.runs(where="f1 > 0").ids == [a.id]
+    assert rebuild_index(repo) == 1
+    assert tmt.runs(where="f1 < 0.5").ids == [a.id]

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
 
 INDEX_NAME = "index.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RACY_NS = 1_000_000_000
 BUSY_TIMEOUT_MS = 5_000
 RETRY_FOR_S = 120.0
@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS kv (
     PRIMARY KEY (rid, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kv_val ON kv (key, num, txt);
+CREATE TABLE IF NOT EXISTS kv_keys (key TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS skipped (
     fname TEXT PRIMARY KEY, f_mtime INTEGER, f_size INTEGER, f_ino INTEGER, reason TEXT
 );
@@ -102,6 +103,14 @@ _SECONDARY = {
 def _is_busy(e: sqlite3.OperationalError) -> bool:
     msg = str(e).lower()
     return "locked" in msg or "busy" in msg
+
+
+def _trusted(state: str, scanned_ns: int) -> bool:
+    """A listing taken at `scanned_ns` of a folder in `state` saw every file, unless the
+    folder changed so shortly before that a later change could share its mtime."""
+    if state == "absent":
+        return True
+    return scanned_ns - int(state.split(":", 1)[0]) > RACY_NS
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -161,13 +170,13 @@ def _read(path: str, run_id: str) -> Record:
     return rec
 
 
-def prepare(rec: Record) -> tuple[tuple, list[tuple]]:
-    """A record as index values: (row without rid and file signature, kv items)."""
+def prepare(rec: Record) -> tuple:
+    """A record as an index row (without its rid and file signature)."""
     env = rec.env or {}
     pid = env.get("pid")
     host = env.get("host")
     tags = rec.tags
-    row = (
+    return (
         rec.id, rec.name, rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
         _epoch(rec.finished_at), rec.finished_at,
         rec.duration_s if isinstance(rec.duration_s, (int, float)) else None,
@@ -177,22 +186,6 @@ def prepare(rec: Record) -> tuple[tuple, list[tuple]]:
         rec.parent if isinstance(rec.parent, str) else None,
         _pack(rec.params), _pack(rec.metrics),
     )
-    kv: list[tuple] = []
-    add = kv.append
-    for prefix, values in (("p:", rec.params), ("m:", rec.metrics)):
-        for k, v in values.items():
-            t = type(v)
-            if t is float:
-                add((prefix + k, None if v != v else v, None, None))
-            elif t is str:
-                add((prefix + k, None, v, None))
-            elif t is bool:
-                add((prefix + k, None, None, int(v)))
-            elif t is int:
-                add((prefix + k, v if _INT64[0] <= v <= _INT64[1] else float(v), None, None))
-            else:
-                kv.extend(item[1:] for item in _kv_rows(0, prefix, {k: v}))
-    return row, kv
 
 
 def _prepare_file(name: str, path: str) -> tuple | str | None:
@@ -235,6 +228,30 @@ def prepare_files(items: list[tuple[str, str]]) -> list:
     except (OSError, RuntimeError):  # no processes allowed here: do it in-process
         return _prepare_chunk(items)
     return out
+
+
+def _kv_for(rows: list[tuple], keys: set[str], c_rid: int, c_params: int, c_metrics: int) -> list[tuple]:
+    """kv rows (rid, key, num, txt, b) of `rows` for the given "p:"/"m:" keys."""
+    kv: list[tuple] = []
+    for col, prefix in ((c_params, "p:"), (c_metrics, "m:")):
+        names = [k[2:] for k in keys if k.startswith(prefix)]
+        if not names:
+            continue
+        for r, d in zip(rows, _unpack_many([r[col] for r in rows])):
+            sub = {k: d[k] for k in names if k in d}
+            if sub:
+                kv.extend(_kv_rows(r[c_rid], prefix, sub))
+    return kv
+
+
+def _unpack_many(blobs: list[bytes]) -> list[dict[str, Any]]:
+    import io
+
+    import msgpack
+
+    if not blobs:
+        return []
+    return list(msgpack.Unpacker(io.BytesIO(b"".join(blobs)), raw=False, strict_map_key=True))
 
 
 def _pack(values: dict[str, Any]) -> bytes:
@@ -408,10 +425,7 @@ class Index:
         stored, scanned = self._retry(lambda: self._meta(conn))
         if stored != state:
             return False
-        if state == "absent":
-            return True
-        mtime = int(state.split(":", 1)[0])
-        return scanned - mtime > RACY_NS
+        return _trusted(state, scanned)
 
     def sync(self, *, full: bool = False) -> None:
         """Bring the index up to date with the records folder (cheap when nothing changed).
@@ -430,12 +444,14 @@ class Index:
             if self._retry(lambda: self._sync_once(conn, cache, locked)):
                 return
 
-    def _sync_once(self, conn: sqlite3.Connection, cache: dict, locked: bool, rebuild: bool = False) -> bool:
+    def _sync_once(
+        self, conn: sqlite3.Connection, cache: dict, locked: bool, rebuild: bool = False, prefetched: tuple | None = None
+    ) -> bool:
         conn.execute("BEGIN IMMEDIATE" if locked else "BEGIN")
         try:
             gen = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()
             if rebuild:  # emptied and refilled in one transaction: readers never see it empty
-                for table in ("kv", "runs", "skipped"):
+                for table in ("kv", "runs", "skipped"):  # kv_keys stay: upsert refills their values
                     conn.execute(f"DELETE FROM {table}")
             known = {r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT id, f_mtime, f_size, f_ino FROM runs")}
             skipped = {r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT fname, f_mtime, f_size, f_ino FROM skipped")}
@@ -443,7 +459,12 @@ class Index:
                 conn.execute("COMMIT")
             scan_start = time.time_ns()
             state = self._dir_state()  # before listing: a change during the scan forces a rescan
-            changed, bad, vanished, vanished_bad = self._scan(known, skipped, cache)
+            if prefetched is not None and not known and not skipped and prefetched[0] == state \
+                    and _trusted(state, prefetched[1]):
+                # The folder has not changed since the (unlocked) listing: use it as is.
+                scan_start, (changed, bad, vanished, vanished_bad) = prefetched[1], prefetched[2]
+            else:
+                changed, bad, vanished, vanished_bad = self._scan(known, skipped, cache)
             if not locked:
                 conn.execute("BEGIN IMMEDIATE")
                 now = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()
@@ -550,11 +571,13 @@ class Index:
     def _upsert(conn: sqlite3.Connection, changed: list[tuple[tuple, tuple[int, int, int]]], fresh: bool = False) -> None:
         """Insert (or replace) prepared records; `fresh`: the tables are empty."""
         if not fresh:
-            Index._delete_runs(conn, [prep[0][0] for prep, _sig in changed])
+            Index._delete_runs(conn, [row[0] for row, _sig in changed])
         first = (conn.execute("SELECT COALESCE(MAX(rid), 0) FROM runs").fetchone()[0]) + 1
-        changed = sorted(changed, key=lambda c: c[0][0][3])  # table order = time order: fast scans
-        rows = [(first + n, *prep[0], *sig) for n, (prep, sig) in enumerate(changed)]
-        kv = [(first + n, *item) for n, (prep, _sig) in enumerate(changed) for item in prep[1]]
+        changed = sorted(changed, key=lambda c: c[0][3])  # table order = time order: fast scans
+        rows = [(first + n, *row, *sig) for n, (row, sig) in enumerate(changed)]
+        # Only keys some query has filtered on are kept in kv (see ensure_keys).
+        keys = {k for (k,) in conn.execute("SELECT key FROM kv_keys")}
+        kv = _kv_for(rows, keys, 0, 13, 14) if keys else []
         # Many rows: building the secondary indexes once, after the inserts, is much faster
         # than updating them row by row (readers keep their snapshot until the commit).
         bulk = len(rows) > 5000
@@ -568,11 +591,67 @@ class Index:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", kv)
+        if kv:
+            conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", kv)
         if bulk:
             for sql in _SECONDARY.values():
                 conn.execute(sql)
             conn.execute("PRAGMA cache_size = -2000")
+
+    @staticmethod
+    def missing_keys(conn: sqlite3.Connection, keys: list[str]) -> list[str]:
+        have = {k for (k,) in conn.execute("SELECT key FROM kv_keys")}
+        return sorted(set(keys) - have)
+
+    def read(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], keys: list[str] = ()) -> T:
+        """fn(conn) inside one read transaction (one consistent snapshot), with kv holding
+        `keys` in that snapshot (filled first if needed)."""
+        for _ in range(10):
+            conn.execute("BEGIN")
+            try:
+                if keys and self.missing_keys(conn, keys):
+                    conn.execute("COMMIT")
+                    self.ensure_keys(conn, keys)
+                    continue
+                result = fn(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        raise sqlite3.OperationalError("database is busy: kv keys keep vanishing")  # retried by run()
+
+    def ensure_keys(self, conn: sqlite3.Connection, keys: list[str]) -> None:
+        """Make sure kv holds every run's value for these keys ("m:f1", "p:lr").
+
+        kv is filled lazily, per key, the first time a `where` uses it: a rebuild then only
+        writes the runs table, and keys nobody filters on cost nothing. Called inside
+        run(), after sync; the key and its values are added in one write transaction, so
+        kv is always complete for every key listed in kv_keys.
+        """
+        missing = self.missing_keys(conn, keys)
+        if not missing:
+            return
+
+        def fill() -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                now = {k for (k,) in conn.execute("SELECT key FROM kv_keys")}
+                todo = [k for k in missing if k not in now]
+                if todo:
+                    rows = conn.execute("SELECT rid, params, metrics FROM runs").fetchall()
+                    kv = _kv_for(rows, set(todo), 0, 1, 2)
+                    conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", kv)
+                    conn.executemany("INSERT OR IGNORE INTO kv_keys VALUES (?)", [(k,) for k in todo])
+                    self._bump(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        self._retry(fill)
 
     def forget(self, ids: list[str]) -> None:
         """Drop runs whose records were just deleted (the next sync would too; this is sooner)."""
@@ -605,10 +684,12 @@ class Index:
         # Emptying rather than deleting the file keeps other processes' connections valid;
         # a corrupt file is deleted by run() instead.
         cache: dict = {}
-        self._scan({}, {}, cache)
+        t0 = time.time_ns()
+        state0 = self._dir_state()
+        prefetched = (state0, t0, self._scan({}, {}, cache))
         try:
             conn = self.connection()
-            self._retry(lambda: self._sync_once(conn, cache, locked=True, rebuild=True))
+            self._retry(lambda: self._sync_once(conn, cache, locked=True, rebuild=True, prefetched=prefetched))
         except sqlite3.OperationalError as e:
             if _is_busy(e):
                 raise

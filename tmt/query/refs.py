@@ -121,7 +121,8 @@ def resolve_row(repo: "Repo", ref: str) -> tuple:
     ref = ref.strip()
     if not ref:
         raise UnknownRef(ref, hint="give an id prefix, a run name, or `last`")
-    return ix.index_for(repo).run(lambda conn: _resolve(conn, ref))
+    idx = ix.index_for(repo)
+    return idx.run(lambda conn: idx.read(conn, lambda c: _resolve(c, ref)))
 
 
 def resolve(repo: "Repo", ref: "str | Run") -> Run:

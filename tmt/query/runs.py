@@ -290,7 +290,13 @@ def select(
     order = "DESC" if newest_first else "ASC"
     tail = "" if limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(limit)}"
 
+    kv_keys = sorted({pa[0] for _p, pa in kv_conds})
+    idx = ix.index_for(repo)
+
     def query(conn):
+        return idx.read(conn, snapshot_query, kv_keys)
+
+    def snapshot_query(conn):
         cl, a = list(clauses), list(args)
         name_count = None
         if name is not None:
@@ -326,7 +332,7 @@ def select(
         sql = f"SELECT {ix.ROW_SQL} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
         return conn.execute(sql, a).fetchall()
 
-    rows = ix.index_for(repo).run(query)
+    rows = idx.run(query)
     if limit is None:
         rows.sort(key=itemgetter(ix.C_CREATED, ix.C_ID), reverse=newest_first)
     statuses = [row_status(r) if r[ix.C_STATUS] == "running" else r[ix.C_STATUS] for r in rows]
