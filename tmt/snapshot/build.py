@@ -54,7 +54,7 @@ class _Dir:
     subtree row, or of a file still to be read, is filled in later. `same` means the stat
     cache vouches for the whole directory: `info` (tree id, bytes, files) is reused as is."""
 
-    __slots__ = ("rel", "rows", "subdirs", "entries", "reused", "same", "info")
+    __slots__ = ("rel", "rows", "subdirs", "entries", "reused", "same", "info", "sig")
 
     def __init__(self, rel: bytes) -> None:
         self.rel = rel
@@ -64,6 +64,7 @@ class _Dir:
         self.reused: list[bytes] = []  # ids taken from the cache without reading the file
         self.same = False
         self.info: tuple = (None, 0, 0)
+        self.sig = b""  # digest of the ignore rules in force here
 
 
 class _Retry(Exception):
@@ -122,16 +123,19 @@ class _Snapshotter:
             return d
         for entry in entries:
             if entry.name in _IGNORE_NAMES:
-                rules = load_rules(dir_abs, os.fsdecode(rel))
+                rules = load_rules(dir_abs, os.fsdecode(rel), stack[-1].sig if stack else b"")
                 if rules is not None:
                     stack = [*stack, rules]
                 break
+        d.sig = stack[-1].sig if stack else b""
         old = self.cache.dirs.get(rel)
         old_entries = old[4] if old is not None else {}
         same = old is not None and self.trusted
+        # Under the same ignore rules, what was kept last time is kept now: no matching.
+        known = bool(stack) and old is not None and old[5] == d.sig
         # The common case is a directory the cache vouches for: until something differs,
         # only count matching entries; a changed directory is then listed in full.
-        nhits, subs = self._scan(entries, rel, stack, old_entries, None) if same else (-1, [])
+        nhits, subs = self._scan(entries, rel, stack, known, old_entries, None) if same else (-1, [])
         if (
             nhits >= 0
             and nhits == len(old_entries)
@@ -139,12 +143,12 @@ class _Snapshotter:
         ):
             d.same = True
             d.info = old[:3]
-            self.new_dirs[rel] = old
+            self.new_dirs[rel] = old if old[5] == d.sig else (*old[:5], d.sig)
             return d
         self.changed = True
         hits: list[tuple[bytes, str, tuple]] = []
         misses: list[tuple[bytes, str, bytes, tuple]] = []
-        _, subs = self._scan(entries, rel, stack, old_entries, (hits, misses), done=subs)
+        _, subs = self._scan(entries, rel, stack, known, old_entries, (hits, misses), done=subs)
         rows = d.rows
         new_entries = d.entries
         for name, kind, hit in hits:
@@ -171,7 +175,7 @@ class _Snapshotter:
         return d
 
     def _scan(
-        self, entries: list, rel: bytes, stack: list[Rules], old_entries: dict, out, done=None
+        self, entries: list, rel: bytes, stack: list[Rules], known: bool, old_entries: dict, out, done=None
     ) -> tuple[int, list[tuple[bytes, _Dir]]]:
         """One pass over a directory's entries; subdirectories are walked (once: `done`
         holds those walked by an earlier, abandoned fast pass). Without `out`, stop at the
@@ -193,14 +197,18 @@ class _Snapshotter:
                         subs.append((name, walked.pop(name)))
                         continue
                     child_rel = rel + name
-                    if stack and is_ignored(stack, os.fsdecode(child_rel) + "/"):
+                    if (
+                        stack
+                        and not (known and child_rel + b"/" in self.cache.dirs)
+                        and is_ignored(stack, os.fsdecode(child_rel) + "/")
+                    ):
                         continue
                     sub = self.walk(entry.path, child_rel + b"/", stack)
                     subs.append((name, sub))
                     if fast and not sub.same:
                         return -1, subs
                     continue
-                if stack and is_ignored(stack, os.fsdecode(rel + name)):
+                if stack and not (known and name in old_entries) and is_ignored(stack, os.fsdecode(rel + name)):
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError as e:
@@ -327,7 +335,7 @@ class _Snapshotter:
             oid = blake3(data).digest()
             out.append((oid, data))
             info = (oid, sum(r[3] for r in rows), files)
-        self.new_dirs[d.rel] = (*info, len(rows), d.entries)
+        self.new_dirs[d.rel] = (*info, len(rows), d.entries, d.sig)
         return info
 
     def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
@@ -371,7 +379,7 @@ class _Snapshotter:
         has = self.store.has
         if any(not has(ObjectId(oid.hex())) for oid in set(ids)):
             self.cache.dirs = {
-                rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if has(ObjectId(e[1].hex()))})
+                rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if has(ObjectId(e[1].hex()))}, info[5])
                 for rel, info in self.new_dirs.items()
             }
             raise _Retry

@@ -16,6 +16,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from blake3 import blake3
+
 IGNORE_FILES = (".gitignore", ".tmtignore")
 ALWAYS_IGNORED = frozenset((b".tmt", b".git"))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
@@ -27,6 +29,7 @@ class Rules:
     """The rules of one directory's ignore files; paths are relative to `base`."""
 
     base: str  # relative dir of the ignore file, '' for the root, else ending with '/'
+    sig: bytes  # digest of every rules file from the root down to this one
     patterns: list[tuple[re.Pattern[str], bool, bool]]  # (regex, include, ends at ps_d), last first
     prefilter: re.Pattern[str] | None
 
@@ -49,12 +52,21 @@ class Rules:
         return None
 
 
-def load_rules(dir_abs: bytes, base_rel: str) -> Rules | None:
+def load_rules(dir_abs: bytes, base_rel: str, parent_sig: bytes = b"") -> Rules | None:
+    """The rules of `dir_abs`'s ignore files, or None if they hold no pattern.
+
+    `sig` identifies the whole stack of rules in force (`parent_sig` is the enclosing one's),
+    so the snapshot's cache can tell that ignore decisions made last time still hold.
+    """
     lines: list[str] = []
+    digest = blake3(parent_sig)
+    digest.update(os.fsencode(base_rel) + b"\0")
     for name in IGNORE_FILES:
         try:
-            with open(os.path.join(dir_abs, os.fsencode(name)), encoding="utf-8", errors="surrogateescape") as f:
-                lines.extend(f.read().splitlines())
+            with open(os.path.join(dir_abs, os.fsencode(name)), "rb") as f:
+                raw = f.read()
+            digest.update(name.encode() + b"\0" + raw + b"\0")
+            lines.extend(raw.decode("utf-8", "surrogateescape").splitlines())
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             continue
         except OSError:
@@ -79,7 +91,7 @@ def load_rules(dir_abs: bytes, base_rel: str) -> Rules | None:
             patterns.append((re.compile(f"(?:{p.regex.pattern})\\Z"), bool(p.include), True))
         else:
             patterns.append((p.regex, bool(p.include), False))
-    return Rules(base_rel, patterns, prefilter)
+    return Rules(base_rel, digest.digest(), patterns, prefilter)
 
 
 def is_ignored(stack: list[Rules], rel: str) -> bool:

@@ -1,7 +1,8 @@
 """The stat cache: what the last snapshot saw, so that unchanged files are not read again.
 
-Per directory: the tree id it produced, its byte and file totals, its row count, and per
-entry the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id. A directory whose
+Per directory: the tree id it produced, its byte and file totals, its row count, per entry
+the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id, and a digest of the ignore
+rules in force there (while they are unchanged, an entry kept last time needs no matching). A directory whose
 entries all match, with unchanged subdirectories and the same row count, reuses its tree id
 without encoding anything. Deleting the cache costs only speed.
 
@@ -17,12 +18,12 @@ from pathlib import Path
 from tmt.store import codec
 from tmt.store.fsutil import atomic_write
 
-CACHE_NAME = "stat-v2"
+CACHE_NAME = "stat-v3"
 RACY_NS = 100_000_000  # 100 ms, well above the kernel's coarse clock tick
 
 Key = tuple  # (size, mtime_ns, ctime_ns, inode)
 Entry = tuple  # (Key, oid32)
-DirInfo = tuple  # (tree oid32 | None, bytes, files, rows, {name: Entry})
+DirInfo = tuple  # (tree oid32 | None, bytes, files, rows, {name: Entry}, ignore rules sig)
 
 
 @dataclass(slots=True)
@@ -35,7 +36,7 @@ class StatCache:
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
         try:
             data = codec.unpackb((cache_dir / CACHE_NAME).read_bytes(), use_list=False)
-            if not isinstance(data, dict) or data.get("v") != 2 or data.get("root") != root:
+            if not isinstance(data, dict) or data.get("v") != 3 or data.get("root") != root:
                 return cls(root)
             dirs = data["dirs"]
             if not isinstance(dirs, dict):
@@ -45,7 +46,7 @@ class StatCache:
             return cls(root)
 
     def save(self, cache_dir: Path, tmp_dir: Path) -> None:
-        data = codec.packb({"v": 2, "root": self.root, "epoch": self.epoch, "dirs": self.dirs})
+        data = codec.packb({"v": 3, "root": self.root, "epoch": self.epoch, "dirs": self.dirs})
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(cache_dir / CACHE_NAME, data, tmp_dir, durable=False)
