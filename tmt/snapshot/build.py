@@ -208,7 +208,8 @@ class _Snapshotter:
                     if fast and not sub.same:
                         return -1, subs
                     continue
-                if stack and not (known and name in old_entries) and is_ignored(stack, os.fsdecode(rel + name)):
+                hit = old_entries.get(name)
+                if stack and not (known and hit is not None) and is_ignored(stack, os.fsdecode(rel + name)):
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError as e:
@@ -227,7 +228,6 @@ class _Snapshotter:
             elif fmt != _S_IFLNK:
                 continue  # sockets, FIFOs, devices: not code
             key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            hit = old_entries.get(name)
             if hit is not None and hit[0] == key:
                 if fast:
                     nhits += 1
