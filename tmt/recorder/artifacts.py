@@ -20,6 +20,7 @@ from typing import Any
 from blake3 import blake3
 
 from tmt.errors import RecordingError, StoreError
+from tmt.store.fsutil import _hint_for
 from tmt.store.ids import ObjectId, hash_bytes
 from tmt.store.objects import ObjectStore
 from tmt.store.pins import PinFile
@@ -159,11 +160,17 @@ def write_and_store(
         extension = FORMAT_EXTENSIONS[fmt]
     filename = safe_filename(name) + (extension or "")
     work = tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
-    work.mkdir(parents=True)
+    try:
+        work.mkdir(parents=True)
+    except OSError as e:
+        raise StoreError(f"could not save {name!r}: cannot create {work}: {e.strerror or e}", _hint_for(e)) from e
     try:
         target = work / filename
         if custom_save is None:
-            write_builtin(obj, name, target, fmt)
+            try:
+                write_builtin(obj, name, target, fmt)
+            except OSError as e:  # disk full, file size limit: say so, as the store does
+                raise StoreError(f"could not save {name!r}: {e.strerror or e}", _hint_for(e)) from e
             real = target
             fmt = RECORDED_FORMAT[fmt]
         else:
