@@ -307,3 +307,18 @@ def test_trash_of_a_running_gc_is_not_a_problem(store):
     assert r.ok and r.problems == []
     assert r.notes == ["a gc is running: objects it has moved aside for a moment may be reported missing; "
                        "run fsck again when it has finished"]
+
+
+def test_record_deleted_during_fsck_is_not_bad(repo, monkeypatch):
+    rec = record_run(repo, snapshot=False)
+    real = os.listdir
+
+    def listdir_then_delete(path):
+        names = real(path)
+        if str(path) == str(repo.experiments_dir):
+            os.unlink(record_path(repo.experiments_dir, rec.id))  # like a concurrent `tmt rm`
+        return names
+
+    monkeypatch.setattr(os, "listdir", listdir_then_delete)
+    r = fsck(repo)
+    assert not r.by_kind("bad_record") and r.records_checked == 0
