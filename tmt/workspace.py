@@ -64,6 +64,13 @@ def _code_tree(record: Record) -> ObjectId:
     tree = (record.code or {}).get("tree")
     if not tree:
         raise RecordError(f"run {record.id[:8]} ({record.name}) has no code snapshot")
+    from tmt.store.ids import _OID_RE
+
+    if not (isinstance(tree, str) and _OID_RE.match(tree)):  # a hand-edited or foreign record: never a path to follow
+        raise RecordError(
+            f"run {record.id[:8]} ({record.name}) is corrupt: its code tree {str(tree)[:80]!r} is not an object id",
+            "run `tmt fsck` to list damaged records",
+        )
     return ObjectId(tree)
 
 
