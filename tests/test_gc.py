@@ -331,3 +331,40 @@ def test_error_after_moving_aside_puts_everything_back(proj, monkeypatch):
     assert set(proj.store) == before and all(proj.store.has(j) for j in junk)
     assert not list(proj.tmt_dir.glob("trash-*"))
     assert not (proj.tmt_dir / "gc.lock").exists()
+
+
+class _Tty:
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        return self.buf.write(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_only_on_a_terminal_and_only_when_slow(proj):
+    import io
+
+    from tmt.maintenance._progress import StderrProgress
+
+    record_run(proj)
+    proj.store.put(b"junk")
+    piped = io.StringIO()
+    with StderrProgress(delay_s=0, stream=piped) as p:
+        gc(proj, grace=0, progress=p)
+    assert piped.getvalue() == ""  # not a terminal: nothing
+    tty = _Tty()
+    with StderrProgress(delay_s=3600, stream=tty) as p:
+        gc(proj, grace=0, progress=p)
+    assert tty.buf.getvalue() == ""  # fast work: nothing
+    tty = _Tty()
+    with StderrProgress(delay_s=0, stream=tty) as p:
+        fsck(proj, progress=p)
+        assert p._bar is not None  # slow enough (delay 0): a rich bar was started
