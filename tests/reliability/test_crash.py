@@ -121,7 +121,7 @@ def test_sigkill_during_a_large_first_snapshot(project: Path, python: str) -> No
 def test_sigkill_during_record_writes(project: Path, python: str) -> None:
     """A writer that saves objects (each save rewrites its record) and ends runs, killed at
     random: every run it reported finished is whole; the killed run is at most `crashed`."""
-    (project / "train.py").write_text("x = 1\n")
+    workload.setup_project(project)
     out = project.parent / "done.jsonl"
     killer = Killer(2, 0.15, 0.9)
     trial = 0

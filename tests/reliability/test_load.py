@@ -19,7 +19,7 @@ RUNS = 12
 
 
 def test_writers_and_gc_fsck_loop(project: Path, python: str) -> None:
-    (project / "train.py").write_text("print('hello')\n")
+    workload.setup_project(project)
     assert workload.run_tmt(["init"], project).returncode == 0
     outs = [project.parent / f"w{me}.jsonl" for me in range(WRITERS)]
     env = workload.child_env()

@@ -43,6 +43,16 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+SCRATCH = ".scratch"
+
+
+def setup_project(root: Path) -> None:
+    """A code root for writers: train.py, and .tmtignore leaving out the writers' scratch."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "train.py").write_text("print('hello')\n")
+    (root / ".tmtignore").write_text(f"{SCRATCH}/\n")
+
+
 # -- what a writer records ------------------------------------------------------------------
 
 
@@ -67,7 +77,10 @@ def writer_main(root: str, me: int, runs: int, out: str, junk: bool) -> None:
         for i in range(runs):
             # Code churn: a new blob and new trees in most runs, shared trees otherwise.
             if i % 2 == 0:
-                tmp = mine.with_name(f".{mine.name}.{os.getpid()}")
+                # The temp file lives in an ignored folder: other writers' snapshots would
+                # otherwise (rightly) warn that a file vanished under them.
+                tmp = Path(root) / SCRATCH / f"{mine.name}.{os.getpid()}"
+                tmp.parent.mkdir(exist_ok=True)
                 tmp.write_text(f"WRITER = {me}\nRUN = {i}\n")
                 os.replace(tmp, mine)
             t0, w0 = time.monotonic(), time.time()
