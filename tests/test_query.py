@@ -298,3 +298,29 @@ def test_repo_argument_and_subdir(repo, project, monkeypatch):
     monkeypatch.chdir(project.parent)
     assert tmt.get("a", repo=project).name == "a"
     assert len(tmt.runs(repo=repo)) == 1
+
+
+def test_parse_where_and_time_units():
+    from datetime import date
+
+    from tmt.query.filters import parse_time, parse_where
+
+    c = parse_where("params.name == 'two words'")
+    assert (c.key, c.op, c.value, c.kind) == ("p:name", "=", "two words", "txt")
+    c = parse_where("metrics.val/loss<=1e-3")
+    assert (c.key, c.op, c.value, c.kind) == ("m:val/loss", "<=", 0.001, "num")
+    assert parse_where("params.n != 3").value == 3 and parse_where("f1 > -inf").value == -math.inf
+    assert parse_where("params.flag == False").value is False
+    assert parse_where("params.x == 1.5").matches(1.5) and not parse_where("params.x == 1").matches(True)
+    assert parse_time("90m", now=10_000.0) == 10_000.0 - 5400
+    assert parse_time("2w", now=0.0) == -14 * 86400
+    assert parse_time("1.5h", now=0.0) == -5400
+    assert parse_time("2024-03-01T12:00:00Z") == T0.timestamp()
+    assert parse_time(date(2024, 3, 1)) == datetime(2024, 3, 1).timestamp()
+    assert parse_time(1234) == 1234.0
+    with pytest.raises(UsageError) as e:
+        parse_where("f1 == nan")
+    assert e.value.message == "where expression 'f1 == nan' compares with NaN, which matches nothing"
+    with pytest.raises(UsageError) as e:
+        parse_where("params.opt > adam")
+    assert e.value.message == "where expression 'params.opt > adam' orders by a string; only == and != apply to it"
