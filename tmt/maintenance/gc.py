@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tmt._sys import hostname, token_hex
 from tmt.errors import TmtError, UsageError
 from tmt.maintenance.lock import GcLock
 from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
@@ -266,7 +265,7 @@ class _Gc:
 
     def _sweep(self, marker: Marker, candidates: list[tuple[ObjectId, int]]) -> None:
         self.store.bump_epoch()  # before any object leaves objects/
-        trash_dir = self.tmt_dir / f"{TRASH_PREFIX}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        trash_dir = self.tmt_dir / f"{TRASH_PREFIX}{hostname()}-{os.getpid()}-{token_hex(4)}"
         trash_dir.mkdir()
         try:
             self._sweep_into(trash_dir, marker, candidates)

@@ -13,10 +13,10 @@ import errno
 import fcntl
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
+from tmt._sys import hostname
 from tmt.errors import LockedError
 
 LOCK_NAME = "gc.lock"
@@ -74,7 +74,7 @@ class GcLock:
             if not same:
                 os.close(fd)
                 continue
-            info = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time(), "purpose": self.purpose}
+            info = {"host": hostname(), "pid": os.getpid(), "time": time.time(), "purpose": self.purpose}
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
             self._fd = fd

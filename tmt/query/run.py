@@ -10,12 +10,12 @@ import errno
 import json
 import os
 import shutil
-import socket
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tmt._sys import hostname
 from tmt.errors import CheckoutError, RecordError, StoreError, UsageError
 from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
@@ -38,7 +38,7 @@ _HOST: list[str] = []
 
 def this_host() -> str:
     if not _HOST:
-        _HOST.append(socket.gethostname())
+        _HOST.append(hostname())
     return _HOST[0]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from blake3 import blake3
 
+from tmt._sys import token_hex
 from tmt.errors import RecordingError, StoreError
 from tmt.store.fsutil import _hint_for
 from tmt.store.ids import ObjectId, hash_bytes
@@ -159,7 +159,7 @@ def write_and_store(
     if extension is None:
         extension = FORMAT_EXTENSIONS[fmt]
     filename = safe_filename(name) + (extension or "")
-    work = tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
+    work = tmp_dir / f"{os.getpid()}-{token_hex(8)}"
     try:
         work.mkdir(parents=True)
     except OSError as e:

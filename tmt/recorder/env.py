@@ -8,10 +8,11 @@ in the common case; no git, no work tree or a slow git only leaves `git` as null
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tmt._sys import hostname
 
 if TYPE_CHECKING:  # pragma: no cover
     import subprocess
@@ -84,7 +85,7 @@ def capture_env(root: Path, project: Path | None = None) -> dict[str, Any]:
         "python": static["python"],
         "implementation": static["implementation"],
         "platform": static["platform"],
-        "host": socket.gethostname(),
+        "host": hostname(),
         "user": static["user"],
         "pid": os.getpid(),
         "tmt": static["tmt"],

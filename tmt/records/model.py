@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NewType
 
+from tmt._sys import hostname
 from tmt.errors import CorruptRecord
 
 RECORD_FORMAT = 1
@@ -140,10 +141,9 @@ def effective_status(record: Record, host: str | None = None) -> str:
     if record.status != "running":
         return record.status
     import os
-    import socket
 
     env = record.env or {}
-    if env.get("host") != (host or socket.gethostname()):
+    if env.get("host") != (host or hostname()):
         return "running"
     pid = env.get("pid")
     if not isinstance(pid, int) or pid <= 0:

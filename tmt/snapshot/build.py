@@ -13,7 +13,6 @@ import os
 import stat as statmod
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -268,6 +267,8 @@ class _Snapshotter:
         done = 0
         chunks = [pending[i : i + 64] for i in range(0, total, 64)]
         if total >= _THREAD_MIN and HASH_THREADS > 1:
+            from concurrent.futures import ThreadPoolExecutor  # costs an import of logging
+
             with ThreadPoolExecutor(HASH_THREADS) as pool:
                 for n in pool.map(lambda c: self._hash_chunk(c, batch), chunks):
                     done += n

@@ -10,13 +10,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
 import shutil
 import stat as statmod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tmt._sys import token_hex
 from tmt.errors import CheckoutError, InvalidTree, ObjectNotFound, StoreError, UnsafePath
 from tmt.snapshot import tree as treemod
 from tmt.store.ids import ObjectId
@@ -155,7 +155,7 @@ def _open_subdir(dirfd: int, name: bytes, replace: bool, path: bytes) -> int:
 
 def _place(dirfd: int, name: bytes, replace: bool, path: bytes, make) -> None:
     """Create `name` via a temp name in the same directory, then rename it into place."""
-    tmp = b".tmt-" + secrets.token_hex(6).encode() + b"-" + name[:100]
+    tmp = b".tmt-" + token_hex(6).encode() + b"-" + name[:100]
     make(tmp)
     try:
         if not replace:

@@ -8,12 +8,11 @@ Pins need no fsync: they matter only while their process is alive.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tmt._sys import hostname, token_hex
 from tmt.store.ids import ObjectId
 
 PIN_SUFFIX = ".pin"
@@ -22,13 +21,13 @@ FOREIGN_PIN_TTL_S = 24 * 3600
 
 
 def _host() -> str:
-    return socket.gethostname().replace("/", "_").replace("_", "-") or "localhost"
+    return hostname().replace("/", "_").replace("_", "-") or "localhost"
 
 
 class PinFile:
     def __init__(self, tmt_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(tmt_dir) / "pins"
-        self.path = self.dir / f"{_host()}_{os.getpid()}_{secrets.token_hex(4)}{PIN_SUFFIX}"
+        self.path = self.dir / f"{_host()}_{os.getpid()}_{token_hex(4)}{PIN_SUFFIX}"
         self._fd: int | None = None
 
     def add(self, oids: Iterable[str]) -> None:
