@@ -93,7 +93,9 @@ def test_read_record_mutated_valid_record(tmp_path: Path, changes: dict, name: s
 
 ref_parts = st.sampled_from(["last", "lr", "sweep", "a~b", "~", "~~", "-1", "0", "abcd", "ffff", " ", "\0", "..",
                              "/", "*", "%", "'", '"', "NaN", "1e999", "99999999999999999999"])
-refs = st.lists(ref_parts | st.text(max_size=6), min_size=1, max_size=4).map("".join) | st.text(max_size=30)
+big_numbers = st.integers(min_value=-(10**40), max_value=10**40).map(str) | st.sampled_from(["9" * 5000, "1" * 19])
+refs = (st.lists(ref_parts | st.text(max_size=6), min_size=1, max_size=4).map("".join) | st.text(max_size=30)
+        | st.tuples(st.sampled_from(["last", "lr", "nope"]), big_numbers).map("~".join))
 
 
 @settings(max_examples=200)
@@ -107,7 +109,7 @@ operands = st.sampled_from(["f1", "acc", "metrics.f1", "params.C", "params.opt.l
 ops = st.sampled_from([">", "<", ">=", "<=", "==", "!=", "=", "~", "=~", "in", "not in", "contains", "and", "or",
                        " ", "!", "<>", "==="])
 values = st.sampled_from(["0.5", "1", "-1", "nan", "inf", "1e999", "'lr'", '"a b"', "'", "[1,2]", "None", "true",
-                          "'.*'", "'['", "0x10", "1_000", "--1", ""]) | st.text(max_size=5)
+                          "'.*'", "'['", "0x10", "1_000", "--1", ""]) | st.text(max_size=5) | big_numbers
 where_exprs = st.tuples(operands, ops, values).map(lambda t: " ".join(t)) | st.text(max_size=25)
 
 
@@ -117,12 +119,31 @@ def test_where_random_expressions(store, exprs: list[str]) -> None:
     ft.where(store, exprs)
 
 
+@pytest.mark.parametrize("ref", ["lr~" + "3" * 30, "last~" + "9" * 40, "lr~" + "9" * 5000])
+def test_huge_tilde_counts_are_unknown_refs(store, ref: str) -> None:
+    """Found by atheris: NAME~N with N beyond 64 bits raised OverflowError from SQLite."""
+    import tmt
+    from tmt.errors import UnknownRef
+
+    with pytest.raises(UnknownRef, match="no run matches"):
+        tmt.get(ref, repo=store)
+
+
+@pytest.mark.parametrize("expr,n", [("params.C == " + "9" * 30, 0), ("f1 < " + "9" * 30, 8),
+                                    ("f1 > " + "9" * 5000, 0), ("params.C > -" + "9" * 19, 8)])
+def test_huge_numbers_in_where(store, expr: str, n: int) -> None:
+    """Found while fixing the above: where literals wider than 64 bits raised OverflowError."""
+    import tmt
+
+    assert len(tmt.runs(where=[expr], repo=store)) == n
+
+
 def test_atheris_short_run(store, tmp_path: Path) -> None:
     """libFuzzer (atheris) on the same targets, coverage-guided, 20,000 inputs, fixed seed."""
     r = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("fuzz_atheris.py")), str(store.root), str(tmp_path),
          "-runs=20000", "-seed=7", "-max_len=512"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,  # crash-* files land there
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Done 20000 runs" in r.stderr

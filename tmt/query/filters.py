@@ -82,7 +82,10 @@ def parse_where(expr: str) -> Condition:
     elif raw in ("false", "False"):
         value = False
     elif _NUMBER_RE.match(raw):
-        value = float(raw) if any(c in raw for c in ".eE") else int(raw)
+        # More than 18 digits may not fit SQLite's 64-bit integers (OverflowError): compare
+        # as a float (float() of a huge literal is inf, never an error).
+        wide = len(raw.lstrip("+-")) > 18
+        value = float(raw) if wide or any(c in raw for c in ".eE") else int(raw)
     elif raw.lower() in ("nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
         value = float(raw.lower().replace("infinity", "inf"))
         if math.isnan(value):

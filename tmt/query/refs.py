@@ -62,7 +62,10 @@ def _resolve(conn, ref: str) -> tuple:
     base, n = ref, 0
     m = _TILDE_RE.match(ref)
     if m:
-        base, n = m["base"], int(m["n"] or 1)
+        # A huge N is beyond any run count: clamp it within SQLite's 64-bit integers (it
+        # raised OverflowError), without int() of thousands of digits (a ValueError).
+        digits = m["n"] or "1"
+        base, n = m["base"], int(digits) if len(digits) <= 18 else 1 << 62
     if base == "last":
         rows = _rows(conn, "1", (), 1, n)
         if rows:
