@@ -149,8 +149,10 @@ class Runs(Sequence[Run]):
         if reverse is not None:
             descending = reverse
         values = self._values(key)
-        have = [n for n, v in enumerate(values) if v is not None and not (isinstance(v, float) and math.isnan(v))]
-        missing = [n for n, v in enumerate(values) if n not in set(have)] if len(have) != len(values) else []
+        have: list[int] = []
+        missing: list[int] = []
+        for n, v in enumerate(values):
+            (missing if v is None or (isinstance(v, float) and math.isnan(v)) else have).append(n)
         try:
             have.sort(key=lambda n: values[n], reverse=descending)
         except TypeError:
