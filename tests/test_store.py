@@ -344,3 +344,21 @@ def test_atomic_write_error_names_the_path(tmp_path: Path) -> None:
         fsutil.atomic_write(target, b"x", tmp_path / "tmp")
     assert err.value.message == f"could not write {target}: No such file or directory"
     assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_tmt_dir_store_is_created_and_snapshots_the_working_project(tmp_path, monkeypatch):
+    """TMT_DIR names a shared store elsewhere; the code root stays the project being run."""
+    from tmt.repo import Repo
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "a.py").write_text("print(1)\n")
+    (tmp_path / "outside.py").write_text("not code of this project\n")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("TMT_DIR", str(tmp_path / "shared" / "store"))
+    repo = Repo.find_or_create()
+    assert repo.tmt_dir == (tmp_path / "shared" / "store").absolute()
+    assert repo.root == project.absolute()
+    assert (repo.tmt_dir / "objects").is_dir()
+    # and once it exists, find() agrees
+    assert Repo.find().root == project.absolute()

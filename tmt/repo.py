@@ -130,7 +130,10 @@ class Repo:
             return cls.find(start)
         except RepositoryNotFound:
             if os.environ.get("TMT_DIR"):
-                return cls.init(Path(os.environ["TMT_DIR"]).expanduser().parent, tmt_dir=os.environ["TMT_DIR"])
+                # A shared store: create it, then open it as find() does (code root here).
+                path = Path(os.environ["TMT_DIR"]).expanduser()
+                cls.init(path.parent, tmt_dir=path)
+                return cls.find(start)
             return cls.init(_default_code_root(start))
 
     @classmethod
