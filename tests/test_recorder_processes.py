@@ -120,6 +120,56 @@ def test_ctrl_c_records_interrupted(project: Path, python: str) -> None:
     assert list(rec.series) == ["x"]
 
 
+def test_sigterm_records_interrupted_and_exits_143(project: Path, python: str) -> None:
+    """A cluster's time limit sends SIGTERM: the run is recorded, not left as crashed."""
+    script = write_script(
+        project,
+        "job.py",
+        """
+        import time, tmt
+
+        @tmt.recorder(name="job")
+        def train():
+            tmt.log({"loss": 0.5}, step=0)
+            print("ready", flush=True)
+            time.sleep(60)
+
+        train()
+        """,
+    )
+    proc = start(python, script)
+    wait_ready(proc)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    (rec,) = records(project)
+    assert rec.status == "interrupted" and rec.error["type"].endswith("Terminated")
+    assert rec.error["message"] == "terminated by SIGTERM"
+    assert load_series(Repo(project / ".tmt"), rec, "loss").values == [0.5]
+
+
+def test_sigterm_handler_of_the_program_is_left_alone(project: Path, python: str) -> None:
+    script = write_script(
+        project,
+        "own.py",
+        """
+        import signal, sys, time, tmt
+
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))
+        with tmt.start_run(name="own"):
+            print("ready", flush=True)
+            time.sleep(60)
+        """,
+    )
+    proc = start(python, script)
+    wait_ready(proc)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 7
+    (rec,) = records(project)
+    assert rec.status == "failed"  # SystemExit(7): the program's own way out, a failure code
+
+
 def test_nested_runs_in_a_child_process(project: Path, python: str) -> None:
     script = write_script(
         project,

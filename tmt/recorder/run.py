@@ -35,6 +35,46 @@ _live_lock = threading.Lock()
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived during a run (a cluster job's time limit, `kill`).
+
+    Raised from tmt's handler so the run is recorded as `interrupted`, with its steps packed,
+    before the process exits with the usual status for SIGTERM (143).
+    """
+
+    def __str__(self) -> str:
+        return "terminated by SIGTERM"
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(128 + signum)
+
+
+def _catch_sigterm() -> bool:
+    """Install the SIGTERM handler for an outermost run, if nobody else handles SIGTERM."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return False  # the program (or a framework) has its own handler: leave it alone
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _release_sigterm() -> None:
+    import signal
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
+
+
 def active_run() -> "LiveRun | None":
     """The run `tmt.log`/`tmt.save` write to: this context's run, else the process's only one.
 
@@ -121,6 +161,7 @@ class LiveRun:
         self._next_step: dict[str, int] = {}
         self._series: dict[str, tuple[list, list, list]] = {}
         self._t0 = 0.0
+        self._sigterm = False
 
     def __repr__(self) -> str:
         state = "live" if self._live else (self.record.status if self.record else "not started")
@@ -186,6 +227,7 @@ class LiveRun:
         with _live_lock:
             _live.append(self)
         self._token = _current.set(self)
+        self._sigterm = enclosing is None and _catch_sigterm()
 
     def _duplicate_parent(self, repo) -> str | None:
         if self.duplicate_strategy.policy is not DuplicatePolicy.AS_SUB_ENTRY:
@@ -226,7 +268,7 @@ class LiveRun:
                     exc = raise_after = e
             if exc is not None:
                 metrics = _valid_metrics(final)
-                if isinstance(exc, KeyboardInterrupt):
+                if isinstance(exc, (KeyboardInterrupt, Terminated)):
                     status = "interrupted"
                 elif isinstance(exc, SystemExit) and exc.code in (None, 0):
                     status = "completed"
@@ -252,6 +294,8 @@ class LiveRun:
                 warn(f"could not write the final record of run {self.id}: {e.message}")
             finally:
                 self._pin.close()
+                if self._sigterm:
+                    _release_sigterm()
                 with _live_lock:
                     if self in _live:
                         _live.remove(self)
