@@ -19,3 +19,18 @@ def hostname() -> str:
 
 def token_hex(nbytes: int) -> str:
     return os.urandom(nbytes).hex()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host (a pid out of range does not)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except (OverflowError, ValueError, OSError):
+        return False
+    return True

@@ -90,6 +90,14 @@ class Repo:
         return Config.from_mapping(merged, str(cfg)) if merged else Config()
 
     @property
+    def root_label(self) -> str:
+        """The code root as records store it: relative to the folder holding .tmt/ ("."
+        almost always), never absolute, so a moved or copied project stays consistent."""
+        if self.root == self.tmt_dir.parent:
+            return "."
+        return Path(os.path.relpath(self.root, self.tmt_dir.parent)).as_posix()
+
+    @property
     def experiments_dir(self) -> Path:
         return self.tmt_dir / "experiments"
 

@@ -35,7 +35,7 @@ from tmt.errors import CheckoutError, RecordError, TmtError
 from tmt.records.model import Record, effective_status, new_run_id
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
-from tmt.snapshot.diff import ADDED, MODIFIED, REMOVED, Change, FileDiff, diff_trees, file_diff
+from tmt.snapshot.diff import ADDED, REMOVED, Change, FileDiff, diff_trees, file_diff
 from tmt.store.ids import ObjectId
 from tmt.store.pins import PinFile
 
@@ -244,16 +244,9 @@ def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: boo
         pin.close()
 
 
-def code_root_label(repo: Repo) -> str:
-    """The code root as records store it: relative to the folder holding .tmt/ ("." mostly)."""
-    if repo.root == repo.tmt_dir.parent:
-        return "."
-    return Path(os.path.relpath(repo.root, repo.tmt_dir.parent)).as_posix()
-
-
 def running_here(repo: Repo) -> list[Record]:
     """Live runs (status running, process alive) recording from this repository's code root."""
-    roots = {code_root_label(repo), str(repo.root), None}
+    roots = {repo.root_label, str(repo.root), None}
     out = []
     for rec in _running_records(repo):
         if effective_status(rec) != "running":
@@ -436,7 +429,7 @@ def save_backup(repo: Repo, snap, *, ref: str) -> tuple[Record, bool]:
         duration_s=0.0,
         description=f"working tree before `tmt checkout {ref}`",
         tags=[BACKUP_TAG],
-        code={"root": code_root_label(repo), "tree": snap.tree, "files": snap.files, "bytes": snap.bytes, "git": git},
+        code={"root": repo.root_label, "tree": snap.tree, "files": snap.files, "bytes": snap.bytes, "git": git},
         env=env,
     )
     # The query index notices the new record file by itself (it syncs with experiments/).

@@ -25,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tmt._sys import hostname, token_hex
+from tmt._sys import hostname, pid_alive, token_hex
 from tmt.errors import TmtError, UsageError
 from tmt.maintenance.lock import GcLock
 from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
 from tmt.records.io import delete_record
 from tmt.records.model import Record
 from tmt.store.ids import ObjectId
-from tmt.store.pins import _pid_alive, _pin_files, live_pins, pin_is_live
+from tmt.store.pins import _pin_files, live_pins, pin_is_live
 
 TRASH_PREFIX = "trash-"
 DEFAULT_GRACE_S = 3600.0
@@ -456,7 +456,7 @@ def stale_tmp_files(tmp_dir: Path, grace_s: float) -> list[Path]:
             except FileNotFoundError:
                 continue
             head = entry.name.split("-", 1)[0]
-            alive = head.isdigit() and int(head) > 0 and _pid_alive(int(head))
+            alive = head.isdigit() and pid_alive(int(head))
             if alive:
                 stale = age > max(grace_s, TMP_LIVE_MIN_AGE_S)
             else:

@@ -92,13 +92,6 @@ def _now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
-def _code_root(repo) -> str:
-    """The code root relative to the folder holding .tmt/ ("." almost always), never absolute."""
-    if repo.root == repo.tmt_dir.parent:
-        return "."
-    return Path(os.path.relpath(repo.root, repo.tmt_dir.parent)).as_posix()
-
-
 def _error_info(exc: BaseException, root: Path | None) -> dict[str, Any]:
     cls = type(exc)
     name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
@@ -198,7 +191,7 @@ class LiveRun:
             snap = snapshot_repo(repo, pin=pin)
             env = capture_env(repo.root, repo.tmt_dir.parent)
             code = {
-                "root": _code_root(repo),
+                "root": repo.root_label,
                 "tree": snap.tree,
                 "files": snap.files,
                 "bytes": snap.bytes,

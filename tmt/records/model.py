@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NewType
 
-from tmt._sys import hostname
+from tmt._sys import hostname, pid_alive
 from tmt.errors import CorruptRecord
 
 RECORD_FORMAT = 1
@@ -140,18 +140,7 @@ def effective_status(record: Record, host: str | None = None) -> str:
     """
     if record.status != "running":
         return record.status
-    import os
-
     env = record.env or {}
     if env.get("host") != (host or hostname()):
         return "running"
-    pid = env.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return "crashed"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return "crashed"
-    except PermissionError:
-        return "running"
-    return "running"
+    return "running" if pid_alive(env.get("pid")) else "crashed"

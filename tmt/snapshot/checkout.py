@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tmt._sys import token_hex
-from tmt.errors import CheckoutError, InvalidTree, ObjectNotFound, StoreError, UnsafePath
+from tmt.errors import CheckoutError, InvalidTree, ObjectNotFound, UnsafePath
 from tmt.snapshot import tree as treemod
 from tmt.store.ids import ObjectId
 from tmt.store.objects import ObjectStore

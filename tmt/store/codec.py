@@ -35,3 +35,24 @@ def unpackb(data: bytes, max_len: int = MAX_OBJECT_DECODE, *, use_list: bool = T
         raise ValueError(f"malformed msgpack: {e}") from None
     except (ValueError, TypeError, UnicodeDecodeError) as e:
         raise ValueError(f"malformed msgpack: {e}") from None
+
+
+def unpack_many(chunks: list[bytes], max_len: int = MAX_OBJECT_DECODE) -> list[Any]:
+    """Decode many concatenated msgpack values in one C-level pass (index columns)."""
+    if not chunks:
+        return []
+    import io
+
+    unpacker = msgpack.Unpacker(
+        io.BytesIO(b"".join(chunks)),
+        raw=False,
+        strict_map_key=True,
+        max_bin_len=max_len,
+        max_str_len=max_len,
+        max_array_len=max_len,
+        max_map_len=max_len,
+    )
+    try:
+        return list(unpacker)
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as e:
+        raise ValueError(f"malformed msgpack: {e}") from None

@@ -1,6 +1,7 @@
 """Atomic, durable file writes: temp file in the store's tmp/, fsync, then rename or link."""
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -122,3 +123,27 @@ def syncfs(path: str | os.PathLike[str]) -> bool:
 
 def ensure_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
+
+
+#: link() failures that mean "this file system cannot link here", not "something is wrong"
+LINK_UNSUPPORTED = frozenset(
+    getattr(errno, name) for name in ("EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP") if hasattr(errno, name)
+)
+
+
+def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode: int = 0o444) -> bool:
+    """Hard-link `src` to `dst`, or copy it (with `mode`) where links are impossible.
+
+    Returns True when linked. Other errors (ENOSPC, EACCES, EEXIST...) propagate.
+    """
+    try:
+        os.link(src, dst)
+        return True
+    except OSError as e:
+        if e.errno not in LINK_UNSUPPORTED:
+            raise
+    import shutil
+
+    shutil.copyfile(src, dst)
+    os.chmod(dst, mode)
+    return False

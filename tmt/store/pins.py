@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tmt._sys import hostname, token_hex
+from tmt._sys import hostname, pid_alive, token_hex
 from tmt.store.ids import ObjectId
 
 PIN_SUFFIX = ".pin"
@@ -59,22 +59,12 @@ class PinFile:
         self.close()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def pin_is_live(path: Path, host: str | None = None) -> bool:
     parts = path.name[: -len(PIN_SUFFIX)].split("_")
     if len(parts) != 3 or not parts[1].isdigit():
         return False
     if parts[0] == (host or _host()):
-        return _pid_alive(int(parts[1]))
+        return pid_alive(int(parts[1]))
     try:
         return time.time() - path.stat().st_mtime < FOREIGN_PIN_TTL_S
     except OSError:
