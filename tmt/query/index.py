@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tmt._warn import warn
 from tmt.errors import CorruptRecord, RecordError
-from tmt.records.io import RECORD_SUFFIX, read_record
+from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record
 from tmt.records.model import Record, decode, is_run_id
 from tmt.store import codec
 
@@ -162,8 +162,9 @@ def _read(path: str, run_id: str) -> Record:
         return read_record(Path(path))  # its error, with its message
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return read_record(Path(path))
+    check_nesting(raw, data, path)
     rec = decode(data, path)
     if rec.id != run_id:
         return read_record(Path(path))

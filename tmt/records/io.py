@@ -11,6 +11,9 @@ from tmt.records.model import Record, decode, encode, is_run_id
 from tmt.store.fsutil import atomic_write
 
 RECORD_SUFFIX = ".json"
+#: Deeper JSON in a record is corrupt: the JSON parser and every recursive consumer (show,
+#: export, flatten) would run out of stack on it; no tmt writes more than a few levels.
+MAX_NESTING = 100
 
 
 def record_path(experiments_dir: Path, run_id: str) -> Path:
@@ -48,10 +51,31 @@ def read_record(path: Path) -> Record:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CorruptRecord(str(path), f"not valid JSON ({e})") from None
+    except RecursionError:  # hostile nesting (thousands of [[[…): the parser's stack ran out
+        raise CorruptRecord(str(path), f"JSON nested deeper than {MAX_NESTING} levels") from None
+    check_nesting(raw, data, str(path))
     rec = decode(data, str(path))
     if path.name != f"{rec.id}{RECORD_SUFFIX}":
         raise CorruptRecord(str(path), f"file name does not match its id {rec.id}")
     return rec
+
+
+def check_nesting(raw: bytes, data: object, source: str) -> None:
+    """Raise CorruptRecord when the parsed JSON nests deeper than MAX_NESTING."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:  # the usual case, at C speed
+        return
+    level = [data]
+    for _depth in range(MAX_NESTING):
+        nxt: list = []
+        for v in level:
+            if isinstance(v, dict):
+                nxt.extend(x for x in v.values() if isinstance(x, (dict, list)))
+            elif isinstance(v, list):
+                nxt.extend(x for x in v if isinstance(x, (dict, list)))
+        if not nxt:
+            return
+        level = nxt
+    raise CorruptRecord(source, f"JSON nested deeper than {MAX_NESTING} levels")
 
 
 def record_files(experiments_dir: Path) -> Iterator[Path]:

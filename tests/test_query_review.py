@@ -1,0 +1,71 @@
+"""Regression tests for the review findings on the query, records and workspace modules."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from test_query import make_run
+
+import tmt
+from tmt.errors import CorruptRecord
+from tmt.query import index as ix
+from tmt.records.io import MAX_NESTING, read_record, record_path
+from tmt.records.model import Record, encode, new_run_id
+
+
+TMT_MAIN = "import sys; from tmt.cli import main; sys.argv[0] = 'tmt'; sys.exit(main())"
+
+
+def write_raw(repo, name: str, params_json: str, **fields) -> str:
+    """A record file whose params are the given JSON text (written byte for byte)."""
+    rid = new_run_id()
+    data = encode(Record(id=rid, name=name, status="completed", created_at="2024-03-01T12:00:00+00:00", **fields))
+    del data["params"]
+    text = json.dumps(data)[:-1] + f', "params": {params_json}}}'
+    repo.experiments_dir.mkdir(parents=True, exist_ok=True)
+    record_path(repo.experiments_dir, rid).write_text(text)
+    return rid
+
+
+# -- 1: deeply nested records are corrupt records, never a crash ----------------------------
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING - 1, 900, 100_000])
+def test_deeply_nested_record_is_corrupt_not_a_crash(repo, capfd, depth):
+    ok = make_run(repo, "fine", at=0)
+    rid = write_raw(repo, "deep", '{"x": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(CorruptRecord, match=f"nested deeper than {MAX_NESTING} levels"):
+        read_record(record_path(repo.experiments_dir, rid))
+    assert tmt.runs().ids == [ok.id]
+    assert f"skipping corrupt record {record_path(repo.experiments_dir, rid)}" in capfd.readouterr().err
+    assert ix.rebuild_index(repo) == 1
+
+
+def test_nesting_at_the_limit_is_kept(repo):
+    depth = MAX_NESTING - 2  # record object + params object + depth lists = MAX_NESTING levels
+    rid = write_raw(repo, "edge", '{"x": ' + "[" * depth + "]" * depth + "}")
+    assert tmt.runs().ids == [rid]
+
+
+def test_nested_record_in_worker_processes(repo, monkeypatch):
+    monkeypatch.setattr(ix, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(ix.os, "cpu_count", lambda: 2)
+    good = [make_run(repo, f"r{i}", at=i).id for i in range(3)]
+    write_raw(repo, "deep", "[" * 5000 + "]" * 5000)
+    assert ix.rebuild_index(repo) == 3
+    assert tmt.runs().ids == good
+
+
+def test_cli_ls_and_show_survive_nested_record(repo, python):
+    make_run(repo, "fine", at=0)
+    write_raw(repo, "deep", '{"x": ' + "[" * 900 + "]" * 900 + "}")
+    for args in (["ls"], ["show", "fine"]):
+        p = subprocess.run([python, "-c", TMT_MAIN, *args], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert "nested deeper than 100 levels" in p.stderr
+    p = subprocess.run([python, "-c", TMT_MAIN, "show", "deep"], capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "Error: no run matches 'deep'" in p.stderr
