@@ -69,3 +69,33 @@ def test_cli_ls_and_show_survive_nested_record(repo, python):
     p = subprocess.run([python, "-c", TMT_MAIN, "show", "deep"], capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "Error: no run matches 'deep'" in p.stderr
+
+
+# -- 5: one index shared by threads ---------------------------------------------------------
+
+
+def test_queries_from_many_threads(repo):
+    import threading
+
+    runs = [make_run(repo, f"t{i}", at=i) for i in range(20)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def worker(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(60):
+                if n == 0 and i % 3 == 0:
+                    make_run(repo, f"new{i}", at=100 + i)  # forces syncs (write transactions)
+                assert len(tmt.runs(where="f1 > 0" if i % 2 else None)) >= 0
+                assert tmt.get(runs[i % 20].id[:8]).id == runs[i % 20].id
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(tmt.runs()) == 40

@@ -24,6 +24,7 @@ import json
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -279,6 +280,9 @@ class Index:
         self.memory = memory
         self.conn: sqlite3.Connection | None = None
         self.warned: set[tuple[str, int]] = set()
+        # One connection per Index, shared by the process's threads: a transaction (BEGIN …
+        # COMMIT, or a ROLLBACK on retry) must never interleave with another thread's.
+        self.lock = threading.RLock()
 
     # -- connection -------------------------------------------------------------------------
 
@@ -382,6 +386,10 @@ class Index:
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Sync, then call fn(conn); a corrupt index is deleted and rebuilt once, silently."""
+        with self.lock:
+            return self._run(fn)
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         for attempt in (0, 1):
             try:
                 conn = self.connection()
@@ -656,6 +664,10 @@ class Index:
 
     def forget(self, ids: list[str]) -> None:
         """Drop runs whose records were just deleted (the next sync would too; this is sooner)."""
+        with self.lock:
+            self._forget(ids)
+
+    def _forget(self, ids: list[str]) -> None:
         conn = self.connection()
 
         def write() -> None:
@@ -674,10 +686,6 @@ class Index:
         except sqlite3.DatabaseError:
             pass  # the next sync notices the deleted files anyway
 
-    def skipped(self) -> list[tuple[str, str]]:
-        conn = self.connection()
-        return self._retry(lambda: conn.execute("SELECT fname, reason FROM skipped ORDER BY fname").fetchall())
-
     def rebuild(self) -> int:
         """Drop and rebuild the whole index from the records; returns the number of runs."""
         # Records are read first, outside the lock; then, holding the write lock, the tables
@@ -688,28 +696,31 @@ class Index:
         t0 = time.time_ns()
         state0 = self._dir_state()
         prefetched = (state0, t0, self._scan({}, {}, cache))
-        try:
-            conn = self.connection()
-            self._retry(lambda: self._sync_once(conn, cache, locked=True, rebuild=True, prefetched=prefetched))
-        except sqlite3.OperationalError as e:
-            if _is_busy(e):
-                raise
-            self._delete_files()
-        except sqlite3.DatabaseError:
-            self._delete_files()
+        with self.lock:
+            try:
+                conn = self.connection()
+                self._retry(lambda: self._sync_once(conn, cache, locked=True, rebuild=True, prefetched=prefetched))
+            except sqlite3.OperationalError as e:
+                if _is_busy(e):
+                    raise
+                self._delete_files()
+            except sqlite3.DatabaseError:
+                self._delete_files()
         return self.run(lambda c: c.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
 _OPEN: dict[str, Index] = {}
+_OPEN_LOCK = threading.Lock()
 
 
 def index_for(repo: "Repo") -> Index:
     """The process-wide Index of `repo` (one connection per process, reopened after fork)."""
     key = str(repo.tmt_dir)
-    idx = _OPEN.get(key)
-    if idx is None or idx.pid != os.getpid():
-        idx = Index(repo)
-        _OPEN[key] = idx
+    with _OPEN_LOCK:
+        idx = _OPEN.get(key)
+        if idx is None or idx.pid != os.getpid():
+            idx = Index(repo)
+            _OPEN[key] = idx
     return idx
 
 
