@@ -55,7 +55,9 @@ def test_ambiguous_prefix_lists_candidates(runs):
     lines = err.candidates
     assert len(lines) == 3
     # newest first: <8-char id>  <name>  <age>  <status>
-    assert lines[0].startswith("abcd0000  train  ") and lines[0].endswith(" d ago  completed")
+    # (ages as tmt ls shows them: "5m ago", the date beyond 60 days; T0 is long ago)
+    created = runs["a2"].created.astimezone().date().isoformat()
+    assert lines[0] == f"{runs['a2'].id[:8]}  train  {created}  completed"
     assert lines[1].startswith("abcd0000  eval  ")
     assert err.message.startswith("'abcd' matches 3 runs:\n  abcd0000  train  ")
     assert err.hint == "use a longer id prefix"

@@ -18,10 +18,13 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO, Any
 
 import click
+
+from tmt._units import format_age, format_size
+from tmt.records.model import encode_metric
 
 STATUS_STYLES = {
     "completed": "green",
@@ -212,9 +215,7 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[tuple[str, st
 def jsonable(value: Any) -> Any:
     """A JSON-safe copy: NaN/inf as strings (like records), tuples/sets as lists, paths as str."""
     if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return encode_metric(value)  # NaN/inf as the records store them
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -245,10 +246,6 @@ def dump_json(value: Any, file: IO[str] | None = None) -> None:
 # -- formatting ----------------------------------------------------------------------------
 
 
-def short_id(run_id: str) -> str:
-    return run_id[:8]
-
-
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
         return "-"
@@ -269,43 +266,9 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{d}d{h:02d}h"
 
 
-def fmt_age(when: datetime | str | None, now: datetime | None = None) -> str:
-    """'12s ago', '5m ago', '3h ago', '4d ago'; the date beyond 60 days."""
-    if when is None or when == "":
-        return "-"
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when)
-        except ValueError:
-            return "-"
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    secs = (now - when).total_seconds()
-    if secs < 0:
-        return "just now" if secs > -60 else when.date().isoformat()
-    if secs < 60:
-        return f"{int(secs)}s ago"
-    if secs < 3600:
-        return f"{int(secs // 60)}m ago"
-    if secs < 86400:
-        return f"{int(secs // 3600)}h ago"
-    if secs < 60 * 86400:
-        return f"{int(secs // 86400)}d ago"
-    return when.astimezone().date().isoformat()
-
-
-def fmt_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}"
-    return f"{n} B"  # pragma: no cover
+#: one implementation for every module (tmt._units); the CLI names stay
+fmt_age = format_age
+fmt_size = format_size
 
 
 def fmt_value(value: Any, digits: int = 6) -> str:

@@ -18,7 +18,6 @@ else: trashed objects are never deleted without passing through steps 4-5 again.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tmt._sys import hostname, pid_alive, token_hex
+from tmt._units import parse_duration
 from tmt.errors import TmtError, UsageError
 from tmt.maintenance.lock import GcLock
 from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
@@ -69,21 +69,6 @@ class GcResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def parse_duration(value: str | float | int) -> float:
-    """Seconds from 3600, "3600", "90s", "30m", "1h", "2d", "1.5h", "0"."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0:
-            raise UsageError(f"invalid duration {value!r}: it must not be negative")
-        return float(value)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*", str(value).lower())
-    if not m:
-        raise UsageError(
-            f"invalid duration {value!r}", "use a number of seconds or a number with a unit: 90s, 30m, 1h, 2d, 0"
-        )
-    mult = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-    return float(m.group(1)) * mult
 
 
 def _resolve_repo(repo):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Union
 
+from tmt._units import match_duration
 from tmt.errors import UsageError
 
 OPS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "==": "=", "=": "=", "!=": "!="}
@@ -112,8 +113,6 @@ def parse_where_list(where: str | list[str] | tuple[str, ...] | None) -> list[Co
 
 # -- times ------------------------------------------------------------------------------------
 
-_AGE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|weeks?)\s*\Z", re.I)
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 TIME_EXAMPLE = "use a datetime, an ISO date like 2024-05-01 or 2024-05-01T12:00, or an age like 7d, 12h, 30m"
 
 
@@ -126,10 +125,9 @@ def parse_time(value: object, what: str = "since", now: float | None = None) -> 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
-        m = _AGE_RE.match(value)
-        if m:
-            unit = m.group(2).lower()[0]
-            return (time.time() if now is None else now) - float(m.group(1)) * _UNIT_S[unit]
+        ago = match_duration(value, unit_required=True)  # tmt._units: the one duration parser
+        if ago is not None:
+            return (time.time() if now is None else now) - ago
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"

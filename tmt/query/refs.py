@@ -17,6 +17,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from tmt._units import format_age  # the one age format ("5m ago"), shared with tmt ls
 from tmt.errors import AmbiguousRef, UnknownRef
 from tmt.query import index as ix
 from tmt.query.run import Run, row_status
@@ -29,14 +30,6 @@ MAX_CANDIDATES = 10
 _HEX_RE = re.compile(r"[0-9a-f]+\Z")
 _TILDE_RE = re.compile(r"(?P<base>.+?)~(?P<n>\d*)\Z", re.S)
 _ORDER = " ORDER BY runs.created_at DESC, runs.id DESC"
-
-
-def format_age(epoch: float, now: float | None = None) -> str:
-    secs = max(0.0, (time.time() if now is None else now) - epoch)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if secs >= size:
-            return f"{int(secs // size)} {unit} ago"
-    return f"{int(secs)} s ago"
 
 
 def candidate_line(row: tuple, now: float | None = None) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
+from tmt._units import format_size as _human  # one size format for every module
 from tmt._warn import warn as default_warn
 from tmt.errors import SnapshotError, StoreError
 from tmt.snapshot import tree as treemod
@@ -470,11 +471,3 @@ def snapshot_repo(repo, *, pin: PinFile | None = None, progress=None, warn=defau
         progress=progress,
         warn=warn,
     )
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
