@@ -99,3 +99,29 @@ def test_queries_from_many_threads(repo):
         t.join()
     assert errors == []
     assert len(tmt.runs()) == 40
+
+
+# -- 6: a limit counts crashed and running runs after they are told apart --------------------
+
+
+def test_limit_with_crashed_status(repo, python):
+    import os
+
+    from tmt._sys import hostname
+
+    dead = int(subprocess.run([python, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    crashed = [make_run(repo, f"c{i}", at=i, status="running", env={"host": hostname(), "pid": dead}).id
+               for i in range(3)]
+    live = [make_run(repo, f"l{i}", at=10 + i, status="running", env={"host": hostname(), "pid": os.getpid()}).id
+            for i in range(4)]
+    from tmt.query.runs import select
+
+    got = select(repo, status="crashed", newest_first=True, limit=2)
+    assert got.ids == crashed[::-1][:2] and got.statuses == ["crashed", "crashed"]
+    assert select(repo, status="running", limit=2).ids == live[:2]
+    assert select(repo, status=["crashed", "failed"], newest_first=True, limit=5).ids == crashed[::-1]
+    from cli_helpers import invoke
+
+    res = invoke("ls", "--status", "crashed", "-n", "2", "--json")
+    assert res.exit_code == 0, res.output
+    assert [r["id"] for r in json.loads(res.output)] == crashed[::-1][:2]

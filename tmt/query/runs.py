@@ -55,6 +55,11 @@ def dict_columns(dicts: list[dict[str, Any]], prefix: str) -> dict[str, list[Any
     return out
 
 
+def effective_statuses(rows: Sequence[tuple]) -> list[str]:
+    """The status of each row, a dead `running` run on this host as `crashed`."""
+    return [row_status(r) if r[ix.C_STATUS] == "running" else r[ix.C_STATUS] for r in rows]
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
 
@@ -70,7 +75,7 @@ class Runs(Sequence[Run]):
     @property
     def statuses(self) -> list[str]:
         if self._statuses is None:
-            self._statuses = [row_status(r) if r[ix.C_STATUS] == "running" else r[ix.C_STATUS] for r in self._rows]
+            self._statuses = effective_statuses(self._rows)
         return self._statuses
 
     def __len__(self) -> int:
@@ -289,8 +294,12 @@ def select(
         args.append(name_contains)
     # Without a limit, sorting in Python is faster than SQLite's walk of the time index
     # (rows come in table order, which is mostly time order already).
+    # `crashed` is a `running` record whose process is gone, decided in Python: when only one
+    # of the two is asked for, a SQL LIMIT would count rows dropped afterwards.
+    split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
     order = "DESC" if newest_first else "ASC"
-    tail = "" if limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(limit)}"
+    sql_limit = None if split else limit
+    tail = "" if sql_limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(sql_limit)}"
 
     kv_keys = sorted({pa[0] for _p, pa in kv_conds})
     idx = ix.index_for(repo)
@@ -335,11 +344,13 @@ def select(
         return conn.execute(sql, a).fetchall()
 
     rows = idx.run(query)
-    if limit is None:
+    if sql_limit is None:
         rows.sort(key=itemgetter(ix.C_CREATED, ix.C_ID), reverse=newest_first)
-    statuses = [row_status(r) if r[ix.C_STATUS] == "running" else r[ix.C_STATUS] for r in rows]
-    if wanted is not None and ("running" in wanted) != ("crashed" in wanted):
-        keep = [n for n, s in enumerate(statuses) if s in wanted]
+    statuses = effective_statuses(rows)
+    if split:
+        keep = [n for n, s in enumerate(statuses) if s in wanted]  # type: ignore[operator]
+        if limit is not None and limit >= 0:  # a negative LIMIT is no limit in SQLite too
+            keep = keep[: int(limit)]
         rows = [rows[n] for n in keep]
         statuses = [statuses[n] for n in keep]
     return Runs(repo, rows, statuses)
