@@ -124,4 +124,56 @@ def test_limit_with_crashed_status(repo, python):
 
     res = invoke("ls", "--status", "crashed", "-n", "2", "--json")
     assert res.exit_code == 0, res.output
-    assert [r["id"] for r in json.loads(res.output)] == crashed[::-1][:2]
+    assert [r["id"] for r in json.loads(res.stdout)] == crashed[::-1][:2]
+
+
+# -- 9: hand-edited records with wrong field types are corrupt, not crashes -----------------
+
+
+def write_fields(repo, name: str, **fields) -> str:
+    rid = new_run_id()
+    data = encode(Record(id=rid, name=name, status="completed", created_at="2024-03-01T12:00:00+00:00"))
+    data.update(fields)
+    repo.experiments_dir.mkdir(parents=True, exist_ok=True)
+    record_path(repo.experiments_dir, rid).write_text(json.dumps(data))
+    return rid
+
+
+@pytest.mark.parametrize("fields, reason", [
+    (dict(tags=[1, {"a": 1}]), "tags must be strings"),
+    (dict(code={"tree": "a" * 64, "root": "/x", "git": "abc"}), "code.git must be an object or null"),
+    (dict(artifacts=[{"name": "m", "object": 5}]), "malformed artifact entry 'm'"),
+    (dict(artifacts=[{"name": "m", "object": "a" * 64, "size": "big"}]), "malformed artifact entry 'm'"),
+    (dict(artifacts=[{"name": "m", "filename": ["x"]}]), "malformed artifact entry 'm'"),
+    (dict(created_at="2024-03-01T12:00:00"), "invalid created_at '2024-03-01T12:00:00' (ISO 8601 with a UTC offset)"),
+    (dict(finished_at=17), "invalid finished_at 17"),
+    (dict(description=5), "description must be a string"),
+    (dict(parent=7), "parent must be a run id or null"),
+    (dict(duration_s="long"), "duration_s must be a number or null"),
+    (dict(series={"loss": 5}), "series must map names to object ids"),
+])
+def test_wrong_field_types_are_corrupt_records(repo, fields, reason):
+    good = make_run(repo, "good", at=0, tags=["x"])
+    rid = write_fields(repo, "bad", **fields)
+    with pytest.raises(CorruptRecord) as info:
+        read_record(record_path(repo.experiments_dir, rid))
+    assert info.value.reason.startswith(reason)
+    from cli_helpers import invoke
+
+    res = invoke("ls", "--json")
+    assert res.exit_code == 0 and [r["id"] for r in json.loads(res.stdout)] == [good.id]
+    assert reason in res.stderr
+    res = invoke("show", "good")
+    assert res.exit_code == 0 and "x" in res.output
+    res = invoke("rm", "-y", "good")
+    assert res.exit_code == 0 and tmt.runs().ids == []
+
+
+def test_old_index_rows_are_revalidated(repo):
+    """Rows indexed under laxer rules are re-read: the schema version changed with them."""
+    rid = write_fields(repo, "naive", created_at="2024-03-01T12:00:00")
+    conn = ix.index_for(repo).connection()
+    conn.execute("PRAGMA user_version = 3")
+    ix.index_for(repo).close()
+    ix._OPEN.clear()
+    assert rid not in tmt.runs().ids

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
 
 INDEX_NAME = "index.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # also bumped when record validation tightens: old rows are re-read
 RACY_NS = 1_000_000_000
 BUSY_TIMEOUT_MS = 5_000
 RETRY_FOR_S = 120.0

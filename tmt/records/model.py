@@ -111,10 +111,11 @@ def decode(data: Any, source: str = "?") -> Record:
     if data.get("status") not in STATUSES:
         raise CorruptRecord(source, f"invalid status {data.get('status')!r}")
     created = data.get("created_at")
-    try:
-        datetime.fromisoformat(created)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise CorruptRecord(source, f"invalid created_at {created!r}") from None
+    if not _is_aware_time(created):
+        raise CorruptRecord(source, f"invalid created_at {created!r} (ISO 8601 with a UTC offset)")
+    finished = data.get("finished_at")
+    if finished is not None and not _is_aware_time(finished):
+        raise CorruptRecord(source, f"invalid finished_at {finished!r} (ISO 8601 with a UTC offset)")
     checks = {
         "tags": list, "params": dict, "metrics": dict, "series": dict, "artifacts": list, "env": dict,
     }
@@ -124,13 +125,41 @@ def decode(data: Any, source: str = "?") -> Record:
     for key in ("code", "error"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise CorruptRecord(source, f"{key} must be an object or null")
+    if not all(isinstance(t, str) for t in data.get("tags", ())):
+        raise CorruptRecord(source, "tags must be strings")
+    if not isinstance(data.get("description", ""), str):
+        raise CorruptRecord(source, "description must be a string")
+    if data.get("parent") is not None and not isinstance(data["parent"], str):
+        raise CorruptRecord(source, "parent must be a run id or null")
+    duration = data.get("duration_s")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
+        raise CorruptRecord(source, "duration_s must be a number or null")
+    if data.get("code") is not None and data["code"].get("git") is not None and not isinstance(data["code"]["git"], dict):
+        raise CorruptRecord(source, "code.git must be an object or null")
+    if not all(isinstance(v, str) for v in data.get("series", {}).values()):
+        raise CorruptRecord(source, "series must map names to object ids")
     for a in data.get("artifacts", []):
         if not isinstance(a, dict) or not isinstance(a.get("name"), str):
             raise CorruptRecord(source, "malformed artifact entry")
+        size = a.get("size")
+        if (
+            any(a.get(k) is not None and not isinstance(a[k], str) for k in ("object", "format", "filename"))
+            or (size is not None and (isinstance(size, bool) or not isinstance(size, int)))
+        ):
+            raise CorruptRecord(source, f"malformed artifact entry {a['name']!r}")
     kwargs = {k: data[k] for k in _KEYS if k in data}
     kwargs["metrics"] = {k: decode_metric(v) for k, v in data.get("metrics", {}).items()}
     extra = {k: v for k, v in data.items() if k not in _KEYS and k != "format"}
     return Record(**kwargs, extra=extra)
+
+
+def _is_aware_time(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def effective_status(record: Record, host: str | None = None) -> str:
