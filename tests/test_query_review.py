@@ -177,3 +177,13 @@ def test_old_index_rows_are_revalidated(repo):
     ix.index_for(repo).close()
     ix._OPEN.clear()
     assert rid not in tmt.runs().ids
+
+
+def test_show_with_odd_git_values(repo):
+    write_fields(repo, "odd", code={"tree": "a" * 64, "root": 5, "files": 1, "bytes": "x",
+                                    "git": {"commit": 123, "branch": ["main"], "dirty": 1}})
+    from cli_helpers import invoke
+
+    res = invoke("show", "odd")
+    assert res.exit_code == 0, res.output
+    assert "123 (['main'], dirty)" in res.stdout

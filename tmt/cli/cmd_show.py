@@ -128,8 +128,8 @@ def show_text(run, record, series) -> None:
         ]
         git = code.get("git")
         if git:
-            commit = git.get("commit") or "-"
-            extra = [x for x in (git.get("branch"), "dirty" if git.get("dirty") else None) if x]
+            commit = str(git.get("commit") or "-")  # a hand-edited record may hold any JSON here
+            extra = [str(x) for x in (git.get("branch"), "dirty" if git.get("dirty") else None) if x]
             pairs.append(("git", commit + (f" ({', '.join(extra)})" if extra else "")))
         out.key_values(pairs)
     else:
