@@ -110,9 +110,9 @@ def test_dead_pins_are_removed_and_protect_nothing(proj):
     oid = proj.store.put(b"was pinned by a dead process")
     pins = proj.tmt_dir / "pins"
     pins.mkdir(exist_ok=True)
-    from tmt.store.pins import _host
+    from tmt._sys import host_label
 
-    dead = pins / f"{_host()}_{dead_pid()}_abcd.pin"
+    dead = pins / f"{host_label()}_{dead_pid()}_abcd.pin"
     dead.write_bytes(bytes.fromhex(oid))
     r = gc(proj, grace=0)
     assert r.pins_removed == 1 and not dead.exists()

@@ -17,6 +17,12 @@ def hostname() -> str:
         return socket.gethostname()
 
 
+def host_label() -> str:
+    """The host name as it appears in file names (pins, temp files): never empty, and free
+    of '/' (a path separator) and '_' (the separator after it in those names)."""
+    return hostname().replace("/", "-").replace("_", "-") or "localhost"
+
+
 def token_hex(nbytes: int) -> str:
     return os.urandom(nbytes).hex()
 

@@ -24,23 +24,26 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tmt._sys import hostname, pid_alive, token_hex
+from tmt._sys import host_label, hostname, pid_alive, token_hex
 from tmt._units import parse_duration
 from tmt.errors import TmtError, UsageError
 from tmt.maintenance.lock import GcLock
 from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
 from tmt.records.io import delete_record
 from tmt.records.model import Record
+from tmt.store.fsutil import tmp_owner
 from tmt.store.ids import ObjectId
-from tmt.store.pins import _pin_files, live_pins, pin_is_live
+from tmt.store.pins import _pin_files, live_pins, pin_is_removable
 
 TRASH_PREFIX = "trash-"
 DEFAULT_GRACE_S = 3600.0
-#: tmp/ names carry a pid but no host: on a store shared between hosts a file whose pid is not
-#: alive here may belong to a live writer elsewhere, so it must also be this old.
+#: a temp file whose pid is not alive here must also be this old: older names ("<pid>-<rand>")
+#: carry no host, so on a store shared between hosts it may be a live writer's elsewhere.
 TMP_DEAD_MIN_AGE_S = 300.0
 #: a live process's temp file is only removed when older than the grace *and* this.
 TMP_LIVE_MIN_AGE_S = 3600.0
+#: another host's temp file ("<host>_<pid>-<rand>") is only removed when this old.
+TMP_FOREIGN_MIN_AGE_S = 24 * 3600.0
 _HEX = frozenset("0123456789abcdef")
 DELETE_THREADS = 8
 
@@ -340,10 +343,11 @@ class _Gc:
 
 
 def remove_dead_pins(tmt_dir: Path) -> int:
-    """Delete the pin files of processes that are gone; return how many."""
+    """Delete the pin files of processes of this host that are gone; return how many.
+    Another host's pin is never deleted, only ignored once expired (store/pins.py)."""
     n = 0
     for path in _pin_files(Path(tmt_dir) / "pins"):
-        if not pin_is_live(path):
+        if pin_is_removable(path):
             try:
                 path.unlink()
                 n += 1
@@ -440,9 +444,12 @@ def stale_tmp_files(tmp_dir: Path, grace_s: float) -> list[Path]:
                 age = now - entry.stat(follow_symlinks=False).st_mtime
             except FileNotFoundError:
                 continue
-            head = entry.name.split("-", 1)[0]
-            alive = head.isdigit() and pid_alive(int(head))
-            if alive:
+            host, pid = tmp_owner(entry.name)
+            if host is not None and host != host_label():
+                # Another host's writer (a long save, a slow first snapshot over NFS): its
+                # pid means nothing here, so only a long age makes its file stale.
+                stale = age > max(grace_s, TMP_FOREIGN_MIN_AGE_S)
+            elif pid is not None and pid_alive(pid):
                 stale = age > max(grace_s, TMP_LIVE_MIN_AGE_S)
             else:
                 stale = age > TMP_DEAD_MIN_AGE_S

@@ -1,7 +1,7 @@
 """Objects saved by `tmt.save`: written to a private temp folder, then stored as one blob.
 
 The saver (pickle, or the user's `custom_save(obj, path)`) writes into a fresh folder
-`.tmt/tmp/<pid>-<rand>/` under the file name the user asked for, so savers that pick the
+`.tmt/tmp/<host>_<pid>-<rand>/` under the file name the user asked for, so savers that pick the
 format from the extension, or add one (numpy.save adds ".npy"), behave as they would
 anywhere. A path returned by `custom_save` wins. The blob id is pinned before the blob is
 written (gc protocol), and the temp folder is removed afterwards.
@@ -18,9 +18,8 @@ from typing import Any
 
 from blake3 import blake3
 
-from tmt._sys import token_hex
 from tmt.errors import RecordingError, StoreError
-from tmt.store.fsutil import _hint_for
+from tmt.store.fsutil import _hint_for, tmp_name
 from tmt.store.ids import ObjectId, hash_bytes
 from tmt.store.objects import ObjectStore
 from tmt.store.pins import PinFile
@@ -159,7 +158,7 @@ def write_and_store(
     if extension is None:
         extension = FORMAT_EXTENSIONS[fmt]
     filename = safe_filename(name) + (extension or "")
-    work = tmp_dir / f"{os.getpid()}-{token_hex(8)}"
+    work = Path(tmp_name(tmp_dir))  # "<host>_<pid>-<rand>": gc leaves a live writer's folder alone
     try:
         work.mkdir(parents=True)
     except OSError as e:

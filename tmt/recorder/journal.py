@@ -33,12 +33,8 @@ class JournalWriter:
         except OSError as e:
             raise StoreError(f"could not append to {self.path}: {e.strerror or e}", _hint_for(e)) from e
 
-    def close(self, delete: bool) -> None:
+    def close(self) -> None:
+        """Close the descriptor; the file stays (publish deletes it after the final record)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if delete:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tmt._warn import warn
-from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError, TmtError
+from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError, StoreError, TmtError
 from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
 from tmt.recorder.publish import publish
 from tmt.recorder.values import to_float, to_metric, to_metrics, to_params
@@ -277,14 +277,17 @@ class LiveRun:
                 rec.error = _error_info(exc, self.repo.root)
             try:
                 rec.series = self._pack_series()
-                self._journal.close(delete=False)
+                self._journal.close()
                 journal = self._journal.path if self._series else None
                 publish(self.repo.experiments_dir, self.repo.tmp_dir, rec, final=True, journal=journal)
-            except TmtError as e:
-                self._journal.close(delete=False)
+            except Exception as e:  # not only TmtError: the run's own exception must win
+                self._journal.close()
                 if exc is None:
+                    if isinstance(e, OSError):
+                        raise StoreError(f"could not write the final record of run {self.id}: {e.strerror or e}") from e
                     raise
-                warn(f"could not write the final record of run {self.id}: {e.message}")
+                msg = e.message if isinstance(e, TmtError) else f"{type(e).__name__}: {e}"
+                warn(f"could not write the final record of run {self.id}: {msg}")
             finally:
                 self._pin.close()
                 if self._sigterm:

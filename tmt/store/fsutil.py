@@ -3,14 +3,28 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 
+from tmt._sys import host_label
 from tmt.errors import StoreError
 
 
 def tmp_name(tmp_dir: str | os.PathLike[str], suffix: str = "") -> str:
-    # pid in the name lets gc tell a live writer's temp file from a dead one's.
-    return os.path.join(tmp_dir, f"{os.getpid()}-{os.urandom(8).hex()}{suffix}")
+    """A new temp path "<host>_<pid>-<rand><suffix>" under `tmp_dir`.
+
+    Host and pid let gc tell a live writer's temp file from a dead one's; on a store shared
+    between hosts, a pid means something only on its own host (see `tmp_owner`).
+    """
+    return os.path.join(tmp_dir, f"{host_label()}_{os.getpid()}-{os.urandom(8).hex()}{suffix}")
+
+
+def tmp_owner(name: str) -> tuple[str | None, int | None]:
+    """(host, pid) of a temp file or folder named by `tmp_name`; host None for the older
+    "<pid>-<rand>" names (no host), pid None for a name in neither form."""
+    host, sep, rest = name.partition("_")
+    if not sep:
+        host, rest = None, name
+    head = rest.split("-", 1)[0]
+    return host or None, int(head) if head.isdigit() else None
 
 
 def write_tmp(tmp_dir: str, data: bytes, *, fsync: bool = True, mode: int = 0o644) -> str:
@@ -119,10 +133,6 @@ def syncfs(path: str | os.PathLike[str]) -> bool:
         return _libc.syncfs(fd) == 0
     finally:
         os.close(fd)
-
-
-def ensure_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
 
 
 #: link() failures that mean "this file system cannot link here", not "something is wrong"

@@ -231,13 +231,20 @@ class Batch:
     def commit(self) -> None:
         if not self._pending:
             return
-        if not syncfs(self.store.tmp_dir):
-            for tmp in self._pending.values():
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+        try:
+            if not syncfs(self.store.tmp_dir):
+                for tmp in self._pending.values():
+                    fd = os.open(tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+        except OSError as e:
+            # Unsynced objects must not be published: a crash could leave them torn.
+            self.abort()
+            raise StoreError(
+                f"could not write new objects to {self.store.tmp_dir}: {e.strerror or e}", _hint_for(e)
+            ) from e
         pending, self._pending = self._pending, {}
         for oid, tmp in pending.items():
             self.store._publish(tmp, oid)

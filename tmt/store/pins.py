@@ -4,6 +4,11 @@ A writer appends ids to its pin file *before* it checks whether those objects ex
 writes them. gc reads the pins of live processes as extra roots, after moving its
 candidates aside, and puts back any candidate that became pinned (see maintenance/gc.py).
 Pins need no fsync: they matter only while their process is alive.
+
+Only a pin of this host can be checked for liveness (its pid). Another host's pin counts
+as live while it was appended to within FOREIGN_PIN_TTL_S, and is never deleted here: its
+writer may still be running (a long run that saves nothing) and would go on appending to
+a deleted file. A writer whose pin file was deleted anyway opens a new one.
 """
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tmt._sys import hostname, pid_alive, token_hex
+from tmt._sys import host_label, pid_alive, token_hex
+from tmt.errors import StoreError
 from tmt.store.ids import ObjectId
 
 PIN_SUFFIX = ".pin"
@@ -20,14 +26,10 @@ PIN_SUFFIX = ".pin"
 FOREIGN_PIN_TTL_S = 24 * 3600
 
 
-def _host() -> str:
-    return hostname().replace("/", "_").replace("_", "-") or "localhost"
-
-
 class PinFile:
     def __init__(self, tmt_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(tmt_dir) / "pins"
-        self.path = self.dir / f"{_host()}_{os.getpid()}_{token_hex(4)}{PIN_SUFFIX}"
+        self.path = self.dir / f"{host_label()}_{os.getpid()}_{token_hex(4)}{PIN_SUFFIX}"
         self._fd: int | None = None
 
     def add(self, oids: Iterable[str]) -> None:
@@ -38,10 +40,24 @@ class PinFile:
         data = b"".join(raw_ids)
         if not data:
             return
-        if self._fd is None:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.write(self._fd, data)
+        try:
+            if self._fd is not None and os.fstat(self._fd).st_nlink == 0:
+                # Deleted under us (by hand, or by an older gc on another host): appending
+                # to the unlinked file would pin nothing. The ids pinned before are in
+                # records by now or were pinned again since; new ones go to a new file.
+                os.close(self._fd)
+                self._fd = None
+            if self._fd is None:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            # A short write would shift every later id: loop until all of it is written.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as e:
+            from tmt.store.fsutil import _hint_for
+
+            raise StoreError(f"could not write the pin file {self.path}: {e.strerror or e}", _hint_for(e)) from e
 
     def close(self) -> None:
         if self._fd is not None:
@@ -59,24 +75,43 @@ class PinFile:
         self.close()
 
 
-def pin_is_live(path: Path, host: str | None = None) -> bool:
+def _owner(path: Path) -> tuple[str, int] | None:
     parts = path.name[: -len(PIN_SUFFIX)].split("_")
     if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def pin_is_live(path: Path) -> bool:
+    """Whether `path`'s ids count as roots: its process is alive (this host), or it was
+    appended to within FOREIGN_PIN_TTL_S (another host)."""
+    owner = _owner(path)
+    if owner is None:
         return False
-    if parts[0] == (host or _host()):
-        return pid_alive(int(parts[1]))
+    if owner[0] == host_label():
+        return pid_alive(owner[1])
     try:
         return time.time() - path.stat().st_mtime < FOREIGN_PIN_TTL_S
     except OSError:
         return False
 
 
+def pin_is_removable(path: Path) -> bool:
+    """Whether `path` may be deleted: a pin of a dead process of this host, or a name that
+    is no pin's. Another host's pin is never removable (see the module docstring)."""
+    owner = _owner(path)
+    if owner is None:
+        return True
+    return owner[0] == host_label() and not pid_alive(owner[1])
+
+
 def live_pins(tmt_dir: str | os.PathLike[str], *, remove_dead: bool = False) -> set[ObjectId]:
-    """All ids pinned by live processes; optionally delete the pin files of dead ones."""
+    """All ids pinned by live processes; optionally delete the pin files of dead ones
+    (of this host only: another host's expired pin is ignored, never deleted)."""
     pins: set[ObjectId] = set()
     for path in _pin_files(Path(tmt_dir) / "pins"):
         if not pin_is_live(path):
-            if remove_dead:
+            if remove_dead and pin_is_removable(path):
                 try:
                     path.unlink()
                 except OSError:
