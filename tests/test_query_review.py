@@ -187,3 +187,35 @@ def test_show_with_odd_git_values(repo):
     res = invoke("show", "odd")
     assert res.exit_code == 0, res.output
     assert "123 (['main'], dirty)" in res.stdout
+
+
+# -- 10: one validated accessor for the code tree ------------------------------------------
+
+
+@pytest.mark.parametrize("tree", ["../../etc", 42, "A" * 64])
+def test_bad_code_tree_is_reported_as_corrupt_record(repo, tmp_path, tree):
+    from tmt.errors import RecordError
+    from tmt.manager import TmtManager
+
+    good = make_run(repo, "good", at=0)
+    write_fields(repo, "bad", code={"tree": tree, "root": str(repo.root)})
+    expected = f"is corrupt: its code tree {str(tree)!r} is not an object id"
+    run = tmt.get("bad")
+    calls = [
+        lambda: tmt.diff("bad", "good", repo=repo),
+        lambda: tmt.diff("good", "bad", repo=repo),
+        lambda: tmt.diff("bad", repo=repo),
+        lambda: run.checkout(tmp_path / "out"),
+        lambda: run.code_path(),
+        lambda: TmtManager("bad").code_snapshot_path(),
+        lambda: tmt.checkout("bad", tmp_path / "out2", repo=repo),
+    ]
+    for call in calls:
+        with pytest.raises(RecordError) as info:
+            call()
+        assert expected in info.value.message and info.value.hint == "run `tmt fsck` to list damaged records"
+    assert good.code is None
+    from cli_helpers import invoke
+
+    res = invoke("diff", "bad", "good")
+    assert res.exit_code != 0 and expected in res.stderr and "Traceback" not in res.output

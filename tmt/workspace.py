@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tmt.errors import CheckoutError, RecordError, TmtError
-from tmt.records.model import Record, effective_status, new_run_id
+from tmt.records.model import Record, code_tree, effective_status, new_run_id
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.diff import ADDED, REMOVED, Change, FileDiff, diff_trees, file_diff
@@ -61,17 +61,7 @@ def _resolve(ref: Any, repo: Repo) -> Record:
 
 
 def _code_tree(record: Record) -> ObjectId:
-    tree = (record.code or {}).get("tree")
-    if not tree:
-        raise RecordError(f"run {record.id[:8]} ({record.name}) has no code snapshot")
-    from tmt.store.ids import _OID_RE
-
-    if not (isinstance(tree, str) and _OID_RE.match(tree)):  # a hand-edited or foreign record: never a path to follow
-        raise RecordError(
-            f"run {record.id[:8]} ({record.name}) is corrupt: its code tree {str(tree)[:80]!r} is not an object id",
-            "run `tmt fsck` to list damaged records",
-        )
-    return ObjectId(tree)
+    return ObjectId(code_tree(record))  # type: ignore[arg-type]
 
 
 def _label(record: Record) -> str:
@@ -103,7 +93,7 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None) -> RunDiff:
     """Compare run `a` with run `b`, or with the working tree when `b` is None."""
     repo = repo or Repo.find()
     ra = _resolve(a, repo)
-    a_tree = (ra.code or {}).get("tree")
+    a_tree = code_tree(ra, required=False)
     if b is None:
         from tmt.snapshot.build import snapshot_repo
 
@@ -111,8 +101,8 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None) -> RunDiff:
         b_tree = snapshot_repo(repo).tree
     else:
         rb = _resolve(b, repo)
-        b_tree = (rb.code or {}).get("tree")
-    out = RunDiff(repo, ra, rb, a_tree, b_tree, diff_trees(repo.store, a_tree, b_tree))
+        b_tree = code_tree(rb, required=False)
+    out = RunDiff(repo, ra, rb, a_tree, b_tree, diff_trees(repo.store, a_tree, b_tree))  # type: ignore[arg-type]
     if rb is not None:
         out.params = _side_by_side(flatten(ra.params), flatten(rb.params))
         out.metrics = _side_by_side(ra.metrics, rb.metrics)

@@ -19,7 +19,7 @@ from tmt._sys import hostname
 from tmt.errors import CheckoutError, RecordError, StoreError, UsageError
 from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
-from tmt.records.model import Record, decode_metric, effective_status
+from tmt.records.model import Record, code_tree, decode_metric, effective_status
 from tmt.store import codec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -305,10 +305,7 @@ class Run:
         """Materialize the run's code into `target` (new or empty): read-only hard links."""
         from tmt.snapshot.checkout import materialize
 
-        tree = (self.code or {}).get("tree")
-        if not tree:
-            raise CheckoutError(f"run {self.short_id} ({self.name}) has no code snapshot")
-        materialize(self.repo.store, tree, target)
+        materialize(self.repo.store, self._code_tree(), target)
         return Path(target)
 
     def code_path(self) -> Path:
@@ -316,9 +313,7 @@ class Run:
         folder = self.repo.cache_dir / "checkouts" / self.id
         if folder.is_dir():
             return folder
-        tree = (self.code or {}).get("tree")
-        if not tree:
-            raise CheckoutError(f"run {self.short_id} ({self.name}) has no code snapshot")
+        tree = self._code_tree()
         from tmt.snapshot.checkout import materialize
 
         tmp = folder.parent / f".{os.getpid()}-{self.id}"
@@ -335,6 +330,12 @@ class Run:
         except OSError as e:
             raise StoreError(f"could not materialize run {self.short_id} into {folder}: {e.strerror or e}") from e
         return folder
+
+    def _code_tree(self) -> str:
+        tree = code_tree(self.record, required=False)
+        if tree is None:
+            raise CheckoutError(f"run {self.short_id} ({self.name}) has no code snapshot")
+        return tree
 
     # -- plumbing ----------------------------------------------------------------------------
 

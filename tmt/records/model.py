@@ -153,6 +153,29 @@ def decode(data: Any, source: str = "?") -> Record:
     return Record(**kwargs, extra=extra)
 
 
+def code_tree(record: Record, *, required: bool = True) -> str | None:
+    """The record's code tree id, validated: never a path or junk to follow.
+
+    No code snapshot: RecordError when `required`, else None. A tree that is not an object
+    id (a hand-edited or foreign record): RecordError naming the run, hinting at fsck.
+    """
+    from tmt.errors import RecordError
+    from tmt.store.ids import _OID_RE
+
+    code = record.code or {}
+    tree = code.get("tree")
+    if tree is None or tree == "":
+        if required:
+            raise RecordError(f"run {record.id[:8]} ({record.name}) has no code snapshot")
+        return None
+    if not (isinstance(tree, str) and _OID_RE.match(tree)):
+        raise RecordError(
+            f"run {record.id[:8]} ({record.name}) is corrupt: its code tree {str(tree)[:80]!r} is not an object id",
+            "run `tmt fsck` to list damaged records",
+        )
+    return tree
+
+
 def _is_aware_time(value: Any) -> bool:
     if not isinstance(value, str):
         return False
