@@ -75,17 +75,11 @@ def _to_timestamp(value: datetime | int | float) -> float:
 def _repo_from_config(config: "str | os.PathLike[str] | Repo | None") -> Repo:
     """None: the repository of the working directory. A Repo, a .tmt folder or a project
     folder is used as is; the predecessor's JSON config file means the repository around it."""
-    if config is None:
-        return Repo.find()
-    if isinstance(config, Repo):
-        return config
+    if config is None or isinstance(config, Repo) or Path(config).is_dir():
+        return Repo.resolve(config)  # an explicit folder wins over TMT_DIR
     path = Path(config)
-    if path.is_dir() and path.name == ".tmt":
-        return Repo(path)
-    if path.is_dir():
-        return Repo.find(path)
     if path.is_file():  # tmt 0.1 config.json, usually .tmt/config.json
-        return Repo.find(path.parent)
+        return Repo.resolve(path.parent)
     raise UsageError(f"config {os.fspath(config)!r} is neither a tmt repository nor a config file")
 
 

@@ -1,11 +1,12 @@
 """Finding and creating a repository: the .tmt/ folder, its code root and its settings."""
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tmt.errors import RepositoryNotFound, UsageError
+from tmt.errors import RepositoryNotFound, StoreError, UsageError
 from tmt.store.objects import ObjectStore
 
 TMT_DIRNAME = ".tmt"
@@ -51,43 +52,90 @@ def _parse_size(value: object, source: str) -> int:
     raise UsageError(f"{source}: max_file_size must be a byte count like 10485760 or '10MiB'")
 
 
-def _load_toml(path: Path) -> dict:
+def _load_toml(path: Path, only_if: bytes | None = None) -> dict:
+    """The TOML file at `path` ({} if absent). With `only_if`, a file whose bytes do not
+    contain it is not parsed at all (most pyproject.toml files have no [tool.tmt])."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as e:
+        raise UsageError(f"could not read {path}: {e.strerror or e}", "fix its permissions or delete it") from e
+    if only_if is not None and only_if not in data:
+        return {}
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        # ValueError covers TOMLDecodeError and invalid UTF-8 (UnicodeDecodeError)
+        return tomllib.loads(data.decode("utf-8"))
+    except ValueError as e:
         raise UsageError(f"could not read {path}: {e}", "fix or delete the file") from e
 
 
+def _tool_tmt(pyproject: Path) -> dict:
+    """[tool.tmt] of a pyproject.toml ({} if none); tomllib is loaded only if "tmt" appears."""
+    tool = _load_toml(pyproject, only_if=b"tmt").get("tool", {})
+    section = tool.get("tmt", {}) if isinstance(tool, dict) else {}
+    if not isinstance(section, dict):
+        raise UsageError(f"{pyproject}: [tool.tmt] must be a table")
+    return section
+
+
 class Repo:
-    """A .tmt/ store plus the code root it snapshots."""
+    """A .tmt/ store plus the code root it snapshots.
+
+    The code root (`root`) and the settings that depend on it (`config`) are worked out on
+    first use: queries never need them, and finding the code root of a shared store
+    (TMT_DIR) asks git. `.tmt/config.toml` is read at once, so a bad setting fails early.
+    """
 
     def __init__(self, tmt_dir: str | os.PathLike[str], code_root: str | os.PathLike[str] | None = None) -> None:
         self.tmt_dir = Path(tmt_dir).absolute()
         self.store = ObjectStore(self.tmt_dir)
-        self.config = self._read_config()
-        if code_root is not None:
-            self.root = Path(code_root).absolute()
-        elif self.config.code_root:
-            self.root = (self.tmt_dir.parent / self.config.code_root).resolve()
-        else:
-            self.root = self.tmt_dir.parent
+        self._root: Path | None = Path(code_root).absolute() if code_root is not None else None
+        self._root_from: Path | None = None  # set by find() for a shared store: root found from here
+        self._config: Config | None = None
+        self._config_path = self.tmt_dir / "config.toml"
+        self._local = _load_toml(self._config_path)
+        Config.from_mapping(self._local, str(self._config_path))  # validate now
 
-    def _read_config(self) -> Config:
-        merged: dict = {}
-        pyproject = self.tmt_dir.parent / "pyproject.toml"
-        if pyproject.exists():
-            merged.update(_load_toml(pyproject).get("tool", {}).get("tmt", {}))
-        cfg = self.tmt_dir / "config.toml"
-        if cfg.exists():
-            merged.update(_load_toml(cfg))
-        return Config.from_mapping(merged, str(cfg)) if merged else Config()
+    @property
+    def root(self) -> Path:
+        """The folder snapshots take: given, configured (code_root), or the one holding .tmt/
+        (for a shared TMT_DIR store elsewhere: the git top level of where tmt runs, or there)."""
+        if self._root is None:
+            self._root = self._find_root()
+        return self._root
+
+    @root.setter
+    def root(self, value: str | os.PathLike[str]) -> None:
+        self._root = Path(value).absolute()
+        self._config = None
+
+    def _find_root(self) -> Path:
+        if self._root_from is not None and _is_foreign(self.tmt_dir, self._root_from):
+            return _default_code_root(self._root_from)
+        base = self.tmt_dir.parent
+        code_root = Config.from_mapping(self._local, str(self._config_path)).code_root
+        if code_root is None:
+            # [tool.tmt] code_root can only come from the pyproject.toml beside .tmt/
+            pyproject = base / "pyproject.toml"
+            code_root = Config.from_mapping(_tool_tmt(pyproject), str(pyproject)).code_root
+        return (base / code_root).resolve() if code_root else base
+
+    @property
+    def config(self) -> Config:
+        """Settings: [tool.tmt] in the code root's pyproject.toml, then .tmt/config.toml (wins)."""
+        if self._config is None:
+            pyproject = self.root / "pyproject.toml"
+            tool = _tool_tmt(pyproject)
+            Config.from_mapping(tool, str(pyproject))  # errors name the file they come from
+            merged = {**tool, **self._local}
+            self._config = Config.from_mapping(merged, str(self._config_path)) if merged else Config()
+        return self._config
 
     @property
     def root_label(self) -> str:
@@ -121,7 +169,11 @@ class Repo:
                 raise RepositoryNotFound(
                     f"TMT_DIR={env} is not a directory", "create it with `tmt init`, or unset TMT_DIR"
                 )
-            return cls(path, code_root=_default_code_root(start) if _is_foreign(path, start) else None)
+            repo = cls(path)
+            # Whether this store is the project's own or shared from elsewhere (and then which
+            # code root to take) is settled on first use of repo.root: a query never asks.
+            repo._root_from = Path(start or os.getcwd()).absolute()
+            return repo
         found = find_tmt_dir(start)
         if found is None:
             here = Path(start or os.getcwd()).absolute()
@@ -130,6 +182,30 @@ class Repo:
                 "run `tmt init` in your project folder, or record a run first",
             )
         return cls(found)
+
+    @classmethod
+    def resolve(cls, repo: "Repo | str | os.PathLike[str] | None" = None) -> "Repo":
+        """The repository an API call names: None finds it like git (TMT_DIR, else walking
+        up from the working directory); a Repo is used as is; a path is the project folder
+        holding .tmt/ or the store folder itself, and wins over TMT_DIR.
+
+        Raises RepositoryNotFound when the path holds no store (never creates one).
+        """
+        if repo is None:
+            return cls.find()
+        if isinstance(repo, Repo):
+            return repo
+        if not isinstance(repo, (str, os.PathLike)):
+            raise UsageError(f"repo must be a path or a tmt.Repo, not {type(repo).__name__}")
+        path = Path(repo).expanduser().absolute()
+        if (path / "objects").is_dir() or (path.name == TMT_DIRNAME and path.is_dir()):
+            return cls(path)  # the store itself (a shared store need not be called .tmt)
+        if (path / TMT_DIRNAME).is_dir():
+            return cls(path / TMT_DIRNAME)
+        raise RepositoryNotFound(
+            f"no tmt repository at {path}",
+            "pass the project folder that holds .tmt/ (or the .tmt folder itself); create one with `tmt init`",
+        )
 
     @classmethod
     def find_or_create(cls, start: str | os.PathLike[str] | None = None) -> "Repo":
@@ -148,7 +224,14 @@ class Repo:
     def init(cls, folder: str | os.PathLike[str], tmt_dir: str | os.PathLike[str] | None = None) -> "Repo":
         tdir = Path(tmt_dir) if tmt_dir else Path(folder) / TMT_DIRNAME
         for sub in SUBDIRS:
-            (tdir / sub).mkdir(parents=True, exist_ok=True)
+            try:
+                (tdir / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                where = e.filename or tdir / sub
+                raise StoreError(
+                    f"could not create the repository: {where}: {e.strerror or e}",
+                    "choose a folder you can write to" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else None,
+                ) from e
         repo = cls(tdir)
         if repo.store.epoch() is None:
             repo.store.bump_epoch()

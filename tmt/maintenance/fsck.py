@@ -27,11 +27,12 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from tmt.maintenance.gc import _HEX, _resolve_repo, restore_trash, trash_dirs
+from tmt.maintenance.gc import _HEX, restore_trash, trash_dirs
 from tmt.maintenance.lock import GcLock, is_held
 from tmt.maintenance.reach import TREE_MAGIC, Marker, TreeProblem, looks_like_tree, record_roots
 from tmt.records.io import RECORD_SUFFIX, read_record
 from tmt.records.model import is_run_id
+from tmt.repo import Repo
 from tmt.errors import RecordError
 from tmt.snapshot import tree as treemod
 from tmt.store.ids import ObjectId, hash_bytes
@@ -131,7 +132,7 @@ def fsck(
     search: Iterable[str | os.PathLike[str]] = (),
 ) -> FsckResult:
     """Check the whole store; with `repair`, fix what can be fixed (see the module docstring)."""
-    repo = _resolve_repo(repo)
+    repo = Repo.resolve(repo)
     t0 = time.monotonic()
     threads = threads or max(2, min(8, os.cpu_count() or 1))
     if not repair:

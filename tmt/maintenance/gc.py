@@ -31,6 +31,7 @@ from tmt.maintenance.lock import GcLock
 from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
 from tmt.records.io import delete_record
 from tmt.records.model import Record
+from tmt.repo import Repo
 from tmt.store.fsutil import tmp_owner
 from tmt.store.ids import ObjectId
 from tmt.store.pins import _pin_files, live_pins, pin_is_removable
@@ -74,17 +75,6 @@ class GcResult:
         return asdict(self)
 
 
-def _resolve_repo(repo):
-    from tmt.repo import Repo
-
-    if repo is None:
-        return Repo.find()
-    if isinstance(repo, (str, os.PathLike)):
-        p = Path(repo)
-        return Repo(p if p.name == ".tmt" or (p / "objects").is_dir() else p / ".tmt")
-    return repo
-
-
 def gc(
     repo=None,
     *,
@@ -100,7 +90,7 @@ def gc(
     interrupted) beyond the newest N finished ones; running runs are never deleted nor
     counted. `force=True` proceeds although some record is unreadable (its objects may go).
     """
-    repo = _resolve_repo(repo)
+    repo = Repo.resolve(repo)
     grace_s = parse_duration(grace)
     if keep_last is not None and keep_last < 0:
         raise UsageError(f"--keep-last must be 0 or more, not {keep_last}")

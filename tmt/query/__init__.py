@@ -15,15 +15,11 @@ from tmt.query.run import Artifact, MissingItem, Run
 from tmt.query.runs import Runs, select
 from tmt.repo import Repo
 
-__all__ = ["get", "runs", "remove", "rebuild_index", "Run", "Runs", "Artifact", "MissingItem"]
+__all__ = ["get", "runs", "remove", "latest_id", "rebuild_index", "Run", "Runs", "Artifact", "MissingItem"]
 
 
 def _repo(repo: "Repo | str | os.PathLike[str] | None") -> Repo:
-    if repo is None:
-        return Repo.find()
-    if isinstance(repo, Repo):
-        return repo
-    return Repo.find(repo)
+    return Repo.resolve(repo)  # an explicit path wins over TMT_DIR
 
 
 def get(ref: "str | Run", repo: "Repo | str | os.PathLike[str] | None" = None) -> Run:
@@ -55,6 +51,18 @@ def runs(
     parent: only sub-runs of this run id
     """
     return select(_repo(repo), name=name, since=since, until=until, status=status, where=where, tags=tags, parent=parent)
+
+
+def latest_id(name: str, repo: "Repo | str | os.PathLike[str] | None" = None) -> str | None:
+    """Id of the latest run called exactly `name`, or None: one index lookup (the recorder's
+    AS_SUB_ENTRY parent), without warnings about corrupt records."""
+    from tmt.query import index as ix
+
+    r = _repo(repo)
+    idx = ix.index_for(r)
+    sql = "SELECT id FROM runs WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT 1"
+    rows = idx.run(lambda conn: idx.read(conn, lambda c: c.execute(sql, (name,)).fetchall()), quiet=True)
+    return rows[0][0] if rows else None
 
 
 def remove(refs_or_runs: "str | Run | Iterable[str | Run]", repo: "Repo | str | os.PathLike[str] | None" = None) -> list[Run]:
