@@ -219,3 +219,47 @@ def test_bad_code_tree_is_reported_as_corrupt_record(repo, tmp_path, tree):
 
     res = invoke("diff", "bad", "good")
     assert res.exit_code != 0 and expected in res.stderr and "Traceback" not in res.output
+
+
+# -- 16: the AS_SUB_ENTRY parent is one index lookup, not a scan of every record ------------
+
+
+def test_latest_id(repo):
+    from tmt.query import latest_id
+
+    assert latest_id("a", repo=repo) is None
+    a1 = make_run(repo, "a", at=0)
+    a2 = make_run(repo, "a", at=5)
+    make_run(repo, "b", at=9)
+    make_run(repo, "a~1", at=10)
+    assert latest_id("a", repo=repo) == a2.id
+    assert latest_id("a") == a2.id and a1.id != a2.id
+
+
+def test_sub_entry_parent_reads_no_record(repo, monkeypatch):
+    from pathlib import Path
+
+    from tmt.recorder import DuplicatePolicy, DuplicateStrategy, tmt_recorder
+
+    runs = [make_run(repo, "exp" if i % 5 == 0 else f"other{i}", at=i) for i in range(30)]
+    idx = ix.index_for(repo)
+    idx.sync()
+    idx.connection().execute("UPDATE meta SET value = value + 10000000000 WHERE key = 'scanned'")  # trusted
+    reads: list[str] = []
+    real = Path.read_bytes
+
+    def counting(self):
+        if self.parent == repo.experiments_dir:
+            reads.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+
+    @tmt_recorder(name="exp", duplicate_strategy=DuplicateStrategy(DuplicatePolicy.AS_SUB_ENTRY))
+    def train():
+        return {"f1": 1.0}
+
+    train()
+    assert reads == []
+    monkeypatch.setattr(Path, "read_bytes", real)
+    assert tmt.get("exp").parent == runs[25].id

@@ -384,17 +384,20 @@ class Index:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
 
-    def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Sync, then call fn(conn); a corrupt index is deleted and rebuilt once, silently."""
-        with self.lock:
-            return self._run(fn)
+    def run(self, fn: Callable[[sqlite3.Connection], T], *, quiet: bool = False) -> T:
+        """Sync, then call fn(conn); a corrupt index is deleted and rebuilt once, silently.
 
-    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        Corrupt records are warned about (once per process) unless `quiet`."""
+        with self.lock:
+            return self._run(fn, quiet)
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T], quiet: bool) -> T:
         for attempt in (0, 1):
             try:
                 conn = self.connection()
                 self.sync()
-                self._warn_skipped(conn)
+                if not quiet:
+                    self._warn_skipped(conn)
                 return self._retry(lambda: fn(conn))
             except sqlite3.DatabaseError as e:
                 if not _is_corrupt(e):

@@ -444,7 +444,14 @@ def _valid_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def latest_run_named(repo, name: str) -> str | None:
-    """Id of the latest run called `name`, by scanning the records (AS_SUB_ENTRY only)."""
+    """Id of the latest run called `name` (AS_SUB_ENTRY only): one query-index lookup; a
+    scan of the records only when the index cannot serve (it is a cache)."""
+    try:
+        from tmt.query import latest_id
+
+        return latest_id(name, repo=repo)
+    except Exception:  # noqa: BLE001 - any index failure: fall back to reading the records
+        pass
     from tmt.records.io import record_files
 
     needle = json.dumps(name, ensure_ascii=False).encode("utf-8")
