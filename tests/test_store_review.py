@@ -192,3 +192,21 @@ def test_batch_commit_maps_a_sync_failure(repo: Repo, monkeypatch: pytest.Monkey
         batch.commit()
     assert not repo.store.has(oid)
     assert list(repo.tmp_dir.iterdir()) == []
+
+
+# -- one atomic write for records too (finding 34) --------------------------------------------
+
+
+def test_atomic_write_creates_a_missing_folder_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    target = tmp_path / "experiments" / "r.json"
+    fsutil.atomic_write(target, b"{}", tmp_path / "tmp", sync_dir=False, make_dirs=True)
+    assert target.read_bytes() == b"{}"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_run_recreates_a_removed_experiments_folder(repo: Repo) -> None:
+    import shutil
+
+    with tmt.start_run("x") as run:
+        shutil.rmtree(repo.experiments_dir)
+    assert (repo.experiments_dir / f"{run.id}.json").exists()

@@ -22,10 +22,9 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from tmt.errors import StoreError
 from tmt.records.io import record_bytes, record_path
 from tmt.records.model import Record
-from tmt.store.fsutil import _hint_for, _unlink_quiet, fsync_dir, write_tmp
+from tmt.store.fsutil import _unlink_quiet, atomic_write, fsync_dir
 
 
 class _Syncer:
@@ -103,28 +102,11 @@ def flush() -> None:
 
 
 def publish(experiments_dir: Path, tmp_dir: Path, record: Record, *, final: bool, journal: Path | None = None) -> None:
+    """Write `record` atomically (its temp file fsynced); the folder fsync, and after a final
+    record the deletion of its `journal`, are left to the background thread."""
     path = record_path(experiments_dir, record.id)
-    data = record_bytes(record)
-    try:
-        try:
-            tmp = write_tmp(os.fspath(tmp_dir), data)
-        except FileNotFoundError:
-            experiments_dir.mkdir(parents=True, exist_ok=True)
-            tmp = write_tmp(os.fspath(tmp_dir), data)
-        try:
-            os.replace(tmp, path)
-        except FileNotFoundError:
-            experiments_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
-    except OSError as e:
-        raise StoreError(f"could not write {path}: {e.strerror or e}", _hint_for(e)) from e
-    if final:
-        jobs = [("fsync_dir", os.fspath(experiments_dir))]
-        if journal is not None:
-            jobs.append(("unlink", os.fspath(journal)))
-        _syncer.submit(*jobs)
-    else:
-        _syncer.submit(("fsync_dir", os.fspath(experiments_dir)))
+    atomic_write(path, record_bytes(record), tmp_dir, sync_dir=False, make_dirs=True)
+    jobs = [("fsync_dir", os.fspath(experiments_dir))]
+    if final and journal is not None:
+        jobs.append(("unlink", os.fspath(journal)))
+    _syncer.submit(*jobs)

@@ -19,10 +19,10 @@ from pathlib import Path
 from tmt._sys import token_hex
 from tmt.errors import CheckoutError, InvalidTree, ObjectNotFound, UnsafePath
 from tmt.snapshot import tree as treemod
+from tmt.snapshot.tree import MAX_DEPTH
+from tmt.store.fsutil import LINK_UNSUPPORTED
 from tmt.store.ids import ObjectId
 from tmt.store.objects import ObjectStore
-
-MAX_DEPTH = 512
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _FICLONE = 0x40049409  # linux/fs.h
 
@@ -97,14 +97,23 @@ def restore(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str]) -
     except OSError as e:
         raise CheckoutError(f"cannot restore into {target}: {e.strerror or e}") from e
     try:
-        _write_tree(store, oid, fd, stats, link=False, replace=True, depth=0, where=b"")
+        _write_tree(store, oid, fd, stats, link=False, replace=True, depth=0, where=b"", umask=_umask())
     finally:
         os.close(fd)
     return stats
 
 
 def _write_tree(
-    store: ObjectStore, oid: ObjectId, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, depth: int, where: bytes
+    store: ObjectStore,
+    oid: ObjectId,
+    dirfd: int,
+    stats: CheckoutStats,
+    *,
+    link: bool,
+    replace: bool,
+    depth: int,
+    where: bytes,
+    umask: int = 0o022,
 ) -> None:
     if depth > MAX_DEPTH:
         raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
@@ -118,7 +127,9 @@ def _write_tree(
             if e.kind == treemod.TREE:
                 sub = _open_subdir(dirfd, e.name, replace, path)
                 try:
-                    _write_tree(store, e.oid, sub, stats, link=link, replace=replace, depth=depth + 1, where=path + b"/")
+                    _write_tree(
+                        store, e.oid, sub, stats, link=link, replace=replace, depth=depth + 1, where=path + b"/", umask=umask
+                    )
                 finally:
                     os.close(sub)
             elif e.kind == treemod.SYMLINK:
@@ -128,7 +139,7 @@ def _write_tree(
                 _place(dirfd, e.name, replace, path, lambda tmp: os.symlink(target, tmp, dir_fd=dirfd))
                 stats.files += 1
             else:
-                _write_file(store, e, dirfd, stats, link=link, replace=replace, path=path)
+                _write_file(store, e, dirfd, stats, link=link, replace=replace, path=path, umask=umask)
         except ObjectNotFound as err:
             raise CheckoutError(f"cannot check out {os.fsdecode(path)}: {err.message}", err.hint) from err
         except OSError as err:
@@ -183,7 +194,9 @@ def _place(dirfd: int, name: bytes, replace: bool, path: bytes, make) -> None:
         raise
 
 
-def _write_file(store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, path: bytes) -> None:
+def _write_file(
+    store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, path: bytes, umask: int
+) -> None:
     src = store.path(e.oid)
     executable = e.kind == treemod.EXEC
     if not os.path.exists(src):
@@ -193,7 +206,7 @@ def _write_file(store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: Che
             try:
                 os.link(src, tmp, dst_dir_fd=dirfd)
             except OSError as err:
-                if err.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                if err.errno not in LINK_UNSUPPORTED:
                     raise
                 _copy(src, dirfd, tmp, 0o444)
                 stats.copied += 1
@@ -202,7 +215,7 @@ def _write_file(store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: Che
 
         _place(dirfd, e.name, replace, path, make_link)
     else:
-        mode = (0o555 if executable else 0o444) if link else (0o777 if executable else 0o666) & ~_umask()
+        mode = (0o555 if executable else 0o444) if link else (0o777 if executable else 0o666) & ~umask
         _place(dirfd, e.name, replace, path, lambda tmp: _copy(src, dirfd, tmp, mode))
         stats.copied += 1
     stats.files += 1
@@ -223,10 +236,19 @@ def _copy(src: Path, dirfd: int, name: bytes, mode: int) -> None:
             os.close(fd)
 
 
-_UMASK: int | None = None
+_UMASK: int | None = None  # fallback where /proc is missing: read once, by setting it
 
 
 def _umask() -> int:
+    """The process umask, read without changing it: os.umask() can only read it by setting
+    it, and for that moment another thread's new files would get the wrong modes."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     global _UMASK
     if _UMASK is None:
         _UMASK = os.umask(0o022)

@@ -67,9 +67,7 @@ def load_rules(dir_abs: bytes, base_rel: str, parent_sig: bytes = b"") -> Rules 
                 raw = f.read()
             digest.update(name.encode() + b"\0" + raw + b"\0")
             lines.extend(raw.decode("utf-8", "surrogateescape").splitlines())
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            continue
-        except OSError:
+        except OSError:  # missing, a folder, unreadable: no rules from this file
             continue
     if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
         return None

@@ -11,7 +11,7 @@ from typing import Literal
 
 from tmt.errors import InvalidTree
 from tmt.store import codec
-from tmt.store.ids import _OID_RE, ObjectId, hash_bytes
+from tmt.store.ids import ObjectId, hash_bytes, is_oid
 
 TREE_FORMAT = 1
 
@@ -22,6 +22,8 @@ SYMLINK: Kind = "l"
 TREE: Kind = "d"
 KINDS = frozenset((FILE, EXEC, SYMLINK, TREE))
 MAX_NAME = 4096
+#: Deepest nesting of trees any reader follows (a hostile tree may nest without end).
+MAX_DEPTH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
         prev = e.name
         if not isinstance(e.kind, str) or e.kind not in KINDS:
             raise InvalidTree(f"entry {e.name!r} has unknown kind {e.kind!r}")
-        if not (isinstance(e.oid, str) and _OID_RE.match(e.oid)):
+        if not is_oid(e.oid):
             raise InvalidTree(f"entry {e.name!r} has a malformed object id {e.oid!r:.80}")
         if not _valid_size(e.size):
             raise InvalidTree(f"entry {e.name!r} has an invalid size {e.size!r}")

@@ -65,22 +65,37 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes, tmp_dir: str | os.PathLike[str], *, durable: bool = True
+    path: str | os.PathLike[str],
+    data: bytes,
+    tmp_dir: str | os.PathLike[str],
+    *,
+    durable: bool = True,
+    sync_dir: bool = True,
+    make_dirs: bool = False,
 ) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a mix.
 
     fsync the temp file before the rename, or a crash can publish an empty file.
     `durable=False` skips the fsyncs, for derived caches that may be lost but not torn.
+    `sync_dir=False` skips only the folder fsync that makes the rename durable, for a
+    caller that runs it later (the recorder does, in the background). `make_dirs` creates
+    the folder of `path` if it is missing.
     """
     path = os.fspath(path)
     try:
         tmp = write_tmp(os.fspath(tmp_dir), data, fsync=durable)
         try:
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except FileNotFoundError:
+                if not make_dirs or not os.path.exists(tmp):
+                    raise
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                os.replace(tmp, path)
         except BaseException:
             _unlink_quiet(tmp)
             raise
-        if durable:
+        if durable and sync_dir:
             fsync_dir(os.path.dirname(path) or ".")
     except OSError as e:
         raise StoreError(f"could not write {path}: {e.strerror or e}", _hint_for(e)) from e

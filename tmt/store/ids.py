@@ -10,13 +10,21 @@ from tmt.errors import InvalidObjectId
 
 ObjectId = NewType("ObjectId", str)
 
+#: An object id's form, defined here only: every module that checks ids imports these.
 OID_HEX_LEN = 64
-_OID_RE = re.compile(r"[0-9a-f]{64}\Z")
+OID_RE = re.compile(rf"[0-9a-f]{{{OID_HEX_LEN}}}\Z")
+_OID_RE = OID_RE  # the older private name
+HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def is_oid(value: object) -> bool:
+    """Whether `value` is an object id (a str of 64 lowercase hex digits)."""
+    return isinstance(value, str) and OID_RE.match(value) is not None
 
 
 def validate_oid(value: object) -> ObjectId:
     """Return `value` as an ObjectId, or raise InvalidObjectId naming it."""
-    if isinstance(value, str) and _OID_RE.match(value):
+    if isinstance(value, str) and OID_RE.match(value):
         return ObjectId(value)
     raise InvalidObjectId(
         f"{value!r} is not an object id (64 lowercase hex characters)",
@@ -26,10 +34,6 @@ def validate_oid(value: object) -> ObjectId:
 
 def hash_bytes(data: bytes | memoryview) -> ObjectId:
     return ObjectId(blake3(data).hexdigest())
-
-
-def oid_to_bytes(oid: ObjectId) -> bytes:
-    return bytes.fromhex(oid)
 
 
 def oid_from_bytes(raw: bytes) -> ObjectId:

@@ -1,7 +1,6 @@
 """Immutable content-addressed objects under .tmt/objects/ab/cdef…, written once, read-only."""
 from __future__ import annotations
 
-import errno
 import os
 import threading
 from collections.abc import Iterator
@@ -11,11 +10,10 @@ from typing import BinaryIO
 from blake3 import blake3
 
 from tmt.errors import CorruptObject, ObjectNotFound, StoreError
-from tmt.store.fsutil import _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
-from tmt.store.ids import ObjectId, hash_bytes, validate_oid
+from tmt.store.fsutil import LINK_UNSUPPORTED, _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
+from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId, hash_bytes, validate_oid
 
 OBJECT_MODE = 0o444
-_HEX = set("0123456789abcdef")
 
 
 class ObjectStore:
@@ -79,7 +77,7 @@ class ObjectStore:
         except FileNotFoundError:
             return
         for fan in fans:
-            if len(fan) != 2 or not set(fan) <= _HEX:
+            if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
                 continue
             try:
                 names = sorted(os.listdir(self.objects_dir / fan))
@@ -87,7 +85,7 @@ class ObjectStore:
                 continue
             for name in names:
                 oid = fan + name
-                if len(oid) == 64 and set(name) <= _HEX:
+                if len(oid) == OID_HEX_LEN and set(name) <= HEX_DIGITS:
                     yield ObjectId(oid)
 
     # -- writing -------------------------------------------------------------------------
@@ -189,7 +187,7 @@ def _link_or_rename(tmp: str, final: str) -> None:
     try:
         os.link(tmp, final)
     except OSError as e:
-        if e.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+        if e.errno in LINK_UNSUPPORTED:
             os.replace(tmp, final)
             return
         raise
