@@ -263,3 +263,44 @@ def test_sub_entry_parent_reads_no_record(repo, monkeypatch):
     assert reads == []
     monkeypatch.setattr(Path, "read_bytes", real)
     assert tmt.get("exp").parent == runs[25].id
+
+
+# -- 17: no fork from a process with other threads ------------------------------------------
+
+_FORKS: list[int] = []
+_COUNTING = [False]
+
+
+def _count_fork() -> None:
+    if _COUNTING[0]:
+        _FORKS.append(1)
+
+
+import os as _os  # noqa: E402
+
+_os.register_at_fork(before=_count_fork)
+
+
+def test_rebuild_forks_workers_only_without_other_threads(repo, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(ix, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(ix.os, "cpu_count", lambda: 2)
+    ids = [make_run(repo, f"r{i}", at=i).id for i in range(4)]
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait)  # a training loop, the recorder's fsync thread…
+    busy.start()
+    _FORKS.clear()
+    _COUNTING[0] = True
+    try:
+        assert ix.rebuild_index(repo) == 4
+        with_thread = len(_FORKS)
+        stop.set()
+        busy.join()
+        assert ix.rebuild_index(repo) == 4
+        alone = len(_FORKS) - with_thread
+    finally:
+        _COUNTING[0] = False
+        stop.set()
+    assert with_thread == 0 and alone > 0
+    assert tmt.runs().ids == ids

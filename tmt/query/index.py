@@ -209,9 +209,15 @@ PARALLEL_MIN = 4000
 
 def prepare_files(items: list[tuple[str, str]]) -> list:
     """Read and prepare many record files; in worker processes when there are many (reading
-    and decoding JSON is the cost of a rebuild, and it parallelizes)."""
+    and decoding JSON is the cost of a rebuild, and it parallelizes).
+
+    Workers are forked, and only from a process with no other thread: forking a threaded
+    process (a training run, the recorder's fsync thread) can deadlock the child on a lock
+    another thread held. spawn/forkserver are no way out: they re-import the caller's
+    __main__, which re-runs an unguarded training script. Such processes read in-process.
+    """
     workers = min(os.cpu_count() or 1, 8)
-    if len(items) < PARALLEL_MIN or workers < 2:
+    if len(items) < PARALLEL_MIN or workers < 2 or threading.active_count() > 1:
         return _prepare_chunk(items)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
