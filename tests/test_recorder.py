@@ -221,7 +221,7 @@ def test_params_are_json_safe_never_an_error(project: Path) -> None:
     assert p["path"] == "data/x.csv"
     assert p["nan"] == "NaN"
     assert p["nested"] == {"a": [1, [2.5, None]], "b": {"c": "d"}}
-    assert p["big"].startswith("[0, 1, 2,") and len(p["big"]) == 200
+    assert p["big"] == "[0, 1, 2, 3, 4, 5, 6, 7, ...] (1000 items)"
     assert p["scalar"] == 0.5
     assert p["keys"] == {"1": "one"}
 

@@ -48,12 +48,7 @@ def _static() -> dict[str, Any]:
     """What cannot change while the process lives (computed once: platform() forks on some systems)."""
     global _STATIC
     if _STATIC is None:
-        try:
-            import getpass
-
-            user = getpass.getuser()
-        except Exception:  # no passwd entry in a container, no USER variable
-            user = None
+        user = _user()
         u = os.uname() if hasattr(os, "uname") else None
         if u:
             plat = f"{u.sysname}-{u.release}-{u.machine}"
@@ -72,6 +67,20 @@ def _static() -> dict[str, Any]:
             "tmt": __version__,
         }
     return _STATIC
+
+
+def _user() -> str | None:
+    """The login name, as getpass.getuser() finds it, without importing getpass."""
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        name = os.environ.get(var)
+        if name:
+            return name
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):  # no passwd entry in a container; not POSIX
+        return None
 
 
 def capture_env(root: Path, project: Path | None = None) -> dict[str, Any]:

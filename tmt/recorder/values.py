@@ -6,19 +6,23 @@ so what JSON cannot hold is stored as its repr, never an error).
 """
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from tmt.errors import MetricTypeError
+from tmt.records.model import encode_metric
 
 #: Longest repr kept for a param that is not JSON (a dataset passed as an argument).
 MAX_REPR = 200
-#: Longest list or dict kept element by element; longer ones become a short repr.
+#: Longest string param kept (a text passed as an argument is not a setting).
+MAX_STR = 4096
+#: Longest list, set or dict kept element by element; longer ones become a short summary.
 MAX_ITEMS = 256
 _MAX_DEPTH = 16
+_CONTAINERS = (list, tuple, set, frozenset, Mapping)
+_PREVIEW = 8  # items shown of a summarised container
 
 
 def _scalar(value: Any) -> Any:
@@ -78,12 +82,6 @@ def to_float(name: str, value: Any) -> float:
     return float(to_metric(name, value, "logged metric"))
 
 
-def _special_float(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
 def _short_repr(value: Any) -> str:
     try:
         text = repr(value)
@@ -94,28 +92,60 @@ def _short_repr(value: Any) -> str:
     return text
 
 
+def _summary(value: Any) -> str:
+    """A big container or byte string as its first few items and its length: repr() of all
+    of it costs time in proportion to its size (a dataset passed as an argument)."""
+    n = len(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"{_short_repr(bytes(value[:40]))}... ({n} bytes)"
+    from itertools import islice
+
+    if isinstance(value, Mapping):
+        items = [f"{_clip(k)}: {_clip(v)}" for k, v in islice(value.items(), _PREVIEW)]
+    else:
+        items = [_clip(v) for v in islice(value, _PREVIEW)]
+    brackets = "[]" if isinstance(value, list) else "()" if isinstance(value, tuple) else "{}"
+    text = f"{brackets[0]}{', '.join(items)}, ...{brackets[1]}"
+    if len(text) > MAX_REPR:
+        text = text[: MAX_REPR - 3] + "..."
+    return f"{text} ({n} items)"
+
+
+def _clip(item: Any) -> str:
+    """One item of a summary, in bounded time: nested big values are not repr'd whole."""
+    if isinstance(item, (str, bytes, bytearray)) and len(item) > 40:
+        return f"{item[:37]!r}..."
+    if isinstance(item, _CONTAINERS) and len(item) > _PREVIEW:
+        return f"<{type(item).__name__} of {len(item)} items>"
+    text = _short_repr(item)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def to_param(value: Any, _depth: int = 0) -> Any:
     """A JSON-safe form of any value: numbers, strings, lists, dicts kept; the rest as repr.
 
     Non-finite floats become "NaN"/"Infinity"/"-Infinity" (as in metrics); paths become
-    strings; sequences and mappings longer than MAX_ITEMS, and anything deeper than 16
-    levels, become a short repr.
+    strings; strings longer than MAX_STR are cut; lists, sets and mappings longer than
+    MAX_ITEMS become a summary of their first items and length; anything deeper than 16
+    levels becomes a short repr.
     """
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_STR else value[: MAX_STR - 3] + "..."
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return _special_float(float(value))
+        return encode_metric(float(value))
+    if isinstance(value, _CONTAINERS) and len(value) > MAX_ITEMS:
+        return _summary(value)
+    if isinstance(value, (bytes, bytearray)) and len(value) > MAX_REPR:
+        return _summary(value)
     if _depth >= _MAX_DEPTH:
         return _short_repr(value)
     if isinstance(value, (list, tuple)):
-        if len(value) > MAX_ITEMS:
-            return _short_repr(value)
         return [to_param(v, _depth + 1) for v in value]
     if isinstance(value, Mapping):
-        if len(value) > MAX_ITEMS:
-            return _short_repr(value)
         return {(k if isinstance(k, str) else str(k)): to_param(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, os.PathLike):
         return os.fspath(value) if isinstance(os.fspath(value), str) else _short_repr(value)
