@@ -267,40 +267,55 @@ def test_sub_entry_parent_reads_no_record(repo, monkeypatch):
 
 # -- 17: no fork from a process with other threads ------------------------------------------
 
-_FORKS: list[int] = []
-_COUNTING = [False]
+FORK_SCRIPT = """
+import os, sys, threading
+from tmt.query import index as ix
+from tmt.repo import Repo
+
+forks = []
+os.register_at_fork(before=lambda: forks.append(1))
+ix.PARALLEL_MIN = 1
+ix.os.cpu_count = lambda: 2
+repo = Repo.find()
+stop = threading.Event()
+busy = threading.Thread(target=stop.wait)  # a training loop, the recorder's fsync thread...
+busy.start()
+n1 = ix.rebuild_index(repo)
+with_thread = len(forks)
+stop.set()
+busy.join()
+n2 = ix.rebuild_index(repo)
+print(n1, n2, with_thread, len(forks) - with_thread)
+"""
 
 
-def _count_fork() -> None:
-    if _COUNTING[0]:
-        _FORKS.append(1)
-
-
-import os as _os  # noqa: E402
-
-_os.register_at_fork(before=_count_fork)
-
-
-def test_rebuild_forks_workers_only_without_other_threads(repo, monkeypatch):
-    import threading
-
-    monkeypatch.setattr(ix, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(ix.os, "cpu_count", lambda: 2)
+def test_rebuild_forks_workers_only_without_other_threads(repo, python):
     ids = [make_run(repo, f"r{i}", at=i).id for i in range(4)]
-    stop = threading.Event()
-    busy = threading.Thread(target=stop.wait)  # a training loop, the recorder's fsync thread…
-    busy.start()
-    _FORKS.clear()
-    _COUNTING[0] = True
-    try:
-        assert ix.rebuild_index(repo) == 4
-        with_thread = len(_FORKS)
-        stop.set()
-        busy.join()
-        assert ix.rebuild_index(repo) == 4
-        alone = len(_FORKS) - with_thread
-    finally:
-        _COUNTING[0] = False
-        stop.set()
-    assert with_thread == 0 and alone > 0
+    p = subprocess.run([python, "-c", FORK_SCRIPT], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    n1, n2, with_thread, alone = map(int, p.stdout.split())
+    assert (n1, n2, with_thread) == (4, 4, 0) and alone > 0
     assert tmt.runs().ids == ids
+
+
+# -- 19, 20: nested params in where/sort; mixed-kind sort -----------------------------------
+
+
+def test_where_and_sort_on_nested_params(repo):
+    a = make_run(repo, "a", at=0, params={"opt": {"lr": 0.2, "name": "adam"}, "depth": 3})
+    b = make_run(repo, "b", at=1, params={"opt": {"lr": 0.05, "name": "sgd"}})
+    c = make_run(repo, "c", at=2, params={"opt.lr": 0.5})  # a dotted top-level key reads the same
+    make_run(repo, "d", at=3, params={"opt": 1})
+    assert tmt.runs(where="params.opt.lr > 0.1").ids == [a.id, c.id]
+    assert tmt.runs(where=["params.opt.name == sgd"]).ids == [b.id]
+    assert tmt.runs(where="params.depth == 3").ids == [a.id]
+    assert tmt.runs().sort("params.opt.lr").ids[:3] == [b.id, a.id, c.id]
+    from cli_helpers import invoke
+
+    res = invoke("ls", "--where", "params.opt.lr < 0.3", "--sort", "params.opt.lr", "--json")
+    assert res.exit_code == 0 and [r["id"] for r in json.loads(res.stdout)] == [a.id, b.id]
+
+
+def test_sort_mixed_numbers_and_text(repo):
+    ids = {v: make_run(repo, f"r{n}", at=n, params={"x": v}).id for n, v in enumerate([10, "b", 9, "a", 2.5])}
+    assert tmt.runs().sort("params.x").ids == [ids[2.5], ids[9], ids[10], ids["a"], ids["b"]]

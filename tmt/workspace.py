@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tmt.errors import CheckoutError, RecordError, TmtError
-from tmt.records.model import Record, code_tree, effective_status, new_run_id
+from tmt.records.model import Record, code_tree, effective_status, flatten, new_run_id
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.diff import ADDED, REMOVED, Change, FileDiff, diff_trees, file_diff
@@ -109,24 +109,12 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None) -> RunDiff:
     return out
 
 
-_MISSING = object()
-
-
 def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     keys = sorted(a.keys() | b.keys())
     return [(k, a.get(k, None), b.get(k, None)) for k in keys]
 
 
-def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys: {"opt": {"lr": 0.1}} -> {"opt.lr": 0.1}."""
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+flatten = flatten  # re-exported: show and export import it from here
 
 
 # -- checkout -------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ def runs(
             epoch seconds or an age ("7d", "12h", "30m"); bounds on the start time, inclusive
     status: one or several of running, completed, failed, interrupted, crashed
     where:  comparisons that must all hold: "f1 > 0.8", "params.lr <= 0.01",
-            "params.optimizer == adam", "params.use_bn == true" (ops > >= < <= == !=)
+            "params.optimizer == adam", "params.use_bn == true" (ops > >= < <= == !=);
+            nested params by dotted name: "params.opt.lr < 0.1"
     tags:   tags the runs must all carry
     parent: only sub-runs of this run id
     """

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tmt._warn import warn
 from tmt.errors import CorruptRecord, RecordError
 from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record
-from tmt.records.model import Record, decode, is_run_id
+from tmt.records.model import Record, decode, is_run_id, param_value
 from tmt.store import codec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -245,21 +245,14 @@ def _kv_for(rows: list[tuple], keys: set[str], c_rid: int, c_params: int, c_metr
         names = [k[2:] for k in keys if k.startswith(prefix)]
         if not names:
             continue
-        for r, d in zip(rows, _unpack_many([r[col] for r in rows])):
-            sub = {k: d[k] for k in names if k in d}
+        for r, d in zip(rows, codec.unpack_many([r[col] for r in rows])):
+            if prefix == "p:":  # nested params by their dotted names, as show and export print them
+                sub = {k: v for k in names if (v := param_value(d, k)) is not None}
+            else:
+                sub = {k: d[k] for k in names if k in d}
             if sub:
                 kv.extend(_kv_rows(r[c_rid], prefix, sub))
     return kv
-
-
-def _unpack_many(blobs: list[bytes]) -> list[dict[str, Any]]:
-    import io
-
-    import msgpack
-
-    if not blobs:
-        return []
-    return list(msgpack.Unpacker(io.BytesIO(b"".join(blobs)), raw=False, strict_map_key=True))
 
 
 def _pack(values: dict[str, Any]) -> bytes:

@@ -5,20 +5,19 @@ views (`to_records`, `to_pandas`, `best`, `sort`) decode the columns they need i
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
-from operator import itemgetter
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, overload
-
-import msgpack
 
 from tmt.errors import MissingDependency, UsageError
 from tmt.query import index as ix
 from tmt.query.filters import parse_time, parse_where_list
 from tmt.query.run import Run, row_status
+from tmt.records.model import param_value
+from tmt.store import codec
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
@@ -30,10 +29,7 @@ _FIELDS = {"id": ix.C_ID, "name": ix.C_NAME, "status": ix.C_STATUS, "created_at"
 
 def unpack_column(rows: Sequence[tuple], col: int) -> list[dict[str, Any]]:
     """Decode one msgpack column of many rows in one C-level pass (not one call per row)."""
-    if not rows:
-        return []
-    unpacker = msgpack.Unpacker(io.BytesIO(b"".join(r[col] for r in rows)), raw=False, strict_map_key=True)
-    return list(unpacker)
+    return codec.unpack_many([r[col] for r in rows])
 
 
 def dict_columns(dicts: list[dict[str, Any]], prefix: str) -> dict[str, list[Any]]:
@@ -115,7 +111,7 @@ class Runs(Sequence[Run]):
         if key in _FIELDS:
             return [r[_FIELDS[key]] for r in self._rows]
         if key.startswith("params."):
-            return [d.get(key[7:]) for d in unpack_column(self._rows, ix.C_PARAMS)]
+            return [param_value(d, key[7:]) for d in unpack_column(self._rows, ix.C_PARAMS)]  # opt.lr: nested
         name = key[8:] if key.startswith("metrics.") else key
         return [d.get(name) for d in unpack_column(self._rows, ix.C_METRICS)]
 
@@ -149,8 +145,9 @@ class Runs(Sequence[Run]):
         return self[best_i]
 
     def sort(self, key: str = "created_at", *, descending: bool = False, reverse: bool | None = None) -> "Runs":
-        """A new Runs sorted by a metric (bare name or `metrics.X`), `params.X` or a field
-        (id, name, status, created_at, finished_at, duration_s). Runs without a value go last."""
+        """A new Runs sorted by a metric (bare name or `metrics.X`), `params.X` (nested params
+        by dotted name: `params.opt.lr`) or a field (id, name, status, created_at, finished_at,
+        duration_s). Runs without a value go last; numbers sort before text."""
         if reverse is not None:
             descending = reverse
         values = self._values(key)
@@ -160,8 +157,9 @@ class Runs(Sequence[Run]):
             (missing if v is None or (isinstance(v, float) and math.isnan(v)) else have).append(n)
         try:
             have.sort(key=lambda n: values[n], reverse=descending)
-        except TypeError:
-            have.sort(key=lambda n: (type(values[n]).__name__, str(values[n])), reverse=descending)
+        except TypeError:  # mixed kinds: numbers by value first, then the rest by their text
+            have.sort(key=lambda n: (0, values[n], "") if _is_number(values[n]) else (1, 0, str(values[n])),
+                      reverse=descending)
         order = have + missing
         st = self.statuses
         return Runs(self.repo, [self._rows[n] for n in order], [st[n] for n in order])

@@ -153,6 +153,28 @@ def decode(data: Any, source: str = "?") -> Record:
     return Record(**kwargs, extra=extra)
 
 
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys: {"opt": {"lr": 0.1}} -> {"opt.lr": 0.1} (how show, export,
+    diff print params, and how `where`/sort name them: params.opt.lr)."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def param_value(params: dict[str, Any], key: str) -> Any:
+    """The param `key` names, top-level or dotted into nested dicts (None when absent)."""
+    if key in params:
+        return params[key]
+    if "." not in key:
+        return None
+    return flatten(params).get(key)
+
+
 def code_tree(record: Record, *, required: bool = True) -> str | None:
     """The record's code tree id, validated: never a path or junk to follow.
 
