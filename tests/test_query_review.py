@@ -319,3 +319,34 @@ def test_where_and_sort_on_nested_params(repo):
 def test_sort_mixed_numbers_and_text(repo):
     ids = {v: make_run(repo, f"r{n}", at=n, params={"x": v}).id for n, v in enumerate([10, "b", 9, "a", 2.5])}
     assert tmt.runs().sort("params.x").ids == [ids[2.5], ids[9], ids[10], ids["a"], ids["b"]]
+
+
+# -- 27: a query imports no difflib, random or shutil ---------------------------------------
+
+
+def test_query_imports_stay_small(repo, python):
+    a = make_run(repo, "a", at=0)
+    code = (
+        "import sys, tmt; r = tmt.runs(where='f1 > 0'); g = tmt.get('a'); "
+        "print(g.id, sorted(m for m in ('difflib', 'random', 'shutil') if m in sys.modules))"
+    )
+    p = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split(" ", 1) == [a.id, "[]\n"]
+
+
+def test_artifact_path_and_code_path_still_work(repo, tmp_path):
+    """link_or_copy / onexc paths of query.run: an artifact file and a removable checkout."""
+    from tmt.snapshot.build import snapshot_repo
+
+    (repo.root / "train.py").write_text("print(1)\n")
+    snap = snapshot_repo(repo, warn=lambda m: None)
+    oid = repo.store.put(b"payload")
+    rec = make_run(repo, "art", at=0, code={"tree": snap.tree, "root": str(repo.root), "files": 1, "bytes": 9},
+                   artifacts=[{"name": "m", "object": oid, "size": 7, "format": "txt", "filename": "m.txt"}])
+    run = tmt.get("art")
+    assert run.artifacts["m"].path.read_bytes() == b"payload" and run.artifacts["m"].path.name == "m.txt"
+    view = run.code_path()
+    assert (view / "train.py").read_text() == "print(1)\n"
+    tmt.query.remove("art")
+    assert not view.exists() and not (repo.cache_dir / "artifacts" / rec.id).exists()

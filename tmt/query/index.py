@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -380,7 +379,7 @@ class Index:
                         conn.execute("ROLLBACK")
                     except sqlite3.Error:
                         pass
-                time.sleep(delay * (0.5 + random.random()))
+                time.sleep(delay * (0.5 + int.from_bytes(os.urandom(2), "big") / 65536))  # jitter, without `random`
                 delay = min(delay * 2, 0.25)
 
     def run(self, fn: Callable[[sqlite3.Connection], T], *, quiet: bool = False) -> T:

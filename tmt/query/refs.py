@@ -12,7 +12,6 @@ as "<8-char id>  <name>  <age>  <status>" lines.
 """
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from typing import TYPE_CHECKING
@@ -97,6 +96,8 @@ def _resolve(conn, ref: str) -> tuple:
 
 
 def _unknown_name(conn, ref: str, name: str, hint: str | None = None) -> UnknownRef:
+    import difflib  # only for this message: not imported with every query
+
     names = [n for (n,) in conn.execute("SELECT DISTINCT name FROM runs")]
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
     now = time.time()

@@ -6,10 +6,9 @@ artifacts, series) loads the record file on first use.
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
-import shutil
+import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
 from tmt.records.model import Record, code_tree, decode_metric, effective_status
 from tmt.store import codec
+from tmt.store.fsutil import link_or_copy
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.records.series import Series
@@ -124,13 +124,7 @@ class Artifact:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-            try:
-                os.link(src, tmp)
-            except OSError as e:
-                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                    raise
-                shutil.copyfile(src, tmp)
-                os.chmod(tmp, 0o444)
+            link_or_copy(src, tmp, 0o444)
             os.replace(tmp, dest)  # atomic: concurrent readers see a whole file
             return dest
         except OSError:
@@ -363,7 +357,9 @@ class _ArtifactMap(dict):
 
 
 def _rmtree_readonly(path: Path) -> None:
-    def onerror(func, p, exc):  # read-only folders: make them writable, then retry
+    import shutil
+
+    def retry(func, p, _exc):  # read-only folders: make them writable, then retry
         try:
             os.chmod(os.path.dirname(p), 0o755)
             os.chmod(p, 0o755)
@@ -377,5 +373,8 @@ def _rmtree_readonly(path: Path) -> None:
                 os.chmod(os.path.join(root, d), 0o755)
             except OSError:
                 pass
-    shutil.rmtree(path, onerror=onerror)
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=retry)
+    else:  # pragma: no cover - onerror is deprecated from 3.12
+        shutil.rmtree(path, onerror=retry)
 
