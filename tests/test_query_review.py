@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -350,3 +349,11 @@ def test_artifact_path_and_code_path_still_work(repo, tmp_path):
     assert (view / "train.py").read_text() == "print(1)\n"
     tmt.query.remove("art")
     assert not view.exists() and not (repo.cache_dir / "artifacts" / rec.id).exists()
+
+
+def test_where_keeps_booleans_and_numbers_apart(repo):
+    one = make_run(repo, "one", at=0, params={"x": 1})
+    yes = make_run(repo, "yes", at=1, params={"x": True})
+    assert tmt.runs(where="params.x == 1").ids == [one.id]
+    assert tmt.runs(where="params.x == true").ids == [yes.id]
+    assert tmt.runs(where="params.x != 0").ids == [one.id]

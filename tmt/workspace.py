@@ -114,9 +114,6 @@ def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, 
     return [(k, a.get(k, None), b.get(k, None)) for k in keys]
 
 
-flatten = flatten  # re-exported: show and export import it from here
-
-
 # -- checkout -------------------------------------------------------------------------------
 
 

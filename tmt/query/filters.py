@@ -15,7 +15,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Union
 
 from tmt._units import match_duration
@@ -49,22 +49,6 @@ class Condition:
         if isinstance(self.value, bool):
             return "bool"
         return "txt" if isinstance(self.value, str) else "num"
-
-    def matches(self, value: object) -> bool:
-        """The same test in Python (for runs not in an index, and for tests)."""
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                return False
-        elif self.kind == "num":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-                return False
-        elif not isinstance(value, str):
-            return False
-        a, b = value, self.value
-        return {
-            ">": lambda: a > b, ">=": lambda: a >= b, "<": lambda: a < b, "<=": lambda: a <= b,
-            "=": lambda: a == b, "!=": lambda: a != b,
-        }[self.op]()
 
 
 def parse_where(expr: str) -> Condition:
@@ -136,9 +120,3 @@ def parse_time(value: object, what: str = "since", now: float | None = None) -> 
         except ValueError:
             pass
     raise UsageError(f"cannot read {what}={value!r} as a time", TIME_EXAMPLE)
-
-
-def to_datetime(epoch: float | None) -> datetime | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).astimezone()

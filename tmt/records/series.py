@@ -179,13 +179,3 @@ def load_series(repo: "Repo", record: "Record", name: str) -> Series | None:
     if oid is not None:
         return decode_series(repo.store.get(oid), oid)
     return read_journal(repo.tmt_dir, record.id).get(name)
-
-
-def load_all_series(repo: "Repo", record: "Record") -> dict[str, Series]:
-    """Every series of a run (blobs, plus any journal series the record does not list yet)."""
-    out = {n: decode_series(repo.store.get(o), o) for n, o in record.series.items()}
-    if record.status == "running" or not record.series:
-        for n, s in read_journal(repo.tmt_dir, record.id).items():
-            out.setdefault(n, s)
-    return out
-

@@ -108,15 +108,6 @@ def _diff(store: ObjectStore, old: ObjectId | None, new: ObjectId | None, prefix
             yield Change(path, MODIFIED, ea, eb)
 
 
-def tree_files(store: ObjectStore, oid: ObjectId | None) -> Iterator[tuple[bytes, treemod.TreeEntry]]:
-    """Every non-tree entry below `oid` (none for None)."""
-    if oid is None:
-        return iter(())
-    from tmt.snapshot.checkout import walk_tree
-
-    return walk_tree(store, oid)
-
-
 def is_binary(data: bytes) -> bool:
     if b"\0" in data[:_BINARY_SNIFF]:
         return True
