@@ -417,9 +417,9 @@ def test_gc_epoch_change_restores_a_deleted_blob(repo: Repo, project: Path) -> N
 
 def test_progress_is_reported(repo: Repo, project: Path) -> None:
     make(project, {f"f{i}": str(i) for i in range(100)})
-    seen: list[tuple[int, int]] = []
-    snapshot_repo(repo, progress=lambda done, total: seen.append((done, total)))
-    assert seen and seen[-1] == (100, 100)
+    seen: list[tuple[str, int, int]] = []
+    snapshot_repo(repo, progress=lambda phase, done, total: seen.append((phase, done, total)))
+    assert seen and seen[-1] == ("snapshot", 100, 100)  # gc's and fsck's (phase, done, total)
 
 
 def test_snapshot_leaves_no_temp_files_or_pins(repo: Repo, project: Path) -> None:

@@ -10,7 +10,6 @@ we check that it exists, and the epoch is read *after* the pins are written.
 from __future__ import annotations
 
 import os
-import stat as statmod
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +30,15 @@ from tmt.store.pins import PinFile
 
 HASH_THREADS = min(8, (os.cpu_count() or 2) * 2)
 _THREAD_MIN = 32  # below this many changed files threads cost more than they save
+#: A chunk of files is read, pinned and written together; its size bounds memory per thread.
+CHUNK_FILES = 64
+CHUNK_BYTES = 32 * 1024 * 1024
+#: The phase name progress callbacks receive: callback(PROGRESS_PHASE, files done, total).
+PROGRESS_PHASE = "snapshot"
 _MAX_RETRIES = 3
 _IGNORE_NAMES = frozenset(os.fsencode(n) for n in IGNORE_FILES)
 _row_name = itemgetter(0)
 _FILE, _EXEC, _LINK, _TREE = treemod.FILE, treemod.EXEC, treemod.SYMLINK, treemod.TREE
-_S_ISREG, _S_ISLNK = statmod.S_ISREG, statmod.S_ISLNK
 
 
 @dataclass(slots=True)
@@ -84,7 +87,7 @@ class _Snapshotter:
         max_file_size: int,
         exclude: list[Path],
         pin: PinFile,
-        progress: Callable[[int, int], None] | None,
+        progress: Callable[[str, int, int], None] | None,
         warn: Callable[[str], None],
     ) -> None:
         self.root = os.fsencode(root.absolute())
@@ -96,10 +99,10 @@ class _Snapshotter:
         self.progress = progress
         self.warn = warn
         self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
-        self.hashed = 0
 
     def _reset(self, trusted: bool) -> None:
         self.trusted = trusted  # may whole directories be reused from the cache?
+        self.hashed = 0
         self.skipped: list[tuple[str, str]] = []
         self.too_large: list[str] = []
         self.pending: list[tuple[list, bytes, bytes, bytes, _Dir, tuple]] = []
@@ -172,6 +175,8 @@ class _Snapshotter:
             else:
                 self.pending.append((row, path, rel + name, name, d, key))
         rows.sort(key=_row_name)
+        # Ids reused from the cache (files, unchanged subtrees): pinned and, if untrusted, checked.
+        self.to_pin.extend(d.reused)
         return d
 
     def _scan(
@@ -264,22 +269,34 @@ class _Snapshotter:
         if not pending:
             return
         total = len(pending)
-        self.hashed += total
+        self.hashed = total
         done = 0
-        chunks = [pending[i : i + 64] for i in range(0, total, 64)]
+        # A chunk's files are all in memory at once: bound it by bytes as well as by count.
+        chunks: list[list] = []
+        chunk: list = []
+        chunk_bytes = 0
+        for item in pending:
+            size = item[5][0]
+            if chunk and (len(chunk) >= CHUNK_FILES or chunk_bytes + size > CHUNK_BYTES):
+                chunks.append(chunk)
+                chunk, chunk_bytes = [], 0
+            chunk.append(item)
+            chunk_bytes += size
+        chunks.append(chunk)
+        progress = self.progress
         if total >= _THREAD_MIN and HASH_THREADS > 1:
             from concurrent.futures import ThreadPoolExecutor  # costs an import of logging
 
             with ThreadPoolExecutor(HASH_THREADS) as pool:
                 for n in pool.map(lambda c: self._hash_chunk(c, batch), chunks):
                     done += n
-                    if self.progress:
-                        self.progress(done, total)
+                    if progress:
+                        progress(PROGRESS_PHASE, done, total)
         else:
             for c in chunks:
                 done += self._hash_chunk(c, batch)
-                if self.progress:
-                    self.progress(done, total)
+                if progress:
+                    progress(PROGRESS_PHASE, done, total)
 
     def _hash_chunk(self, chunk: list, batch: Batch) -> int:
         loaded = []
@@ -321,8 +338,6 @@ class _Snapshotter:
         rows = d.rows
         if self.holes or d.subdirs:
             rows = [r for r in rows if r[2] is not None]
-        # Ids reused from the cache (files, unchanged subtrees): pinned and, if untrusted, checked.
-        self.to_pin.extend(d.reused)
         if not rows and not top:
             info = (None, 0, 0)
         else:
@@ -343,21 +358,22 @@ class _Snapshotter:
     def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
         self._reset(trusted)
         root_dir = self.walk(self.root, b"", [])
+        if root_dir.same:
+            self.to_pin.append(root_dir.info[0])
+        # What the cache vouches for is pinned before the epoch is read (gc protocol). Only
+        # these ids depend on the epoch: what we hash or build is pinned before it is written.
+        # So a changed epoch is seen before any file is read, and the walk is redone once,
+        # checking every reused id, instead of reading the changed files twice.
+        self.pin.add_raw(self.to_pin)
+        epoch = self.store.epoch()
+        if trusted and (epoch is None or epoch != self.cache.epoch):
+            return self.run_once(False)
         with self.store.batch() as batch:
             self.hash_pending(batch)
             tree_objs: list[tuple[bytes, bytes]] = []
-            if root_dir.same:
-                info = root_dir.info
-                self.to_pin.append(info[0])
-            else:
-                info = self.build(root_dir, tree_objs, True)
-            self.pin.add_raw(self.to_pin)
+            info = root_dir.info if root_dir.same else self.build(root_dir, tree_objs, True)
             self.pin.add_raw(o for o, _ in tree_objs)
             self.pin.add_raw(o for o, _ in self.blobs)
-            epoch = self.store.epoch()
-            if trusted and (epoch is None or epoch != self.cache.epoch):
-                batch.abort()
-                return self.run_once(False)
             if not trusted:
                 self._check_present(self.to_pin)
             for oid, data in self.blobs:
@@ -427,10 +443,14 @@ def snapshot(
     max_file_size: int = 10 * 1024 * 1024,
     exclude: list[Path] | None = None,
     pin: PinFile | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
     warn: Callable[[str], None] = default_warn,
 ) -> SnapshotResult:
     """Store every file of `root` that is not ignored and return the root tree's id.
+
+    `progress(phase, done, total)` (the signature of gc's and fsck's, e.g.
+    tmt.maintenance._progress.StderrProgress) is called with PROGRESS_PHASE as files are
+    read; only files the stat cache does not cover count.
 
     Pass a `pin` that outlives this call when a record will reference the tree later (the
     recorder does); otherwise a private pin protects the objects only during the call.

@@ -6,14 +6,20 @@ rules in force there (while they are unchanged, an entry kept last time needs no
 entries all match, with unchanged subdirectories and the same row count, reuses its tree id
 without encoding anything. Deleting the cache costs only speed.
 
+One cache file per code root (`stat-v3-<digest of the root>`): projects sharing one store
+(TMT_DIR) keep their caches apart instead of replacing each other's at every run.
+
 An entry whose mtime falls within RACY_NS of the walk that saw it is never stored ("racily
 clean", as git calls it): the file may be written again within the file system's timestamp
 granularity without its key changing.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from blake3 import blake3
 
 from tmt.store import codec
 from tmt.store.fsutil import atomic_write
@@ -35,7 +41,7 @@ class StatCache:
     @classmethod
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
         try:
-            data = codec.unpackb((cache_dir / CACHE_NAME).read_bytes(), use_list=False)
+            data = codec.unpackb(cache_path(cache_dir, root).read_bytes(), use_list=False)
             if not isinstance(data, dict) or data.get("v") != 3 or data.get("root") != root:
                 return cls(root)
             dirs = data["dirs"]
@@ -49,9 +55,14 @@ class StatCache:
         data = codec.packb({"v": 3, "root": self.root, "epoch": self.epoch, "dirs": self.dirs})
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(cache_dir / CACHE_NAME, data, tmp_dir, durable=False)
+            atomic_write(cache_path(cache_dir, self.root), data, tmp_dir, durable=False)
         except Exception:
             pass  # a cache that cannot be written only costs speed next time
+
+
+def cache_path(cache_dir: Path, root: str) -> Path:
+    """The cache file of code root `root` (the file also names its root, checked on load)."""
+    return cache_dir / f"{CACHE_NAME}-{blake3(os.fsencode(root)).hexdigest()[:16]}"
 
 
 def is_racy(mtime_ns: int, walk_start_ns: int) -> bool:
