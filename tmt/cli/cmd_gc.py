@@ -49,6 +49,9 @@ def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_js
         lines.append(f"Put back {result.objects_restored} object(s) that live runs started using meanwhile.")
     if result.temp_files_removed:
         lines.append(f"{'Would remove' if dry_run else 'Removed'} {result.temp_files_removed} stale temp file(s).")
+    if result.journals_removed:
+        lines.append(f"{'Would remove' if dry_run else 'Removed'} {result.journals_removed} stale step-metric "
+                     "journal(s) (their runs are deleted or already packed).")
     if result.pins_removed:
         lines.append(f"Removed {result.pins_removed} pin file(s) of finished processes.")
     for line in lines:

@@ -8,6 +8,7 @@ Problems are named one by one (kind, object or run id, path, message). Kinds:
   bad_record       a record file that does not parse, or references a non-id       error
   leftover_trash   a crashed gc's trash folder (its objects look missing)            error
   dangling_object  an object nothing references (gc removes it)                      info
+  stale_journal    a step-metric journal whose run is deleted or packed (gc removes it) info
   stray_file       a file under objects/ or experiments/ that is not ours            info
 
 `repair=True` restores a crashed gc's trash, moves corrupt objects to .tmt/quarantine/,
@@ -27,15 +28,14 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from tmt.maintenance.gc import _HEX, restore_trash, trash_dirs
-from tmt.maintenance.lock import GcLock, is_held
-from tmt.maintenance.reach import TREE_MAGIC, Marker, TreeProblem, looks_like_tree, record_roots
-from tmt.records.io import RECORD_SUFFIX, read_record
+from tmt.maintenance.gc import restore_trash, stale_journals, trash_dirs
+from tmt.maintenance.lock import GcLock, is_held, os_error
+from tmt.maintenance.reach import TREE_MAGIC, Marker, RecordCache, TreeProblem, looks_like_tree, record_roots
+from tmt.records.io import RECORD_SUFFIX, record_path
 from tmt.records.model import is_run_id
 from tmt.repo import Repo
-from tmt.errors import RecordError
 from tmt.snapshot import tree as treemod
-from tmt.store.ids import ObjectId, hash_bytes
+from tmt.store.ids import HEX_DIGITS, ObjectId, hash_bytes
 from tmt.store.pins import live_pins
 
 ERROR, INFO = "error", "info"
@@ -46,6 +46,7 @@ SEVERITY = {
     "bad_record": ERROR,
     "leftover_trash": ERROR,
     "dangling_object": INFO,
+    "stale_journal": INFO,
     "stray_file": INFO,
 }
 QUARANTINE = "quarantine"
@@ -135,11 +136,14 @@ def fsck(
     repo = Repo.resolve(repo)
     t0 = time.monotonic()
     threads = threads or max(2, min(8, os.cpu_count() or 1))
-    if not repair:
-        result = _Check(repo, progress, threads).run()
-    else:
-        with GcLock(repo.tmt_dir, purpose="fsck --repair"):
-            result = _repair(repo, progress, threads, [Path(s) for s in search])
+    try:
+        if not repair:
+            result = _Check(repo, progress, threads).run()
+        else:
+            with GcLock(repo.tmt_dir, purpose="fsck --repair"):
+                result = _repair(repo, progress, threads, [Path(s) for s in search])
+    except OSError as e:  # a read-only or foreign-owned store, a full disk
+        raise os_error("fsck --repair" if repair else "fsck", e) from e
     result.duration_s = time.monotonic() - t0
     return result
 
@@ -166,6 +170,9 @@ class _Check:
         # Records before objects: a record is published only after its objects, so every
         # object a record we read references was already there when we list objects.
         records = self._records()
+        for path in stale_journals(self.repo, grace_s=0):
+            self.add("stale_journal", f"{path} is not needed: its run is deleted or its series are packed; "
+                     "`tmt gc` removes it", path=str(path))
         # Hash everything first (threads), keeping the verified bytes of tree-like objects,
         # then walk the trees from memory. Measured against walking from disk while the
         # pool hashes: the overlap lost more to GIL hand-offs than it won on 2 cores.
@@ -196,32 +203,27 @@ class _Check:
                 )
 
     def _records(self) -> list:
-        records = []
+        """Parse every record (the same reading as gc's), then name the strays beside them."""
         exp = self.repo.experiments_dir
+        good, bad = RecordCache(exp).load()  # records deleted since the listing are skipped
+        self.r.records_checked = len(good) + len(bad)
+        for path, reason in sorted(bad):
+            self.add("bad_record", f"record {path} is corrupt: {reason}", path.name[: -len(RECORD_SUFFIX)], str(path))
+        records = []
+        for rec in sorted(good, key=lambda r: r.id):
+            path = record_path(exp, rec.id)
+            roots = record_roots(rec)
+            for ref in roots.bad_refs:
+                self.add("bad_record", f"record {path} references {ref}, which is not an object id", rec.id, str(path))
+            records.append((rec, roots))
         try:
             names = sorted(os.listdir(exp))
         except FileNotFoundError:
             names = []
         for name in names:
-            path = exp / name
-            if not (name.endswith(RECORD_SUFFIX) and is_run_id(name[: -len(RECORD_SUFFIX)])):
-                if not name.startswith("."):
-                    self.add("stray_file", f"{path} is not a record (name is not <run id>.json)", path=str(path))
-                continue
-            self.r.records_checked += 1
-            try:
-                rec = read_record(path)
-            except RecordError as e:
-                if not path.exists():
-                    self.r.records_checked -= 1
-                    continue  # deleted since the listing (tmt rm, gc --keep-last): not damage
-                reason = getattr(e, "reason", None) or e.message
-                self.add("bad_record", f"record {path} is corrupt: {reason}", name[: -len(RECORD_SUFFIX)], str(path))
-                continue
-            roots = record_roots(rec)
-            for ref in roots.bad_refs:
-                self.add("bad_record", f"record {path} references {ref}, which is not an object id", rec.id, str(path))
-            records.append((rec, roots))
+            if not (name.endswith(RECORD_SUFFIX) and is_run_id(name[: -len(RECORD_SUFFIX)])) and not name.startswith("."):
+                path = exp / name
+                self.add("stray_file", f"{path} is not a record (name is not <run id>.json)", path=str(path))
         return records
 
     def _start_hashing(self, pool: ThreadPoolExecutor):
@@ -238,7 +240,7 @@ class _Check:
         todo = []
         for fan in fans:
             fpath = f"{odir}/{fan}"
-            if len(fan) != 2 or not set(fan) <= _HEX or not os.path.isdir(fpath):
+            if len(fan) != 2 or not set(fan) <= HEX_DIGITS or not os.path.isdir(fpath):
                 self.add("stray_file", f"{fpath} is not an object fan-out folder", path=fpath)
                 continue
             todo.append(fan)
@@ -408,7 +410,7 @@ def _hash_fan(path: str, fan: str):
         finally:
             os.close(fd)
         if digest != oid:
-            if not set(name) <= _HEX:
+            if not set(name) <= HEX_DIGITS:
                 stray.append(fpath)
                 continue
             bad.append((oid, f"its content hashes to {digest}"))

@@ -26,15 +26,16 @@ from pathlib import Path
 
 from tmt._sys import host_label, hostname, pid_alive, token_hex
 from tmt._units import parse_duration
-from tmt.errors import TmtError, UsageError
-from tmt.maintenance.lock import GcLock
+from tmt.errors import RecordError, TmtError, UsageError
+from tmt.maintenance.lock import GcLock, os_error
 from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
-from tmt.records.io import delete_record
-from tmt.records.model import Record
+from tmt.records.io import read_record, record_path
+from tmt.records.model import Record, effective_status, is_run_id
+from tmt.records.series import JOURNAL_DIRNAME, JOURNAL_SUFFIX
 from tmt.repo import Repo
-from tmt.store.fsutil import tmp_owner
-from tmt.store.ids import ObjectId
-from tmt.store.pins import _pin_files, live_pins, pin_is_removable
+from tmt.store.fsutil import LINK_UNSUPPORTED, tmp_owner
+from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId
+from tmt.store.pins import live_pins, remove_dead_pins
 
 TRASH_PREFIX = "trash-"
 DEFAULT_GRACE_S = 3600.0
@@ -45,8 +46,9 @@ TMP_DEAD_MIN_AGE_S = 300.0
 TMP_LIVE_MIN_AGE_S = 3600.0
 #: another host's temp file ("<host>_<pid>-<rand>") is only removed when this old.
 TMP_FOREIGN_MIN_AGE_S = 24 * 3600.0
-_HEX = frozenset("0123456789abcdef")
 DELETE_THREADS = 8
+#: statuses --keep-last may prune (effective: `crashed` is a running record whose process is gone)
+FINISHED = ("completed", "failed", "interrupted", "crashed")
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -65,6 +67,7 @@ class GcResult:
     temp_files_removed: int = 0
     trash_restored: int = 0  # objects moved back from a crashed gc's trash
     pins_removed: int = 0  # pin files of dead processes
+    journals_removed: int = 0  # step-metric journals of deleted or already packed runs
     records_deleted: list[str] = field(default_factory=list)  # --keep-last
     unreadable_records: list[str] = field(default_factory=list)  # ignored with force=True
     dry_run: bool = False
@@ -86,9 +89,9 @@ def gc(
 ) -> GcResult:
     """Delete unreachable objects older than `grace` seconds; see the module docstring.
 
-    `keep_last=N` first deletes, per run name, the finished runs (completed, failed,
-    interrupted) beyond the newest N finished ones; running runs are never deleted nor
-    counted. `force=True` proceeds although some record is unreadable (its objects may go).
+    `keep_last=N` first deletes (as `tmt rm` does), per run name, the finished runs
+    (completed, failed, interrupted, crashed) beyond the newest N finished ones; running
+    runs are never deleted nor counted. `force=True` proceeds although some record is unreadable (its objects may go).
     """
     repo = Repo.resolve(repo)
     grace_s = parse_duration(grace)
@@ -97,7 +100,10 @@ def gc(
     t0 = time.monotonic()
     result = GcResult(dry_run=dry_run, grace_s=grace_s)
     with GcLock(repo.tmt_dir):
-        _Gc(repo, grace_s, dry_run, keep_last, force, progress, result).run()
+        try:
+            _Gc(repo, grace_s, dry_run, keep_last, force, progress, result).run()
+        except OSError as e:  # a read-only or foreign-owned store, a full disk
+            raise os_error("gc", e) from e
     result.duration_s = time.monotonic() - t0
     return result
 
@@ -128,10 +134,12 @@ class _Gc:
         self.r.bytes_freed = sum(size for _, size in candidates)
         if self.dry_run:
             self.r.temp_files_removed = len(stale_tmp_files(self.store.tmp_dir, self.grace_s))
+            self.r.journals_removed = len(stale_journals(self.repo, self.grace_s))
             return
         if candidates:
             self._sweep(marker, candidates)
         self.r.temp_files_removed = remove_stale_tmp(self.store.tmp_dir, self.grace_s)
+        self.r.journals_removed = remove_stale_journals(self.repo, self.grace_s)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -152,24 +160,24 @@ class _Gc:
         return records
 
     def _keep_last(self, records: list[Record]) -> list[Record]:
+        # Effective statuses: a crashed run (recorded `running`, its process gone) is finished.
         by_name: dict[str, list[Record]] = {}
         for rec in records:
-            if rec.status in ("completed", "failed", "interrupted"):
+            if effective_status(rec) in FINISHED:
                 by_name.setdefault(rec.name, []).append(rec)
-        drop: set[str] = set()
+        drop: list[Record] = []
         for recs in by_name.values():
             recs.sort(key=_created_key, reverse=True)
-            drop.update(r.id for r in recs[self.keep_last :])
-        self.r.records_deleted = sorted(drop)
+            drop.extend(recs[self.keep_last :])
+        self.r.records_deleted = sorted(r.id for r in drop)
         if drop and not self.dry_run:
-            for rid in sorted(drop):
-                delete_record(self.repo.experiments_dir, rid)
-                try:
-                    os.unlink(self.tmt_dir / "journal" / f"{rid}.log")
-                except OSError:
-                    pass
-            _forget_in_index(self.repo, sorted(drop))
-        return [r for r in records if r.id not in drop]
+            # The one deletion path (as `tmt rm`): record, journal, cached views, index row.
+            from tmt.query import remove
+            from tmt.query.run import Run
+
+            remove([Run.from_record(self.repo, r) for r in drop], repo=self.repo)
+        gone = {r.id for r in drop}
+        return [r for r in records if r.id not in gone]
 
     # -- marking ---------------------------------------------------------------------------
 
@@ -214,7 +222,7 @@ class _Gc:
             return out
         marked = marker.marked
         for i, fan in enumerate(fans):
-            if len(fan) != 2 or not set(fan) <= _HEX:
+            if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
                 continue
             try:
                 it = os.scandir(objects_dir / fan)
@@ -223,7 +231,7 @@ class _Gc:
             with it:
                 for entry in it:
                     oid = fan + entry.name
-                    if len(oid) != 64 or not set(entry.name) <= _HEX:
+                    if len(oid) != OID_HEX_LEN or not set(entry.name) <= HEX_DIGITS:
                         continue  # not an object: fsck reports it, gc leaves it alone
                     if oid in marked:
                         self.r.objects_kept += 1
@@ -251,7 +259,7 @@ class _Gc:
             # Whatever went wrong (a permission error, Ctrl-C), nothing stays in the trash:
             # every object still there goes back, reachable or not; the next gc decides again.
             for entry in os.scandir(trash_dir):
-                if len(entry.name) == 64 and set(entry.name) <= _HEX:
+                if len(entry.name) == OID_HEX_LEN and set(entry.name) <= HEX_DIGITS:
                     _put_back(entry.path, self.store._fspath(ObjectId(entry.name)))
             raise
         finally:
@@ -332,37 +340,11 @@ class _Gc:
         return deleted, freed
 
 
-def remove_dead_pins(tmt_dir: Path) -> int:
-    """Delete the pin files of processes of this host that are gone; return how many.
-    Another host's pin is never deleted, only ignored once expired (store/pins.py)."""
-    n = 0
-    for path in _pin_files(Path(tmt_dir) / "pins"):
-        if pin_is_removable(path):
-            try:
-                path.unlink()
-                n += 1
-            except OSError:
-                pass
-    return n
-
-
 def _created_key(rec: Record):
     try:
         return rec.created.timestamp()
     except (TypeError, ValueError):
         return 0.0
-
-
-def _forget_in_index(repo, run_ids: list[str]) -> None:
-    """Drop deleted runs from the query index now (its next sync would notice anyway)."""
-    try:
-        from tmt.query.index import index_for
-    except ImportError:
-        return
-    try:
-        index_for(repo).forget(run_ids)
-    except Exception:  # noqa: BLE001 - the index is derived; a stale entry is dropped on sync
-        pass
 
 
 def _put_back(trash_path: str, final: str) -> None:
@@ -377,7 +359,9 @@ def _put_back(trash_path: str, final: str) -> None:
             os.link(trash_path, final)
         except FileExistsError:
             pass
-    except OSError:
+    except OSError as e:
+        if e.errno not in LINK_UNSUPPORTED:
+            raise
         os.replace(trash_path, final)  # no hard links here: rename (same bytes either way)
         return
     os.unlink(trash_path)
@@ -410,7 +394,7 @@ def restore_trash(tmt_dir: Path) -> int:
     for d in trash_dirs(tmt_dir):
         for entry in os.scandir(d):
             name = entry.name
-            if len(name) == 64 and set(name) <= _HEX and entry.is_file(follow_symlinks=False):
+            if len(name) == OID_HEX_LEN and set(name) <= HEX_DIGITS and entry.is_file(follow_symlinks=False):
                 _put_back(entry.path, store._fspath(ObjectId(name)))
                 n += 1
         _rmdir_quiet(d)
@@ -459,6 +443,60 @@ def remove_stale_tmp(tmp_dir: Path, grace_s: float) -> int:
             n += 1
         except FileNotFoundError:
             continue
+        except OSError:
+            continue
+    return n
+
+
+# -- journals ---------------------------------------------------------------------------------
+
+
+def stale_journals(repo, grace_s: float) -> list[Path]:
+    """journal/<id>.log files no reader needs: their record is gone (deleted while the run
+    was live, or by hand), or is final with its series packed (the run died between writing
+    its final record and deleting the journal). A running or crashed run's journal is its
+    only copy of the step metrics: kept.
+
+    A journal is created only after its run's record is written, so a journal listed here
+    whose record is missing now had its record deleted, never "not yet written".
+    """
+    jdir = Path(repo.tmt_dir) / JOURNAL_DIRNAME
+    now = time.time()
+    out: list[Path] = []
+    try:
+        it = os.scandir(jdir)
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    with it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        run_id = entry.name[: -len(JOURNAL_SUFFIX)]
+        if not entry.name.endswith(JOURNAL_SUFFIX) or not is_run_id(run_id):
+            continue  # not ours: fsck reports it
+        try:
+            rec = read_record(record_path(repo.experiments_dir, run_id))
+        except RecordError:
+            if record_path(repo.experiments_dir, run_id).exists():
+                continue  # unreadable, not absent: its journal may be all that is left
+            try:
+                # a live run whose record was deleted (tmt rm --force) still appends: wait a grace
+                if now - entry.stat(follow_symlinks=False).st_mtime < grace_s:
+                    continue
+            except FileNotFoundError:
+                continue
+            out.append(Path(entry.path))
+            continue
+        if rec.status != "running" and rec.series:
+            out.append(Path(entry.path))
+    return out
+
+
+def remove_stale_journals(repo, grace_s: float) -> int:
+    n = 0
+    for p in stale_journals(repo, grace_s):
+        try:
+            p.unlink()
+            n += 1
         except OSError:
             continue
     return n

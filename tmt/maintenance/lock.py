@@ -17,9 +17,20 @@ import time
 from pathlib import Path
 
 from tmt._sys import hostname
-from tmt.errors import LockedError
+from tmt.errors import LockedError, StoreError
 
 LOCK_NAME = "gc.lock"
+
+
+def os_error(doing: str, e: OSError) -> StoreError:
+    """An OSError met by gc or fsck --repair as a StoreError naming the file."""
+    where = f"{os.fsdecode(e.filename)}: " if e.filename else ""
+    hint = None
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "gc and fsck --repair change files all over the .tmt folder: run them as its owner, on a writable mount"
+    elif e.errno == errno.ENOSPC:
+        hint = "the disk is full; objects moved aside were put back"
+    return StoreError(f"{doing} failed: {where}{e.strerror or e}", hint)
 
 
 def read_holder(tmt_dir: str | os.PathLike[str]) -> dict | None:
@@ -57,14 +68,18 @@ class GcLock:
 
     def acquire(self) -> None:
         for _ in range(100):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise os_error("taking the gc lock", e) from e
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
                 os.close(fd)
                 if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise self._locked_error() from None
-                raise
+                e.filename = e.filename or str(self.path)
+                raise os_error("taking the gc lock", e) from e
             # The holder we waited on may have unlinked the file before unlocking: the inode
             # we locked is then no longer the lock, and a third process may own a new one.
             try:
@@ -75,9 +90,12 @@ class GcLock:
                 os.close(fd)
                 continue
             info = {"host": hostname(), "pid": os.getpid(), "time": time.time(), "purpose": self.purpose}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
             self._fd = fd
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+            except OSError:
+                pass  # the holder's name is only for messages; the flock is the lock
             return
         raise self._locked_error()  # pragma: no cover - only under pathological churn
 

@@ -8,9 +8,7 @@ happens to decode only makes gc keep more, never less).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,18 +16,13 @@ from tmt.errors import InvalidTree, RecordError
 from tmt.records.io import read_record, record_files
 from tmt.records.model import Record
 from tmt.snapshot import tree as treemod
-from tmt.store.ids import ObjectId
+from tmt.snapshot.tree import MAX_DEPTH
+from tmt.store.ids import ObjectId, is_oid
 from tmt.store.objects import ObjectStore
 
-_OID_RE = re.compile(r"[0-9a-f]{64}\Z")
 #: Every tree starts with msgpack fixarray(2) then the format number 1.
 TREE_MAGIC = b"\x92\x01"
-MAX_DEPTH = 512
 _POOL_MIN = 32  # below this many trees in one level, threads cost more than they save
-
-
-def is_oid(value: object) -> bool:
-    return isinstance(value, str) and bool(_OID_RE.match(value))
 
 
 @dataclass(slots=True)
@@ -226,6 +219,10 @@ class Marker:
                 depth += 1
                 if len(level) >= _POOL_MIN and self.threads > 1:
                     if pool is None:
+                        # imported here: concurrent.futures pulls in logging, and small
+                        # stores never need a pool
+                        from concurrent.futures import ThreadPoolExecutor
+
                         pool = ThreadPoolExecutor(self.threads)
                     results = list(pool.map(self._load, level, chunksize=16))
                 else:

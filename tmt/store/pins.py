@@ -105,17 +105,27 @@ def pin_is_removable(path: Path) -> bool:
     return owner[0] == host_label() and not pid_alive(owner[1])
 
 
+def remove_dead_pins(tmt_dir: str | os.PathLike[str]) -> int:
+    """Delete the pin files of dead processes of this host (another host's expired pin is
+    ignored, never deleted); return how many."""
+    n = 0
+    for path in _pin_files(Path(tmt_dir) / "pins"):
+        if pin_is_removable(path):
+            try:
+                path.unlink()
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
 def live_pins(tmt_dir: str | os.PathLike[str], *, remove_dead: bool = False) -> set[ObjectId]:
-    """All ids pinned by live processes; optionally delete the pin files of dead ones
-    (of this host only: another host's expired pin is ignored, never deleted)."""
+    """All ids pinned by live processes; `remove_dead` first runs remove_dead_pins."""
+    if remove_dead:
+        remove_dead_pins(tmt_dir)
     pins: set[ObjectId] = set()
     for path in _pin_files(Path(tmt_dir) / "pins"):
         if not pin_is_live(path):
-            if remove_dead and pin_is_removable(path):
-                try:
-                    path.unlink()
-                except OSError:
-                    pass
             continue
         try:
             raw = path.read_bytes()
