@@ -1,9 +1,11 @@
 """Review fixes in the recorder: big params, the user name without getpass."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import tmt
@@ -73,3 +75,37 @@ def test_user_is_recorded_without_importing_getpass(repo: Repo, project: Path, p
     subprocess.run([python, "-c", code], cwd=project, env=env, capture_output=True, text=True, check=True)
     users = {json.loads(p.read_bytes())["env"]["user"] for p in record_files(project / ".tmt" / "experiments")}
     assert users == {"alice", "bob"}
+
+
+# -- a progress bar for a first snapshot of many files, on a terminal (finding 18) -------------
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _record_with_stderr(project: Path, monkeypatch, stream, files: int) -> str:
+    import tmt.recorder.run as runmod
+
+    for i in range(files):
+        (project / f"m{i}.py").write_text(f"v = {i}\n")
+    monkeypatch.setattr(runmod, "PROGRESS_DELAY_S", 0.0, raising=False)  # show it at once: the snapshot is quick here
+    monkeypatch.setattr(sys, "stderr", stream)
+    with tmt.start_run("p"):
+        pass
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+    return stream.getvalue()
+
+
+def test_first_snapshot_of_many_files_shows_progress_on_a_terminal(repo: Repo, project: Path, monkeypatch) -> None:
+    out = _record_with_stderr(project, monkeypatch, FakeTerminal(), 250)
+    assert "Hashing files" in out
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(repo: Repo, project: Path, monkeypatch) -> None:
+    assert _record_with_stderr(project, monkeypatch, io.StringIO(), 250) == ""
+
+
+def test_no_progress_for_a_snapshot_of_few_files(repo: Repo, project: Path, monkeypatch) -> None:
+    assert _record_with_stderr(project, monkeypatch, FakeTerminal(), 20) == ""

@@ -10,6 +10,7 @@ LABELS = {
     "scan": "Scanning objects",
     "move": "Moving candidates aside",
     "delete": "Deleting",
+    "snapshot": "Hashing files",  # tmt.snapshot.build.PROGRESS_PHASE
 }
 
 

@@ -33,6 +33,10 @@ _current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=N
 _live: list["LiveRun"] = []  # every live run of this process, oldest first
 _live_lock = threading.Lock()
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: A run's snapshot that reads at least this many files (a first run of a big project) shows
+#: a progress bar on stderr, if stderr is a terminal and the reading lasts PROGRESS_DELAY_S.
+PROGRESS_MIN_FILES = 200
+PROGRESS_DELAY_S = 1.0
 
 
 class Terminated(SystemExit):
@@ -73,6 +77,29 @@ def _release_sigterm() -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except (ValueError, OSError):
         pass
+
+
+class _SnapshotProgress:
+    """progress(phase, done, total) for the run's snapshot: a StderrProgress made only once
+    a snapshot turns out to read many files, so ordinary runs import nothing for it."""
+
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+        self._bar = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self._bar is None:
+            if total < PROGRESS_MIN_FILES:
+                return
+            from tmt.maintenance._progress import StderrProgress  # silent unless on a terminal
+
+            self._bar = StderrProgress(delay_s=PROGRESS_DELAY_S)
+            self._bar.start = self._start  # the delay counts from the snapshot's start
+        self._bar(phase, done, total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def active_run() -> "LiveRun | None":
@@ -188,7 +215,11 @@ class LiveRun:
         git = GitProbe(repo.root)
         pin = PinFile(repo.tmt_dir)
         try:
-            snap = snapshot_repo(repo, pin=pin)
+            progress = _SnapshotProgress()
+            try:
+                snap = snapshot_repo(repo, pin=pin, progress=progress)
+            finally:
+                progress.close()
             env = capture_env(repo.root, repo.tmt_dir.parent)
             code = {
                 "root": repo.root_label,
