@@ -12,7 +12,7 @@ from blake3 import blake3
 
 from tmt.errors import CorruptObject, InvalidObjectId, ObjectNotFound, StoreError
 from tmt.store import fsutil
-from tmt.store.ids import hash_bytes, oid_from_bytes, validate_oid
+from tmt.store.ids import hash_bytes, validate_oid
 from tmt.store.objects import ObjectStore
 from tmt.store.pins import PinFile, live_pins
 
@@ -58,11 +58,6 @@ def test_validate_oid_rejects(bad: object) -> None:
         validate_oid(bad)
     assert err.value.message == f"{bad!r} is not an object id (64 lowercase hex characters)"
     assert "not an object id" in err.value.hint
-
-
-def test_oid_from_bytes_length() -> None:
-    with pytest.raises(InvalidObjectId, match="binary object id has 31 bytes, expected 32"):
-        oid_from_bytes(b"x" * 31)
 
 
 @pytest.mark.parametrize("bad", ["", "../../etc/passwd", "a" * 63, "A" * 64])

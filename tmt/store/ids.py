@@ -34,9 +34,3 @@ def validate_oid(value: object) -> ObjectId:
 
 def hash_bytes(data: bytes | memoryview) -> ObjectId:
     return ObjectId(blake3(data).hexdigest())
-
-
-def oid_from_bytes(raw: bytes) -> ObjectId:
-    if len(raw) != 32:
-        raise InvalidObjectId(f"binary object id has {len(raw)} bytes, expected 32")
-    return ObjectId(raw.hex())
