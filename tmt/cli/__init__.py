@@ -30,17 +30,19 @@ COMMANDS: dict[str, str] = {
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in COMMANDS if _module_exists(name)]
+        return list(COMMANDS)  # static: every verb ships with tmt (also from a zip or .pyc-only)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS or not _module_exists(name):
+        if name not in COMMANDS:
             return None
         mod = importlib.import_module(f"tmt.cli.cmd_{name}")
         return mod.command
 
     def invoke(self, ctx: click.Context):
-        """Run the verb; a TmtError becomes `Error: …` + `hint: …` and its exit code."""
-        from tmt.errors import TmtError
+        """Run the verb. The one place errors become messages: a TmtError is `Error: …` +
+        `hint: …` and its exit code; an OSError no layer mapped (a bug, but the user should
+        still learn which file) is `Error: <file>: <reason>`, exit 1. TMT_TRACEBACK=1 re-raises."""
+        from tmt.errors import StoreError, TmtError
 
         try:
             return super().invoke(ctx)
@@ -48,6 +50,13 @@ class LazyGroup(click.Group):
             if os.environ.get("TMT_TRACEBACK"):
                 raise
             raise TmtClickError(e) from e
+        except OSError as e:
+            if os.environ.get("TMT_TRACEBACK"):
+                raise
+            where = f"{os.fsdecode(e.filename)}: " if e.filename else ""
+            raise TmtClickError(StoreError(
+                f"{where}{e.strerror or e}", "set TMT_TRACEBACK=1 to see where it happened, and report it"
+            )) from e
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name]) for name in self.list_commands(ctx)]
@@ -70,37 +79,36 @@ class TmtClickError(click.ClickException):
             click.echo(f"hint: {self.hint}", err=True)
 
 
-def _module_exists(name: str) -> bool:
-    return os.path.exists(os.path.join(os.path.dirname(__file__), f"cmd_{name}.py"))
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tmt")
 def cli() -> None:
     """tmt (That Metric Timeline): record, find, compare and restore experiment runs."""
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: tmt errors become `Error: …` + `hint:` and an exit code."""
-    from tmt.errors import TmtError
+#: exit code after Ctrl-C, as shells report a process killed by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: always ends in sys.exit with the verb's exit code.
+
+    Errors were turned into messages by LazyGroup.invoke; here click's own outcomes are
+    shown: usage errors (2), `ctx.exit(n)`, Ctrl-C (130), a closed stdin at a prompt (1).
+    """
     try:
-        cli.main(args=argv, prog_name="tmt", standalone_mode=False)
-    except click.exceptions.Abort:
+        code = cli.main(args=argv, prog_name="tmt", standalone_mode=False)
+    except click.exceptions.Abort as e:
+        # click turns KeyboardInterrupt (and EOFError at a prompt) into Abort
+        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except TmtError as e:
-        if os.environ.get("TMT_TRACEBACK"):
-            raise
-        click.echo(f"Error: {e.message}", err=True)
-        if e.hint:
-            click.echo(f"hint: {e.hint}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before click's main took over
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    # standalone_mode=False: ctx.exit(n) comes back as the return value n
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)

@@ -44,17 +44,23 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
     if path is None:
         click.echo(text, nl=False)
         return
-    from tmt.store.fsutil import atomic_write
-
+    import errno
     import os
+
+    from tmt.errors import StoreError
+    from tmt.store.fsutil import atomic_write
 
     target = os.path.abspath(path)
     try:
         atomic_write(target, text.encode("utf-8"), os.path.dirname(target))
-    except OSError as e:
-        from tmt.errors import TmtError
-
-        raise TmtError(f"cannot write {path}: {e.strerror or e}") from e
+    except StoreError as e:
+        # atomic_write's hint is about the .tmt folder; this file is the user's own.
+        cause = e.__cause__
+        reason = getattr(cause, "strerror", None) or cause or e.message
+        hint = e.hint
+        if getattr(cause, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
+            hint = f"check that the folder {os.path.dirname(target)} exists and that you may write to it"
+        raise StoreError(f"cannot write {path}: {reason}", hint) from e
     message(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}")
 
 
@@ -91,15 +97,16 @@ def to_csv(records: list[dict]) -> str:
     import csv
     import io
     import json
-    import math
+
+    from tmt.records.model import encode_metric
 
     def cell(v):
         if v is None:
             return ""
         if isinstance(v, bool):
             return "true" if v else "false"
-        if isinstance(v, float) and not math.isfinite(v):
-            return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+        if isinstance(v, float):
+            return encode_metric(v)
         if isinstance(v, (list, dict)):
             return json.dumps(v, ensure_ascii=False, sort_keys=True)
         return v
