@@ -97,3 +97,26 @@ def test_export_into_a_file_names_the_folder(repo, project):
     assert r.exit_code == 1
     assert r.output == ("Error: cannot write afile/runs.csv: Not a directory\n"
                         f"hint: check that the folder {project / 'afile'} exists and that you may write to it\n")
+
+
+def test_diff_and_checkout_feed_the_progress_bar(repo, project, monkeypatch):
+    """The working-tree snapshots of `tmt diff A` and `tmt checkout` showed no progress."""
+    from cli_helpers import make_run
+
+    from tmt.maintenance._progress import StderrProgress
+
+    calls: list[tuple[str, int, int]] = []
+    monkeypatch.setattr(StderrProgress, "__call__", lambda self, phase, done, total: calls.append((phase, done, total)))
+    make_run(repo, 1, "base", files={"a.py": b"a"})
+    for i in range(5):
+        (project / f"new{i}.py").write_text(str(i))
+    r = invoke("diff", "base", "--stat")
+    assert r.exit_code == 0, r.output
+    phase, done, total = calls[-1]
+    assert phase == "snapshot" and done == total >= 5
+    calls.clear()
+    (project / "new5.py").write_text("5")
+    r = invoke("checkout", "base")
+    assert r.exit_code == 0, r.output
+    phase, done, total = calls[-1]
+    assert phase == "snapshot" and done == total >= 1

@@ -89,8 +89,9 @@ class RunDiff:
             yield file_diff(self.repo.store, change, context=context)
 
 
-def diff(a: Any, b: Any = None, *, repo: Repo | None = None) -> RunDiff:
-    """Compare run `a` with run `b`, or with the working tree when `b` is None."""
+def diff(a: Any, b: Any = None, *, repo: Repo | None = None, progress=None) -> RunDiff:
+    """Compare run `a` with run `b`, or with the working tree when `b` is None
+    (`progress(phase, done, total)` follows that snapshot, as in snapshot_repo)."""
     repo = repo or Repo.find()
     ra = _resolve(a, repo)
     a_tree = code_tree(ra, required=False)
@@ -98,7 +99,7 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None) -> RunDiff:
         from tmt.snapshot.build import snapshot_repo
 
         rb = None
-        b_tree = snapshot_repo(repo).tree
+        b_tree = snapshot_repo(repo, progress=progress).tree
     else:
         rb = _resolve(b, repo)
         b_tree = code_tree(rb, required=False)
@@ -152,7 +153,7 @@ class RestorePlan:
 
 
 def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo | None = None,
-             force: bool = False) -> CheckoutResult:
+             force: bool = False, progress=None) -> CheckoutResult:
     """Restore run `ref`'s code: into the code root (see the module doc), or into `to`.
 
     `to` gets a read-only, hard-linked copy and must not exist or be empty.
@@ -165,10 +166,12 @@ def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo |
 
         stats = materialize(repo.store, tree, to)
         return CheckoutResult(record.id, record.name, tree, Path(to), written=stats.files)
-    return _checkout_in_place(repo, record, tree, force=force, ref=ref if isinstance(ref, str) else record.id[:8])
+    return _checkout_in_place(repo, record, tree, force=force, ref=ref if isinstance(ref, str) else record.id[:8],
+                              progress=progress)
 
 
-def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: bool, ref: str) -> CheckoutResult:
+def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: bool, ref: str,
+                       progress=None) -> CheckoutResult:
     from tmt.snapshot.build import snapshot_repo
 
     result = CheckoutResult(record.id, record.name, tree, repo.root)
@@ -185,7 +188,7 @@ def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: boo
         # The target's objects are referenced by its record, but pin them anyway: a `tmt rm`
         # + `tmt gc` of that run while we copy must not pull blobs from under us.
         pin.add([tree])
-        snap = snapshot_repo(repo, pin=pin)
+        snap = snapshot_repo(repo, pin=pin, progress=progress)  # the backup's snapshot
         if snap.tree == tree:
             result.unchanged = True
             return result

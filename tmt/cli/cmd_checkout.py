@@ -30,11 +30,13 @@ def command(ref: str, out: str | None, force: bool) -> None:
     REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
     """
     from tmt.cli.output import message
+    from tmt.maintenance._progress import StderrProgress
     from tmt.workspace import checkout
 
     if out is not None and force:
         raise click.UsageError("--force applies to an in-place checkout, not to -o DIR")
-    result = checkout(ref, out, force=force)
+    with StderrProgress() as progress:  # a bar only on a terminal, only if the backup's snapshot is slow
+        result = checkout(ref, out, force=force, progress=progress)
     label = f"run {result.run_id[:8]} ({result.name})"
     if out is not None:
         message(f"Checked out {label} into {out} ({result.written} files, read-only).")

@@ -27,9 +27,11 @@ def command(a: str, b: str | None, stat: bool, context: int, no_code: bool, as_j
     A and B are runs: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
     """
     from tmt.cli.output import Column, Output, dump_json, fmt_delta, fmt_value
+    from tmt.maintenance._progress import StderrProgress
     from tmt.workspace import diff
 
-    d = diff(a, b)
+    with StderrProgress() as progress:  # a bar only on a terminal, only if the snapshot is slow
+        d = diff(a, b, progress=progress)
     files = [] if no_code else list(d.file_diffs(context=context))
     if as_json:
         dump_json({
