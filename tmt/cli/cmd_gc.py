@@ -7,7 +7,7 @@ import click
 @click.command("gc")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted and how many bytes.")
 @click.option("--grace", default="1h", show_default=True, metavar="DURATION",
-              help="Keep unreferenced objects younger than this (90s, 30m, 1h, 2d; 0 for none).")
+              help="Keep unreferenced objects younger than this (90s, 30m, 1h, 2d, 1w; 0 for none).")
 @click.option("--keep-last", type=click.IntRange(min=0), metavar="N",
               help="First delete finished runs beyond the newest N per name (running runs are kept).")
 @click.option("--force", is_flag=True,
@@ -19,7 +19,8 @@ def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_js
     Every object reachable from a record (code trees, series, artifacts), running runs
     included, is kept, and so is every object a live run has pinned; of the rest, only
     objects older than the grace period go. Safe to run while runs are recording, even with
-    --grace 0. Also removes stale temp files and restores what a crashed gc moved aside.
+    --grace 0. Also removes stale temp files and the step-metric journals no run needs, and
+    restores what a crashed gc moved aside.
     """
     from tmt.cli.output import dump_json, fmt_size
     from tmt.maintenance._progress import StderrProgress
