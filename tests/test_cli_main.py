@@ -120,3 +120,16 @@ def test_diff_and_checkout_feed_the_progress_bar(repo, project, monkeypatch):
     assert r.exit_code == 0, r.output
     phase, done, total = calls[-1]
     assert phase == "snapshot" and done == total >= 1
+
+
+def test_an_unmapped_sqlite_error_is_a_message(project, init_does):
+    import sqlite3
+
+    def readonly():
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    init_does(readonly)
+    r = invoke("init")
+    assert r.exit_code == 1
+    assert r.output == ("Error: the query index (.tmt/index.sqlite) failed: attempt to write a readonly database\n"
+                        "hint: it is derived from the records: deleting it loses nothing (it is rebuilt)\n")

@@ -40,8 +40,9 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         """Run the verb. The one place errors become messages: a TmtError is `Error: …` +
-        `hint: …` and its exit code; an OSError no layer mapped (a bug, but the user should
-        still learn which file) is `Error: <file>: <reason>`, exit 1. TMT_TRACEBACK=1 re-raises."""
+        `hint: …` and its exit code; an OSError or sqlite3.Error no layer mapped (a bug, but
+        the user should still learn what failed) is one line too, exit 1. TMT_TRACEBACK=1
+        re-raises."""
         from tmt.errors import StoreError, TmtError
 
         try:
@@ -56,6 +57,17 @@ class LazyGroup(click.Group):
             where = f"{os.fsdecode(e.filename)}: " if e.filename else ""
             raise TmtClickError(StoreError(
                 f"{where}{e.strerror or e}", "set TMT_TRACEBACK=1 to see where it happened, and report it"
+            )) from e
+        except Exception as e:
+            # sqlite is only the query index's: an error it did not map (read-only store,
+            # full disk, still busy after the retries) is still a message. sqlite3 is only
+            # looked up if something imported it.
+            sqlite3 = sys.modules.get("sqlite3")
+            if sqlite3 is None or not isinstance(e, sqlite3.Error) or os.environ.get("TMT_TRACEBACK"):
+                raise
+            raise TmtClickError(StoreError(
+                f"the query index (.tmt/index.sqlite) failed: {e}",
+                "it is derived from the records: deleting it loses nothing (it is rebuilt)",
             )) from e
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
