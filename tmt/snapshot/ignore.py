@@ -26,21 +26,30 @@ _DIR_GROUP = "ps_d"  # pathspec's marker group: the match ended at a folder boun
 
 @dataclass(slots=True)
 class Rules:
-    """The rules of one directory's ignore files; paths are relative to `base`."""
+    """The rules of one directory's ignore files; paths are relative to `base`.
+
+    Patterns are compiled on the first decision: an unchanged tree asks for none (the
+    snapshot's cache remembers what these same rules kept), so it never pays for pathspec.
+    """
 
     base: str  # relative dir of the ignore file, '' for the root, else ending with '/'
     sig: bytes  # digest of every rules file from the root down to this one
-    patterns: list[tuple[re.Pattern[str], bool, bool]]  # (regex, include, ends at ps_d), last first
-    prefilter: re.Pattern[str] | None
+    lines: list[str]
+    patterns: list[tuple[re.Pattern[str], bool, bool]] | None = None  # (regex, include, ends at ps_d), last first
+    prefilter: re.Pattern[str] | None = None
 
     def decide(self, rel: str) -> bool | None:
         """True: ignored, False: re-included (negation), None: no rule matched.
 
         `rel` ends with '/' for a folder.
         """
+        if self.patterns is None:
+            self._compile()
+        if self.prefilter is None:
+            return None  # only blank patterns
         sub = rel[len(self.base):]
         bare = sub[:-1] if sub.endswith("/") else sub
-        if self.prefilter is not None and not self.prefilter.match(sub) and not self.prefilter.match(bare):
+        if not self.prefilter.match(sub) and not self.prefilter.match(bare):
             return None
         for regex, include, has_dir_group in self.patterns:
             if has_dir_group:
@@ -50,6 +59,26 @@ class Rules:
                 continue  # e.g. "d/**" matches what is inside d, not d itself
             return include
         return None
+
+    def _compile(self) -> None:
+        import pathspec  # only projects with ignore files pay for importing it
+
+        spec = pathspec.GitIgnoreSpec.from_lines(self.lines)
+        active = [p for p in spec.patterns if p.include is not None and getattr(p, "regex", None) is not None]
+        self.patterns = []
+        if not active:
+            return
+        # pathspec searches (its regexes are not all anchored: "*/" is "(?P<ps_d>/)"), while
+        # the pre-filter is used with match(): unanchored alternatives get a leading ".*?".
+        regexes = [_NAMED_GROUP.sub("(?:", p.regex.pattern) for p in active]
+        self.prefilter = re.compile("|".join(f"(?:{r})" if r.startswith("^") else f"(?:.*?{r})" for r in regexes))
+        for p in reversed(active):
+            if _DIR_GROUP in p.regex.groupindex:
+                # The ps_d group ends the regex; requiring the match to end with the path makes
+                # it a match of the path itself (a match of a parent ends inside the path).
+                self.patterns.append((re.compile(f"(?:{p.regex.pattern})\\Z"), bool(p.include), True))
+            else:
+                self.patterns.append((p.regex, bool(p.include), False))
 
 
 def load_rules(dir_abs: bytes, base_rel: str, parent_sig: bytes = b"") -> Rules | None:
@@ -71,25 +100,7 @@ def load_rules(dir_abs: bytes, base_rel: str, parent_sig: bytes = b"") -> Rules 
             continue
     if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
         return None
-    import pathspec  # only projects with ignore files pay for importing it
-
-    spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    active = [p for p in spec.patterns if p.include is not None and getattr(p, "regex", None) is not None]
-    if not active:
-        return None
-    # pathspec searches (its regexes are not all anchored: "*/" is "(?P<ps_d>/)"), while the
-    # pre-filter is used with match(): unanchored alternatives get a leading ".*?".
-    regexes = [_NAMED_GROUP.sub("(?:", p.regex.pattern) for p in active]
-    prefilter = re.compile("|".join(f"(?:{r})" if r.startswith("^") else f"(?:.*?{r})" for r in regexes))
-    patterns = []
-    for p in reversed(active):
-        if _DIR_GROUP in p.regex.groupindex:
-            # The ps_d group ends the regex; requiring the match to end with the path makes
-            # it a match of the path itself (a match of a parent ends inside the path).
-            patterns.append((re.compile(f"(?:{p.regex.pattern})\\Z"), bool(p.include), True))
-        else:
-            patterns.append((p.regex, bool(p.include), False))
-    return Rules(base_rel, digest.digest(), patterns, prefilter)
+    return Rules(base_rel, digest.digest(), lines)
 
 
 def is_ignored(stack: list[Rules], rel: str) -> bool:
