@@ -267,6 +267,18 @@ def _safe_int(text: str) -> int | str:
     return v if _INT64[0] <= v <= _INT64[1] else text
 
 
+def _immediate(conn: sqlite3.Connection, work) -> None:
+    """Run `work` in a write transaction taken up front (BEGIN IMMEDIATE), rolled back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        work()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 class Index:
     """One open index of one repository (per process; reopened after a fork)."""
 
@@ -314,31 +326,20 @@ class Index:
         if version not in (0, SCHEMA_VERSION):
             # Another tmt's layout: drop its tables in place (deleting the file would pull it
             # from under other processes' open connections) and start afresh.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            def reset() -> None:
                 if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                     names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
                     for (name,) in names:
                         conn.execute(f'DROP TABLE IF EXISTS "{name}"')
                     _create(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+
+            _immediate(conn, reset)
             version = SCHEMA_VERSION
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         if version == 0:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                _create(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            _immediate(conn, lambda: _create(conn))
 
     def connection(self) -> sqlite3.Connection:
         if self.conn is None:

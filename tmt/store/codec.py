@@ -18,22 +18,25 @@ def packb(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
+_ERRORS = (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError)
+
+
+def _options(max_len: int) -> dict[str, Any]:
+    return dict(
+        raw=False,
+        strict_map_key=True,
+        max_bin_len=max_len,
+        max_str_len=max_len,
+        max_array_len=max_len,
+        max_map_len=max_len,
+    )
+
+
 def unpackb(data: bytes, max_len: int = MAX_OBJECT_DECODE, *, use_list: bool = True) -> Any:
     """Decode one msgpack value; raises ValueError (or a subclass) on any malformed input."""
     try:
-        return msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            use_list=use_list,
-            max_bin_len=max_len,
-            max_str_len=max_len,
-            max_array_len=max_len,
-            max_map_len=max_len,
-        )
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
-        raise ValueError(f"malformed msgpack: {e}") from None
-    except (ValueError, TypeError, UnicodeDecodeError) as e:
+        return msgpack.unpackb(data, use_list=use_list, **_options(max_len))
+    except _ERRORS as e:  # UnicodeDecodeError is a ValueError
         raise ValueError(f"malformed msgpack: {e}") from None
 
 
@@ -43,16 +46,7 @@ def unpack_many(chunks: list[bytes], max_len: int = MAX_OBJECT_DECODE) -> list[A
         return []
     import io
 
-    unpacker = msgpack.Unpacker(
-        io.BytesIO(b"".join(chunks)),
-        raw=False,
-        strict_map_key=True,
-        max_bin_len=max_len,
-        max_str_len=max_len,
-        max_array_len=max_len,
-        max_map_len=max_len,
-    )
     try:
-        return list(unpacker)
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as e:
+        return list(msgpack.Unpacker(io.BytesIO(b"".join(chunks)), **_options(max_len)))
+    except _ERRORS as e:
         raise ValueError(f"malformed msgpack: {e}") from None
