@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
+if TYPE_CHECKING:
+    from typing import Any
 
 from tmt.recorder.decorator import recorder, tmt_recorder
 from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy

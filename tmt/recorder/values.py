@@ -9,7 +9,9 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Mapping
-from typing import Any
+TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
+if TYPE_CHECKING:
+    from typing import Any
 
 from tmt.errors import MetricTypeError
 from tmt.records.model import encode_metric

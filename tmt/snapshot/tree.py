@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
+if TYPE_CHECKING:
+    from typing import Literal
 
 from tmt.errors import InvalidTree
 from tmt.store import codec
@@ -15,7 +17,7 @@ from tmt.store.ids import ObjectId, hash_bytes, is_oid
 
 TREE_FORMAT = 1
 
-Kind = Literal["f", "x", "l", "d"]
+Kind = Literal["f", "x", "l", "d"] if TYPE_CHECKING else str
 FILE: Kind = "f"
 EXEC: Kind = "x"
 SYMLINK: Kind = "l"
