@@ -312,7 +312,8 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
     )
 
     report.section(
-        f"median wall time (in-process: {args.repeat} samples, first runs: {args.first_repeat}; "
+        f"median wall time ({args.repeat} samples; unchanged in-process and stat-walk: "
+        f"{max(args.repeat, 21)}, alternating; first runs: {args.first_repeat}; "
         "warm page cache)"
     )
     rows = [
