@@ -1,4 +1,4 @@
-"""A tiny demo experiment: three runs of a toy model with different learning rates."""
+"""A tiny demo experiment: four runs of a toy model with different learning rates."""
 import math
 import random
 
@@ -20,5 +20,5 @@ def train(lr: float = 0.1, epochs: int = 20, seed: int = 0) -> dict:
 
 
 if __name__ == "__main__":
-    for lr in (0.01, 0.05, 0.2):
+    for lr in (0.01, 0.05, 0.1, 0.2):
         train(lr=lr)

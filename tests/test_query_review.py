@@ -357,3 +357,27 @@ def test_where_keeps_booleans_and_numbers_apart(repo):
     assert tmt.runs(where="params.x == 1").ids == [one.id]
     assert tmt.runs(where="params.x == true").ids == [yes.id]
     assert tmt.runs(where="params.x != 0").ids == [one.id]
+
+
+def test_loading_a_damaged_artifact_names_the_object_and_fsck(project) -> None:
+    import os
+
+    import tmt
+    from tmt.errors import CorruptObject, RecordError
+
+    with tmt.start_run(name="saver") as r:
+        r.save([1, 2, 3], name="obj")
+        r.save({"a": 1}, name="custom", extension=".json", custom_save=lambda o, p: open(p, "wb").write(b"{not json"))
+    art = tmt.get("saver").artifacts["obj"]
+    assert art.load() == [1, 2, 3]
+    # Bytes that do not unpickle but are intact: a tmt error saying how to load them.
+    with pytest.raises(RecordError) as err:
+        tmt.get("saver").artifacts["custom"].load()
+    assert "could not be loaded" in err.value.message and "loader=" in err.value.hint
+    # Damaged bytes: the object is named and fsck suggested, not a raw unpickling error.
+    path = art.run.repo.store.path(art.object)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"garbage\n")
+    with pytest.raises(CorruptObject) as err:
+        tmt.get("saver").artifacts["obj"].load()
+    assert art.object in err.value.message and "tmt fsck --repair" in err.value.hint

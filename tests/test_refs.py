@@ -121,3 +121,15 @@ def test_crashed_status_in_candidates(repo, python):
     with pytest.raises(AmbiguousRef) as e:
         tmt.get("cafe")
     assert any(line.endswith("  crashed") and "  crash  " in line for line in e.value.candidates)
+
+
+def test_last_is_a_keyword_even_with_a_run_named_last(project) -> None:
+    """DESIGN: `last` is the latest run of all; a run named "last" must not shadow it."""
+    import tmt
+
+    with tmt.start_run(name="last") as r:
+        r.metrics["v"] = 1
+    with tmt.start_run(name="newest") as r:
+        r.metrics["v"] = 2
+    assert tmt.get("last").name == "newest"
+    assert tmt.get("last~1").name == "last"

@@ -126,3 +126,24 @@ def test_init_where_nothing_can_be_created_is_an_error_not_a_traceback(project: 
     r = CliRunner().invoke(cli, ["init", "afile/sub"])
     assert r.exit_code == 1
     assert r.output == "Error: could not create the repository: afile/sub/.tmt/objects: Not a directory\n"
+
+
+def test_tmt_init_creates_the_store_tmt_dir_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hint for a missing TMT_DIR says `tmt init`: that must create it, not ./.tmt."""
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "shared" / "store"
+    monkeypatch.setenv("TMT_DIR", str(store))
+    out = CliRunner().invoke(cli, ["ls"])
+    assert out.exit_code == 1 and "`tmt init` (which creates the TMT_DIR store)" in out.output
+    out = CliRunner().invoke(cli, ["init"])
+    assert out.exit_code == 0, out.output
+    assert (store / "objects").is_dir() and not (tmp_path / ".tmt").exists()
+    assert CliRunner().invoke(cli, ["ls"]).exit_code == 0
+
+
+def test_a_bad_max_file_size_says_how_to_fix_it(repo: Repo) -> None:
+    (repo.tmt_dir / "config.toml").write_text('max_file_size = "bogus"\n')
+    with pytest.raises(UsageError) as err:
+        Repo(repo.tmt_dir).config
+    assert "max_file_size must be a byte count" in err.value.message
+    assert err.value.hint == "fix the value (or delete the line for the default, 10 MiB)"

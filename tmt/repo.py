@@ -49,7 +49,10 @@ def _parse_size(value: object, source: str) -> int:
             size = 0
         if size > 0:  # "0" or "-5" would leave every file out of every snapshot
             return size
-    raise UsageError(f"{source}: max_file_size must be a byte count like 10485760 or '10MiB'")
+    raise UsageError(
+        f"{source}: max_file_size must be a byte count like 10485760 or '10MiB'",
+        "fix the value (or delete the line for the default, 10 MiB)",
+    )
 
 
 def _load_toml(path: Path, only_if: bytes | None = None) -> dict:
@@ -167,7 +170,7 @@ class Repo:
             path = Path(env).expanduser()
             if not path.is_dir():
                 raise RepositoryNotFound(
-                    f"TMT_DIR={env} is not a directory", "create it with `tmt init`, or unset TMT_DIR"
+                    f"TMT_DIR={env} is not a directory", "create it with `tmt init` (which creates the TMT_DIR store), or unset TMT_DIR"
                 )
             repo = cls(path)
             # Whether this store is the project's own or shared from elsewhere (and then which
@@ -278,5 +281,10 @@ def git_toplevel(path: Path) -> Path | None:
 
 
 def init(folder: str | os.PathLike[str] | None = None) -> Repo:
-    """Create (or reopen) the repository in `folder` (default: the working directory)."""
+    """Create (or reopen) the repository in `folder`; without one, the store TMT_DIR names
+    if it is set (a shared store), else the working directory's."""
+    env = os.environ.get("TMT_DIR")
+    if folder is None and env:
+        path = Path(env).expanduser()
+        return Repo.init(path.parent, tmt_dir=path)
     return Repo.init(Path(folder or os.getcwd()))

@@ -7,10 +7,18 @@ import click
 @click.command("init")
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
 def command(folder: str | None) -> None:
-    """Create a .tmt repository in FOLDER (default: the working directory)."""
+    """Create a .tmt repository in FOLDER (default: the store TMT_DIR names if set, else
+    the working directory)."""
+    import os
+    from pathlib import Path
+
     from tmt.repo import find_tmt_dir, init
 
-    existing = find_tmt_dir(folder)
+    env = os.environ.get("TMT_DIR")
+    if folder is None and env:
+        existing = Path(env).expanduser() if Path(env).expanduser().is_dir() else None
+    else:
+        existing = find_tmt_dir(folder)
     repo = init(folder)
     if existing is not None and existing.resolve() == repo.tmt_dir.resolve():
         click.echo(f"Reinitialized existing tmt repository in {repo.tmt_dir}", err=True)

@@ -47,8 +47,9 @@ def _resolve(conn, ref: str) -> tuple:
         if rows:
             return rows[0]
         raise UnknownRef(ref, hint="no record with this id; list runs with `tmt ls`")
-    # An exact name first (names may contain '~'), then NAME~N / last~N, then a prefix.
-    rows = _rows(conn, "runs.name = ?", (ref,), 1)
+    # `last` is a keyword (a run named "last" is reached by its id); then an exact name
+    # (names may contain '~'), then NAME~N / last~N, then an id prefix.
+    rows = _rows(conn, "runs.name = ?", (ref,), 1) if ref != "last" else []
     if rows:
         return rows[0]
     base, n = ref, 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tmt._sys import hostname
-from tmt.errors import CheckoutError, RecordError, StoreError, UsageError
+from tmt.errors import CheckoutError, CorruptObject, RecordError, StoreError, TmtError, UsageError
 from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
 from tmt.records.model import Record, code_tree, decode_metric, effective_status
@@ -145,6 +145,31 @@ class Artifact:
         path = self.path
         if loader is not None:
             return loader(str(path))
+        try:
+            return self._load(path)
+        except TmtError:
+            raise
+        except Exception as e:
+            self._check_intact()
+            raise RecordError(
+                f"artifact {self.name!r} ({self.format}) could not be loaded: {type(e).__name__}: {e}",
+                "its stored bytes are intact; load it with the library that saved it: "
+                "artifact.load(loader=...)",
+            ) from e
+
+    def _check_intact(self) -> None:
+        """A load that failed on damaged bytes says so, and points to fsck."""
+        from blake3 import blake3
+
+        try:
+            with open(self.run.repo.store.path(self.object), "rb") as f:
+                intact = blake3(f.read()).hexdigest() == self.object
+        except (OSError, TmtError, TypeError):
+            intact = False
+        if not intact:
+            raise CorruptObject(self.object, f"artifact {self.name!r} does not match its id", "run `tmt fsck --repair`")
+
+    def _load(self, path: Path) -> Any:
         fmt = self.format.lower()
         if fmt in ("pickle", "pkl", "pk", "p"):
             import pickle
