@@ -24,10 +24,10 @@ def test_plain_table_aligned_without_trailing_spaces():
     )
 
 
-def test_plain_table_replaces_control_characters():
+def test_plain_table_escapes_control_characters():
     out = Output(file=io.StringIO())
     out.table([Column("name")], [["a\nb\x1b[31m"]])
-    assert out.file.getvalue() == "name\na\u21b5b [31m\n"
+    assert out.file.getvalue() == "name\na\\nb\\x1b[31m\n"
 
 
 def test_rich_table_at_fixed_width_without_colour():

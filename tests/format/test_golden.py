@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tmt.errors import RecordError
+from tmt.errors import CorruptRecord, RecordError
 from tmt.records.io import read_record, record_bytes, record_files
 from tmt.records.model import Record, decode, encode
 from tmt.records.series import decode_series
@@ -184,6 +184,19 @@ def test_unknown_record_keys_survive_a_rewrite() -> None:
     again = encode(decode(data, "t"))
     assert again["added_by_a_newer_tmt"] == {"x": 1}
     assert list(again)[: len(RECORD_KEYS)] == RECORD_KEYS
+
+
+def test_an_optional_field_is_written_only_when_set() -> None:
+    raw = next(record_files(DATA / "experiments")).read_bytes()
+    rec = decode(json.loads(raw), "t")
+    assert rec.outputs == {} and "outputs" not in encode(rec)  # unused: the bytes stay as they were
+    rec.outputs = {"report": "ok"}
+    data = json.loads(record_bytes(rec))
+    assert list(data) == [*RECORD_KEYS, "outputs"] and data["outputs"] == {"report": "ok"}
+    assert decode(data, "t").outputs == {"report": "ok"}
+    data["outputs"] = ["not", "an", "object"]
+    with pytest.raises(CorruptRecord, match="outputs must be a JSON dict"):
+        decode(data, "t")
 
 
 def test_record_that_is_not_json_is_a_record_error() -> None:

@@ -24,6 +24,7 @@ from typing import IO, Any
 import click
 
 from tmt._units import format_age, format_size
+from tmt.text import printable
 from tmt.records.model import encode_metric
 
 STATUS_STYLES = {
@@ -183,10 +184,8 @@ def _cell(value: Any) -> tuple[str, str | None]:
 
 
 def _clean(text: str) -> str:
-    """One line per row: control characters would break alignment (and could be escapes)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ("\u21b5" if ch == "\n" else " ") for ch in text)
+    """One line per cell: control characters would break alignment and could be escapes."""
+    return printable(text)
 
 
 def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[tuple[str, str | None]]], *,

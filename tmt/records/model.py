@@ -54,6 +54,8 @@ class Record:
     parent: str | None = None
     env: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
+    # optional fields (_OPTIONAL): on disk only when set
+    outputs: dict[str, Any] = field(default_factory=dict)  # returned values that are not metrics
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept verbatim
 
     @property
@@ -74,6 +76,11 @@ _KEYS = (
     "id", "name", "status", "created_at", "finished_at", "duration_s", "description", "tags",
     "code", "params", "metrics", "series", "artifacts", "parent", "env", "error",
 )
+
+#: Fields added after format 1 was fixed, with their JSON type. Each is written only when it
+#: is set (not empty), after the keys above, so a record that does not use it has the same
+#: bytes as before: adding one is no version bump (docs/format.md, "Adding a record field").
+_OPTIONAL: dict[str, type] = {"outputs": dict}
 
 
 def encode_metric(value: Any) -> Any:
@@ -97,6 +104,10 @@ def encode(record: Record) -> dict[str, Any]:
     for key in _KEYS:
         out[key] = getattr(record, key)
     out["metrics"] = {k: encode_metric(v) for k, v in record.metrics.items()}
+    for key in _OPTIONAL:
+        value = getattr(record, key)
+        if value:
+            out[key] = value
     for k, v in record.extra.items():
         out.setdefault(k, v)
     return out
@@ -124,6 +135,7 @@ def decode(data: Any, source: str = "?") -> Record:
         raise CorruptRecord(source, f"invalid finished_at {finished!r} (ISO 8601 with a UTC offset)")
     checks = {
         "tags": list, "params": dict, "metrics": dict, "series": dict, "artifacts": list, "env": dict,
+        **_OPTIONAL,
     }
     for key, typ in checks.items():
         if key in data and not isinstance(data[key], typ):
@@ -153,9 +165,9 @@ def decode(data: Any, source: str = "?") -> Record:
             or (size is not None and (isinstance(size, bool) or not isinstance(size, int)))
         ):
             raise CorruptRecord(source, f"malformed artifact entry {a['name']!r}")
-    kwargs = {k: data[k] for k in _KEYS if k in data}
+    kwargs = {k: data[k] for k in (*_KEYS, *_OPTIONAL) if k in data}
     kwargs["metrics"] = {k: decode_metric(v) for k, v in data.get("metrics", {}).items()}
-    extra = {k: v for k, v in data.items() if k not in _KEYS and k != "format"}
+    extra = {k: v for k, v in data.items() if k not in _KEYS and k not in _OPTIONAL and k != "format"}
     return Record(**kwargs, extra=extra)
 
 
