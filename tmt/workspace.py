@@ -103,7 +103,8 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None, progress=None) -> R
     else:
         rb = _resolve(b, repo)
         b_tree = code_tree(rb, required=False)
-    out = RunDiff(repo, ra, rb, a_tree, b_tree, diff_trees(repo.store, a_tree, b_tree))  # type: ignore[arg-type]
+    changes = diff_trees(repo.store, a_tree, b_tree, bounds=repo.config.tree_bounds)  # type: ignore[arg-type]
+    out = RunDiff(repo, ra, rb, a_tree, b_tree, changes)
     if rb is not None:
         out.params = _side_by_side(flatten(ra.params), flatten(rb.params))
         out.metrics = _side_by_side(ra.metrics, rb.metrics)
@@ -164,7 +165,7 @@ def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo |
     if to is not None:
         from tmt.snapshot.checkout import materialize
 
-        stats = materialize(repo.store, tree, to)
+        stats = materialize(repo.store, tree, to, bounds=repo.config.tree_bounds)
         return CheckoutResult(record.id, record.name, tree, Path(to), written=stats.files)
     return _checkout_in_place(repo, record, tree, force=force, ref=ref if isinstance(ref, str) else record.id[:8],
                               progress=progress)
@@ -249,7 +250,7 @@ def _running_records(repo: Repo) -> list[Record]:
 def plan_restore(repo: Repo, current: ObjectId, target: ObjectId) -> RestorePlan:
     """Diff the working-tree snapshot `current` against `target` and find what is in the way."""
     store = repo.store
-    changes = diff_trees(store, current, target)
+    changes = diff_trees(store, current, target, bounds=repo.config.tree_bounds)
     plan = RestorePlan(current, target, changes)
     removed = {c.path for c in changes if c.status == REMOVED}
     root = os.fsencode(repo.root)
@@ -347,7 +348,7 @@ def apply_restore(repo: Repo, plan: RestorePlan, pin: PinFile, result: CheckoutR
     writes = plan.to_write
     if writes:
         delta = _delta_tree(repo, writes, pin)
-        stats = restore(repo.store, delta, root)
+        stats = restore(repo.store, delta, root, bounds=repo.config.tree_bounds)
         result.written = stats.files
 
 

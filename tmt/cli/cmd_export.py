@@ -10,7 +10,8 @@ from tmt.cli.common import filter_options
 @click.option("-f", "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="Output format.")
 @click.option("-o", "--output", "path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically) instead of stdout.")
+              help="Write to FILE instead of stdout: a file is replaced atomically (keeping its mode), a FIFO or "
+                   "device is written into; no folder is created.")
 @filter_options
 def command(fmt: str, path: str | None, name, since, until, status, where, tags, sort, asc, limit) -> None:
     """Export runs, newest first (the same filters as `tmt ls`).
@@ -48,19 +49,16 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
     import os
 
     from tmt.errors import StoreError
-    from tmt.store.fsutil import atomic_write
+    from tmt.store.fsutil import write_user_file
 
-    target = os.path.abspath(path)
     try:
-        atomic_write(target, text.encode("utf-8"), os.path.dirname(target))
-    except StoreError as e:
-        # atomic_write's hint is about the .tmt folder; this file is the user's own.
-        cause = e.__cause__
-        reason = getattr(cause, "strerror", None) or cause or e.message
-        hint = e.hint
-        if getattr(cause, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
-            hint = f"check that the folder {os.path.dirname(target)} exists and that you may write to it"
-        raise StoreError(f"cannot write {path}: {reason}", hint) from e
+        write_user_file(path, text.encode("utf-8"))
+    except OSError as e:
+        hint = None
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
+            folder = os.path.dirname(os.path.abspath(path))
+            hint = f"check that the folder {folder} exists and that you may write to it (tmt creates no folder)"
+        raise StoreError(f"cannot write {path}: {e.strerror or e}", hint) from e
     message(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}")
 
 

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tmt._warn import warn
-from tmt.errors import CorruptRecord, RecordError
-from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record
+from tmt.errors import CorruptRecord, RecordError, UnsafePath
+from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record, read_record_bytes
 from tmt.records.model import Record, decode, is_run_id, param_value
 from tmt.store import codec
+from tmt.store.nofollow import check_entry, own_dir, share
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
@@ -153,17 +154,11 @@ def _kv_rows(rid: int, prefix: str, values: dict[str, Any]) -> Iterable[tuple]:
 
 def _read(path: str, run_id: str) -> Record:
     """read_record without pathlib (a rebuild reads 100,000 of them): same checks, same errors."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise RecordError(f"record {path} does not exist") from None
-    except OSError:
-        return read_record(Path(path))  # its error, with its message
+    raw = read_record_bytes(path)  # never through a link, never blocking on a FIFO
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return read_record(Path(path))
+    except (ValueError, RecursionError):
+        return read_record(Path(path))  # its error, with its message
     check_nesting(raw, data, path)
     rec = decode(data, path)
     if rec.id != run_id:
@@ -299,6 +294,8 @@ class Index:
     def _open(self) -> sqlite3.Connection:
         if not self.memory and not os.access(self.repo.tmt_dir, os.W_OK):
             self.memory = True
+        if not self.memory and not self._own_files():
+            self.memory = True
         if self.memory:
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             _create(conn)
@@ -319,6 +316,34 @@ class Index:
                 return self._open()
             raise
         return conn
+
+    def _own_files(self) -> bool:
+        """Whether index.sqlite (and its -wal, -shm, -journal) are tmt's own regular files,
+        making the database if it is missing, with the store's group permissions (SQLite
+        gives its -wal and -shm files the database's mode), so every member of a group
+        sharing the store can write it. A link or special file there is never opened: SQLite
+        would write (or drop tables) through it. The index is then kept in memory, with a
+        warning once per process; `tmt fsck` names the file, `tmt fsck --repair` moves it aside.
+        """
+        try:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                check_entry(f"{self.path}{suffix}")
+        except UnsafePath as e:
+            if str(self.path) not in _WARNED_UNSAFE:
+                _WARNED_UNSAFE.add(str(self.path))
+                warn(f"{e.message}; the query index is kept in memory (run `tmt fsck`)")
+            return False
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            return True
+        except OSError:
+            return True  # sqlite will say what is wrong (or fall back to memory)
+        try:
+            share(fd, self.repo.tmt_dir, 0o644)
+        finally:
+            os.close(fd)
+        return True
 
     def _init(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -515,7 +540,7 @@ class Index:
         pending: list[tuple[str, str, tuple[int, int, int]]] = []  # (name, path, sig) to use
         to_read: list[tuple[str, str]] = []
         try:
-            it = os.scandir(self.experiments)
+            it = os.scandir(own_dir(self.experiments.parent, self.experiments.name))
         except FileNotFoundError:
             it = None
         if it is not None:
@@ -711,6 +736,7 @@ class Index:
         return self.run(lambda c: c.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
+_WARNED_UNSAFE: set[str] = set()
 _OPEN: dict[str, Index] = {}
 _OPEN_LOCK = threading.Lock()
 

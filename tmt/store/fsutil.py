@@ -5,7 +5,8 @@ import errno
 import os
 
 from tmt._sys import host_label
-from tmt.errors import StoreError
+from tmt.errors import StoreError, UnsafePath
+from tmt.store.nofollow import own_dir, remake, share
 
 
 def tmp_name(tmp_dir: str | os.PathLike[str], suffix: str = "") -> str:
@@ -28,14 +29,22 @@ def tmp_owner(name: str) -> tuple[str | None, int | None]:
 
 
 def write_tmp(tmp_dir: str, data: bytes, *, fsync: bool = True, mode: int = 0o644) -> str:
-    """Write `data` to a new temp file under `tmp_dir` and return its path."""
+    """Write `data` to a new temp file under the store's `tmp_dir` and return its path.
+
+    `tmp_dir` is checked (and made) as tmt's own folder (tmt.store.nofollow): a link there
+    would put the bytes, and later gc's deletions, outside the store.
+    """
+    store, name = os.path.split(os.fspath(tmp_dir))
+    own_dir(store, name, create=True)
     path = tmp_name(tmp_dir)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileNotFoundError:
-        os.makedirs(tmp_dir, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = os.open(path, flags, mode)
+    except FileNotFoundError:  # removed since it was checked: made again
+        remake(store, name)
+        fd = os.open(path, flags, mode)
     try:
+        share(fd, store, mode)
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
@@ -73,7 +82,9 @@ def atomic_write(
     sync_dir: bool = True,
     make_dirs: bool = False,
 ) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never a mix.
+    """Replace `path`, a file in the store, with `data` so that readers see the old or the
+    new file, never a mix. The folder of `path` must be the store folder or one of its own
+    (checked: never a link); a link at `path` itself is replaced, never written through.
 
     fsync the temp file before the rename, or a crash can publish an empty file.
     `durable=False` skips the fsyncs, for derived caches that may be lost but not torn.
@@ -83,20 +94,26 @@ def atomic_write(
     """
     path = os.fspath(path)
     try:
+        store = os.path.dirname(os.fspath(tmp_dir))
+        folder = os.path.relpath(os.path.dirname(path) or ".", store)
+        if folder != ".":
+            own_dir(store, folder, create=make_dirs)  # a store-internal folder: never a link
         tmp = write_tmp(os.fspath(tmp_dir), data, fsync=durable)
         try:
             try:
                 os.replace(tmp, path)
             except FileNotFoundError:
-                if not make_dirs or not os.path.exists(tmp):
+                if not make_dirs or folder == "." or not os.path.exists(tmp):
                     raise
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                remake(store, folder)  # removed since it was checked: made again
                 os.replace(tmp, path)
         except BaseException:
             _unlink_quiet(tmp)
             raise
         if durable and sync_dir:
             fsync_dir(os.path.dirname(path) or ".")
+    except UnsafePath:
+        raise
     except OSError as e:
         raise StoreError(f"could not write {path}: {e.strerror or e}", _hint_for(e)) from e
 
@@ -162,13 +179,83 @@ def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode:
     Returns True when linked. Other errors (ENOSPC, EACCES, EEXIST...) propagate.
     """
     try:
-        os.link(src, dst)
+        os.link(src, dst, follow_symlinks=False)  # a link at src is linked as a link, never its target
         return True
     except OSError as e:
         if e.errno not in LINK_UNSUPPORTED:
             raise
     import shutil
 
-    shutil.copyfile(src, dst)
+    from tmt.store.nofollow import open_file
+
+    with open_file(src) as fsrc, open(dst, "xb") as fdst:  # src: a regular file, never followed
+        shutil.copyfileobj(fsrc, fdst, 1 << 20)
     os.chmod(dst, mode)
     return False
+
+
+def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to the user's own `path` (`tmt export -o`), as a shell redirection would,
+    but atomically where that is possible:
+
+    - a regular file is replaced through a temp file in its folder, keeping its mode (and,
+      where allowed, its owner); one with other hard links is rewritten in place, keeping them;
+    - a symlink is followed: its target is written as above (a dangling link's target is made);
+    - a FIFO or device is written into, never replaced (`-o /dev/stdout`, `-o pipe`);
+    - a missing file is made with the usual mode (0666 less the umask); a missing folder is
+      an error: no parent folder is ever created.
+
+    OSError propagates (the caller names the path).
+    """
+    import stat as statmod
+
+    path = os.path.realpath(path)  # a link's target, as `>` writes it
+    folder = os.path.dirname(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not statmod.S_ISREG(st.st_mode):
+        if statmod.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        with open(path, "wb") as f:  # FIFO, device: written into, as the shell does
+            f.write(data)
+        return
+    if st is not None and st.st_nlink > 1:
+        with open(path, "r+b") as f:  # other names share this file: keep them
+            f.truncate(0)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmt-{os.urandom(6).hex()}")
+    mode = statmod.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_current_umask()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if st is not None:
+                try:
+                    os.fchown(fd, st.st_uid, st.st_gid)
+                except OSError:
+                    pass  # not ours to give away: the file becomes the writer's, as with cp
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+    fsync_dir(folder)
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (see snapshot/checkout)."""
+    from tmt.snapshot.checkout import _umask
+
+    return _umask()
