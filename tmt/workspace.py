@@ -38,6 +38,7 @@ from tmt.snapshot import tree as treemod
 from tmt.snapshot.diff import ADDED, REMOVED, Change, FileDiff, diff_trees, file_diff
 from tmt.store.ids import ObjectId
 from tmt.store.pins import PinFile
+from tmt.text import printable
 
 BACKUP_NAME = "checkout-backup"
 BACKUP_TAG = "backup"
@@ -65,7 +66,7 @@ def _code_tree(record: Record) -> ObjectId:
 
 
 def _label(record: Record) -> str:
-    return f"{record.id[:8]} ({record.name})"
+    return f"{record.id[:8]} ({printable(record.name)})"
 
 
 # -- diff -----------------------------------------------------------------------------------
@@ -197,14 +198,14 @@ def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: boo
         if plan.blocking:
             raise CheckoutError(
                 "these folders hold files that are not part of the working-tree snapshot, where "
-                f"run {_label(record)} has a file:\n" + "\n".join(f"  {p}" for p in plan.blocking),
+                f"run {_label(record)} has a file:\n" + "\n".join(f"  {printable(p)}" for p in plan.blocking),
                 "move them away and check out again",
             )
         if plan.in_the_way and not force:
             raise CheckoutError(
                 f"checking out run {_label(record)} would overwrite files that are not part of the "
                 "working-tree snapshot (ignored, too large or unreadable), so no backup could keep "
-                "them:\n" + "\n".join(f"  {p}" for p in plan.in_the_way),
+                "them:\n" + "\n".join(f"  {printable(p)}" for p in plan.in_the_way),
                 "move them away, or pass --force to overwrite them",
             )
         backup, reused = save_backup(repo, snap, ref=ref)

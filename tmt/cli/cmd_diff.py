@@ -109,9 +109,10 @@ def _print_file(out, f) -> None:
     out.line(f"diff --tmt {old} {new}", style="bold")
     if f.note:
         out.line(f.note, style="dim")
-    for line in f.lines:
+    for i, line in enumerate(f.lines):
         style = next((s for prefix, s in _LINE_STYLES if line.startswith(prefix)), None)
-        out.line(line, style=style)
+        # the ---/+++ headers hold names; the rest is the file's content (escaped on a terminal)
+        out.line(line, style=style, content=i >= 2)
 
 
 def _print_stat(out, files, Column) -> None:

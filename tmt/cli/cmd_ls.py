@@ -91,7 +91,9 @@ def _check_sort_key(runs, key: str) -> None:
     if key.startswith("params.") or key in ("id", "name", "status", "created_at", "finished_at", "duration_s"):
         return
     if len(runs) and not any(metric in r.metrics for r in runs[:1000]):
-        known = sorted({m for r in runs[:1000] for m in r.metrics})
+        from tmt.text import printable
+
+        known = sorted({printable(m) for r in runs[:1000] for m in r.metrics})
         raise UsageError(f"no run has a metric {metric!r} to sort by",
                          f"metrics they have: {', '.join(known)}" if known else "these runs recorded no metrics")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +40,9 @@ DEFAULT_WIDTH = 120  # when the width cannot be known (piped) and COLUMNS is not
 
 
 def message(text: str) -> None:
-    """A message for the person, not data: stderr."""
-    click.echo(text, err=True)
+    """A message for the person, not data: stderr (control characters escaped: a message
+    names runs and paths, which come from the store)."""
+    click.echo(printable(text), err=True)
 
 
 def color_wanted(stream: IO[str] | None = None) -> bool:
@@ -121,7 +123,14 @@ class Output:
             )
         return self._console
 
-    def line(self, text: str = "", style: str | None = None) -> None:
+    def line(self, text: str = "", style: str | None = None, *, content: bool = False) -> None:
+        """One line, its control characters escaped (`printable`). A line of a file's
+        `content` (a diff) is escaped only on a terminal, tabs kept: piped, it is the exact
+        text (a patch must apply), and a terminal never sees the escape codes it may hold."""
+        if not content:
+            text = printable(text)
+        elif self.tty:
+            text = printable(text, keep_tabs=True)
         if self.rich and style and self.color:
             from rich.text import Text
 
@@ -129,12 +138,19 @@ class Output:
         else:
             click.echo(text, file=self.stream, color=False)
 
+    @property
+    def tty(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
     def heading(self, text: str) -> None:
         """A section title; plain text gets a trailing colon so it reads as a label."""
         if self.rich:
             self.line(text, style="bold")
         else:
-            click.echo(f"{text}:", file=self.stream)
+            click.echo(f"{printable(text)}:", file=self.stream)
 
     # -- tables ----------------------------------------------------------------------------
 
@@ -161,7 +177,7 @@ class Output:
             show_header=show_header, header_style="bold", pad_edge=False, show_edge=False,
         )
         for col in columns:
-            t.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap,
+            t.add_column(printable(col.header), justify=col.justify, style=col.style, no_wrap=col.no_wrap,
                          overflow="ellipsis" if col.no_wrap else "fold")
         for row in rows:
             t.add_row(*(Text(text, style=style or "") for text, style in row))
@@ -192,7 +208,7 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[tuple[str, st
                 show_header: bool = True, indent: int = 0) -> list[str]:
     """Columns separated by two spaces, numbers right-aligned, no trailing spaces."""
     texts = [[text for text, _ in row] for row in rows]
-    header = [c.header for c in columns]
+    header = [printable(c.header) for c in columns]  # headers name metrics: from the store
     widths = [len(h) if show_header else 0 for h in header]
     for row in texts:
         for i, text in enumerate(row):
@@ -234,8 +250,17 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: characters json.dumps(ensure_ascii=False) leaves raw that a terminal may act on (C1 controls
+#: such as U+009B, the 8-bit CSI; line and paragraph separators; bidi overrides) or that no
+#: stream can encode (lone surrogates: undecodable bytes of a file name)
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
 def dumps_json(value: Any) -> str:
-    return json.dumps(jsonable(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    """JSON for scripts: UTF-8, keys sorted; control characters as \\u escapes (the same
+    value to any JSON reader), so the output is safe on a terminal too."""
+    text = json.dumps(jsonable(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def dump_json(value: Any, file: IO[str] | None = None) -> None:
@@ -283,7 +308,7 @@ def fmt_value(value: Any, digits: int = 6) -> str:
             return "inf" if value > 0 else "-inf"
         return f"{value:.{digits}g}"
     if isinstance(value, int):
-        return str(value)
+        return _int_text(value)
     if isinstance(value, str):
         return value
     return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
@@ -298,10 +323,26 @@ def fmt_delta(a: Any, b: Any, digits: int = 4) -> str:
         return ""
     if d == 0:
         return "="
-    text = f"{d:+.{digits}g}" if isinstance(d, float) else f"{d:+d}"
-    if a != 0 and math.isfinite(a):
-        text += f" ({d / abs(a) * 100:+.1f}%)"
+    try:
+        text = f"{d:+.{digits}g}" if isinstance(d, float) else _int_text(d, sign=True)
+        if a != 0 and math.isfinite(a):
+            text += f" ({d / abs(a) * 100:+.1f}%)"
+    except OverflowError:  # integers beyond the float range (a record from elsewhere)
+        pass
     return text
+
+
+def _int_text(value: int, sign: bool = False) -> str:
+    """An integer for people; one of more than 30 digits as 1.23e+400 (an exact 400-digit
+    number, a record from elsewhere, helps nobody in a table)."""
+    if -10**30 < value < 10**30:
+        return f"{value:+d}" if sign else str(value)
+    try:
+        digits = str(abs(value))
+    except ValueError:  # beyond Python's 4,300-digit limit for str()
+        return "-inf" if value < 0 else "+inf" if sign else "inf"
+    text = f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+    return ("-" if value < 0 else "+" if sign else "") + text
 
 
 def _is_number(v: Any) -> bool:

@@ -21,6 +21,7 @@ in-memory index, rebuilt per process.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -36,6 +37,7 @@ from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record, read_recor
 from tmt.records.model import Record, decode, is_run_id, param_value
 from tmt.store import codec
 from tmt.store.nofollow import check_entry, own_dir, share
+from tmt.text import to_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
@@ -173,15 +175,25 @@ def prepare(rec: Record) -> tuple:
     host = env.get("host")
     tags = rec.tags
     return (
-        rec.id, rec.name, rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
+        rec.id, to_text(rec.name), rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
         _epoch(rec.finished_at), rec.finished_at,
-        rec.duration_s if isinstance(rec.duration_s, (int, float)) else None,
+        _finite(rec.duration_s),
         pid if type(pid) is int and _INT64[0] <= pid <= _INT64[1] else None,
-        host if isinstance(host, str) else None,
-        json.dumps([t for t in tags if isinstance(t, str)]) if tags else "[]",
-        rec.parent if isinstance(rec.parent, str) else None,
+        to_text(host) if isinstance(host, str) else None,
+        json.dumps([to_text(t) for t in tags if isinstance(t, str)]) if tags else "[]",
+        to_text(rec.parent) if isinstance(rec.parent, str) else None,
         _pack(rec.params), _pack(rec.metrics),
     )
+
+
+def _finite(value: Any) -> float | None:
+    """A duration SQLite can hold (an int beyond 64 bits would overflow the binding)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _prepare_file(name: str, path: str) -> tuple | str | None:
@@ -252,14 +264,30 @@ def _kv_for(rows: list[tuple], keys: set[str], c_rid: int, c_params: int, c_metr
 def _pack(values: dict[str, Any]) -> bytes:
     try:
         return codec.packb(values)
-    except (OverflowError, TypeError, ValueError):
-        # Integers beyond 64 bits: msgpack cannot hold them; the index keeps them as text.
-        return codec.packb(json.loads(json.dumps(values, default=str), parse_int=_safe_int))
+    except (OverflowError, TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return codec.packb(_indexable(values))
 
 
-def _safe_int(text: str) -> int | str:
-    v = int(text)
-    return v if _INT64[0] <= v <= _INT64[1] else text
+def _indexable(value: Any) -> Any:
+    """`value` as msgpack can hold it: integers beyond 64 bits as floats (±inf beyond the
+    float range), so they still compare in `where`, sort and best(); text with undecodable
+    bytes as tmt.text.to_text shows them. The record keeps the exact value."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, str):
+        return to_text(value)
+    if isinstance(value, dict):
+        return {to_text(str(k)): _indexable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_indexable(v) for v in value]
+    return to_text(str(value))
 
 
 def _immediate(conn: sqlite3.Connection, work) -> None:

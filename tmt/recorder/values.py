@@ -6,8 +6,10 @@ so what JSON cannot hold is stored as its repr, never an error).
 """
 from __future__ import annotations
 
+import math
 import numbers
 import os
+import sys
 from collections.abc import Mapping
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ MAX_ITEMS = 256
 _MAX_DEPTH = 16
 _CONTAINERS = (list, tuple, set, frozenset, Mapping)
 _PREVIEW = 8  # items shown of a summarised container
+_FLOAT_MAX = int(sys.float_info.max)
 
 
 def _scalar(value: Any) -> Any:
@@ -44,14 +47,14 @@ def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return int(value)
+        return _int_metric(name, value)
     if isinstance(value, float):
         return float(value)
     v = _scalar(value)
     if isinstance(v, bool):
         return v
     if isinstance(v, numbers.Integral):
-        return int(v)
+        return _int_metric(name, int(v))
     if isinstance(v, numbers.Real):
         return float(v)
     shown = repr(value)
@@ -61,6 +64,19 @@ def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float
         f"{what} {name!r} must be a number, got {type(value).__name__} {shown}",
         "metrics are ints, floats, bools or numpy/torch scalars; store other objects with tmt.save()",
     )
+
+
+def _int_metric(name: str, value: int) -> int | float:
+    """An integer metric: exact, unless it is beyond the float range (about 1.8e308), where no
+    comparison, sort or JSON reader would keep it: then ±inf, with a warning."""
+    value = int(value)
+    if -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return value
+    from tmt._warn import warn
+
+    warn(f"metric {name!r} is an integer beyond the float range; it is recorded as "
+         f"{'inf' if value > 0 else '-inf'}")
+    return math.inf if value > 0 else -math.inf
 
 
 def to_metrics(metrics: Mapping[str, Any] | None, what: str = "metric") -> dict[str, bool | int | float]:

@@ -27,12 +27,20 @@ def record_bytes(record: Record) -> bytes:
     """The exact bytes of a record file (UTF-8 JSON, 2-space indent, trailing newline)."""
     try:
         data = json.dumps(encode(record), indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
-    except (TypeError, ValueError) as e:  # NaN outside metrics, a non-JSON value
+    except (TypeError, ValueError) as e:  # NaN outside metrics, a non-JSON value, a 5000-digit int
         raise RecordError(
             f"record {record.id} cannot be written as JSON: {e}",
             "params, tags, env and extra must be JSON values (finite numbers, strings, lists, dicts)",
         ) from None
-    return data.encode("utf-8") + b"\n"
+    try:
+        return data.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        # Undecodable bytes of a non-UTF-8 path or argument (argv, cwd, a name): written as
+        # the text "\\xNN" (tmt.text.to_text), so the record stays UTF-8 JSON.
+        from tmt.text import to_texts
+
+        data = json.dumps(to_texts(encode(record)), indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
+        return data.encode("utf-8") + b"\n"
 
 
 def write_record(experiments_dir: Path, tmp_dir: Path, record: Record) -> Path:
