@@ -73,6 +73,8 @@ class TreeTooLarge(InvalidTree):
     """A tree expands past the configured bound on paths or bytes (a "tree bomb": trees that
     name the same subtree many times expand exponentially while the store stays tiny)."""
 
+    over = ""  # which bound, for messages: "more than 10,000,000 paths (max_tree_paths)"
+
 
 class SnapshotError(TmtError):
     """The code root could not be snapshotted."""

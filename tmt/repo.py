@@ -184,6 +184,17 @@ class Repo:
         return self._config
 
     @property
+    def tree_bounds(self):
+        """How far a tree may expand (Config.tree_bounds). Reading a run's trees (diff of two
+        runs, checkout -o) needs no code root: when the settings cannot find one (a bad
+        code_root), the store's own settings and the defaults bound them."""
+        try:
+            return self.config.tree_bounds
+        except UsageError:
+            local = Config.from_mapping(self._local, str(self._config_path))
+            return _trusted_bounds(local, Config(), self._local).tree_bounds
+
+    @property
     def root_label(self) -> str:
         """The code root as records store it: relative to the folder holding .tmt/ ("."
         almost always), never absolute, so a moved or copied project stays consistent."""

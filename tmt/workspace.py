@@ -104,7 +104,7 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None, progress=None) -> R
     else:
         rb = _resolve(b, repo)
         b_tree = code_tree(rb, required=False)
-    changes = diff_trees(repo.store, a_tree, b_tree, bounds=repo.config.tree_bounds)  # type: ignore[arg-type]
+    changes = diff_trees(repo.store, a_tree, b_tree, bounds=repo.tree_bounds)  # type: ignore[arg-type]
     out = RunDiff(repo, ra, rb, a_tree, b_tree, changes)
     if rb is not None:
         out.params = _side_by_side(flatten(ra.params), flatten(rb.params))
@@ -166,7 +166,7 @@ def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo |
     if to is not None:
         from tmt.snapshot.checkout import materialize
 
-        stats = materialize(repo.store, tree, to, bounds=repo.config.tree_bounds)
+        stats = materialize(repo.store, tree, to, bounds=repo.tree_bounds)
         return CheckoutResult(record.id, record.name, tree, Path(to), written=stats.files)
     return _checkout_in_place(repo, record, tree, force=force, ref=ref if isinstance(ref, str) else record.id[:8],
                               progress=progress)
@@ -251,7 +251,7 @@ def _running_records(repo: Repo) -> list[Record]:
 def plan_restore(repo: Repo, current: ObjectId, target: ObjectId) -> RestorePlan:
     """Diff the working-tree snapshot `current` against `target` and find what is in the way."""
     store = repo.store
-    changes = diff_trees(store, current, target, bounds=repo.config.tree_bounds)
+    changes = diff_trees(store, current, target, bounds=repo.tree_bounds)
     plan = RestorePlan(current, target, changes)
     removed = {c.path for c in changes if c.status == REMOVED}
     root = os.fsencode(repo.root)
@@ -349,7 +349,7 @@ def apply_restore(repo: Repo, plan: RestorePlan, pin: PinFile, result: CheckoutR
     writes = plan.to_write
     if writes:
         delta = _delta_tree(repo, writes, pin)
-        stats = restore(repo.store, delta, root, bounds=repo.config.tree_bounds)
+        stats = restore(repo.store, delta, root, bounds=repo.tree_bounds)
         result.written = stats.files
 
 

@@ -125,11 +125,14 @@ class Output:
 
     def line(self, text: str = "", style: str | None = None, *, content: bool = False) -> None:
         """One line, its control characters escaped (`printable`). A line of a file's
-        `content` (a diff) is escaped only on a terminal, tabs kept: piped, it is the exact
-        text (a patch must apply), and a terminal never sees the escape codes it may hold."""
+        `content` (a diff) keeps its tabs and the \\r of a CRLF line end, so ordinary code
+        prints (and patches) exactly; any other control character is shown escaped, on a
+        terminal or not (`--json` keeps the exact lines)."""
         if not content:
             text = printable(text)
-        elif self.tty:
+        elif text.endswith("\r"):
+            text = printable(text[:-1], keep_tabs=True) + "\r"
+        else:
             text = printable(text, keep_tabs=True)
         if self.rich and style and self.color:
             from rich.text import Text
@@ -137,13 +140,6 @@ class Output:
             self.console().print(Text(text, style=style), soft_wrap=True)
         else:
             click.echo(text, file=self.stream, color=False)
-
-    @property
-    def tty(self) -> bool:
-        try:
-            return self.stream.isatty()
-        except (AttributeError, ValueError):
-            return False
 
     def heading(self, text: str) -> None:
         """A section title; plain text gets a trailing colon so it reads as a label."""
@@ -271,7 +267,12 @@ def dump_json(value: Any, file: IO[str] | None = None) -> None:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return "-"
+    try:
+        if not math.isfinite(seconds) or seconds < 0:
+            return "-"
+    except OverflowError:  # an integer beyond the float range (a record from elsewhere)
         return "-"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
@@ -318,16 +319,19 @@ def fmt_delta(a: Any, b: Any, digits: int = 4) -> str:
     """b - a for two numbers (with the relative change), else ''."""
     if not _is_number(a) or not _is_number(b):
         return ""
-    d = b - a
+    try:
+        d = b - a
+    except OverflowError:  # an integer beyond the float range and a float (a record from elsewhere)
+        return ""
     if isinstance(d, float) and not math.isfinite(d):
         return ""
     if d == 0:
         return "="
+    text = f"{d:+.{digits}g}" if isinstance(d, float) else _int_text(d, sign=True)
     try:
-        text = f"{d:+.{digits}g}" if isinstance(d, float) else _int_text(d, sign=True)
         if a != 0 and math.isfinite(a):
             text += f" ({d / abs(a) * 100:+.1f}%)"
-    except OverflowError:  # integers beyond the float range (a record from elsewhere)
+    except OverflowError:
         pass
     return text
 

@@ -41,7 +41,7 @@ from tmt.records.io import RECORD_SUFFIX, record_path
 from tmt.records.model import is_run_id
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
-from tmt.errors import CorruptObject, InvalidTree, ObjectNotFound, StoreError, TmtError, TreeTooLarge, UnsafePath
+from tmt.errors import CorruptObject, InvalidTree, ObjectNotFound, StoreError, TreeTooLarge, UnsafePath
 from tmt.snapshot import statcache
 from tmt.store import nofollow
 from tmt.store.ids import HEX_DIGITS, ObjectId, hash_bytes
@@ -151,25 +151,28 @@ def fsck(
         if not repair:
             result = _Check(repo, progress, threads).run()
         else:
-            _unplant_lock(Path(repo.tmt_dir))
+            moved = _unplant_lock(Path(repo.tmt_dir))
             with GcLock(repo.tmt_dir, purpose="fsck --repair"):
-                result = _repair(repo, progress, threads, [Path(s) for s in search])
+                result = _repair(repo, progress, threads, [Path(s) for s in search], moved)
     except OSError as e:  # a read-only or foreign-owned store, a full disk
         raise os_error("fsck --repair" if repair else "fsck", e) from e
     result.duration_s = time.monotonic() - t0
     return result
 
 
-def _unplant_lock(tmt_dir: Path) -> None:
+def _unplant_lock(tmt_dir: Path) -> list[Problem]:
     """A link or special file at gc.lock would stop the repair from taking the lock: move it
     to quarantine first. No gc can hold such a lock (every gc refuses to open one)."""
     path = tmt_dir / LOCK_NAME
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        return
-    if not statmod.S_ISREG(mode):
-        _quarantine(tmt_dir, path)
+        return []
+    if statmod.S_ISREG(mode):
+        return []
+    p = Problem("unsafe_path", nofollow.unsafe(path, mode, "file").message, path=str(path))
+    p.repair, p.repaired = f"moved to {_quarantine(tmt_dir, path)}", True
+    return [p]
 
 
 # -- checking ---------------------------------------------------------------------------------
@@ -276,9 +279,7 @@ class _Check:
         for fan in fans:
             fpath = f"{odir}/{fan}"
             if len(fan) == 2 and set(fan) <= HEX_DIGITS and not _real_dir(fpath):
-                if not os.path.isdir(fpath):
-                    self.add("stray_file", f"{fpath} is not an object fan-out folder", path=fpath)
-                continue  # a link is an unsafe_path
+                continue  # a link or a file where a fan-out folder belongs: an unsafe_path
             if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
                 self.add("stray_file", f"{fpath} is not an object fan-out folder", path=fpath)
                 continue
@@ -392,10 +393,7 @@ class _Check:
     def _bounds(self, records: list) -> None:
         """A record's tree that expands past the bounds (a tree bomb) is a bad_tree: checkout
         and diff refuse it. Computed from the trees already decoded, each visited once."""
-        try:
-            bounds = self.repo.config.tree_bounds
-        except TmtError:  # settings that do not load are another command's error
-            bounds = treemod.TreeBounds()
+        bounds = self.repo.tree_bounds
         memo: dict = {}
 
         def shape_of(oid: str):
@@ -410,8 +408,8 @@ class _Check:
                 try:
                     bounds.expansion(shape_of, tree, memo)
                 except TreeTooLarge as e:
-                    self.add("bad_tree", f"tree {tree} (record {rec.id} code): {e.message}", tree,
-                             f"record {rec.id} code")
+                    self.add("bad_tree", f"tree {tree} (record {rec.id} code) expands to {e.over}: "
+                             "checkout and diff refuse it", tree, f"record {rec.id} code")
                 except InvalidTree:
                     pass  # too deep: the walk reported it
 
@@ -433,7 +431,7 @@ class _Check:
                 return size
             try:
                 return self.store.stat(oid).st_size
-            except (ObjectNotFound, CorruptObject):
+            except (ObjectNotFound, CorruptObject, UnsafePath):
                 return None
 
         for path in statcache.cache_files(folder):
@@ -566,7 +564,7 @@ def _hash_fan(path: str, fan: str):
 # -- repairing --------------------------------------------------------------------------------
 
 
-def _repair(repo, progress: Progress | None, threads: int, search: list[Path]) -> FsckResult:
+def _repair(repo, progress: Progress | None, threads: int, search: list[Path], moved: list[Problem]) -> FsckResult:
     tmt_dir = Path(repo.tmt_dir)
     # 0. Links and special files where tmt keeps its own folders and files go to quarantine
     #    first (the link itself, renamed: never followed), so nothing below writes through one.
@@ -581,6 +579,7 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path]) -
     restored_from_trash = restore_trash(tmt_dir)
     first = _Check(repo, progress, threads)
     first.run()
+    unsafe = moved + unsafe
     problems = unsafe + trash + first.r.problems
     for p in trash:
         p.repaired, p.repair = True, f"moved {restored_from_trash} object(s) back into objects/"

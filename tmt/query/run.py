@@ -328,7 +328,7 @@ class Run:
         """Materialize the run's code into `target` (new or empty): read-only hard links."""
         from tmt.snapshot.checkout import materialize
 
-        materialize(self.repo.store, self._code_tree(), target, bounds=self.repo.config.tree_bounds)
+        materialize(self.repo.store, self._code_tree(), target, bounds=self.repo.tree_bounds)
         return Path(target)
 
     def code_path(self) -> Path:
@@ -345,7 +345,7 @@ class Run:
         if tmp.is_symlink() or tmp.exists():
             _rmtree_readonly(tmp)
         try:
-            materialize(self.repo.store, tree, tmp, bounds=self.repo.config.tree_bounds)
+            materialize(self.repo.store, tree, tmp, bounds=self.repo.tree_bounds)
             try:
                 os.rename(tmp, folder)
             except OSError:

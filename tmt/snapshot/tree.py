@@ -72,12 +72,14 @@ class TreeBounds:
             over = f"more than {self.max_bytes:,} bytes (max_tree_bytes)"
         else:
             return
-        raise TreeTooLarge(
+        error = TreeTooLarge(
             f"{what} {oid} expands to {over}; refusing to walk it",
             "a tree this large is almost always a damaged or hostile store (a \"tree bomb\" names "
             "the same subtree many times): run `tmt fsck`; for a real one, raise max_tree_paths or "
             "max_tree_bytes in [tool.tmt] of pyproject.toml",
         )
+        error.over = over
+        raise error
 
     def expansion(self, shape_of, oid: ObjectId, memo: dict | None = None) -> tuple[int, int]:
         """(paths, bytes) below tree `oid`, each distinct subtree visited once; `shape_of(id)`

@@ -16,9 +16,10 @@ store (docs/reliability.md, "Threat model"):
 - a file tmt reads (`read_file`, `open_file`) is opened with O_NOFOLLOW | O_NONBLOCK and
   checked with fstat: a symlink, FIFO, device, socket or folder raises `NotAFile` (an
   OSError) at once, so no reader follows a link out of the store or waits on a FIFO;
-- folders found good are remembered for the life of the process (a check costs one lstat the
-  first time only): the threat is a store copied from elsewhere, which does not change under
-  a running tmt. An attacker writing into the store while tmt runs is out of scope.
+- folders found good are remembered until a store is opened again (`ObjectStore()`: every
+  command, every run), so a check costs one lstat per folder and operation: the threat is a
+  store copied from elsewhere before tmt opens it. An attacker who rewrites the store while
+  tmt runs in it is out of scope (docs/reliability.md).
 
 New files and folders get the store folder's group permissions (`file_mode`, `dir_mode`), so a
 store shared by a group (`chmod g+ws`) stays writable by every member whatever their umask.
@@ -169,6 +170,13 @@ def remake(store: str | os.PathLike[str], rel: str) -> str:
     removed meanwhile (by hand, or `rm -r .tmt/experiments`), so it is made again."""
     forget(f"{os.fspath(store)}/{rel}")
     return own_dir(store, rel, create=True)
+
+
+def forget_all() -> None:
+    """Forget every check: a store is being opened, and may have changed since the last one."""
+    with _lock:
+        _checked.clear()
+        _group.clear()
 
 
 def forget(path: str | os.PathLike[str]) -> None:

@@ -14,7 +14,7 @@ from blake3 import blake3
 
 from tmt.errors import CorruptObject, ObjectNotFound, StoreError, UnsafePath
 from tmt.store.fsutil import LINK_UNSUPPORTED, _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
-from tmt.store.nofollow import NotAFile, describe, open_file, own_dir, read_file, remake
+from tmt.store.nofollow import NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
 from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId, hash_bytes, validate_oid
 
 OBJECT_MODE = 0o444
@@ -30,6 +30,7 @@ class ObjectStore:
     """
 
     def __init__(self, tmt_dir: str | os.PathLike[str]) -> None:
+        forget_all()  # opening a store: what was checked before is checked again (nofollow)
         self.tmt_dir = Path(tmt_dir)
         self.objects_dir = self.tmt_dir / "objects"
         self.tmp_dir = self.tmt_dir / "tmp"
@@ -48,10 +49,10 @@ class ObjectStore:
         return self.objects_dir / oid[:2] / oid[2:]
 
     def has(self, oid: ObjectId) -> bool:
-        """Whether the object is in the store as a regular file."""
+        """Whether the object is in the store as a regular file (in a real fan-out folder)."""
         try:
             return statmod.S_ISREG(self.stat(oid).st_mode)
-        except (ObjectNotFound, CorruptObject):
+        except (ObjectNotFound, CorruptObject, UnsafePath):
             return False
 
     def _fspath(self, oid: str) -> str:
