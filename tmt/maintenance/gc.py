@@ -36,10 +36,9 @@ from tmt.records.series import JOURNAL_DIRNAME, JOURNAL_SUFFIX
 from tmt.repo import Repo
 from tmt.store.fsutil import LINK_UNSUPPORTED, tmp_owner
 from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId
-from tmt.store.nofollow import UNSAFE_HINT, layout_problems, own_dir
+from tmt.store.nofollow import TRASH_PREFIX, UNSAFE_HINT, layout_problems, own_dir
 from tmt.store.pins import live_pin_owners, live_pins, remove_dead_pins
 
-TRASH_PREFIX = "trash-"
 DEFAULT_GRACE_S = 3600.0
 #: a temp file whose pid is not alive here must also be this old: older names ("<pid>-<rand>")
 #: carry no host, so on a store shared between hosts it may be a live writer's elsewhere.

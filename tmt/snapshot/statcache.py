@@ -6,7 +6,7 @@ rules in force there (while they are unchanged, an entry kept last time needs no
 entries all match, with unchanged subdirectories and the same row count, reuses its tree id
 without encoding anything. Deleting the cache costs only speed.
 
-One cache file per code root (`stat-v3-<digest of the root>`): projects sharing one store
+One cache file per code root (`stat-v4-<digest of the root>`): projects sharing one store
 (TMT_DIR) keep their caches apart instead of replacing each other's at every run.
 
 The file carries a checksum (BLAKE3 of the rest) and is read without following links: a

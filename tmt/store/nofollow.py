@@ -286,6 +286,8 @@ def share(fd: int, store: str | os.PathLike[str], mode: int) -> None:
 
 
 # -- the layout: where tmt keeps its own folders and files -------------------------------------
+# (docs/format.md, section 1; the modules that own these names: repo, maintenance.gc/lock/fsck,
+# query.index, records.series, snapshot.statcache)
 
 #: folders directly in the store folder
 OWN_FOLDERS = ("objects", "experiments", "cache", "tmp", "pins", "journal", "quarantine")
