@@ -62,10 +62,10 @@ def test_ls_table(three):
     r = invoke("ls")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (
-        "id        name     status            age  duration       f1  acc  loss\n"
-        "33333333  lr_high  crashed    2024-01-03         -\n"
-        "22222222  lr_high  completed  2024-01-02       12s      0.7  0.9\n"
-        "11111111  base     completed  2024-01-01       12s  0.61234        0.5\n"
+        "id        name     status            age  duration       f1  acc  loss  params.lr  params.opt.name\n"
+        "33333333  lr_high  crashed    2024-01-03         -                            0.9\n"
+        "22222222  lr_high  completed  2024-01-02       12s      0.7  0.9              0.5  sgd\n"
+        "11111111  base     completed  2024-01-01       12s  0.61234        0.5        0.1  sgd\n"
     )
     assert r.stderr == ""
 
@@ -73,7 +73,9 @@ def test_ls_table(three):
 def test_ls_metric_columns_fit_the_width(three):
     r = invoke("ls", env={"COLUMNS": "62"})
     assert r.stdout.splitlines()[0] == "id        name     status            age  duration       f1"
-    r = invoke("ls", "--metrics", "loss,acc")
+    assert r.stderr == ("(4 more columns did not fit: acc, loss, params.lr, params.opt.name; choose with --columns, "
+                        "or widen the terminal)\n")
+    r = invoke("ls", "--metrics", "loss,acc", "--params", "")
     assert r.stdout.splitlines()[0] == "id        name     status            age  duration  loss  acc"
     assert r.stdout.splitlines()[3] == "11111111  base     completed  2024-01-01       12s   0.5"
 
@@ -128,6 +130,9 @@ def test_ls_bad_filters_are_usage_errors(three):
     r = invoke("ls", "--sort", "nope")
     assert r.exit_code == 2
     assert r.stderr == "Error: no run has a metric 'nope' to sort by\nhint: metrics they have: acc, f1, loss\n"
+    r = invoke("ls", "--sort", "lr")
+    assert r.stderr == ("Error: no run has a metric 'lr' to sort by\n"
+                        "hint: did you mean 'params.lr'? metrics they have: acc, f1, loss\n")
     r = invoke("ls", "-n", "-1")
     assert r.exit_code == 2 and "Invalid value for '-n' / '--limit'" in r.stderr
 

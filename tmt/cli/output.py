@@ -98,6 +98,23 @@ class Output:
         forced = bool(os.environ.get("FORCE_COLOR")) and not os.environ.get("NO_COLOR")
         return cls(rich=tty or forced, color=color, width=terminal_width(stream), file=file)
 
+    def width_limit(self) -> int | None:
+        """How wide a table may be: the terminal's width; piped, $COLUMNS if the user set it,
+        else no limit (a script reading the table must get every column)."""
+        if self.rich:
+            return self.width
+        env = os.environ.get("COLUMNS", "")
+        return int(env) if env.isdigit() and int(env) > 0 else None
+
+    @property
+    def column_gap(self) -> int:
+        """Characters between two table columns: rich pads each side of its divider."""
+        return 3 if self.rich else 2
+
+    @property
+    def ellipsis(self) -> str:
+        return "…" if can_encode("…", self.stream) else "~"
+
     # -- low level -----------------------------------------------------------------------
 
     @property
@@ -186,6 +203,57 @@ def _cell(value: Any) -> tuple[str, str | None]:
 def _clean(text: str) -> str:
     """One line per cell: control characters would break alignment and could be escapes."""
     return printable(text)
+
+
+def cell_text(value: Any) -> str:
+    """A cell as it will be printed (escaped), to measure it before laying out a table."""
+    return _cell(value)[0]
+
+
+def shorten(text: str, width: int, ellipsis: str = "…") -> str:
+    """`text` cut to `width` characters, the last one an ellipsis when it was cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(width - len(ellipsis), 0)] + ellipsis
+
+
+@dataclass(slots=True)
+class Fit:
+    """How a table fits a width: the columns kept (indexes, in order), the width the
+    shrinkable column gets, and the columns dropped."""
+
+    kept: list[int]
+    shrink_to: int | None
+    dropped: list[int]
+
+
+def fit_columns(widths: Sequence[int], fixed: int, limit: int | None, gap: int, *,
+                shrink: int | None = None, min_shrink: int = 8) -> Fit:
+    """Lay out columns of natural `widths` in `limit` characters.
+
+    The first `fixed` columns are always kept; column `shrink` (among them) gives up width
+    first, down to `min_shrink`; then the other columns are kept in order while they fit,
+    and the rest dropped. Nothing else is ever cut, so ids and numbers print whole.
+    """
+    n = len(widths)
+    if limit is None:
+        return Fit(list(range(n)), None, [])
+    def total(cols: list[int], shrunk: int | None) -> int:
+        w = sum(widths[i] if i != shrink or shrunk is None else shrunk for i in cols)
+        return w + gap * (len(cols) - 1)
+
+    kept = list(range(fixed))
+    floor = min(widths[shrink], min_shrink) if shrink is not None else None
+    dropped: list[int] = []
+    for i in range(fixed, n):
+        if not dropped and total(kept + [i], floor) <= limit:
+            kept.append(i)
+        else:
+            dropped.append(i)
+    shrink_to = None
+    if shrink is not None and total(kept, None) > limit:
+        shrink_to = max(floor, widths[shrink] - (total(kept, None) - limit))
+    return Fit(kept, shrink_to, dropped)
 
 
 def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[tuple[str, str | None]]], *,

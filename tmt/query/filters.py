@@ -87,6 +87,29 @@ def parse_where(expr: str) -> Condition:
     return Condition(ns + m["key"], op, value, expr.strip())
 
 
+def holds(cond: Condition, value: object) -> bool:
+    """Whether `value` (None: the run has no such key) meets `cond`, as the index decides:
+    only a value of the condition's kind compares, and NaN never does."""
+    if value is None:
+        return False
+    kind = cond.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            return False
+    elif kind == "num":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return False
+    elif not isinstance(value, str):
+        return False
+    want = cond.value
+    op = cond.op
+    if op == "=":
+        return value == want
+    if op == "!=":
+        return value != want
+    return {">": value > want, ">=": value >= want, "<": value < want, "<=": value <= want}[op]  # type: ignore[operator]
+
+
 def parse_where_list(where: str | list[str] | tuple[str, ...] | None) -> list[Condition]:
     if where is None:
         return []

@@ -212,6 +212,7 @@ class Run:
             rec.id, rec.name, rec.status, ix._epoch(rec.created_at) or 0.0, rec.created_at, rec.finished_at,
             rec.duration_s, (rec.env or {}).get("pid"), (rec.env or {}).get("host"), json.dumps(rec.tags),
             rec.parent, ix._pack(rec.params), ix._pack(rec.metrics), ix._epoch(rec.finished_at),
+            ix.series_column(rec, os.fspath(repo.tmt_dir)),
         )
         return cls(repo, row, rec)
 
