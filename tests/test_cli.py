@@ -238,7 +238,8 @@ def test_diff_two_runs(three):
     r = invoke("diff", "base", "lr_high~1")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (
-        "diff --tmt a/train.py b/train.py\n"
+        "diff --git a/train.py b/train.py\n"
+        "index 44c7745..1ba9999 100644\n"
         "--- a/train.py\n"
         "+++ b/train.py\n"
         "@@ -1 +1 @@\n"
@@ -270,7 +271,8 @@ def test_diff_stat_and_json(three):
     data = json.loads(invoke("diff", "1111", "2222", "--json").stdout)
     assert data["a"]["id"].startswith("1111") and data["b"]["name"] == "lr_high"
     assert data["files"] == [{"path": "train.py", "status": "modified", "added": 1, "removed": 1, "binary": False,
-                              "old_kind": "f", "new_kind": "f", "note": None,
+                              "old_kind": "f", "new_kind": "f", "note": None, "old_path": None, "similarity": None,
+                              "header": ["diff --git a/train.py b/train.py", "index 44c7745..1ba9999 100644"],
                               "lines": ["--- a/train.py", "+++ b/train.py", "@@ -1 +1 @@", "-lr = 0.1", "+lr = 0.5"]}]
     assert {"key": "f1", "a": 0.61234, "b": 0.7, "delta": pytest.approx(0.08766)} in data["metrics"]
     assert {"key": "lr", "a": 0.1, "b": 0.5} in data["params"]
@@ -283,7 +285,8 @@ def test_diff_same_run_and_working_tree(three, project):
     r = invoke("diff", "2222")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (
-        "diff --tmt a/train.py b/train.py\n"
+        "diff --git a/train.py b/train.py\n"
+        "index 1ba9999..59070a5 100644\n"
         "--- a/train.py\n"
         "+++ b/train.py\n"
         "@@ -1 +1,2 @@\n"

@@ -98,7 +98,8 @@ class TmtClickError(click.ClickException):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tmt")
-def cli() -> None:
+@click.option("--no-pager", is_flag=True, help="Never send output through a pager (as git --no-pager).")
+def cli(no_pager: bool) -> None:
     """tmt (That Metric Timeline): record, find, compare and restore experiment runs."""
 
 

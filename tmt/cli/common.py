@@ -69,3 +69,18 @@ def filter_options(f: Callable) -> Callable:
     for opt in reversed(options):
         f = opt(f)
     return f
+
+
+def pager_option(f: Callable) -> Callable:
+    """--no-pager, for verbs whose output can be long (show, diff)."""
+    return click.option("--no-pager", is_flag=True,
+                        help="Print directly; on a terminal the output otherwise goes through "
+                             "$TMT_PAGER, $PAGER or less -FRX.")(f)
+
+
+def paged(no_pager: bool):
+    """The verb's output through the pager, unless --no-pager (the verb's or tmt's) says not."""
+    from tmt.cli.pager import paged as _paged
+
+    root = click.get_current_context().find_root()
+    return _paged(enabled=not (no_pager or root.params.get("no_pager")))

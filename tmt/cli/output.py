@@ -36,6 +36,8 @@ STATUS_STYLES = {
 }
 
 DEFAULT_WIDTH = 120  # when the width cannot be known (piped) and COLUMNS is not set
+#: (width, colour) of the terminal while stdout goes through a pager (tmt.cli.pager)
+PAGING: tuple[int, bool] | None = None
 
 
 def message(text: str) -> None:
@@ -89,6 +91,8 @@ class Output:
 
     @classmethod
     def detect(cls, file: IO[str] | None = None) -> "Output":
+        if PAGING is not None and file is None:  # stdout is the pager's pipe: render for the terminal
+            return cls(rich=True, color=PAGING[1], width=PAGING[0])
         stream = file or sys.stdout
         try:
             tty = stream.isatty()
@@ -145,6 +149,15 @@ class Output:
             self.console().print(Text(text, style=style), soft_wrap=True)
         else:
             click.echo(text, file=self.stream, color=False)
+
+    def patch_line(self, text: str, style: str | None = None) -> None:
+        """One line of a patch. Piped, the file's own characters as UTF-8 (a CR, an escape
+        byte: `git apply` must get them back); on a terminal, control characters escaped
+        (tabs kept) so a file cannot drive the terminal."""
+        if self.rich:
+            self.line("\t".join(printable(part) for part in text.split("\t")), style=style)
+        else:
+            click.echo(text.encode("utf-8", "surrogateescape"), file=self.stream, color=False)
 
     def heading(self, text: str) -> None:
         """A section title; plain text gets a trailing colon so it reads as a label."""
@@ -355,6 +368,14 @@ def fmt_value(value: Any, digits: int = 6) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+
+
+def fmt_exact(value: Any) -> str:
+    """A param or metric in full: floats as Python prints them (repr: the shortest text that
+    reads back as the same float), so `show` never rounds 0.99123456 to 0.991235."""
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return fmt_value(value)
 
 
 def fmt_delta(a: Any, b: Any, digits: int = 4) -> str:
