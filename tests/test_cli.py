@@ -392,9 +392,9 @@ def test_rm_yes(three, repo):
 
 
 def test_rm_confirmation_prompt(three, repo, monkeypatch):
-    import tmt.cli.cmd_rm as cmd_rm
+    import tmt.cli.common as common
 
-    monkeypatch.setattr(cmd_rm, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
     r = invoke("rm", "base", input="n\n")
     assert r.exit_code == 1
     assert "  11111111  base  completed  2024-01-01\nDelete 1 run? [y/N]: n\nNothing deleted.\n" in r.stderr

@@ -84,3 +84,40 @@ def paged(no_pager: bool):
 
     root = click.get_current_context().find_root()
     return _paged(enabled=not (no_pager or root.params.get("no_pager")))
+
+
+#: Runs listed before a deletion question (the rest are counted).
+CONFIRM_LIST = 20
+
+
+def confirm_delete(runs: list[tuple[str, str, str, Any]], yes: bool) -> bool:
+    """Ask before deleting runs, as `tmt rm` and `tmt gc --keep-last` do: True to go on.
+
+    `runs` are (id, name, status, created_at), newest first. With `yes`, nothing is asked;
+    without a terminal on stdin the deletion is refused (UsageError: a script must say
+    --yes). On a "no" the caller says "Nothing deleted." and exits with status 1.
+    """
+    from tmt.cli.output import fmt_age, message
+    from tmt.errors import UsageError
+
+    n = len(runs)
+    what = f"{n} run{'s' if n != 1 else ''}"
+    if yes:
+        return True
+    if not stdin_is_terminal():
+        raise UsageError(f"refusing to delete {what} without confirmation: stdin is not a terminal",
+                         "pass --yes to delete without asking")
+    for rid, name, status, created in runs[:CONFIRM_LIST]:
+        message(f"  {rid[:8]}  {name}  {status}  {fmt_age(created)}")
+    if n > CONFIRM_LIST:
+        message(f"  … and {n - CONFIRM_LIST} more")
+    return click.confirm(f"Delete {what}?", default=False, err=True)
+
+
+def stdin_is_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
