@@ -235,12 +235,12 @@ class Table:
         return None
 
     def cell(self, i: int, col: ValueColumn):
-        from tmt.cli.output import fmt_value
+        from tmt.cli.output import fmt_exact, fmt_value
         from tmt.query import index as ix
 
-        if col.kind == "param":
+        if col.kind == "param":  # a setting, as it was given: never rounded
             p = self.params[i]
-            return fmt_value(p[col.key]) if col.key in p else ""
+            return fmt_exact(p[col.key]) if col.key in p else ""
         shown = self.shown[i]
         if col.key in shown:
             text = fmt_value(shown[col.key], 5)

@@ -73,13 +73,13 @@ def key_hint(key: str, known: KnownKeys) -> str:
     """"did you mean 'f1'? metrics they have: acc, f1" for a key no run has."""
     wanted = "param" if key.startswith("params.") else "metric"
     every = known.names("metric") + known.names("param") + known.names("stat")
-    close = difflib.get_close_matches(key, every, n=3, cutoff=0.5)  # 0.5: f2 finds f1
+    close = difflib.get_close_matches(key, every, n=1, cutoff=0.5)  # 0.5: f2 finds f1
     if not close and wanted == "metric":  # `C` typed for the param C, `loss` for a series
         bare = key[8:] if key.startswith("metrics.") else key
         close = [k for k in every if k in (f"params.{bare}", f"{bare}.last")]
     parts = []
     if close:
-        parts.append("did you mean " + " or ".join(repr(c) for c in close) + "?")
+        parts.append(f"did you mean {close[0]!r}?")
     names = known.names(wanted)
     if names:
         parts.append(f"{wanted}s they have: {_listing(names)}")

@@ -300,9 +300,10 @@ RENAME_PAIRS_LIMIT = 100_000
 def detect_renames(store: ObjectStore, changes: list[Change]) -> list[Change]:
     """Pairs of a removed and an added file turned into renames: first the same blob, then
     similar content (the bytes of their common lines over the larger size, at least
-    RENAME_SIMILARITY percent, the best pairs first). Symlinks and folders are not paired."""
-    removed = [c for c in changes if c.status == REMOVED and c.old.kind in (treemod.FILE, treemod.EXEC)]
-    added = [c for c in changes if c.status == ADDED and c.new.kind in (treemod.FILE, treemod.EXEC)]
+    RENAME_SIMILARITY percent, the best pairs first). Symlinks, folders and empty files
+    (all alike, as git says) are not paired."""
+    removed = [c for c in changes if c.status == REMOVED and c.old.kind in (treemod.FILE, treemod.EXEC) and c.old.size]
+    added = [c for c in changes if c.status == ADDED and c.new.kind in (treemod.FILE, treemod.EXEC) and c.new.size]
     if not removed or not added:
         return changes
     pairs: dict[bytes, tuple[Change, int]] = {}  # added path -> (removed change, similarity)
