@@ -31,7 +31,9 @@ def command(a: str, b: str | None, stat: bool, context: int, code_only: bool, no
     B's. It is coloured on a terminal, and long output goes through a pager ($TMT_PAGER,
     $PAGER, else less -FRX; --no-pager prints directly). Params and metrics follow side by
     side, metrics with the change from A to B, then the packages whose versions differ.
-    Without B, run A is compared with the working tree (the code only).
+    Without B, run A is compared with the working tree (the code only). Piped, the patch
+    holds the files' own bytes (a CR, an escape character); on a terminal such characters
+    are shown escaped.
 
     \b
     A and B are runs: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.

@@ -7,7 +7,6 @@ rather than an empty column or "no runs match".
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +70,8 @@ def _listing(names: list[str]) -> str:
 
 def key_hint(key: str, known: KnownKeys) -> str:
     """"did you mean 'f1'? metrics they have: acc, f1" for a key no run has."""
+    import difflib  # only on this error path
+
     wanted = "param" if key.startswith("params.") else "metric"
     every = known.names("metric") + known.names("param") + known.names("stat")
     close = difflib.get_close_matches(key, every, n=1, cutoff=0.5)  # 0.5: f2 finds f1

@@ -294,6 +294,11 @@ class Run:
         return self.record.error
 
     @property
+    def outputs(self) -> dict[str, Any]:
+        """Final values the run returned that are not numbers (strings, lists, dicts)."""
+        return self.record.outputs
+
+    @property
     def artifacts(self) -> Mapping[str, Artifact]:
         if self._artifacts is None:
             self._artifacts = _ArtifactMap({a["name"]: Artifact(self, a) for a in self.record.artifacts}, self)
@@ -309,7 +314,8 @@ class Run:
         return names
 
     def series(self, name: str) -> "Series":
-        """A step metric: `.steps`, `.values`, `.times` (live runs read their journal)."""
+        """A step metric: a sequence of (step, value), with `.steps`, `.values`, `.times`
+        and `.to_pandas()` (a live or crashed run's come from its journal)."""
         from tmt.records.series import load_series
 
         s = load_series(self.repo, self.record, name)
