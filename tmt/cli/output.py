@@ -77,6 +77,7 @@ class Column:
     justify: str = "left"  # "left" | "right"
     style: str | None = None  # rich style for the whole column
     no_wrap: bool = True
+    min_width: int | None = None  # rich never narrows it below this (ids, numbers: never cut)
 
 
 @dataclass
@@ -169,8 +170,9 @@ class Output:
     # -- tables ----------------------------------------------------------------------------
 
     def table(self, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, title: str | None = None,
-              show_header: bool = True, indent: int = 0) -> None:
-        rows = [[_cell(c) for c in row] for row in rows]
+              show_header: bool = True, indent: int = 0, cleaned: bool = False) -> None:
+        """`cleaned`: the rows are already `clean_cells` (measured by the caller: one pass)."""
+        rows = rows if cleaned else [[_cell(c) for c in row] for row in rows]
         if self.rich:
             self._rich_table(columns, rows, title=title, show_header=show_header, indent=indent)
         else:
@@ -192,7 +194,7 @@ class Output:
         )
         for col in columns:
             t.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap,
-                         overflow="ellipsis" if col.no_wrap else "fold")
+                         overflow="ellipsis" if col.no_wrap else "fold", min_width=col.min_width)
         for row in rows:
             t.add_row(*(Text(text, style=style or "") for text, style in row))
         self.console().print(Padding(t, (0, 0, 0, indent)) if indent else t)
@@ -221,6 +223,11 @@ def _clean(text: str) -> str:
 def cell_text(value: Any) -> str:
     """A cell as it will be printed (escaped), to measure it before laying out a table."""
     return _cell(value)[0]
+
+
+def clean_cells(row: Sequence[Any]) -> list[tuple[str, str | None]]:
+    """A row's cells as (escaped text, style), as `table` prints them: measured once."""
+    return [_cell(c) for c in row]
 
 
 def shorten(text: str, width: int, ellipsis: str = "…") -> str:
