@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
@@ -75,13 +76,13 @@ def run_in_terminal(args: list[str], cwd: Path, columns: int = 100, **extra: str
 
 
 def test_ls_on_a_narrow_terminal_shrinks_the_name_and_never_cuts_numbers(runs):
-    screen, err, status = run_in_terminal(["ls"], runs.root, columns=75)
+    screen, err, status = run_in_terminal(["ls"], runs.root, columns=70)
     assert status == 0
     lines = [line.rstrip() for line in screen.splitlines()]
     assert lines[0].split() == ["id", "name", "status", "age", "duration", "acc", "f1"]
-    assert lines[2].split()[:2] == ["22222222", "a_rather_l…"]  # rich: 3 characters between columns
+    assert lines[2].split()[:2] == ["22222222", "a_rather_lo…"]
     assert lines[2].split()[-2:] == ["0.25", "0.87654"] and lines[3].split()[-1] == "0.91235"
-    assert all(len(line) <= 75 for line in lines)
+    assert all(len(line) <= 70 for line in lines)
     assert err == "(1 more column did not fit: params.C; choose with --columns, or widen the terminal)\n"
 
 
@@ -91,7 +92,7 @@ def test_show_and_diff_go_through_the_pager_on_a_terminal(runs, tmp_path):
     assert (status, screen, err) == (0, "", "")
     text = paged.read_text()
     assert text.startswith("run 22222222222222222222222222222222\n")  # rendered for the terminal (rich)
-    assert "  f1   0.87654321 " in text
+    assert re.search(r"\n  f1 +0\.87654321 ", text)
     screen, err, status = run_in_terminal(["diff", "last~1", "last"], runs.root, PAGER=f"cat > '{paged}'")
     assert (status, screen) == (0, "")
     assert paged.read_text().startswith("diff --git a/train.py b/train.py\n")

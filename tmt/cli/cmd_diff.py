@@ -66,7 +66,7 @@ def command(a: str, b: str | None, stat: bool, context: int, code_only: bool, no
 
 
 def _print(out, d, files, *, stat: bool, code_only: bool, no_code: bool) -> None:
-    from tmt.cli.output import Column, fmt_delta, fmt_value
+    from tmt.cli.output import Column, fmt_delta, fmt_exact, fmt_value
 
     right = f"run {d.b.id[:8]} ({d.b.name})" if d.b is not None else "the working tree"
     left = f"run {d.a.id[:8]} ({d.a.name})"
@@ -86,7 +86,7 @@ def _print(out, d, files, *, stat: bool, code_only: bool, no_code: bool) -> None
         out.table(
             [Column("param"), Column(f"a: {d.a.id[:8]}", justify="right"), Column(f"b: {d.b.id[:8]}", justify="right"),
              Column("")],
-            [[k, fmt_value(va), fmt_value(vb), ("changed", "yellow") if va != vb else ""] for k, va, vb in d.params],
+            [[k, fmt_exact(va), fmt_exact(vb), ("changed", "yellow") if va != vb else ""] for k, va, vb in d.params],
             title="params",
         )
     if d.metrics:

@@ -12,6 +12,8 @@ TERMINAL_LIMIT = 50
 #: Fixed columns: id, name, status, age, duration (the name shrinks first).
 FIXED = ("id", "name", "status", "age", "duration")
 NAME_COLUMN = 1
+#: Characters between two columns (plain text and rich tables alike).
+COLUMN_GAP = 2
 #: Dropped columns named in the note before "…".
 NOTE_NAMES = 6
 
@@ -288,7 +290,7 @@ def render(out, runs, metric_names: str | None, param_names: str | None, column_
     widths = [len(cell_text(h)) for h in headers]
     for j in range(len(headers)):
         widths[j] = max(widths[j], max(len(row[j][0]) for row in rows))
-    fit = fit_columns(widths, len(FIXED), out.width_limit(), out.column_gap, shrink=NAME_COLUMN)
+    fit = fit_columns(widths, len(FIXED), out.width_limit(), COLUMN_GAP, shrink=NAME_COLUMN)
     if fit.shrink_to is not None:
         for row in rows:
             row[NAME_COLUMN] = (shorten(row[NAME_COLUMN][0], fit.shrink_to, out.ellipsis), None)

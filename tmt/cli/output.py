@@ -112,11 +112,6 @@ class Output:
         return int(env) if env.isdigit() and int(env) > 0 else None
 
     @property
-    def column_gap(self) -> int:
-        """Characters between two table columns: rich pads each side of its divider."""
-        return 3 if self.rich else 2
-
-    @property
     def ellipsis(self) -> str:
         return "…" if can_encode("…", self.stream) else "~"
 
@@ -188,9 +183,11 @@ class Output:
         from rich.table import Table
         from rich.text import Text
 
+        # collapse_padding: two characters between columns, as in plain text, so a table
+        # that fits when piped fits on a terminal of the same width
         t = Table(
             title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD if show_header else None,
-            show_header=show_header, header_style="bold", pad_edge=False, show_edge=False,
+            show_header=show_header, header_style="bold", pad_edge=False, show_edge=False, collapse_padding=True,
         )
         for col in columns:
             t.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap,
