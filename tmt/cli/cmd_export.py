@@ -26,11 +26,10 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
       tmt export > runs.csv
       tmt export --format json --name '^sweep' --where 'f1 > 0.8' -o best.json
     """
+    from tmt.cli.cmd_ls import check_sort_key, check_where_keys
     from tmt.cli.output import message
     from tmt.query.runs import select
     from tmt.repo import Repo
-
-    from tmt.cli.cmd_ls import check_sort_key, check_where_keys
 
     repo = Repo.find()
     filters = dict(name=name, since=since, until=until, status=list(status) or None, tags=list(tags) or None)

@@ -60,9 +60,12 @@ def filter_options(f: Callable) -> Callable:
         click.option("--status", metavar="STATUS", multiple=True,
                      help="Only runs with this status: completed, failed, interrupted, running, crashed. Repeatable."),
         click.option("--where", metavar="EXPR", multiple=True,
-                     help="Keep runs where EXPR holds, e.g. 'f1 > 0.8' or 'params.lr <= 0.01'. Repeatable (all must hold)."),
+                     help="Keep runs where EXPR holds, e.g. 'f1 > 0.8', 'params.lr <= 0.01' or 'loss.last < 0.3' "
+                          "(a series' last, min or max). Repeatable (all must hold)."),
         click.option("--tag", "tags", metavar="TAG", multiple=True, help="Only runs with this tag. Repeatable (all)."),
-        click.option("--sort", metavar="METRIC", help="Sort by this metric, best (highest) first; runs without it last."),
+        click.option("--sort", metavar="KEY",
+                     help="Sort by this metric (or params.NAME, or a series' NAME.last/.min/.max), highest first; "
+                          "runs without it last."),
         click.option("--asc", is_flag=True, help="With --sort: lowest first (for losses)."),
         click.option("-n", "--limit", type=click.IntRange(min=0), metavar="N", help="Show at most N runs."),
     ]

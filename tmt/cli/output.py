@@ -255,6 +255,7 @@ def fit_columns(widths: Sequence[int], fixed: int, limit: int | None, gap: int, 
     n = len(widths)
     if limit is None:
         return Fit(list(range(n)), None, [])
+
     def total(cols: list[int], shrunk: int | None) -> int:
         w = sum(widths[i] if i != shrink or shrunk is None else shrunk for i in cols)
         return w + gap * (len(cols) - 1)

@@ -12,6 +12,7 @@ booleans); a run without the key never matches, not even `!=`.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import time
 from dataclasses import dataclass
@@ -101,13 +102,11 @@ def holds(cond: Condition, value: object) -> bool:
             return False
     elif not isinstance(value, str):
         return False
-    want = cond.value
-    op = cond.op
-    if op == "=":
-        return value == want
-    if op == "!=":
-        return value != want
-    return {">": value > want, ">=": value >= want, "<": value < want, "<=": value <= want}[op]  # type: ignore[operator]
+    return _COMPARE[cond.op](value, cond.value)
+
+
+_COMPARE = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
+            "<=": operator.le}
 
 
 def parse_where_list(where: str | list[str] | tuple[str, ...] | None) -> list[Condition]:

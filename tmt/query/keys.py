@@ -48,8 +48,8 @@ class KnownKeys:
         return sorted(self.metrics)
 
 
-def known_keys(runs: "Runs", stats: list[dict] | None = None) -> KnownKeys:
-    """The keys any of `runs` has (`stats`: their series_stats(), if already read)."""
+def known_keys(runs: "Runs") -> KnownKeys:
+    """The keys any of `runs` has."""
     from tmt.query.runs import unpack_column
 
     keys = KnownKeys()
@@ -58,7 +58,7 @@ def known_keys(runs: "Runs", stats: list[dict] | None = None) -> KnownKeys:
         keys.metrics.update(d)
     for d in unpack_column(rows, ix.C_PARAMS):
         keys.params.update(flatten(d) if any(isinstance(v, dict) for v in d.values()) else d)
-    for st in runs.series_stats() if stats is None else stats:
+    for st in runs.series_stats():
         keys.series.update(st)
     return keys
 

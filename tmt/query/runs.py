@@ -332,7 +332,8 @@ def select(
         args.extend(sorted(stored))
     # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
     kv_conds: list[tuple[str, list[Any]]] = []
-    for cond in parse_where_list(where):  # type: ignore[arg-type]
+    conds = parse_where_list(where)  # type: ignore[arg-type]
+    for cond in conds:
         if cond.kind == "bool":
             kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
         elif cond.kind == "num":
@@ -359,7 +360,6 @@ def select(
     split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
     # A condition on a series statistic (loss.last) holds for a running or crashed run by its
     # journal, which the index does not hold: such runs are checked in Python, after SQL.
-    conds = parse_where_list(where)  # type: ignore[arg-type]
     journal_conds = [c for c in conds if c.key.startswith("m:") and ix.series_stat_key(c.key[2:])]
     order = "DESC" if newest_first else "ASC"
     sql_limit = None if split or journal_conds else limit
@@ -425,5 +425,7 @@ def select(
             keep = keep[: int(limit)]
         rows = [rows[n] for n in keep]
         statuses = [statuses[n] for n in keep]
+    elif journal_conds and limit is not None and limit >= 0:
+        rows, statuses = rows[: int(limit)], statuses[: int(limit)]
     return Runs(repo, rows, statuses)
 
