@@ -148,3 +148,11 @@ def test_width_shrinks_the_name_first_then_drops_columns(repo):
         "11111111  a_very_lon…  completed  2024-01-01       12s   0.5",
     ]
     assert r.stderr == "(2 more columns did not fit: f1, params.C; choose with --columns, or widen the terminal)\n"
+
+
+def test_names_from_records_are_escaped_in_messages(repo):
+    make_run(repo, 1, "a", metrics={"f1\x1b[2J": 0.5})
+    r = invoke("ls", "--where", "zz > 1")
+    assert r.exit_code == 2
+    assert r.stderr == "Error: no run has a metric 'zz' (in --where 'zz > 1')\nhint: metrics they have: f1\\x1b[2J\n"
+    assert "\x1b" not in invoke("ls", env={"COLUMNS": "40"}).stderr

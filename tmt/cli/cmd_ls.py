@@ -305,7 +305,7 @@ def render(out, runs, metric_names: str | None, param_names: str | None, column_
     out.table([specs[j] for j in kept], rows if len(kept) == len(specs) else [[row[j] for j in kept] for row in rows],
               cleaned=True)
     if fit.dropped:
-        names = [headers[j] for j in fit.dropped]
+        names = [cell_text(headers[j]) for j in fit.dropped]
         listed = ", ".join(names[:NOTE_NAMES]) + (", …" if len(names) > NOTE_NAMES else "")
         n = len(names)
         message(f"({n} more column{'s' if n != 1 else ''} did not fit: {listed}; choose with --columns, "

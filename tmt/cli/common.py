@@ -102,6 +102,7 @@ def confirm_delete(runs: list[tuple[str, str, str, Any]], yes: bool) -> bool:
     """
     from tmt.cli.output import fmt_age, message
     from tmt.errors import UsageError
+    from tmt.text import printable
 
     n = len(runs)
     what = f"{n} run{'s' if n != 1 else ''}"
@@ -111,7 +112,7 @@ def confirm_delete(runs: list[tuple[str, str, str, Any]], yes: bool) -> bool:
         raise UsageError(f"refusing to delete {what} without confirmation: stdin is not a terminal",
                          "pass --yes to delete without asking")
     for rid, name, status, created in runs[:CONFIRM_LIST]:
-        message(f"  {rid[:8]}  {name}  {status}  {fmt_age(created)}")
+        message(f"  {rid[:8]}  {printable(name)}  {status}  {fmt_age(created)}")
     if n > CONFIRM_LIST:
         message(f"  … and {n - CONFIRM_LIST} more")
     return click.confirm(f"Delete {what}?", default=False, err=True)

@@ -64,7 +64,9 @@ def known_keys(runs: "Runs") -> KnownKeys:
 
 
 def _listing(names: list[str]) -> str:
-    shown = names[:HINT_NAMES]
+    from tmt.text import printable  # names come from records: never a control character out
+
+    shown = [printable(n) for n in names[:HINT_NAMES]]
     return ", ".join(shown) + (", …" if len(names) > HINT_NAMES else "")
 
 
