@@ -34,6 +34,7 @@ from tmt._warn import warn
 from tmt.errors import CorruptRecord, RecordError
 from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record
 from tmt.records.model import Record, decode, is_run_id, param_value
+from tmt.records.series import stats_of
 from tmt.store import codec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,8 +198,6 @@ def series_column(rec: Record, tmt_dir: str | None = None) -> bytes | None:
     From the record's `series_summary`; a record written without one (by another writer)
     has its series blobs read once, here, when it is indexed. A running record's series are
     in its journal, which changes without the record: the query reads that (`Runs`)."""
-    from tmt.records.series import stats_of
-
     if not rec.series:
         return None
     stats = stats_of(rec.series_summary)
@@ -225,10 +224,12 @@ def _stats_from_blobs(rec: Record, names: list[str], tmt_dir: str) -> dict[str, 
     return out
 
 
-def _prepare_file(name: str, path: str) -> tuple | str | None:
+def _prepare_file(name: str, path: str, tmt_dir: str | None = None) -> tuple | str | None:
     """Prepared values of one record file; its defect (str) if corrupt; None if it vanished."""
+    if tmt_dir is None:
+        tmt_dir = os.path.dirname(os.path.dirname(path))
     try:
-        return prepare(_read(path, name[: -len(RECORD_SUFFIX)]), os.path.dirname(os.path.dirname(path)))
+        return prepare(_read(path, name[: -len(RECORD_SUFFIX)]), tmt_dir)
     except CorruptRecord as e:
         return e.reason
     except RecordError:
@@ -236,7 +237,8 @@ def _prepare_file(name: str, path: str) -> tuple | str | None:
 
 
 def _prepare_chunk(items: list[tuple[str, str]]) -> list:
-    return [_prepare_file(n, p) for n, p in items]
+    tmt_dir = os.path.dirname(os.path.dirname(items[0][1])) if items else None  # one folder for all
+    return [_prepare_file(n, p, tmt_dir) for n, p in items]
 
 
 PARALLEL_MIN = 4000

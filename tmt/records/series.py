@@ -124,19 +124,22 @@ def record_summary(series: dict[str, Series]) -> dict[str, dict[str, Any]]:
 def stats_of(summary: Any) -> dict[str, tuple[Any, Any, Any]]:
     """{name: (last, min, max)} of a record's `series_summary` (floats; None where unknown);
     entries of the wrong shape (a hand-edited record) are left out."""
-    from tmt.records.model import decode_metric
-
     out = {}
     if not isinstance(summary, dict):
         return out
     for name, info in summary.items():
         if isinstance(name, str) and isinstance(info, dict):
-            vals = []
-            for key in STATS:
-                v = decode_metric(info.get(key))
-                vals.append(v if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
-            out[name] = tuple(vals)
+            out[name] = tuple(_stat(info.get(key)) for key in STATS)
     return out
+
+
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _stat(v: Any) -> float | None:
+    if type(v) is float or (type(v) is int):
+        return v
+    return _SPECIAL.get(v) if isinstance(v, str) else None
 
 
 def encode_series(series: Series) -> bytes:
