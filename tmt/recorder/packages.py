@@ -28,8 +28,9 @@ _META_SUFFIXES = (".dist-info", ".egg-info")
 #: Metadata headers are read up to the first blank line, within this many bytes.
 _HEADER_BYTES = 16384
 
-#: Imported in every process by a .pth file (setuptools' distutils shim), not by the run.
-_STARTUP = {"_distutils_hack"}
+#: The standard library, builtins, and what a .pth file imports in every process
+#: (setuptools' distutils shim): never a distribution the run chose.
+_SKIP = frozenset(sys.stdlib_module_names | set(sys.builtin_module_names) | {"__main__", "_distutils_hack"})
 #: {top-level module name: [[distribution, version, site folder, editable], ...]}
 Mapping = dict
 
@@ -38,14 +39,10 @@ def imported_packages(cache_dir: "Path | None" = None) -> dict[str, str]:
     """{distribution name: version} of the installed distributions whose modules are
     imported now, sorted by name. `cache_dir` (the store's cache folder) keeps the mapping
     between runs; without it, or if it cannot be written, the mapping is rebuilt."""
-    modules = dict(sys.modules)  # a copy: other threads may import meanwhile
-    skip = sys.stdlib_module_names | set(sys.builtin_module_names) | _STARTUP
-    tops: dict[str, Any] = {}
-    for name, mod in modules.items():
-        top = name.partition(".")[0]
-        if top in skip or top == "__main__" or top in tops:
-            continue
-        tops[top] = modules.get(top, mod)
+    modules = sys.modules
+    # Importing a.b imports a first, so every top-level name is a key of its own; list() is
+    # a snapshot (other threads may import meanwhile).
+    tops = {name: modules.get(name) for name in list(modules) if "." not in name and name not in _SKIP}
     mapping = _mapping(cache_dir)
     out: dict[str, str] = {}
     for top, mod in tops.items():
@@ -67,7 +64,7 @@ def _loaded_from(mod: Any, site: str) -> bool:
     if not paths:
         return True
     prefix = site.rstrip(os.sep) + os.sep
-    return any(os.path.abspath(p).startswith(prefix) for p in paths)
+    return any((p if os.path.isabs(p) else os.path.abspath(p)).startswith(prefix) for p in paths)
 
 
 # -- the mapping, cached ------------------------------------------------------------------
