@@ -47,7 +47,8 @@ Generated from the commands' `--help` by `scripts/gen_cli_docs.py`; do not edit 
   unless `COLUMNS` is set (then the same rules apply to that width).
 - **Pager.** On a terminal, `tmt show` and `tmt diff` send their output through a pager,
   as git does: `TMT_PAGER`, else `PAGER`, else `less -FRX` (which prints output that fits
-  one screen directly); `LESS=FRX` is set unless you set `LESS`. An empty value or `cat`
+  one screen directly; not when `TERM` is unset or `dumb`); `LESS=FRX` is set unless you set
+  `LESS`. An empty value or `cat`
   means no pager, and so does `--no-pager` (`tmt --no-pager show …` or `tmt show
   --no-pager …`). Piped output never goes through a pager.
 - **Closed pipes.** When the reader goes away (`tmt diff A B | head`, or quitting the

@@ -86,6 +86,7 @@ def test_ls_on_a_narrow_terminal_shrinks_the_name_and_never_cuts_numbers(runs):
     assert err == "(1 more column did not fit: params.C; choose with --columns, or widen the terminal)\n"
 
 
+@pytest.mark.slow
 def test_show_and_diff_go_through_the_pager_on_a_terminal(runs, tmp_path):
     paged = tmp_path / "paged.txt"
     screen, err, status = run_in_terminal(["show", "last"], runs.root, TMT_PAGER=f"cat > '{paged}'")
@@ -102,6 +103,21 @@ def test_show_and_diff_go_through_the_pager_on_a_terminal(runs, tmp_path):
         assert status == 0 and screen.startswith("run 22222222222222222222222222222222\n") and not paged.exists()
     screen, err, status = run_in_terminal(["show", "last"], runs.root, TMT_PAGER="", PAGER=f"cat > '{paged}'")
     assert screen.startswith("run 2222") and not paged.exists()  # TMT_PAGER='' wins over PAGER
+
+
+def test_the_default_pager_is_less_and_not_on_a_dumb_terminal(monkeypatch):
+    from tmt.cli.pager import pager_command
+
+    for var in ("TMT_PAGER", "PAGER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert pager_command() == "less -FRX"
+    monkeypatch.setenv("TERM", "dumb")
+    assert pager_command() is None
+    monkeypatch.setenv("PAGER", "most")
+    assert pager_command() == "most"  # the user's choice holds anywhere
+    monkeypatch.setenv("TMT_PAGER", "cat")
+    assert pager_command() is None
 
 
 def test_a_pager_that_quits_early_is_normal(runs):

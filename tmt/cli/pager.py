@@ -1,8 +1,8 @@
 """Long output through a pager on a terminal, as git does (`tmt show`, `tmt diff`).
 
 Which pager: `TMT_PAGER`, else `PAGER`, else `less -FRX` (quit if it fits one screen, keep
-colours, leave the text on the screen). An empty value or `cat` means none; so do
-`--no-pager` and a stdout that is not a terminal. Like git, the pager runs through the
+colours, leave the text on the screen) when TERM names a real terminal. An empty value or
+`cat` means none; so do `--no-pager` and a stdout that is not a terminal. Like git, the pager runs through the
 shell (so `PAGER='less -S'` works), `LESS=FRX` and `LV=-c` are set unless the user set them,
 and stdout itself (file descriptor 1) is pointed at the pager's stdin for the duration,
 so every write (click, rich) goes there. The output keeps the terminal's look: colours
@@ -29,6 +29,8 @@ def pager_command() -> str | None:
         if var in os.environ:
             cmd = os.environ[var].strip()
             return None if cmd in ("", "cat") else cmd
+    if os.environ.get("TERM", "dumb") == "dumb":
+        return None  # less would stop to warn that the terminal is not fully functional
     return DEFAULT_PAGER if shutil.which("less") else None
 
 
