@@ -89,6 +89,7 @@ class _Snapshotter:
         pin: PinFile,
         progress: Callable[[str, int, int], None] | None,
         warn: Callable[[str], None],
+        stat_cache: StatCache | None = None,
     ) -> None:
         self.root = os.fsencode(root.absolute())
         self.store = store
@@ -98,7 +99,10 @@ class _Snapshotter:
         self.pin = pin
         self.progress = progress
         self.warn = warn
-        self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
+        if stat_cache is not None:
+            self.cache = stat_cache
+        else:
+            self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
 
     def _reset(self, trusted: bool) -> None:
         self.trusted = trusted  # may whole directories be reused from the cache?
@@ -426,13 +430,12 @@ class _Snapshotter:
         return result
 
     def _save_cache(self, epoch: str | None) -> None:
-        if self.cache_dir is None:
-            return
         if not self.changed and epoch == self.cache.epoch and len(self.new_dirs) == len(self.cache.dirs):
             return
         self.cache.dirs = self.new_dirs
         self.cache.epoch = epoch
-        self.cache.save(self.cache_dir, self.store.tmp_dir)
+        if self.cache_dir is not None:
+            self.cache.save(self.cache_dir, self.store.tmp_dir)
 
 
 def snapshot(
@@ -445,6 +448,7 @@ def snapshot(
     pin: PinFile | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     warn: Callable[[str], None] = default_warn,
+    stat_cache: StatCache | None = None,
 ) -> SnapshotResult:
     """Store every file of `root` that is not ignored and return the root tree's id.
 
@@ -454,6 +458,10 @@ def snapshot(
 
     Pass a `pin` that outlives this call when a record will reference the tree later (the
     recorder does); otherwise a private pin protects the objects only during the call.
+
+    `stat_cache`, instead of the file under `cache_dir`, is an in-memory cache that this call
+    updates: passed from one call to the next over folders that share hard-linked files
+    (the predecessor's snapshots, tmt/legacy), a file already seen is not read again.
     """
     root = Path(root)
     if not root.is_dir():
@@ -470,6 +478,7 @@ def snapshot(
             pin=pin,
             progress=progress,
             warn=warn,
+            stat_cache=stat_cache,
         )
         return s.run()
     except OSError as e:
