@@ -107,8 +107,7 @@ def test_dry_run_writes_nothing(golden: Path) -> None:
 
 def test_a_store_without_a_legacy_database(repo, project: Path) -> None:
     proc = tmt(project, "migrate")
-    assert proc.stdout == ""
-    assert proc.stderr.strip() == "Nothing to import: this store has no tmt 0.1.8 database (.tmt/tmt_db.json)."
+    assert proc.stdout == "Nothing to import: this store has no tmt 0.1.8 database (.tmt/tmt_db.json).\n"
     assert json.loads(tmt(project, "migrate", "--json").stdout)["db"] is None
 
 
@@ -168,17 +167,17 @@ def test_what_cannot_be_imported_is_reported_and_the_rest_is_imported(golden: Pa
 def test_an_unreadable_result_keeps_the_legacy_files_until_it_is_imported(golden: Path, monkeypatch) -> None:
     import tmt as api
     from tmt.errors import StoreError
-    from tmt.recorder import artifacts
+    from tmt.legacy import migrate
 
-    real = artifacts.store_file
+    real = migrate.store_result
     first = expected_runs(golden)[0]
 
-    def store_file(store, pin, path):  # root reads any file: the fault is injected
+    def store_result(store, pin, batch, path):  # root reads any file: the fault is injected
         if path.name == "model.pkl" and first["legacy_id"] in path.parts:
             raise StoreError(f"could not read {path}: Permission denied")
-        return real(store, pin, path)
+        return real(store, pin, batch, path)
 
-    monkeypatch.setattr(artifacts, "store_file", store_file)
+    monkeypatch.setattr(migrate, "store_result", store_result)
     result = api.migrate(golden, remove_legacy=True)
     assert not result.removed_legacy and result.exit_code == 1
     assert [p.message.split(": ", 1)[1] for p in result.problems] == [
@@ -186,7 +185,7 @@ def test_an_unreadable_result_keeps_the_legacy_files_until_it_is_imported(golden
         "Permission denied); not imported"
     ]
     assert all(p.keeps_legacy for p in result.problems)
-    monkeypatch.setattr(artifacts, "store_file", real)
+    monkeypatch.setattr(migrate, "store_result", real)
     # readable now: the run imported without it is named, with the way to import it again
     again = api.migrate(golden, remove_legacy=True)
     assert not again.removed_legacy

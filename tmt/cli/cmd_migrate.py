@@ -21,9 +21,16 @@ def command(remove_legacy: bool, dry_run: bool, as_json: bool) -> None:
     runs. Runs already imported are skipped, so running it again imports only what is new.
     The legacy files are left in place unless --remove-legacy is given.
 
-    Exits 1 when something could not be imported (each problem is listed).
+    Exits 1 when something could not be imported (each problem is listed). See
+    docs/upgrading.md for how each field is converted.
+
+    \b
+    Examples:
+      tmt migrate --dry-run         # what would be imported
+      tmt migrate                   # import (again: only what is new)
+      tmt migrate --remove-legacy   # then delete tmt_db.json, snapshots/, results/
     """
-    from tmt.cli.output import dump_json, message
+    from tmt.cli.output import dump_json
     from tmt.legacy.migrate import migrate
     from tmt.maintenance._progress import StderrProgress
 
@@ -35,7 +42,7 @@ def command(remove_legacy: bool, dry_run: bool, as_json: bool) -> None:
         dump_json(result.to_dict())
         sys.exit(result.exit_code)
     if result.db is None:
-        message("Nothing to import: this store has no tmt 0.1.8 database (.tmt/tmt_db.json).")
+        click.echo("Nothing to import: this store has no tmt 0.1.8 database (.tmt/tmt_db.json).")
         return
     for p in result.problems:
         click.echo(f"problem: {p.message}")

@@ -23,6 +23,7 @@ What 0.1.8 did not record, and how the import decides (docs/upgrading.md):
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from tmt.records.model import Record
 from tmt.text import printable
 
 PROGRESS_PHASE = "migrate"
+#: Runs whose objects are published with one file-system sync (and whose records with another).
+CHUNK_RUNS = 100
 LEGACY_FILES = (DB_NAME, f"{DB_NAME}.lock")
 LEGACY_DIRS = ("snapshots", "results")
 #: Artifact formats tmt loads, by the file's extension; anything else is a pickle, as 0.1.8's
@@ -299,8 +302,9 @@ class _Migration:
     # -- importing ---------------------------------------------------------------------------
 
     def _import(self, todo: list[tuple[_Plan, float]]) -> None:
+        """Import in chunks: a chunk's objects are published with one file-system sync,
+        then its records with another (write order: objects, then records)."""
         from tmt.snapshot.statcache import StatCache
-        from tmt.store.fsutil import fsync_dir
         from tmt.store.pins import PinFile
 
         self.repo.experiments_dir.mkdir(parents=True, exist_ok=True)
@@ -309,22 +313,28 @@ class _Migration:
         cache = StatCache()
         pin = PinFile(self.tmt_dir)
         try:
-            for i, (plan, created) in enumerate(todo):
-                self.progress(PROGRESS_PHASE, i, len(todo))
-                self._import_one(plan, created, pin, cache)
+            for start in range(0, len(todo), CHUNK_RUNS):
+                built = []
+                with self.repo.store.batch() as batch:
+                    for i, (plan, created) in enumerate(todo[start:start + CHUNK_RUNS], start):
+                        self.progress(PROGRESS_PHASE, i, len(todo))
+                        built.append((plan, *self._build(plan, created, pin, cache, batch)))
+                _publish_records(self.repo, [record for _, record, _ in built])
+                for plan, _, problems in built:
+                    self.r.imported.append(plan.entry.run_id)
+                    self.r.children += plan.entry.parent is not None
+                    self.r.problems.extend(problems)
             self.progress(PROGRESS_PHASE, len(todo), len(todo))
-            fsync_dir(self.repo.experiments_dir)  # the records' renames, once for all
         finally:
             pin.close()  # after the last record: from then on the records are gc roots
 
-    def _import_one(self, plan: _Plan, created: float, pin: Any, cache: Any) -> None:
+    def _build(self, plan: _Plan, created: float, pin: Any, cache: Any, batch: Any) -> tuple[Record, list[Problem]]:
+        """The run's objects (into `batch`, pinned) and its record, with what went wrong."""
         from tmt.errors import TmtError
-        from tmt.recorder.artifacts import store_file
         from tmt.recorder.values import to_params
         from tmt.snapshot.build import snapshot
-        from tmt.store.fsutil import atomic_write
 
-        entry, r = plan.entry, self.r
+        entry = plan.entry
         label = f"run {entry.run_id[:8]} ({printable(entry.name)})"
         problems = list(plan.problems)
         code = None
@@ -333,7 +343,7 @@ class _Migration:
             try:
                 snap = snapshot(
                     plan.snapshot, self.repo.store, max_file_size=self.repo.config.max_file_size,
-                    pin=pin, warn=said.append, stat_cache=cache,
+                    pin=pin, warn=said.append, stat_cache=cache, batch=batch,
                 )
             except TmtError as e:
                 problems.append(Problem(f"{label}: its snapshot could not be read ({e.message}); imported without code",
@@ -343,11 +353,11 @@ class _Migration:
                 for path, reason in snap.skipped:
                     problems.append(Problem(f"{label}: {printable(path)} in its snapshot was not imported: {reason}",
                                             entry.legacy_id))
-                r.notes.extend(f"{label}: {printable(m)}" for m in said if not m.startswith("skipped "))
+                self.r.notes.extend(f"{label}: {printable(m)}" for m in said if not m.startswith("skipped "))
         artifacts = []
         for name, path in plan.results:
             try:
-                oid, size = store_file(self.repo.store, pin, path)
+                oid, size = store_result(self.repo.store, pin, batch, path)
             except TmtError as e:
                 problems.append(Problem(f"{label}: result {printable(name)!r} could not be read ({e.message}); "
                                         "not imported", entry.legacy_id))
@@ -380,12 +390,7 @@ class _Migration:
             env={"argv": entry.argv, "tmt": entry.version},
             outputs=to_params(outputs) if outputs else {},
         )
-        # The record last: everything it names is published (and pinned) by now.
-        atomic_write(record_path(self.repo.experiments_dir, entry.run_id), record_bytes(record),
-                     self.repo.tmp_dir, sync_dir=False, make_dirs=True)
-        r.imported.append(entry.run_id)
-        r.children += entry.parent is not None
-        r.problems.extend(problems)
+        return record, problems
 
     # -- removing the legacy files -----------------------------------------------------------
 
@@ -428,6 +433,58 @@ class _Migration:
         except OSError:
             pass
         r.removed_legacy = True
+
+
+def store_result(store: Any, pin: Any, batch: Any, path: Path) -> tuple[str, int]:
+    """Store a result file as a blob: pinned, then into `batch` (big files stream on their own)."""
+    from tmt.errors import StoreError
+    from tmt.recorder.artifacts import IN_MEMORY_MAX, store_file
+    from tmt.store.ids import hash_bytes
+
+    try:
+        # No symlink (the path is resolved), and a FIFO swapped in must not block the import
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StoreError(f"could not read {path}: not a regular file")
+            data = f.read(IN_MEMORY_MAX + 1)
+    except OSError as e:
+        raise StoreError(f"could not read {path}: {e.strerror or e}") from e
+    if len(data) > IN_MEMORY_MAX:
+        return store_file(store, pin, path)
+    oid = hash_bytes(data)
+    pin.add([oid])  # before the object is written or found: gc protocol
+    return batch.add(data, oid), len(data)
+
+
+def _publish_records(repo: Any, records: list[Record]) -> None:
+    """Write records as one batch: temp files, one file-system sync, renames, a folder sync.
+
+    Each record is replaced atomically, and none is renamed into place before every temp
+    file is on disk, so a crash leaves whole records or none.
+    """
+    from tmt.errors import StoreError
+    from tmt.store.fsutil import _hint_for, _unlink_quiet, fsync_dir, syncfs, write_tmp
+
+    tmp_dir = str(repo.tmp_dir)
+    written: list[tuple[str, Path]] = []
+    try:
+        for rec in records:
+            written.append((write_tmp(tmp_dir, record_bytes(rec), fsync=False), record_path(repo.experiments_dir, rec.id)))
+        if not syncfs(tmp_dir):
+            for tmp, _ in written:
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except OSError as e:
+        for tmp, _ in written:
+            _unlink_quiet(tmp)
+        raise StoreError(f"could not write the imported records: {e.strerror or e}", _hint_for(e)) from e
+    fsync_dir(repo.experiments_dir)
 
 
 def _remove(path: Path) -> None:
