@@ -239,3 +239,35 @@ def test_the_manager_hints_at_migrate_before_the_import(golden: Path) -> None:
     with pytest.raises(EntryNotFound) as e:
         TmtManager(config=golden).set_entry_by_name("baseline")
     assert e.value.hint == NOTICE.format(n=len(STEPS))
+
+
+def test_files_hard_linked_between_snapshots_are_read_once(tmp_path: Path) -> None:
+    """0.1.8 hard-links unchanged files from one snapshot to the next: the import reads
+    them once, through one stat cache carried across snapshots, and publishes many
+    snapshots' objects with one batch."""
+    import os
+    import time
+
+    from tmt.repo import Repo
+    from tmt.snapshot.build import snapshot
+    from tmt.snapshot.statcache import RACY_NS, StatCache
+    from tmt.store.pins import PinFile
+
+    first, second = tmp_path / "snap1", tmp_path / "snap2"
+    (first / "pkg").mkdir(parents=True)
+    for i in range(5):
+        (first / "pkg" / f"m{i}.py").write_text(f"X = {i}\n")
+    (second / "pkg").mkdir(parents=True)
+    for i in range(4):
+        os.link(first / "pkg" / f"m{i}.py", second / "pkg" / f"m{i}.py")
+    (second / "pkg" / "m4.py").write_text("X = 'changed'\n")
+    time.sleep(RACY_NS / 1e9 * 2)  # a file younger than this is "racily clean": never cached
+    repo = Repo.init(tmp_path / "store")
+    cache = StatCache()
+    with PinFile(repo.tmt_dir) as pin, repo.store.batch() as batch:
+        a = snapshot(first, repo.store, pin=pin, stat_cache=cache, batch=batch)
+        b = snapshot(second, repo.store, pin=pin, stat_cache=cache, batch=batch)
+        assert not repo.store.has(b.tree)  # published when the batch is committed
+    assert (a.hashed, b.hashed) == (5, 1)
+    assert (b.new_objects, b.files) == (3, 5)  # the changed blob, pkg/ and the root
+    assert repo.store.has(a.tree) and repo.store.has(b.tree)

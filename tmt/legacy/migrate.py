@@ -193,7 +193,7 @@ class _Migration:
             return False
 
     def _plan(self, entry: LegacyEntry) -> _Plan:
-        label = f"run {entry.run_id[:8]} ({printable(entry.name)})"
+        label = _label(entry)
         problems = [Problem(f"{label}: {printable(p)}", entry.legacy_id) for p in entry.problems]
         snapshot = self._find_snapshot(entry, label, problems)
         results: list[tuple[str, Path]] = []
@@ -280,12 +280,12 @@ class _Migration:
         from tmt.records.io import read_record
 
         entry = plan.entry
-        label = f"run {entry.run_id[:8]} ({printable(entry.name)})"
+        label = _label(entry)
         try:
             rec = read_record(record_path(self.repo.experiments_dir, entry.run_id))
         except TmtError as e:
             return [Problem(f"{label}: its record cannot be read ({e.message}); run `tmt fsck`", entry.legacy_id)]
-        out = [p for p in plan.problems]
+        out = list(plan.problems)
         hint = f"`tmt rm {entry.run_id[:8]}` then `tmt migrate` imports it again"
         if plan.snapshot is not None and not (rec.code or {}).get("tree"):
             out.append(Problem(f"{label} was imported without code, but its snapshot is there now; {hint}",
@@ -335,7 +335,7 @@ class _Migration:
         from tmt.snapshot.build import snapshot
 
         entry = plan.entry
-        label = f"run {entry.run_id[:8]} ({printable(entry.name)})"
+        label = _label(entry)
         problems = list(plan.problems)
         code = None
         if plan.snapshot is not None:
@@ -485,6 +485,10 @@ def _publish_records(repo: Any, records: list[Record]) -> None:
             _unlink_quiet(tmp)
         raise StoreError(f"could not write the imported records: {e.strerror or e}", _hint_for(e)) from e
     fsync_dir(repo.experiments_dir)
+
+
+def _label(entry: LegacyEntry) -> str:
+    return f"run {entry.run_id[:8]} ({printable(entry.name)})"
 
 
 def _remove(path: Path) -> None:
