@@ -49,6 +49,8 @@ def command(remove_legacy: bool, dry_run: bool, as_json: bool) -> None:
     for note in result.notes:
         click.echo(f"note: {note}")
     click.echo(summary(result))
+    if result.removed_legacy:
+        click.echo("Removed the tmt 0.1.8 files (tmt_db.json, snapshots/, results/): `tmt fsck` found no problem.")
     if result.kept_paths:
         shown = ", ".join(result.kept_paths[:5]) + (" …" if len(result.kept_paths) > 5 else "")
         click.echo(f"Kept {len(result.kept_paths)} legacy file(s) or folder(s) that no entry of "
@@ -71,6 +73,4 @@ def summary(result) -> str:
     if result.problems:
         text += (f" {len(result.problems)} problem(s): what they name is not in the store"
                  + (" (nothing was written)." if result.dry_run else "."))
-    if result.removed_legacy:
-        text += " Removed the tmt 0.1.8 files (tmt_db.json, snapshots/, results/): `tmt fsck` found no problem."
     return text
