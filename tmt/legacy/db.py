@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tmt.errors import StoreError
-
-DB_NAME = "tmt_db.json"
+from tmt.repo import LEGACY_DB as DB_NAME
 #: Sub-entries nest one level in 0.1.8; deeper nesting is refused rather than recursed into.
 MAX_DEPTH = 32
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
