@@ -389,12 +389,13 @@ def test_a_run_from_a_non_utf8_folder_with_non_utf8_arguments_is_recorded(tmp_pa
 
 
 def test_integers_beyond_float_range_are_recorded_and_compared(project: Path, capsys) -> None:
-    with tmt.start_run("big") as run:
+    with tmt.start_run("big", params={"n": 10**5000}) as run:  # JSON cannot hold 5,000 digits
         run.metrics.update({"huge": 10**400, "wide": 2**70, "f1": 0.9})
     assert capsys.readouterr().err == ("tmt: warning: metric 'huge' is an integer beyond the float range; "
                                        "it is recorded as inf\n")
     got = tmt.get("big")
     assert got.record.metrics == {"huge": float("inf"), "wide": 2**70, "f1": 0.9}
+    assert got.params == {"n": "<an integer of 16610 bits>"}
     assert [r.id for r in tmt.runs(where=["wide > 1e20"])] == [got.id]
     assert tmt.runs().best("wide").id == got.id
     other = record("small")

@@ -1,8 +1,9 @@
 """Turning user values into what a record may hold: numbers for metrics, JSON for params.
 
-Metrics are strict (a value that is not a number is the user's bug, said loudly, naming
-the metric); params are lenient (anything a function was called with must be recordable,
-so what JSON cannot hold is stored as its repr, never an error).
+Step metrics (`tmt.log`) are strict: a value that is not a number is the user's bug, said
+loudly, naming the metric. Final values are sorted, never refused: numbers are metrics,
+anything else an output (`split_final`). Params are lenient: anything a function was
+called with must be recordable, so what JSON cannot hold is stored as its repr.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ _MAX_DEPTH = 16
 _CONTAINERS = (list, tuple, set, frozenset, Mapping)
 _PREVIEW = 8  # items shown of a summarised container
 _FLOAT_MAX = int(sys.float_info.max)
+_JSON_INT_BITS = 14_000  # about 4,200 decimal digits: what json.dumps and json.loads accept
 
 
 def _scalar(value: Any) -> Any:
@@ -42,8 +44,11 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float:
-    """A metric value as bool, int or float (NaN and ±inf kept); MetricTypeError otherwise."""
+_NOT_A_NUMBER = object()
+
+
+def _number(value: Any, name: str) -> Any:
+    """`value` (the metric `name`) as bool, int or float (NaN and ±inf kept), or _NOT_A_NUMBER."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -57,7 +62,15 @@ def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float
         return _int_metric(name, int(v))
     if isinstance(v, numbers.Real):
         return float(v)
-    shown = repr(value)
+    return _NOT_A_NUMBER
+
+
+def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float:
+    """A metric value as bool, int or float (NaN and ±inf kept); MetricTypeError otherwise."""
+    number = _number(value, name)
+    if number is not _NOT_A_NUMBER:
+        return number
+    shown = _short_repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     raise MetricTypeError(
@@ -79,20 +92,26 @@ def _int_metric(name: str, value: int) -> int | float:
     return math.inf if value > 0 else -math.inf
 
 
-def to_metrics(metrics: Mapping[str, Any] | None, what: str = "metric") -> dict[str, bool | int | float]:
-    if metrics is None:
-        return {}
-    if not isinstance(metrics, Mapping):
-        raise MetricTypeError(
-            f"metrics must be a dict of numbers, got {type(metrics).__name__}",
-            "return a dict like {'f1': 0.9} (or None) from the recorded function",
-        )
-    out = {}
-    for key, value in metrics.items():
-        if not isinstance(key, str) or not key:
-            raise MetricTypeError(f"{what} names must be non-empty strings, got {key!r}")
-        out[key] = to_metric(key, value, what)
-    return out
+def split_final(values: Mapping[Any, Any]) -> tuple[dict[str, bool | int | float], dict[str, Any]]:
+    """A run's final values (its returned dict over `run.metrics`) as (metrics, outputs).
+
+    Numbers with a name are metrics; None is no value at all (a metric the run could not
+    compute); anything else (a string, a list, a confusion matrix as a dict) is an output,
+    kept JSON-safe as params are. Nothing here raises: values are the work of a run that
+    has finished, and must never fail it.
+    """
+    metrics: dict[str, bool | int | float] = {}
+    outputs: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        name = key if isinstance(key, str) else str(key)
+        number = _number(value, name) if name else _NOT_A_NUMBER
+        if number is _NOT_A_NUMBER:
+            outputs[name] = to_param(value)
+        else:
+            metrics[name] = number
+    return metrics, outputs
 
 
 def to_float(name: str, value: Any) -> float:
@@ -152,6 +171,8 @@ def to_param(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return value if len(value) <= MAX_STR else value[: MAX_STR - 3] + "..."
     if isinstance(value, int):
+        if value.bit_length() > _JSON_INT_BITS:  # JSON (and str()) refuse past 4,300 digits
+            return f"<an integer of {value.bit_length()} bits>"
         return int(value)
     if isinstance(value, float):
         return encode_metric(float(value))

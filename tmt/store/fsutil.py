@@ -231,8 +231,8 @@ def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.tmt-{os.urandom(6).hex()}")
-    mode = statmod.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_current_umask()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    # a new file gets 0666 less the umask (as `>` makes it); an existing one keeps its mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666 if st is None else 0o600)
     try:
         try:
             view = memoryview(data)
@@ -243,7 +243,7 @@ def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
                     os.fchown(fd, st.st_uid, st.st_gid)
                 except OSError:
                     pass  # not ours to give away: the file becomes the writer's, as with cp
-            os.fchmod(fd, mode)
+                os.fchmod(fd, statmod.S_IMODE(st.st_mode))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -253,9 +253,3 @@ def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
         raise
     fsync_dir(folder)
 
-
-def _current_umask() -> int:
-    """The process umask, read without changing it where /proc allows (see snapshot/checkout)."""
-    from tmt.snapshot.checkout import _umask
-
-    return _umask()
