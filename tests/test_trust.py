@@ -445,6 +445,10 @@ def test_export_writes_into_a_fifo_a_device_and_a_links_target(one_run, project:
     assert stat.S_ISFIFO(os.lstat(project / "pipe").st_mode)
     assert invoke("export", "-o", os.devnull).exit_code == 0
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    r = subprocess.run([sys.executable, "-c", "from tmt.cli import main; main()", "export", "-o", "/dev/stdout"],
+                       capture_output=True, text=True, cwd=project)
+    assert r.returncode == 0 and r.stdout.startswith("id,name"), r.stderr
+    assert r.stderr == "Exported 1 run to /dev/stdout\n"
 
 
 def test_export_creates_no_missing_folder(one_run, project: Path) -> None:

@@ -199,9 +199,9 @@ def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
     but atomically where that is possible:
 
     - a regular file is replaced through a temp file in its folder, keeping its mode (and,
-      where allowed, its owner); one with other hard links is rewritten in place, keeping them;
-    - a symlink is followed: its target is written as above (a dangling link's target is made);
-    - a FIFO or device is written into, never replaced (`-o /dev/stdout`, `-o pipe`);
+      where allowed, its owner);
+    - a symlink, FIFO or device, or a file with other hard links, is written *into*, in place
+      (`-o /dev/stdout`, `-o pipe`, a link to the real file): never replaced;
     - a missing file is made with the usual mode (0666 less the umask); a missing folder is
       an error: no parent folder is ever created.
 
@@ -209,24 +209,20 @@ def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
     """
     import stat as statmod
 
-    path = os.path.realpath(path)  # a link's target, as `>` writes it
+    path = os.path.abspath(path)
     folder = os.path.dirname(path)
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except FileNotFoundError:
         st = None
-    if st is not None and not statmod.S_ISREG(st.st_mode):
+    if st is not None and (not statmod.S_ISREG(st.st_mode) or st.st_nlink > 1):
         if statmod.S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        with open(path, "wb") as f:  # FIFO, device: written into, as the shell does
-            f.write(data)
-        return
-    if st is not None and st.st_nlink > 1:
-        with open(path, "r+b") as f:  # other names share this file: keep them
-            f.truncate(0)
+        with open(path, "wb") as f:  # follows a link; a FIFO is waited on, as `>` waits
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if statmod.S_ISREG(os.fstat(f.fileno()).st_mode):
+                os.fsync(f.fileno())
         return
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
