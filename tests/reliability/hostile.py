@@ -288,7 +288,7 @@ def _record_is(kind: str):
 
 def _code_root_outside(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     (repo.tmt_dir / "config.toml").write_text(f'code_root = "{outside}"\n')
-    return Planted(a, b)
+    return Planted(a, b, fsck="bad_config")
 
 
 def _config_fifo(repo: Repo, a: str, b: str, outside: Path) -> Planted:

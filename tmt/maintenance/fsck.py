@@ -9,6 +9,7 @@ Problems are named one by one (kind, object or run id, path, message). Kinds:
   leftover_trash   a crashed gc's trash folder (its objects look missing)            error
   unsafe_path      a link or special file where tmt keeps its own folder or file      error
   bad_cache        a stat cache that is damaged or disagrees with the store           error
+  bad_config       the store's own settings aim outside the project (code_root)       error
   dangling_object  an object nothing references (gc removes it)                      info
   stale_journal    a step-metric journal whose run is deleted or packed (gc removes it) info
   stray_file       a file under objects/ or experiments/ that is not ours            info
@@ -41,7 +42,7 @@ from tmt.records.io import RECORD_SUFFIX, record_path
 from tmt.records.model import is_run_id
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
-from tmt.errors import CorruptObject, InvalidTree, ObjectNotFound, StoreError, TreeTooLarge, UnsafePath
+from tmt.errors import CorruptObject, InvalidTree, ObjectNotFound, StoreError, TreeTooLarge, UnsafePath, UsageError
 from tmt.snapshot import statcache
 from tmt.store import nofollow
 from tmt.store.ids import HEX_DIGITS, ObjectId, hash_bytes
@@ -56,6 +57,7 @@ SEVERITY = {
     "leftover_trash": ERROR,
     "unsafe_path": ERROR,
     "bad_cache": ERROR,
+    "bad_config": ERROR,
     "dangling_object": INFO,
     "stale_journal": INFO,
     "stray_file": INFO,
@@ -160,6 +162,15 @@ def fsck(
     return result
 
 
+def code_root(repo) -> Path | None:
+    """The code root, or None when the store's settings aim it outside the project (fsck
+    reports that as bad_config, and repairs from the other places)."""
+    try:
+        return repo.root
+    except UsageError:
+        return None
+
+
 def _unplant_lock(tmt_dir: Path) -> list[Problem]:
     """A link or special file at gc.lock would stop the repair from taking the lock: move it
     to quarantine first. No gc can hold such a lock (every gc refuses to open one)."""
@@ -196,6 +207,10 @@ class _Check:
     def run(self) -> FsckResult:
         for path, message in nofollow.layout_problems(self.tmt_dir):
             self.add("unsafe_path", message, path=path)
+        try:
+            self.repo.root
+        except UsageError as e:  # code_root aims outside the project: everything else is still checked
+            self.add("bad_config", f"{e.message}; {e.hint}", path=str(self.repo.tmt_dir / "config.toml"))
         self._trash()
         # Records before objects: a record is published only after its objects, so every
         # object a record we read references was already there when we list objects.
@@ -611,7 +626,8 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path], m
     needed = {o for o in needed if o in first.marker.marked}
     want = {o: first.expected_size[o] for o in needed if o in first.expected_size}
     views = tmt_dir / "cache" / "checkouts"
-    roots = [repo.root, *([views] if _real_dir(str(views)) else []), *search]
+    root = code_root(repo)
+    roots = [*([root] if root else []), *([views] if _real_dir(str(views)) else []), *search]
     found = _restore_from_files(repo, want, roots, progress)
 
     # 3. Needed trees: a snapshot of the code root rewrites every tree it contains.
@@ -718,7 +734,7 @@ def _restore_from_files(repo, want: dict[str, int], roots: list[Path], progress)
             if os.path.realpath(dirpath) == tmt_dir:
                 dirnames[:] = []
                 continue
-            if Path(dirpath) == repo.root:
+            if Path(dirpath) == root:
                 dirnames[:] = [d for d in dirnames if d not in skip]
             for name in filenames:
                 path = os.path.join(dirpath, name)
