@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import errno
 import os
+import stat as statmod
 from dataclasses import dataclass
 from pathlib import Path
 
 from tmt.errors import RepositoryNotFound, StoreError, UsageError
 from tmt.snapshot.tree import DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_PATHS
+from tmt.store.nofollow import NotAFile, describe, own_dir, read_fd
 from tmt.store.objects import ObjectStore
 
 TMT_DIRNAME = ".tmt"
@@ -100,17 +102,11 @@ MAX_SETTINGS_BYTES = 1 << 20
 def _read_settings(path: Path) -> bytes:
     """A settings file's bytes. It may be a link (shared settings), but what it leads to
     must be a regular file: a FIFO or device is refused at once, never waited on."""
-    import stat as statmod
-
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         st = os.fstat(fd)
         if not statmod.S_ISREG(st.st_mode):
-            from tmt.store.nofollow import NotAFile, describe
-
             raise NotAFile(path, describe(st.st_mode))
-        from tmt.store.nofollow import read_fd
-
         data = read_fd(fd, st.st_size, MAX_SETTINGS_BYTES)
     finally:
         os.close(fd)
@@ -285,8 +281,6 @@ class Repo:
     @classmethod
     def init(cls, folder: str | os.PathLike[str], tmt_dir: str | os.PathLike[str] | None = None) -> "Repo":
         tdir = Path(tmt_dir) if tmt_dir else Path(folder) / TMT_DIRNAME
-        from tmt.store.nofollow import own_dir
-
         for sub in SUBDIRS:
             try:
                 # the store folder itself is the user's choice; below it, never a link

@@ -21,8 +21,9 @@ store (docs/reliability.md, "Threat model"):
   store copied from elsewhere before tmt opens it. An attacker who rewrites the store while
   tmt runs in it is out of scope (docs/reliability.md).
 
-New files and folders get the store folder's group permissions (`file_mode`, `dir_mode`), so a
-store shared by a group (`chmod g+ws`) stays writable by every member whatever their umask.
+New files and folders get the store folder's group permissions (`share`, and `own_dir` when
+it makes a folder), so a store shared by a group (`chmod g+ws`) stays writable by every
+member whatever their umask.
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ from tmt.errors import UnsafePath
 
 #: read-only, never following the last component, never blocking on a FIFO or device
 O_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-_O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
 
 UNSAFE_HINT = (
@@ -209,19 +209,18 @@ def unsafe(path: str | os.PathLike[str], mode: int | None = None, expected: str 
     )
 
 
-def check_entry(path: str | os.PathLike[str], *, folder: bool = False) -> None:
-    """Raise UnsafePath unless `path` is absent or a real file (`folder`: a real folder).
+def check_entry(path: str | os.PathLike[str]) -> None:
+    """Raise UnsafePath unless `path` is absent or a regular file.
 
-    For fixed files tmt replaces or opens for writing (gc.lock, index.sqlite): a link there
-    would be written through, a FIFO would block.
+    For fixed files tmt opens for writing (gc.lock, index.sqlite): a link there would be
+    written through, a FIFO would block.
     """
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    ok = statmod.S_ISDIR(st.st_mode) if folder else statmod.S_ISREG(st.st_mode)
-    if not ok:
-        raise unsafe(path, st.st_mode, "folder" if folder else "file")
+    if not statmod.S_ISREG(st.st_mode):
+        raise unsafe(path, st.st_mode, "file")
 
 
 def _mkdir(store: str | os.PathLike[str], path: str) -> None:
