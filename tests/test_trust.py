@@ -178,6 +178,22 @@ def test_a_symlinked_index_is_never_opened(tmp_path: Path, project: Path) -> Non
     assert other.read_bytes() == before
 
 
+def test_an_artifact_loads_without_writing_through_a_linked_cache_folder(tmp_path: Path, project: Path) -> None:
+    """Artifact.load made a file named by the record under cache/artifacts/<id>/; a link
+    there put it anywhere. The object itself is read instead."""
+    with tmt.start_run("a") as run:
+        tmt.save({"k": 1}, "cfg", format="json")
+    repo = Repo.find(project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo.tmt_dir / "cache" / "artifacts").mkdir(parents=True, exist_ok=True)
+    os.symlink(elsewhere, repo.tmt_dir / "cache" / "artifacts" / run.id)
+    art = tmt.get(run.id).artifacts["cfg"]
+    assert art.load() == {"k": 1}
+    assert art.path == repo.store.path(art.object)
+    assert os.listdir(elsewhere) == []
+
+
 def test_objects_that_are_not_files_are_corrupt_and_never_block(tmp_path: Path, project: Path) -> None:
     (project / "a.py").write_text("secret = 0\n")
     rid = record()

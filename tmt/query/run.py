@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tmt._sys import hostname
-from tmt.errors import CheckoutError, CorruptObject, RecordError, StoreError, TmtError, UsageError
+from tmt.errors import CheckoutError, CorruptObject, RecordError, StoreError, TmtError, UnsafePath, UsageError
 from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
 from tmt.records.model import Record, code_tree, decode_metric, effective_status
@@ -110,9 +110,10 @@ class Artifact:
         repo.store.stat(self.object)  # validates the id; a regular file, never a link or FIFO
         src = repo.store.path(self.object)
         try:
-            # cache/artifacts/<run id>/: tmt's own folders, checked (UnsafePath for a link)
+            # cache/artifacts/<run id>/: tmt's own folders, checked; a link planted there is
+            # never written through (the object itself is read instead, as below)
             folder = own_dir(repo.tmt_dir, f"cache/artifacts/{self.run.id}", create=True)
-        except OSError:
+        except (OSError, UnsafePath):
             return src  # a read-only store: the object itself is the file (without its file name)
         dest = os.path.join(folder, self.filename)
         try:
