@@ -15,13 +15,14 @@ MAX_METRIC_COLUMNS = 8
 @click.option("--metrics", "metric_names", metavar="A,B",
               help="Metric columns to show, comma-separated (default: the most common ones that fit).")
 @click.option("-a", "--all", "show_all", is_flag=True,
-              help="List every matching run.")
+              help="List every matching run, checkout backups included.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON array.")
 def command(name, since, until, status, where, tags, sort, asc, limit, metric_names, show_all, as_json) -> None:
     """List runs, newest first: id, name, status, age, duration and metrics.
 
-    Runs whose process died while recording are shown as crashed. Filters combine (all
-    must hold). With --sort METRIC the best runs come first (highest; --asc for lowest).
+    Runs whose process died while recording are shown as crashed. Backups that
+    `tmt checkout` made are hidden unless --all or --tag checkout-backup is given. Filters
+    combine (all must hold). With --sort METRIC the best runs come first (highest; --asc for lowest).
     On a terminal the 50 newest runs are listed unless -n N or --all says otherwise;
     piped, all of them.
 
@@ -46,11 +47,12 @@ def command(name, since, until, status, where, tags, sort, asc, limit, metric_na
     repo = Repo.find()
     filters = dict(name=name, since=since, until=until, status=list(status) or None, where=list(where) or None,
                    tags=list(tags) or None)
+    backups = True if show_all else None  # else shown only for --tag checkout-backup
     if sort:
-        runs = select(repo, **filters).sort(sort, descending=not asc)
+        runs = select(repo, **filters, backups=backups).sort(sort, descending=not asc)
         _check_sort_key(runs, sort)
     else:
-        runs = select(repo, **filters, newest_first=True, limit=None if limit is None else limit + 1)
+        runs = select(repo, **filters, backups=backups, newest_first=True, limit=None if limit is None else limit + 1)
     more = limit is not None and len(runs) > limit
     if limit is not None:
         runs = runs[:limit]
