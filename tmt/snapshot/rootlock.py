@@ -44,7 +44,8 @@ class RootLock:
         self.what = what  # the checkout, as messages name it: "run 1a2b3c4d (train)"
         self._fd: int | None = None
 
-    def acquire(self, wait_s: float = WAIT_S) -> "RootLock":
+    def acquire(self, wait_s: float | None = None) -> "RootLock":
+        wait_s = WAIT_S if wait_s is None else wait_s
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except OSError as e:
