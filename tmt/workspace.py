@@ -228,10 +228,15 @@ def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: boo
                     "stop what writes into the working tree, then check out again",
                 )
             _check_present(repo, files, plan)
-            backup, reused = save_backup(repo, snap, ref=ref)  # the record, before any file changes
-            result.backup_id, result.backup_reused = backup.id, reused
-            result.kept_ignored = plan.kept
-            _apply_guarded(repo, plan, expected, result, backup)
+            # Ctrl-C and SIGTERM wait from here until the backup's hint can be printed.
+            held = _hold_signals()
+            try:
+                backup, reused = save_backup(repo, snap, ref=ref)  # the record, before any file changes
+                result.backup_id, result.backup_reused = backup.id, reused
+                result.kept_ignored = plan.kept
+                _apply_guarded(repo, plan, expected, result, backup, held)
+            finally:
+                _release_signals(held)
             result.overwritten_untracked = plan.in_the_way
             return result
         finally:
@@ -257,13 +262,33 @@ def _refuse(plan: RestorePlan, record: Record, force: bool) -> None:
         )
 
 
-def _apply_guarded(repo: Repo, plan: RestorePlan, expected: dict, result: CheckoutResult, backup: Record) -> None:
+def _hold_signals():
+    """Block SIGINT and SIGTERM (main thread only): a Ctrl-C between writing the backup
+    record and being ready to name it would otherwise print no way back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(held) -> None:
+    if held is not None:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _apply_guarded(repo: Repo, plan: RestorePlan, expected: dict, result: CheckoutResult, backup: Record,
+                   held=None) -> None:
     """apply_restore, with every way it can stop (an error, Ctrl-C, SIGTERM) naming the backup."""
     from tmt.recorder.run import Terminated, _catch_sigterm, _release_sigterm
 
     hint = f"your working tree was saved as run {backup.id[:8]}; return with: tmt checkout {backup.id[:8]}"
     caught = _catch_sigterm()  # SIGTERM becomes an exception here, so the hint is printed
     try:
+        _release_signals(held)  # a signal that came meanwhile is delivered now, inside this try
         apply_restore(repo, plan, result, expected)
     except KeyboardInterrupt as e:
         raise CheckoutInterrupted(f"checkout interrupted half-way (Ctrl-C); {_progress(result)}", hint) from e
