@@ -200,9 +200,9 @@ def test_invalid_lines_are_skipped_with_one_warning_each_as_git_does(tmp_path: P
     seen: list[str] = []
     res = snapshot(root, store, warn=seen.append)
     assert seen == [
-        ".gitignore:1: skipped 'build\\\\', which is not a valid pattern (git skips it too)",
+        ".gitignore:1: skipped 'build\\', which is not a valid pattern (git skips it too)",
         ".gitignore:2: skipped '!', which is not a valid pattern (git skips it too)",
-        "sub/.tmtignore:1: skipped 'x\\\\', which is not a valid pattern (git skips it too)",
+        "sub/.tmtignore:1: skipped 'x\\', which is not a valid pattern (git skips it too)",
     ]
     got = sorted(os.fsdecode(p) for p, _ in walk_tree(store, res.tree))
     assert got == git_kept(root)

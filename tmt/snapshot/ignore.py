@@ -93,7 +93,7 @@ class Rules:
                 if self.warn is not None:
                     from tmt.text import printable
 
-                    self.warn(f"{printable(fname)}:{lineno}: skipped {printable(text)!r}, "
+                    self.warn(f"{printable(fname)}:{lineno}: skipped '{printable(text)}', "
                               "which is not a valid pattern (git skips it too)")
                 continue
             active.extend(p for p in patterns if p.include is not None and getattr(p, "regex", None) is not None)
