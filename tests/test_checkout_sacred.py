@@ -326,3 +326,14 @@ def test_an_existing_store_gets_its_gitignore_on_the_next_run(repo, project):
     (repo.tmt_dir / ".gitignore").unlink()
     record()
     assert (repo.tmt_dir / ".gitignore").read_text().endswith("\n*\n")
+
+
+def test_an_ignored_file_where_the_run_has_a_folder_stays_even_with_force(repo, project):
+    put(project, {"train.py": b"v1\n", "data/x.csv": b"1\n"})
+    old = record()
+    put(project, {"data/x.csv": None})
+    (project / "data").rmdir()
+    put(project, {"train.py": b"v2\n", ".gitignore": b"data\n", "data": b"a file of mine"})
+    result = checkout(old[:8], repo=repo, force=True)
+    assert (project / "data").read_bytes() == b"a file of mine"
+    assert result.kept_ignored == ["data/x.csv"] and (project / "train.py").read_bytes() == b"v1\n"

@@ -210,7 +210,7 @@ def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: boo
                 )
         pin = PinFile(repo.tmt_dir)
         try:
-            files = pin_tree(repo, tree, pin)
+            pin_tree(repo, tree, pin)
             for _attempt in range(_RESNAPSHOTS):
                 snap = snapshot_repo(repo, pin=pin, progress=progress)  # the backup's snapshot
                 _remove_checkout_temps(repo.root, snap.checkout_temps)
@@ -223,11 +223,14 @@ def _checkout_in_place(repo: Repo, record: Record, tree: ObjectId, *, force: boo
                 if expected is not None:
                     break  # else a file changed since the snapshot: take it again
             else:
+                from tmt.text import printable
+
                 raise CheckoutError(
-                    f"files in {repo.root} kept changing while the checkout took its backup; nothing was changed",
+                    f"files in {printable(str(repo.root))} kept changing while the checkout took its backup; "
+                    "nothing was changed",
                     "stop what writes into the working tree, then check out again",
                 )
-            _check_present(repo, files, plan)
+            _check_present(repo, plan)
             # Ctrl-C and SIGTERM wait from here until the backup's hint can be printed.
             held = _hold_signals()
             try:
@@ -307,26 +310,19 @@ def _progress(result: CheckoutResult) -> str:
     return f"{result.removed} file(s) removed and {result.written} written so far"
 
 
-def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> list[tuple[bytes, treemod.TreeEntry]]:
-    """Pin every object of `tree`, each before it is read, and list its files: a checkout is
-    a writer for gc (docs/maintenance.md), so `tmt gc --grace 0` beside it takes nothing it
-    needs, even if the run's record is removed meanwhile."""
-    store = repo.store
+def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> None:
+    """Pin every object of `tree`, each before it is read: a checkout is a writer for gc
+    (docs/maintenance.md), so `tmt gc --grace 0` beside it takes nothing it needs, even if
+    the run's record is removed meanwhile."""
     pin.add([tree])
-    files: list[tuple[bytes, treemod.TreeEntry]] = []
-    todo = [(b"", tree, 0)]
+    todo = [(tree, 0)]
     while todo:
-        prefix, oid, depth = todo.pop()
+        oid, depth = todo.pop()
         if depth > treemod.MAX_DEPTH:
             raise InvalidTree(f"tree {oid} nests deeper than {treemod.MAX_DEPTH} levels")
         entries = _read_tree_waiting(repo, oid)
         pin.add([e.oid for e in entries])
-        for e in entries:
-            if e.kind == treemod.TREE:
-                todo.append((prefix + e.name + b"/", e.oid, depth + 1))
-            else:
-                files.append((prefix + e.name, e))
-    return files
+        todo.extend((e.oid, depth + 1) for e in entries if e.kind == treemod.TREE)
 
 
 def _read_tree_waiting(repo: Repo, oid: ObjectId) -> list[treemod.TreeEntry]:
@@ -352,7 +348,7 @@ def _wait_for_gc(repo: Repo, oid: str) -> bool:
 _GC_WAIT_S = 60.0
 
 
-def _check_present(repo: Repo, files: list[tuple[bytes, treemod.TreeEntry]], plan: RestorePlan) -> None:
+def _check_present(repo: Repo, plan: RestorePlan) -> None:
     """Every object the restore will read exists (pinned, so it stays): checked before the
     first file changes, so an incomplete run stops the checkout with nothing touched."""
     for c in plan.to_write:
@@ -434,25 +430,33 @@ def plan_restore(repo: Repo, current: ObjectId, target: ObjectId) -> RestorePlan
             continue
         plan.to_write.append(c)
     removed = {c.path for c in plan.to_delete}
-    checked_parents: set[bytes] = set()
-    for c in plan.to_write:
+    checked_parents: dict[bytes, bool] = {}  # a non-folder where the run has a folder: ignored?
+    writes, plan.to_write = plan.to_write, []
+    for c in writes:
         if c.status != ADDED:
+            plan.to_write.append(c)
             continue
-        # Parents: a non-folder the snapshot did not track, where the run has a folder.
+        # Parents: a non-folder the snapshot did not track, where the run has a folder. One
+        # that is ignored (or the interpreter's) stays, and so the run's files below it wait.
         parts = c.path.split(b"/")
+        blocked = False
         for i in range(1, len(parts)):
             parent = b"/".join(parts[:i])
-            if parent in checked_parents:
-                continue
-            checked_parents.add(parent)
-            st = _lstat(os.path.join(root, parent))
-            if st is None:
-                break
-            if statmod.S_ISDIR(st.st_mode):
-                continue
-            if parent not in removed:
-                plan.in_the_way.append(os.fsdecode(parent))
+            if parent not in checked_parents:
+                st = _lstat(os.path.join(root, parent))
+                if st is None:
+                    break
+                if statmod.S_ISDIR(st.st_mode):
+                    continue
+                checked_parents[parent] = parent not in removed and untouchable(parent)
+                if parent not in removed and not checked_parents[parent]:
+                    plan.in_the_way.append(os.fsdecode(parent))
+            blocked = checked_parents[parent]
             break
+        if blocked:
+            plan.kept.append(c.name)
+            continue
+        plan.to_write.append(c)
         st = _lstat(os.path.join(root, c.path))
         if st is None:
             continue
