@@ -1,5 +1,5 @@
-"""The checkout lock: one in-place checkout at a time per code root, and no run starts
-half-way through one.
+"""The checkout lock: one in-place checkout at a time per code root (a second one fails at
+once, naming the first), and no run starts half-way through one (it waits a few seconds).
 
 `.tmt/checkout-<digest of the code root>.lock` is flock(2)ed: exclusively by an in-place
 checkout for its whole length, shared by a starting run from before its snapshot until its
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from tmt.errors import CheckoutInProgress, StoreError
 
-#: How long a run, or a second checkout, waits for a checkout to finish before failing.
+#: How long a starting run waits for a checkout to finish (and a checkout for starting runs)
+#: before failing; a second checkout fails at once.
 WAIT_S = 5.0
 _POLL_S = 0.05
 _BUSY = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
@@ -61,8 +62,11 @@ class RootLock:
                 if e.errno not in _BUSY:
                     os.close(fd)
                     raise StoreError(f"could not take the checkout lock {self.path}: {e.strerror or e}") from e
-            if time.monotonic() >= deadline:
-                holder = _read(fd)
+            # A checkout meeting another checkout fails at once (as git does); starting runs
+            # hold the lock only for their snapshot, so they are waited for.
+            holder = _read(fd) if self.exclusive else None
+            if holder is not None or time.monotonic() >= deadline:
+                holder = holder or _read(fd)
                 os.close(fd)
                 raise self._busy(holder, wait_s)
             time.sleep(_POLL_S)
