@@ -171,7 +171,7 @@ def test_a_checkout_stopped_at_a_random_moment_loses_nothing(two_runs, project: 
     t0 = time.monotonic()
     assert checkout(project, b[:8]).returncode == 0
     span = time.monotonic() - t0  # a whole checkout, for aiming the signals
-    for n in range(6):
+    for n in range(5):
         before = trial_state(project, n)
         known = set(backup_ids(project))
         p = subprocess.Popen([workload.tmt_command(), "checkout", a[:8]], cwd=project, env=workload.child_env(),
