@@ -20,7 +20,7 @@ import workload
 
 pytestmark = pytest.mark.slow
 
-FILES = 150
+FILES = 80
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -93,7 +93,7 @@ def test_gc_at_grace_0_beside_checkouts_never_stops_one(two_runs, project: Path)
     t = threading.Thread(target=gc_loop)
     t.start()
     try:
-        for i in range(6):
+        for i in range(4):
             ref, want = (a, a_files) if i % 2 == 0 else (b, b_files)
             r = checkout(project, ref[:8])
             assert r.returncode == 0, r.stderr
@@ -171,7 +171,7 @@ def test_a_checkout_stopped_at_a_random_moment_loses_nothing(two_runs, project: 
     t0 = time.monotonic()
     assert checkout(project, b[:8]).returncode == 0
     span = time.monotonic() - t0  # a whole checkout, for aiming the signals
-    for n in range(5):
+    for n in range(4):
         before = trial_state(project, n)
         known = set(backup_ids(project))
         p = subprocess.Popen([workload.tmt_command(), "checkout", a[:8]], cwd=project, env=workload.child_env(),
