@@ -48,7 +48,12 @@ class RootLock:
     def acquire(self, wait_s: float | None = None) -> "RootLock":
         wait_s = WAIT_S if wait_s is None else wait_s
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            # 0666 less the umask, as for the store's other files: a group store stays shared.
+            # Another user's lock file may be read-only for us: flock works on that too.
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            except PermissionError:
+                fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as e:
             raise StoreError(f"could not open the checkout lock {self.path}: {e.strerror or e}",
                              "check the permissions of the .tmt folder") from e
