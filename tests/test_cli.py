@@ -312,8 +312,8 @@ def test_checkout_in_place_messages(three, project):
         "Checked out run 11111111 (base): 1 file(s) written, 0 removed.",
     ]
     assert (project / "train.py").read_text() == "lr = 0.1\n"
-    ls = invoke("ls", "--all").stdout.splitlines()[1]
-    assert ls.startswith(f"{backup}  checkout-backup  completed")
+    listed = json.loads(invoke("ls", "--all", "--json").stdout)
+    assert listed[0]["id"].startswith(backup) and listed[0]["name"] == "checkout-backup"
     assert backup not in invoke("ls").stdout  # backups are listed only when asked for
     r = invoke("checkout", "base")
     assert r.stderr == "The working tree already holds the code of run 11111111 (base); nothing to do.\n"
