@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "export": "Export runs as CSV or JSON.",
     "gc": "Delete objects no run references.",
     "fsck": "Verify the store and repair what can be repaired.",
+    "plot": "Plot a step series of several runs, overlaid.",
+    "timeline": "A metric across runs in the order they ran, its jumps explained.",
 }
 
 

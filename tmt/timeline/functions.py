@@ -1,0 +1,93 @@
+"""Which Python functions changed between two versions of a file, from their syntax trees.
+
+Each function, method and class gets a fingerprint of its own code: its signature,
+decorators and body as `ast.dump` prints them (no line numbers, no comments, no
+docstring), with nested functions and classes replaced by their names so that an edit is
+charged to the innermost definition that holds it. Code outside any definition is the
+pseudo-function `<module>`. So moving a function, reformatting it or editing a comment
+changes nothing; changing a default, a constant or one line of logic changes exactly the
+definition that holds it.
+"""
+from __future__ import annotations
+
+import ast
+import warnings
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+MODULE = "<module>"
+#: Sources larger than this are not parsed (generated code, vendored bundles).
+MAX_SOURCE = 2 * 1024 * 1024
+
+
+def _body_dump(body: list[ast.stmt]) -> list[str]:
+    out = []
+    for i, stmt in enumerate(body):
+        if i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
+                and isinstance(stmt.value.value, str):
+            continue  # a docstring is not behaviour
+        if isinstance(stmt, _DEFS):
+            out.append(f"<def {stmt.name}>")
+        else:
+            out.append(ast.dump(stmt))
+    return out
+
+
+def _own_dump(node: ast.AST) -> str:
+    if isinstance(node, ast.ClassDef):
+        head = [ast.dump(b) for b in node.bases] + [ast.dump(k) for k in node.keywords]
+    else:
+        head = [ast.dump(node.args), ast.dump(node.returns) if node.returns else ""]
+    head += [ast.dump(d) for d in node.decorator_list]
+    return "\n".join(head + ["--"] + _body_dump(node.body))
+
+
+def fingerprints(source: bytes) -> dict[str, str] | None:
+    """qualified name -> fingerprint for every definition, plus `<module>`; None if the
+    source is not Python this interpreter can parse (or is too large)."""
+    if len(source) > MAX_SOURCE:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like in old code
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    out: dict[str, str] = {MODULE: "\n".join(_body_dump(tree.body))}
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            for node in _defs_in(stmt):
+                name = prefix + node.name
+                out.setdefault(name, _own_dump(node))  # a redefinition keeps the first
+                visit(node.body, name + ".")
+
+    visit(tree.body, "")
+    return out
+
+
+def _defs_in(stmt: ast.stmt) -> list[ast.AST]:
+    """Definitions directly in a statement: itself, or inside if/try/with blocks at that level."""
+    if isinstance(stmt, _DEFS):
+        return [stmt]
+    found = []
+    for field in ("body", "orelse", "finalbody", "handlers"):
+        for child in getattr(stmt, field, None) or []:
+            if isinstance(child, ast.ExceptHandler):
+                for c in child.body:
+                    found.extend(_defs_in(c))
+            elif isinstance(child, ast.stmt) and not isinstance(stmt, _DEFS):
+                found.extend(_defs_in(child))
+    return found
+
+
+def changed_functions(old: dict[str, str] | None, new: dict[str, str] | None) -> list[tuple[str, str]]:
+    """(qualified name, "modified" | "added" | "removed") for every definition that differs, sorted."""
+    if old is None or new is None:
+        return []
+    out = []
+    for name in sorted(old.keys() | new.keys(), key=lambda n: (n != MODULE, n)):
+        a, b = old.get(name), new.get(name)
+        if a == b:
+            continue
+        out.append((name, "added" if a is None else "removed" if b is None else "modified"))
+    return out
