@@ -40,10 +40,12 @@ def command(series, refs, x, smooth, logy, path, height, name, since, until, sta
     from tmt.cli.output import Output, message
     from tmt.plot.picture import output_format
     from tmt.plot.series import DEFAULT_RUNS, choose_runs, series_picture
+    from tmt.plot.smooth import parse_smoothing
     from tmt.repo import Repo
 
+    smooth = parse_smoothing(smooth)  # usage errors before any work
     if path is not None:
-        output_format(path)  # a bad suffix fails before any work
+        output_format(path)
     repo = Repo.find()
     filters = dict(name=name, since=since, until=until, status=list(status) or None, where=list(where) or None,
                    tags=list(tags) or None)

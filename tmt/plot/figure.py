@@ -65,6 +65,8 @@ class Figure:
         his += [m.x for m in self.markers]
         if not los:
             return None
+        if self.x_kind == "index":  # half a run of room each side: the first and last points show whole
+            return min(los) - 0.5, max(his) + 0.5
         return min(los), max(his)
 
     def y_range(self) -> tuple[float, float] | None:
@@ -115,18 +117,21 @@ def padded(lo: float, hi: float) -> tuple[float, float]:
     return lo - d, hi + d
 
 
-def nice_step(span: float, n: int) -> float:
-    """The round step (1, 2, 2.5 or 5 times a power of ten) that cuts `span` into about n parts."""
+def nice_step(span: float, n: int, integer: bool = False) -> float:
+    """The round step (1, 2, 2.5 or 5 times a power of ten) that cuts `span` into about n
+    parts; with `integer`, a whole number that is not 2.5 or 25 (steps of training)."""
     e = math.floor(math.log10(span / max(n, 1)))
     steps = [m * 10.0 ** k for k in (e - 1, e, e + 1) for m in (1.0, 2.0, 2.5, 5.0)]
+    if integer:
+        steps = [st for st in steps if st >= 1 and st == int(st) and st not in (2.5, 25.0)] or [1.0]
     return min(steps, key=lambda st: (abs(span / st - n), -st))
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+def nice_ticks(lo: float, hi: float, n: int = 5, integer: bool = False) -> list[float]:
     """Round values (1, 2, 2.5, 5 times a power of ten) inside [lo, hi], about n of them."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo] if math.isfinite(lo) else []
-    step = nice_step(hi - lo, n)
+    step = nice_step(hi - lo, n, integer)
     k0 = math.ceil(lo / step - 1e-9)
     k1 = math.floor(hi / step + 1e-9)
     return [k * step for k in range(k0, k1 + 1)]
@@ -198,7 +203,7 @@ DURATION_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
 def x_ticks(fig: Figure, lo: float, hi: float, n: int) -> tuple[list[float], Callable[[float], str]]:
     """Tick positions and their label function for the figure's x axis kind."""
     if fig.x_kind == "index":
-        ticks = [t for t in nice_ticks(lo + 1, hi + 1, n) if t == int(t)] or [lo + 1]
+        ticks = nice_ticks(math.ceil(lo) + 1, math.floor(hi) + 1, n, integer=True) or [lo + 1]
         return [t - 1 for t in ticks], lambda t: str(int(round(t + 1)))
     if fig.x_kind in ("duration", "time") and hi > lo:
         raw = (hi - lo) / max(n, 1)
@@ -210,7 +215,7 @@ def x_ticks(fig: Figure, lo: float, hi: float, n: int) -> tuple[list[float], Cal
         if fig.x_kind == "duration":
             return ticks, fmt_duration
         return ticks, _time_formatter(lo, hi)
-    ticks = nice_ticks(lo, hi, n)
+    ticks = nice_ticks(lo, hi, n, integer=lo == int(lo) and hi == int(hi) and hi - lo >= 2)
     step = ticks[1] - ticks[0] if len(ticks) > 1 else (abs(lo) or 1.0)
     return ticks, lambda t: fmt_number(t, step)
 

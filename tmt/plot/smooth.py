@@ -31,10 +31,10 @@ class Smoothing:
         return f"EMA {self.value:g}" if self.kind == "ema" else f"moving average of {int(self.value)}"
 
 
-def parse_smoothing(text: str | float | None) -> Smoothing | None:
+def parse_smoothing(text: "str | float | Smoothing | None") -> Smoothing | None:
     """`0.6` (EMA weight, 0 means none) or `ma:N` (moving average of N points)."""
-    if text is None:
-        return None
+    if text is None or isinstance(text, Smoothing):
+        return text
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         text = repr(float(text))
     s = str(text).strip()

@@ -147,6 +147,8 @@ def snap(values: Sequence[float], cps: list[int], sigma: float, preferred: set[i
 
 def levels(values: Sequence[float], cps: Sequence[int]) -> list[float]:
     """The mean of each run's segment, one per run (the fitted step line)."""
+    if not values:
+        return []
     bounds = [0, *cps, len(values)]
     out: list[float] = []
     for a, b in zip(bounds, bounds[1:]):

@@ -2,8 +2,8 @@
 
 Each function, method and class gets a fingerprint of its own code: its signature,
 decorators and body as `ast.dump` prints them (no line numbers, no comments, no
-docstring), with nested functions and classes replaced by their names so that an edit is
-charged to the innermost definition that holds it. Code outside any definition is the
+docstring), without the nested functions and classes, so that an edit is charged to the innermost
+definition that holds it (and adding or reordering definitions changes none of the others). Code outside any definition is the
 pseudo-function `<module>`. So moving a function, reformatting it or editing a comment
 changes nothing; changing a default, a constant or one line of logic changes exactly the
 definition that holds it.
@@ -25,9 +25,7 @@ def _body_dump(body: list[ast.stmt]) -> list[str]:
         if i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
                 and isinstance(stmt.value.value, str):
             continue  # a docstring is not behaviour
-        if isinstance(stmt, _DEFS):
-            out.append(f"<def {stmt.name}>")
-        else:
+        if not isinstance(stmt, _DEFS):  # a nested definition is its own entry (added, removed, modified)
             out.append(ast.dump(stmt))
     return out
 
