@@ -76,32 +76,30 @@ def change_points(values: Sequence[float], sigma: float, beta: float | None = No
     beta = penalty(n) if beta is None else beta
     s1 = [0.0] * (n + 1)
     s2 = [0.0] * (n + 1)
+    center = sum(values) / n  # sums of squares about the mean: no cancellation for 1e6 +- 0.01
     for i, v in enumerate(values):
+        v -= center
         s1[i + 1] = s1[i] + v
         s2[i + 1] = s2[i] + v * v
 
-    def cost(a: int, b: int) -> float:
-        m = b - a
-        d = s1[b] - s1[a]
-        return max(s2[b] - s2[a] - d * d / m, 0.0) * scale
-
     best = [0.0] * (n + 1)  # best[t]: optimal cost of values[:t]
-    best[0] = -beta
     prev = [0] * (n + 1)
-    alive = [0]
+    # candidate starts of the last segment: (start, best cost before it, s1, s2 at it);
+    # best[0] = -beta so that the first segment pays no penalty
+    alive = [(0, -beta, 0.0, 0.0)]
     for t in range(1, n + 1):
-        f, arg = math.inf, 0
-        totals = []
-        for s in alive:
-            c = best[s] + cost(s, t)
-            totals.append(c)
-            if c + beta < f:
-                f, arg = c + beta, s
+        a1, a2 = s1[t], s2[t]
+        # cost of values[s:t] = sum of squares about its mean, in sigma^2 units; one list
+        # comprehension per step keeps the quadratic worst case (no jump at all) fast
+        totals = [b + (a2 - q2 - (a1 - q1) * (a1 - q1) / (t - s)) * scale for s, b, q1, q2 in alive]
+        low = min(totals)
+        f = low + beta
         best[t] = f
-        prev[t] = arg
-        # PELT's pruning: a start that is already worse than the optimum by the penalty
-        # can never become optimal later (the cost is additive and non-negative).
-        alive = [s for s, c in zip(alive, totals) if c <= f] + [t]
+        prev[t] = alive[totals.index(low)][0]
+        # PELT's pruning: a start already worse than the optimum at t can never become
+        # optimal later (the cost is additive and splitting a segment never costs more).
+        alive = [c for c, v in zip(alive, totals) if v <= f]
+        alive.append((t, f, a1, a2))
     cps = []
     t = n
     while t > 0:
