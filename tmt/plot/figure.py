@@ -232,12 +232,13 @@ def _time_formatter(lo: float, hi: float) -> Callable[[float], str]:
 # -- downsampling ---------------------------------------------------------------------------
 
 
-def columns(xs: Sequence[float], ys: Sequence[float], x0: float, x1: float, n: int
+def columns(xs: Sequence[float], ys: Sequence[float], x0: float, x1: float, n: int, order: bool = True
             ) -> list[tuple[int, float, float, float, float, bool]]:
     """The points of one curve bucketed into n columns spanning [x0, x1].
 
     One tuple per non-empty column: (column, first, low, high, last, low_first) where
-    low_first says whether the low came before the high. This keeps every extreme, so a
+    low_first says whether the low came before the high (always True unless `order`: only
+    a polyline needs to know). This keeps every extreme, so a
     spike survives any width. `xs` must be ascending; slicing per column (bisect, then C
     min/max) keeps a 10,000-point curve to a few hundred Python steps.
     """
@@ -258,7 +259,7 @@ def columns(xs: Sequence[float], ys: Sequence[float], x0: float, x1: float, n: i
         if end > start:
             chunk = ys[start:end]
             lo, hi = min(chunk), max(chunk)
-            low_first = True if lo == hi else chunk.index(lo) <= chunk.index(hi)
+            low_first = True if lo == hi or not order else chunk.index(lo) <= chunk.index(hi)
             out.append((c, chunk[0], lo, hi, chunk[-1], low_first))
             start = end
     return out

@@ -175,11 +175,20 @@ class Chart:
                     canvas.vspan(q ^ 1 if self.unicode else q, p, p + 1, curve.color)
                 continue
             prev = None
-            for c, first, lo, hi, last, _ in columns(curve.xs, ys, x0, x1, canvas.pw):
+            k = (canvas.ph - 1) / (yhi - ylo)
+            for c, first, lo, hi, last, _ in columns(curve.xs, ys, x0, x1, canvas.pw, order=False):
+                top, bottom = round((yhi - hi) * k), round((yhi - lo) * k)
                 if prev is not None:
-                    canvas.segment(prev[0], prev[1], c, py(first), curve.color)
-                canvas.vspan(c, py(lo), py(hi), curve.color)
-                prev = (c, py(last))
+                    if c - prev[0] == 1:  # the usual, dense case: one span joins and covers the column
+                        joint = prev[1]
+                        if joint < top:
+                            top = joint
+                        elif joint > bottom:
+                            bottom = joint
+                    else:
+                        canvas.segment(prev[0], prev[1], c, round((yhi - first) * k), curve.color)
+                canvas.vspan(c, top, bottom, curve.color)
+                prev = (c, round((yhi - last) * k))
             if many and curve.key and prev is not None:
                 canvas.label(min(prev[0] // canvas.cw, canvas.w - len(curve.key)), prev[1] // canvas.ch,
                              curve.key, curve.color)

@@ -39,9 +39,29 @@ def _own_dump(node: ast.AST) -> str:
     return "\n".join(head + ["--"] + _body_dump(node.body))
 
 
-def fingerprints(source: bytes) -> dict[str, str] | None:
-    """qualified name -> fingerprint for every definition, plus `<module>`; None if the
-    source is not Python this interpreter can parse (or is too large)."""
+class Definition:
+    """One definition of a file: its source text, and its fingerprint made only when asked
+    (most definitions are compared by their text alone, which is far cheaper than a dump)."""
+
+    __slots__ = ("text", "_node", "_own")
+
+    def __init__(self, text: str, node: ast.AST | list[ast.stmt]) -> None:
+        self.text = text
+        self._node = node
+        self._own: str | None = None
+
+    @property
+    def own(self) -> str:
+        if self._own is None:
+            node = self._node
+            self._own = "\n".join(_body_dump(node)) if isinstance(node, list) else _own_dump(node)
+            self._node = None  # the dump is all that is needed from now on
+        return self._own
+
+
+def fingerprints(source: bytes) -> dict[str, Definition] | None:
+    """qualified name -> Definition for every function, method and class, plus `<module>`;
+    None if the source is not Python this interpreter can parse (or is too large)."""
     if len(source) > MAX_SOURCE:
         return None
     try:
@@ -50,16 +70,28 @@ def fingerprints(source: bytes) -> dict[str, str] | None:
             tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    out: dict[str, str] = {MODULE: "\n".join(_body_dump(tree.body))}
+    lines = source.decode("utf-8", "replace").splitlines()
+    out: dict[str, Definition] = {}
+    covered: set[int] = set()
 
-    def visit(body: list[ast.stmt], prefix: str) -> None:
+    def span(node: ast.AST) -> tuple[int, int]:
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        return first - 1, node.end_lineno or node.lineno
+
+    def visit(body: list[ast.stmt], prefix: str, top: bool) -> None:
         for stmt in body:
             for node in _defs_in(stmt):
+                a, b = span(node)
+                if top:
+                    covered.update(range(a, b))
                 name = prefix + node.name
-                out.setdefault(name, _own_dump(node))  # a redefinition keeps the first
-                visit(node.body, name + ".")
+                if name not in out:  # a redefinition keeps the first
+                    out[name] = Definition("\n".join(lines[a:b]), node)
+                visit(node.body, name + ".", False)
 
-    visit(tree.body, "")
+    visit(tree.body, "", True)
+    module_text = "\n".join(line for i, line in enumerate(lines) if i not in covered)
+    out[MODULE] = Definition(module_text, tree.body)
     return out
 
 
@@ -73,19 +105,20 @@ def _defs_in(stmt: ast.stmt) -> list[ast.AST]:
             if isinstance(child, ast.ExceptHandler):
                 for c in child.body:
                     found.extend(_defs_in(c))
-            elif isinstance(child, ast.stmt) and not isinstance(stmt, _DEFS):
+            elif isinstance(child, ast.stmt):
                 found.extend(_defs_in(child))
     return found
 
 
-def changed_functions(old: dict[str, str] | None, new: dict[str, str] | None) -> list[tuple[str, str]]:
+def changed_functions(old: dict[str, Definition] | None, new: dict[str, Definition] | None) -> list[tuple[str, str]]:
     """(qualified name, "modified" | "added" | "removed") for every definition that differs, sorted."""
     if old is None or new is None:
         return []
     out = []
     for name in sorted(old.keys() | new.keys(), key=lambda n: (n != MODULE, n)):
         a, b = old.get(name), new.get(name)
-        if a == b:
-            continue
-        out.append((name, "added" if a is None else "removed" if b is None else "modified"))
+        if a is None or b is None:
+            out.append((name, "added" if a is None else "removed"))
+        elif a.text != b.text and a.own != b.own:  # same text: same code, no dump needed
+            out.append((name, "modified"))
     return out
