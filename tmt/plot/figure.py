@@ -110,9 +110,11 @@ def run_colors(run_ids: Sequence[str]) -> list[str]:
 
 
 def padded(lo: float, hi: float) -> tuple[float, float]:
-    """A range that is never empty: a flat series gets a band around its value."""
+    """The drawn range: 3% of room above and below, so no point sits on the frame; a flat
+    series gets a band around its value."""
     if hi > lo:
-        return lo, hi
+        d = (hi - lo) * 0.03
+        return lo - d, hi + d
     d = abs(lo) * 0.05 or 0.5
     return lo - d, hi + d
 
