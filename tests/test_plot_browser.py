@@ -27,7 +27,8 @@ def chromium() -> str:
     return exe
 
 
-def screenshot(page: Path, out: Path, size: tuple[int, int], profile: Path) -> "Image":  # noqa: F821
+def screenshot(page: Path, out: Path, size: tuple[int, int], profile: Path):
+    """A PNG of `page` at `size` by headless Chromium, as a PIL image (RGB)."""
     from PIL import Image
 
     cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -42,6 +42,7 @@ def command(series, refs, x, smooth, logy, path, height, name, since, until, sta
     from tmt.plot.series import DEFAULT_RUNS, choose_runs, series_picture
     from tmt.plot.smooth import parse_smoothing
     from tmt.repo import Repo
+    from tmt.text import printable
 
     smooth = parse_smoothing(smooth)  # usage errors before any work
     if path is not None:
@@ -49,11 +50,11 @@ def command(series, refs, x, smooth, logy, path, height, name, since, until, sta
     repo = Repo.find()
     filters = dict(name=name, since=since, until=until, status=list(status) or None, where=list(where) or None,
                    tags=list(tags) or None)
-    runs, _skipped = choose_runs(repo, series, refs, filters=filters, sort=sort, ascending=asc, limit=limit)
+    runs = choose_runs(repo, series, refs, filters=filters, sort=sort, ascending=asc, limit=limit)
     picture = series_picture(runs, series, x=x, smooth=smooth, logy=logy)
     if path is not None:
         picture.save(path)
-        message(f"Wrote {series!r} of {len(runs)} run{'s' if len(runs) != 1 else ''} to {path}")
+        message(f"Wrote {printable(series)!r} of {len(runs)} run{'s' if len(runs) != 1 else ''} to {path}")
         return
     out = Output.detect()
     chart = picture.chart(width=out.width, height=height)
@@ -62,4 +63,4 @@ def command(series, refs, x, smooth, logy, path, height, name, since, until, sta
     else:
         click.echo(chart.plain(out.width), file=out.stream)
     if not refs and limit is None and len(runs) == DEFAULT_RUNS:
-        message(f"(the {DEFAULT_RUNS} newest runs with {series!r} shown; -n N for more)")
+        message(f"({DEFAULT_RUNS} runs drawn, the newest that logged {printable(series)!r}; -n N for more)")

@@ -11,7 +11,8 @@ from tmt.cli.common import filter_options
 @filter_options(sort=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs, the noise and the jumps with their causes as JSON.")
 @click.option("-o", "--output", "path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write the picture to FILE instead: .svg or .html (self-contained, works offline).")
+              help="Write the picture to FILE instead: .svg, .html (self-contained, works offline) or .png "
+                   "(needs the [plot] extra).")
 @click.option("--height", type=click.IntRange(min=3), default=14, show_default=True, metavar="ROWS",
               help="Rows of the terminal chart.")
 def command(metric, name, since, until, status, where, tags, limit, as_json, path, height) -> None:
@@ -40,6 +41,7 @@ def command(metric, name, since, until, status, where, tags, limit, as_json, pat
     """
     from tmt.cli.output import Output, dump_json, message
     from tmt.plot.picture import output_format
+    from tmt.text import printable
     from tmt.timeline.analysis import timeline
 
     formats = (".svg", ".html", ".png")
@@ -53,7 +55,8 @@ def command(metric, name, since, until, status, where, tags, limit, as_json, pat
     picture = tl.picture()
     if path is not None:
         picture.save(path, formats)
-        message(f"Wrote the timeline of {metric!r} ({len(tl.runs)} runs, {len(tl.jumps)} jumps) to {path}")
+        message(f"Wrote the timeline of {printable(metric)!r} ({len(tl.runs)} runs, {len(tl.jumps)} "
+                f"jump{'s' if len(tl.jumps) != 1 else ''}) to {path}")
         return
     out = Output.detect()
     chart = picture.chart(width=out.width, height=height)

@@ -30,9 +30,8 @@ _X_KINDS = {"step": "number", "time": "time", "rel": "duration"}
 
 
 def choose_runs(repo: "Repo", series: str, refs: Sequence[Any] = (), *, filters: dict[str, Any] | None = None,
-                sort: str | None = None, ascending: bool = False, limit: int | None = None
-                ) -> tuple[list["Run"], int]:
-    """The runs to draw and how many filtered runs were passed over for lacking the series.
+                sort: str | None = None, ascending: bool = False, limit: int | None = None) -> list["Run"]:
+    """The runs to draw.
 
     Refs are drawn in the order given, and each must have the series. Without refs, the
     filters choose (the same as `tmt ls`): the newest `limit` runs (default 10) that have
@@ -57,14 +56,13 @@ def choose_runs(repo: "Repo", series: str, refs: Sequence[Any] = (), *, filters:
         for run in runs:
             if series not in run.series_names:
                 run.series(series)  # raises MissingItem naming the run's series
-        return runs[: limit] if limit is not None else runs, 0
+        return runs[:limit] if limit is not None else runs
     if sort:
         candidates = select(repo, **filters).sort(sort, descending=not ascending)
     else:
         candidates = select(repo, **filters, newest_first=True)
     want = DEFAULT_RUNS if limit is None else limit
     chosen: list[Run] = []
-    skipped = 0
     for run in candidates:
         if len(chosen) >= want:
             break
@@ -74,13 +72,11 @@ def choose_runs(repo: "Repo", series: str, refs: Sequence[Any] = (), *, filters:
             has = False
         if has:
             chosen.append(run)
-        else:
-            skipped += 1
     if not chosen:
         _no_run_has(series, candidates)
     if not sort:
         chosen.reverse()  # oldest first: the legend reads in the order the runs were made
-    return chosen, skipped
+    return chosen
 
 
 def _no_run_has(series: str, candidates) -> None:
@@ -207,7 +203,7 @@ def plot(
 
     r = Repo.resolve(repo)
     filters = dict(name=name, since=since, until=until, status=status, where=where, tags=tags)
-    chosen, _ = choose_runs(r, series, runs, filters=filters, sort=sort, ascending=ascending, limit=limit)
+    chosen = choose_runs(r, series, runs, filters=filters, sort=sort, ascending=ascending, limit=limit)
     picture = series_picture(chosen, series, x=x, smooth=smooth, logy=logy)
     if output is not None:
         picture.save(output)
