@@ -19,7 +19,8 @@ def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
     target = os.path.abspath(shown)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):  # never create the user's folders (a typo would go unnoticed)
-        raise StoreError(f"cannot write {shown}: no such folder",
+        reason = os.strerror(errno.ENOTDIR if os.path.lexists(folder) else errno.ENOENT)
+        raise StoreError(f"cannot write {shown}: {reason}",
                          f"check that the folder {folder} exists and that you may write to it")
     try:
         atomic_write(target, data, os.path.dirname(target))

@@ -142,9 +142,9 @@ def nice_ticks(lo: float, hi: float, n: int = 5, integer: bool = False) -> list[
 def log_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     """Ticks in log10 space: 1, 2 and 5 times each decade when that gives few enough,
     else whole decades (every k-th when there are many)."""
-    k0, k1 = math.floor(lo), math.ceil(hi)
+    k0, k1 = max(math.floor(lo), -320), min(math.ceil(hi), 307)  # 10.0 ** 308 * 2 overflows
     inside = [t for t in (math.log10(m * 10.0 ** k) for k in range(k0, k1 + 1) for m in (1, 2, 5))
-              if lo - 1e-9 <= t <= hi + 1e-9]
+              if lo - 1e-9 <= t <= hi + 1e-9] if k1 - k0 <= 12 else []
     if 2 <= len(inside) <= max(n, 2) * 1.5:
         return inside
     decades = list(range(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1))
