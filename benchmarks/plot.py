@@ -25,6 +25,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -158,6 +159,12 @@ def main() -> None:
     rep.out(machine_line())
     rep.out(source_state())
     rep.out(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    t = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    rep.out(f"machine speed now: a 3,000,000-step Python loop takes {fmt_s(time.perf_counter() - t)} "
+            "(the figures below scale with it when the machine is busy)")
 
     pdir = build_plot_store(args.workdir / "plot-store", args.runs, args.steps)
     env = clean_env(COLUMNS="120")
