@@ -90,6 +90,21 @@ def test_log_axis_masks_values_at_or_below_zero(repo):
     assert "log axis: 2 values <= 0 not drawn" in r.output
 
 
+def test_series_blobs_with_values_of_the_wrong_type_are_corrupt():
+    # the fast type checks of decode_series (a plot decodes 1,000,000 points) keep every refusal
+    from tmt.errors import CorruptObject
+    from tmt.records.series import decode_series
+    from tmt.store import codec
+
+    assert decode_series(codec.packb([1, "a", [0, None], [1.0, 2.0], [0.0, 1.0]])).steps == [0, None]
+    for steps, values, times, what in (([True], [1.0], [0.0], "step is not an integer"),
+                                       ([0.5], [1.0], [0.0], "step is not an integer"),
+                                       ([0], [1], [0.0], "value or time is not a float"),
+                                       ([0], [1.0], ["x"], "value or time is not a float")):
+        with pytest.raises(CorruptObject, match=what):
+            decode_series(codec.packb([1, "a", steps, values, times]), "abc")
+
+
 # -- colours ------------------------------------------------------------------------------
 
 
