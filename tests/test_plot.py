@@ -173,6 +173,16 @@ def test_chart_renders_at_any_width_and_as_a_rich_renderable():
     assert Chart(fig, height=6, unicode=False).plain(50).count("*") > 3  # ASCII fallback
 
 
+def test_a_stream_that_cannot_encode_braille_gets_an_ascii_chart(repo, project):
+    plot_store(repo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TMT_")}
+    env.update(PYTHONIOENCODING="ascii", COLUMNS="60")
+    r = subprocess.run([sys.executable, "-c", "from tmt.cli import main; main()", "plot", "loss", "1111"],
+                       cwd=project, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "*" in r.stdout and "+--" in r.stdout and "-- 11111111  baseline" in r.stdout
+
+
 def test_control_characters_in_run_names_are_escaped(repo):
     make_run(repo, 1, "evil\x1b]52;c;Zm9v\x07name", series={"loss": series_blob(repo, "loss", [1, 2, 3])})
     r = invoke("plot", "loss", "1111")

@@ -37,7 +37,7 @@ def command(series, refs, x, smooth, logy, path, height, name, since, until, sta
       tmt plot loss --name '^sweep' --smooth 0.6 --logy
       tmt plot val_acc --sort val_acc -n 5 --x rel -o best.svg
     """
-    from tmt.cli.output import Output, message
+    from tmt.cli.output import Output, can_encode, message
     from tmt.plot.picture import output_format
     from tmt.plot.series import DEFAULT_RUNS, choose_runs, series_picture
     from tmt.plot.smooth import parse_smoothing
@@ -57,7 +57,8 @@ def command(series, refs, x, smooth, logy, path, height, name, since, until, sta
         message(f"Wrote {printable(series)!r} of {len(runs)} run{'s' if len(runs) != 1 else ''} to {path}")
         return
     out = Output.detect()
-    chart = picture.chart(width=out.width, height=height)
+    # braille needs a UTF-8 (or other Unicode) stream; LANG=C pipes get stars and dashes
+    chart = picture.chart(width=out.width, height=height, unicode=can_encode("⣿└━", out.stream))
     if out.rich and out.color:
         out.console().print(chart)
     else:

@@ -39,7 +39,7 @@ def command(metric, name, since, until, status, where, tags, limit, as_json, pat
       tmt timeline val_loss --name '^resnet' --since 30d --json
       tmt timeline acc -o timeline.html
     """
-    from tmt.cli.output import Output, dump_json, message
+    from tmt.cli.output import Output, can_encode, dump_json, message
     from tmt.plot.picture import output_format
     from tmt.text import printable
     from tmt.timeline.analysis import timeline
@@ -59,7 +59,8 @@ def command(metric, name, since, until, status, where, tags, limit, as_json, pat
                 f"jump{'s' if len(tl.jumps) != 1 else ''}) to {path}")
         return
     out = Output.detect()
-    chart = picture.chart(width=out.width, height=height)
+    # braille needs a UTF-8 (or other Unicode) stream; LANG=C pipes get stars and dashes
+    chart = picture.chart(width=out.width, height=height, unicode=can_encode("⣿└━", out.stream))
     if out.rich and out.color:
         out.console().print(chart)
     else:
