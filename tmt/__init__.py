@@ -30,6 +30,9 @@ _LAZY = {
     # the working tree (API twins of `tmt diff` and `tmt checkout`)
     "diff": "tmt.workspace",
     "checkout": "tmt.workspace",
+    # pictures (API twins of `tmt plot` and `tmt timeline`)
+    "plot": "tmt.plot",
+    "timeline": "tmt.timeline",
     # maintenance (from their own modules: `import tmt` must not load fsck to run gc)
     "gc": "tmt.maintenance.gc",
     "fsck": "tmt.maintenance.fsck",
@@ -70,4 +73,6 @@ if TYPE_CHECKING:  # pragma: no cover
         DuplicatePolicy, DuplicateStrategy, active_run, log, recorder, save, start_run, tmt_recorder, tmt_save,
     )
     from tmt.repo import Repo, init
+    from tmt.plot import plot
+    from tmt.timeline import timeline
     from tmt.workspace import checkout, diff

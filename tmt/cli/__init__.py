@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "gc": "Delete objects no run references.",
     "fsck": "Verify the store and repair what can be repaired.",
     "migrate": "Import the runs of a tmt 0.1.8 store.",
+    "plot": "Plot a step series of several runs, overlaid.",
+    "timeline": "A metric across runs in the order they ran, its jumps explained.",
 }
 
 
