@@ -25,6 +25,10 @@ COMMANDS: dict[str, str] = {
     "export": "Export runs as CSV or JSON.",
     "gc": "Delete objects no run references.",
     "fsck": "Verify the store and repair what can be repaired.",
+    "remote": "Manage remotes (S3 buckets, folders) to share runs through.",
+    "push": "Send runs to a remote.",
+    "pull": "Bring runs from a remote.",
+    "clone": "Make a new project from a remote's runs.",
 }
 
 
