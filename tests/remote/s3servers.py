@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ class Server:
     proc: subprocess.Popen
     folder: Path
     log: Path
+    ports: tuple[int, ...] = ()
 
     def url(self, prefix: str) -> str:
         return f"s3://{self.bucket}/{prefix}"
@@ -61,8 +63,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=20)
-        for sock in self.folder.glob("seaweedfs-*.sock"):
-            sock.unlink(missing_ok=True)
+        # Most of its sockets follow TMPDIR (our folder); the S3 one goes to /tmp: remove the
+        # ones naming our ports only (other servers may run beside us).
+        for base in {self.folder, Path(tempfile.gettempdir()), Path("/tmp")}:
+            for sock in base.glob("seaweedfs-*.sock"):
+                if self.folder == base or any(sock.name.endswith(f"-{p}.sock") for p in self.ports):
+                    sock.unlink(missing_ok=True)
 
 
 def _env(folder: Path) -> dict[str, str]:
@@ -107,7 +113,7 @@ def start_seaweedfs(folder: Path) -> Server:
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=_env(folder), cwd=folder, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{ports['s3.port']}", BUCKET, proc, folder, log)
+    server = Server(f"http://127.0.0.1:{ports['s3.port']}", BUCKET, proc, folder, log, tuple(ports.values()))
     _wait_ready(server)
     return server
 

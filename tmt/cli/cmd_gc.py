@@ -13,7 +13,9 @@ import click
 @click.option("--force", is_flag=True,
               help="Proceed although a record or tree cannot be read (what it references may be deleted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_json: bool) -> None:
+@click.option("--remote", metavar="NAME",
+              help="Collect the remote NAME instead (safe beside pushes; needs delete permission there).")
+def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_json: bool, remote: str | None) -> None:
     """Delete objects that no run references.
 
     Every object reachable from a record (code trees, series, artifacts), running runs
@@ -27,6 +29,10 @@ def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_js
     from tmt.maintenance.gc import gc, parse_duration
 
     grace_s = parse_duration(grace)
+    if remote is not None:
+        from tmt.cli.remote_maint import remote_gc
+
+        return remote_gc(remote, grace, grace_s, dry_run, force, keep_last, as_json)
     with StderrProgress() as progress:
         result = gc(grace=grace_s, dry_run=dry_run, keep_last=keep_last, force=force, progress=progress)
     if as_json:
