@@ -35,11 +35,14 @@ def __getattr__(name: str) -> object:
 
 def add(name: str, url: str, *, endpoint_url: str | None = None, profile: str | None = None,
         region: str | None = None, repo: "object | str | os.PathLike[str] | None" = None):
-    """Add a remote (no network access: `show` checks it). The first remote is the default."""
+    """Add a remote (no network access: `show` checks it). The first remote is the default.
+    Without a store here yet, one is created (as recording would), so that a new machine can
+    `tmt remote add` then `tmt pull`."""
     from tmt.remote import config
     from tmt.repo import Repo
 
-    return config.add(Repo.resolve(repo), config.RemoteSpec(name, url, endpoint_url, profile, region))
+    r = Repo.resolve(repo) if repo is not None else Repo.find_or_create()
+    return config.add(r, config.RemoteSpec(name, url, endpoint_url, profile, region))
 
 
 def ls(repo: "object | str | os.PathLike[str] | None" = None):

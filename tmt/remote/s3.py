@@ -189,10 +189,13 @@ class S3Backend:
                 f"{where} denied {op} access to {printable(key) or 'the bucket'} (AccessDenied)",
                 f"the key needs {need} on this bucket and prefix (docs/remotes.md lists what each command needs)",
             )
-        if "error sending request" in text or "timed out" in text.lower() or "connect" in text.lower():
+        low = text.lower()
+        if "error sending request" in low or "timed out" in low or "timeout" in low or "connect" in low:
+            why = ("connection refused" if "refused" in low else "timed out" if "timed out" in low or "timeout" in low
+                   else "name not found" if "dns" in low else "no answer")
             return RemoteError(
-                f"cannot reach {self.endpoint} ({printable(_first_line(e))[:200]})",
-                "check --endpoint-url (or AWS_ENDPOINT_URL) and the network; tmt gave up after 3 retries",
+                f"cannot reach {self.endpoint} ({why}, after 3 retries)",
+                "check --endpoint-url (or AWS_ENDPOINT_URL) and that the service is up and reachable",
             )
         return RemoteError(f"{where}: {op} {printable(key)} failed: {printable(_first_line(e))[:300]}")
 
