@@ -11,6 +11,8 @@ S3 client (obstore, the `[s3]` extra) is imported by S3 remotes only.
 from __future__ import annotations
 
 import os
+import sys
+import types
 
 _NAMES = {
     "push": "tmt.remote.push", "PushResult": "tmt.remote.push",
@@ -24,13 +26,21 @@ _NAMES = {
 __all__ = ["add", "ls", "rm", "show", *_NAMES]
 
 
-def __getattr__(name: str) -> object:
-    module = _NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tmt.remote' has no attribute {name!r}")
-    import importlib
+class _Package(types.ModuleType):
+    """`push`, `pull`, `clone`, `gc` and `fsck` name both submodules and the functions in
+    them; importing a submodule sets its name on the package, so here these names always
+    mean the functions (as tmt.maintenance does). Reach the modules through importlib."""
 
-    return getattr(importlib.import_module(module), name)
+    def __getattribute__(self, name: str) -> object:
+        module = _NAMES.get(name)
+        if module is None:
+            return super().__getattribute__(name)
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *__all__})
 
 
 def add(name: str, url: str, *, endpoint_url: str | None = None, profile: str | None = None,
@@ -84,3 +94,6 @@ def show(name: str | None = None, repo: "object | str | os.PathLike[str] | None"
         out["record_versions"] = sum(len(v) for v in versions.values())
         out["pending_gcs"] = len(rem.pending_gcs())
     return out
+
+
+sys.modules[__name__].__class__ = _Package

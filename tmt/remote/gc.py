@@ -87,7 +87,7 @@ def gc(remote: str | None = None, *, repo=None, grace: float | str = DEFAULT_GRA
         result = RemoteGcResult(spec.name, rem.url, dry_run=dry_run, grace_s=grace_s)
         if not rem.check(create=False):
             return result
-        if not create_only(repo, rem, spec) and not force:
+        if not create_only(repo, rem, spec, quiet=True) and not force:
             raise RemoteError(
                 f"{rem.url} ignores create-only writes (If-None-Match), so tmt cannot keep two remote gcs apart",
                 "make sure no other `tmt gc --remote` runs on it, then pass --force",

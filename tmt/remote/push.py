@@ -143,7 +143,7 @@ def _runs_to_send(local: LocalStore, ids: list[str] | None, versions, result: Pu
     return runs
 
 
-def create_only(repo: Repo, rem: Remote, spec: config.RemoteSpec) -> bool:
+def create_only(repo: Repo, rem: Remote, spec: config.RemoteSpec, *, quiet: bool = False) -> bool:
     """Whether the server refuses overwrites, probed once per remote URL and remembered in
     .tmt/cache/ (derived: deleting it only costs one probe)."""
     from tmt.store.fsutil import atomic_write
@@ -154,7 +154,8 @@ def create_only(repo: Repo, rem: Remote, spec: config.RemoteSpec) -> bool:
         cached = json.loads(path.read_text())
         if cached.get("ident") == ident and isinstance(cached.get("create_only"), bool):
             ok = cached["create_only"]
-            _warn_overwrites(rem, ok)
+            if not quiet:
+                _warn_overwrites(rem, ok)
             return ok
     except (OSError, ValueError, AttributeError):
         pass
@@ -164,7 +165,8 @@ def create_only(repo: Repo, rem: Remote, spec: config.RemoteSpec) -> bool:
                      durable=False, make_dirs=True)
     except Exception:
         pass
-    _warn_overwrites(rem, ok)
+    if not quiet:
+        _warn_overwrites(rem, ok)
     return ok
 
 
