@@ -226,3 +226,18 @@ def test_clone_refuses_a_folder_in_use(tmp_path):
         f"Error: {tmp_path / 'busy'} exists and is not an empty folder",
         "hint: choose a new folder: tmt clone URL DIR",
     ]
+
+
+def test_a_missing_remote_folder_is_named(local_project, tmp_path):
+    invoke("remote", "add", "disk", str(tmp_path / "unmounted"))
+    assert _errors(invoke("pull", "disk")) == [
+        f"Error: the remote folder {tmp_path / 'unmounted'} does not exist",
+        "hint: check that the disk or share is mounted and the path is right (tmt remote show)",
+    ]
+    invoke("remote", "add", "deep", str(tmp_path / "no" / "such" / "mount"))
+    record(local_project)
+    assert _errors(invoke("push", "deep")) == [
+        f"Error: cannot create the remote folder {tmp_path / 'no' / 'such' / 'mount'}: "
+        f"{tmp_path / 'no' / 'such'} does not exist",
+        "hint: check that the disk or share is mounted, or fix the remote's path with `tmt remote add`",
+    ]

@@ -94,6 +94,12 @@ class Remote:
             data = self.get(layout.MARKER)
         except RemoteNotFound:
             if not create:
+                root = getattr(self.backend, "root", None)  # a folder remote
+                if root is not None and not os.path.isdir(root):
+                    raise RemoteError(
+                        f"the remote folder {printable(self.url)} does not exist",
+                        "check that the disk or share is mounted and the path is right (tmt remote show)",
+                    ) from None
                 return False
             self.put(layout.MARKER, layout.MARKER_BYTES)
             return True
