@@ -39,17 +39,19 @@ def fetch_missing(store, oid: str) -> bool:
             rem = _open.get(spec.url)
             if rem is None:
                 rem = _open[spec.url] = Remote.open(spec)
-        with LocalStore(repo) as local:
+        from tmt.maintenance._progress import StderrProgress
+
+        with LocalStore(repo) as local, StderrProgress() as progress:  # a bar on a terminal, after 1 s
             info = rem.head(layout.object_key(oid))
             if info is not None and info.size > STREAM_ABOVE:  # a large artifact: streamed
-                fetch_objects(rem, local, [], _quiet, None, roots=([], {oid: info.size}))
+                fetch_objects(rem, local, [], progress, None, roots=([], {oid: info.size}))
                 return local.has(oid)
             try:
                 data = rem.get_object(oid)  # re-hashed
             except RemoteNotFound:
                 return False
             if data[:2] == TREE_MAGIC and _decodes(data, oid):
-                fetch_objects(rem, local, [], _quiet, None, roots=([oid], {}))
+                fetch_objects(rem, local, [], progress, None, roots=([oid], {}))
             else:
                 local.pin([oid])
                 with local.batch() as batch:
@@ -72,6 +74,3 @@ def _decodes(data: bytes, oid: str) -> bool:
     except InvalidTree:
         return False
 
-
-def _quiet(phase: str, done: int, total: int) -> None:
-    pass
