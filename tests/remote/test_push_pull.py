@@ -3,10 +3,7 @@ for byte, two machines sharing one bucket, record versions, filters, lazy clones
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-
-import pytest
 
 from remote_helpers import make_project, record, store_files, tmt_cmd
 

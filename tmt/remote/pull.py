@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from tmt._warn import warn
-from tmt.errors import CorruptObject, InvalidTree, RecordError, RemoteError, TmtError
+from tmt.errors import CorruptObject, InvalidTree, RecordError
 from tmt.records.io import check_nesting
 from tmt.records.model import Record, decode
 from tmt.remote import config, layout
@@ -92,17 +92,14 @@ def pull(
                 if inc.record.id in complete:
                     kept.append(inc)
                 else:
-                    result.failed.append({"run": inc.record.id, "reason": complete_reason(inc.record, result)})
+                    result.failed.append({"run": inc.record.id,
+                                          "reason": "some of its objects could not be fetched (see the warnings)"})
             incoming = kept
         for inc in incoming:
             local.write_record(inc.record.id, inc.data, inc.version.stamp)
             result.runs_pulled.append(inc.record.id)
     result.duration_s = time.monotonic() - t0
     return result
-
-
-def complete_reason(rec: Record, result: PullResult) -> str:
-    return "some of its objects could not be fetched (see the warnings)"
 
 
 def _wanted(local: LocalStore, versions: dict[str, list[layout.Version]], result: PullResult) -> list[layout.Version]:

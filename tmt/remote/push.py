@@ -201,7 +201,7 @@ def _send(rem: Remote, local: LocalStore, runs: list[_Run], result: PushResult, 
             warn(f"run {run.id[:8]} ({printable(run.record.name)}): object {e.oid[:12]} is missing here and on "
                  "the remote; not pushed (run `tmt fsck`)")
             result.skipped.append({"run": run.id, "reason": f"object {e.oid} missing"})
-    plan.finish(progress)
+    plan.finish()
     plan.upload(progress)
     if time.monotonic() - t_lease > LEASE_TTL_S * 0.9:
         return False
@@ -303,7 +303,7 @@ class _Plan:
                     stack.append(e.oid)
         return False
 
-    def finish(self, progress: Progress) -> None:
+    def finish(self) -> None:
         """Decide which blobs need sending: with a listing, exactly the absent ones; without,
         the large ones are looked up first and the small ones sent create-only."""
         if self.listed is not None:

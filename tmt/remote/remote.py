@@ -9,7 +9,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TypeVar
@@ -246,8 +246,3 @@ def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int, progress: C
 
 class _Cancelled(Exception):
     pass
-
-
-def chunks(items: list[T], n: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
