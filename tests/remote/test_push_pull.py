@@ -166,6 +166,14 @@ def test_plain_folder_remote(tmp_path):
     assert store_files(tmp_path / "b" / ".tmt")[f"experiments/{rid}.json"] == (a / ".tmt" / "experiments" / f"{rid}.json").read_bytes()
     # Nothing of the remote's own bookkeeping is left in a temp folder there.
     assert not any((tmp_path / "share" / "tmp").iterdir())
+    # The working tree a checkout saves (a checkout-backup run) stays local unless named.
+    b = tmp_path / "b"
+    (b / "notes.txt").write_text("mine\n")
+    out = tmt_cmd("checkout", rid, cwd=b)
+    backup = out.stderr.split("return with: tmt checkout ")[1].split()[0]
+    assert "Everything up to date" in tmt_cmd("push", cwd=b).stdout
+    pushed = json.loads(tmt_cmd("push", "origin", backup, "--json", cwd=b).stdout)["runs_pushed"]
+    assert len(pushed) == 1 and pushed[0].startswith(backup)
 
 
 def test_default_clone_folder_and_failed_clone_leaves_nothing(tmp_path, seaweed, s3_url):

@@ -42,6 +42,8 @@ LEASE_TTL_S = 24 * 3600.0
 LIST_ALL_AFTER = 256
 #: blobs larger than this are looked up (HEAD) before they are sent
 HEAD_FIRST_ABOVE = 1 << 20
+#: the name (and tag) of the runs `tmt checkout` records to save a working tree (DESIGN 11)
+BACKUP = "checkout-backup"
 
 
 @dataclass(slots=True)
@@ -134,6 +136,8 @@ def _runs_to_send(local: LocalStore, ids: list[str] | None, versions, result: Pu
             warn(f"run {rid[:8]}: its record cannot be read ({printable(reason)}); not pushed")
             result.skipped.append({"run": rid, "reason": f"unreadable record: {reason}"})
             continue
+        if ids is None and (rec.name == BACKUP or BACKUP in rec.tags):
+            continue  # a working tree saved by checkout stays local unless asked for by ref
         version = layout.Version(layout.rank_of(rec.status), mtime, digest(data), rid)
         have = versions.get(rid, [])
         if any(v.digest == version.digest for v in have) or any(v.rank > version.rank for v in have):
