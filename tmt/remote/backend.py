@@ -1,7 +1,7 @@
 """The remote interface: the five operations every backend (memory, folder, S3) provides.
 
 Push, pull, clone and remote gc use nothing else, so a backend is small and the same
-conformance suite (tests/remote/test_conformance.py) runs on each. Keys are '/'-separated
+conformance suite (tests/remote/test_remote_conformance.py) runs on each. Keys are '/'-separated
 names relative to the remote's root (`objects/ab/cdef…`, `records/<id>/…`).
 
 - `put_create(key, data)`: create-only. True when this call created the object, False when
