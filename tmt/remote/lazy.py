@@ -49,7 +49,10 @@ def fetch_missing(store, oid: str) -> bool:
             try:
                 data = rem.get_object(oid)  # re-hashed
             except RemoteNotFound:
-                return False
+                rem.check(create=False)  # a remote that is gone says so
+                raise RemoteError(
+                    f"{rem.url} does not have it either", f"run `tmt fsck --remote {name}` there; push the run "
+                    "again from a machine that has it") from None
             if data[:2] == TREE_MAGIC and _decodes(data, oid):
                 fetch_objects(rem, local, [], progress, None, roots=([oid], {}))
             else:
