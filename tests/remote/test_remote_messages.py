@@ -173,3 +173,10 @@ def test_a_lazy_clone_whose_remote_is_gone(tmp_path):
     assert e.value.message == (f"object {oid} is not in this lazy clone and could not be fetched from origin: "
                                f"{tmp_path / 'share'} does not have it either")
     assert e.value.hint == "run `tmt fsck --remote origin` there; push the run again from a machine that has it"
+
+
+def test_an_endpoint_without_its_scheme(proj):
+    r = invoke("remote", "add", "origin", "s3://bucket/x", "--endpoint-url", "127.0.0.1:8333")
+    assert r.exit_code == 2
+    assert _errors(r) == ["Error: --endpoint-url '127.0.0.1:8333' is not a URL",
+                          "hint: write it with its scheme, e.g. https://127.0.0.1:8333 (or http:// for a local server)"]

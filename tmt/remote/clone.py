@@ -54,7 +54,7 @@ def clone(
 ) -> CloneResult:
     t0 = time.monotonic()
     url = config.normalize_url(url)
-    spec = config.RemoteSpec(ORIGIN, url, endpoint_url or None, profile or None, region or None)
+    spec = config.RemoteSpec(ORIGIN, url, config.check_endpoint(endpoint_url), profile or None, region or None)
     target = Path(directory if directory is not None else default_dir(url)).absolute()
     if (target / TMT_DIRNAME).exists():
         raise UsageError(f"{target} already holds a tmt store", "pull into it instead: tmt pull")

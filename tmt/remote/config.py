@@ -89,6 +89,15 @@ def normalize_url(url: str, base: Path | None = None) -> str:
     )
 
 
+def check_endpoint(endpoint: str | None) -> str | None:
+    if endpoint and not endpoint.lower().startswith(("http://", "https://")):
+        raise UsageError(
+            f"--endpoint-url {printable(endpoint)!r} is not a URL",
+            f"write it with its scheme, e.g. https://{printable(endpoint)} (or http:// for a local server)",
+        )
+    return endpoint or None
+
+
 def _path(repo: Repo) -> Path:
     return repo.tmt_dir / REMOTES_FILE
 
@@ -151,7 +160,7 @@ def add(repo: Repo, spec: RemoteSpec) -> RemoteSpec:
         raise UsageError("--endpoint-url, --profile and --region are for s3:// remotes only")
     if "://" not in url and _inside(Path(url), repo.tmt_dir):
         raise UsageError(f"the remote folder {url} is inside this repository's store", "choose a folder outside .tmt/")
-    spec = RemoteSpec(spec.name, url, spec.endpoint_url or None, spec.profile or None, spec.region or None)
+    spec = RemoteSpec(spec.name, url, check_endpoint(spec.endpoint_url), spec.profile or None, spec.region or None)
     save(repo, [*specs, spec])
     return spec
 
