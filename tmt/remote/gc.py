@@ -39,6 +39,7 @@ from tmt.maintenance.reach import TREE_MAGIC
 from tmt.remote import config, layout
 from tmt.remote.backend import RemoteNotFound
 from tmt.remote.local import LocalStore
+from tmt.remote.pull import STREAM_ABOVE
 from tmt.remote.push import LEASE_TTL_S, create_only
 from tmt.remote.reach import mark, read_versions
 from tmt.remote.remote import Progress, Remote, parallel
@@ -46,6 +47,10 @@ from tmt.repo import Repo
 from tmt.text import printable
 
 DEFAULT_GRACE_S = 3600.0
+#: objects set aside per round (copied, then deleted in one request)
+SET_ASIDE_BATCH = 256
+#: larger objects are taken for blobs without being read (a tree this big names ~100,000 files)
+TREE_MAX = 16 << 20
 #: a gc lock older than this is a killed gc's (a gc that runs longer refreshes nothing: keep
 #: a remote gc well under it)
 LOCK_TTL_S = 6 * 3600.0
@@ -241,11 +246,48 @@ class _Gc:
 
     def _restore(self, gc_id: str, oids: list[str]) -> None:
         """Copy fossils back to objects/: blobs first, then trees (a tree after its content)."""
-        datas = parallel(lambda o: self.rem.get(layout.fossil_key(gc_id, o)), oids, self.rem.backend.concurrency)
-        blobs = [(o, d) for o, d in zip(oids, datas) if d[:2] != TREE_MAGIC]
-        trees = [(o, d) for o, d in zip(oids, datas) if d[:2] == TREE_MAGIC]
-        for group in (blobs, trees):
-            parallel(lambda od: self.rem.put_object(*od), group, self.rem.backend.concurrency)
+        keys = {o: layout.fossil_key(gc_id, o) for o in oids}
+        trees = self._trees(keys)
+        for group in ([o for o in oids if o not in trees], [o for o in oids if o in trees]):
+            self._copy_all([(keys[o], layout.object_key(o)) for o in group])
+
+    # -- copies with bounded memory ------------------------------------------------------------
+
+    def _trees(self, keys: dict[str, str]) -> set[str]:
+        """Which of these objects are trees: from the local store when it has them, else by
+        reading their first bytes from the remote (objects of a tree's size only)."""
+        from tmt.store.ids import hash_bytes
+
+        def is_tree(item: tuple[str, str]) -> bool:
+            oid, key = item
+            if self.local.has(oid):
+                with open(self.local.path(oid), "rb") as f:
+                    return f.read(2) == TREE_MAGIC
+            info = self.rem.head(key)
+            if info is None or info.size > TREE_MAX:
+                return False
+            data = self.rem.get(key)
+            return data[:2] == TREE_MAGIC and hash_bytes(data) == oid
+
+        items = list(keys.items())
+        return {o for (o, _), t in zip(items, parallel(is_tree, items, self.rem.backend.concurrency)) if t}
+
+    def _copy_all(self, pairs: list[tuple[str, str]]) -> None:
+        """Create-only copies src -> dst, large objects through a temp file, never all in memory."""
+        def copy(pair: tuple[str, str]) -> None:
+            src, dst = pair
+            info = self.rem.head(src)
+            if info is not None and info.size > STREAM_ABOVE:
+                tmp = self.local.tmp_path()
+                try:
+                    self.rem.get(src, into=tmp)
+                    self.rem.put(dst, tmp)
+                finally:
+                    tmp.unlink(missing_ok=True)
+            else:
+                self.rem.put(dst, self.rem.get(src))
+
+        parallel(copy, pairs, self.rem.backend.concurrency)
 
     # -- phase 1: collect ----------------------------------------------------------------------
 
@@ -276,15 +318,19 @@ class _Gc:
         gc_id = f"{time.time_ns():020d}{os.urandom(4).hex()}"
         self.rem.put(layout.gc_key(gc_id), json.dumps({"candidates": candidates, "host": hostname(),
                                                         "created_at": time.time()}).encode())
-        # Set aside: read each, keep a fossil, then delete the original; trees first.
+        # Set aside: keep a fossil, then delete the original; every tree before any blob, so
+        # a tree still in objects/ never lacks part of its subtree because of this gc.
         label = "Setting objects aside"
-        datas = parallel(lambda o: self.rem.get(layout.object_key(o)), candidates, self.rem.backend.concurrency,
-                         lambda n: self.progress(label, n, len(candidates)))
-        trees = [(o, d) for o, d in zip(candidates, datas) if d[:2] == TREE_MAGIC]
-        blobs = [(o, d) for o, d in zip(candidates, datas) if d[:2] != TREE_MAGIC]
-        for group in (trees, blobs):
-            parallel(lambda od: self.rem.put(layout.fossil_key(gc_id, od[0]), od[1]), group, self.rem.backend.concurrency)
-            self.rem.call(self.rem.backend.delete_many, [layout.object_key(o) for o, _ in group])
+        keys = {o: layout.object_key(o) for o in candidates}
+        trees = self._trees(keys)
+        done = 0
+        for group in ([o for o in candidates if o in trees], [o for o in candidates if o not in trees]):
+            for start in range(0, len(group), SET_ASIDE_BATCH):
+                batch = group[start: start + SET_ASIDE_BATCH]
+                self._copy_all([(keys[o], layout.fossil_key(gc_id, o)) for o in batch])
+                self.rem.call(self.rem.backend.delete_many, [keys[o] for o in batch])
+                done += len(batch)
+                self.progress(label, done, len(candidates))
         self.r.objects_set_aside = len(candidates)
         self.r.bytes_set_aside = size
         # The pushes running now: listed *after* every candidate left objects/.
