@@ -54,35 +54,35 @@ class ObjectStore:
     def _fspath(self, oid: str) -> str:
         return f"{self.objects_dir}/{oid[:2]}/{oid[2:]}"
 
-    def get(self, oid: ObjectId, *, verify: bool = False) -> bytes:
+    def get(self, oid: ObjectId, *, verify: bool = False, _fetch: bool = True) -> bytes:
         try:
             with open(self._fspath(validate_oid(oid)), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
-            if not self._fetch_missing(oid):
+            if not (_fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
-            return self.get(oid, verify=verify)
+            return self.get(oid, verify=verify, _fetch=False)
         except OSError as e:
             raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
         if verify and hash_bytes(data) != oid:
             raise CorruptObject(oid, "its content does not match its id")
         return data
 
-    def open(self, oid: ObjectId) -> BinaryIO:
+    def open(self, oid: ObjectId, *, _fetch: bool = True) -> BinaryIO:
         try:
             return open(self._fspath(validate_oid(oid)), "rb")
         except FileNotFoundError:
-            if not self._fetch_missing(oid):
+            if not (_fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
-            return self.open(oid)
+            return self.open(oid, _fetch=False)
 
-    def size(self, oid: ObjectId) -> int:
+    def size(self, oid: ObjectId, *, _fetch: bool = True) -> int:
         try:
             return os.stat(self._fspath(validate_oid(oid))).st_size
         except FileNotFoundError:
-            if not self._fetch_missing(oid):
+            if not (_fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
-            return self.size(oid)
+            return self.size(oid, _fetch=False)
 
     def _fetch_missing(self, oid: ObjectId) -> bool:
         """In a lazy clone, fetch a missing object from its remote (tmt/remote/lazy.py);
