@@ -14,6 +14,7 @@ by a more final or later one, so pulling never undoes anything.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -214,6 +215,7 @@ class _Fetch:
         self.local = local
         self.result = result
         self.failed: set[str] = set()
+        self._lock = threading.Lock()
 
     def _present(self, oids: list[str]) -> list[bool]:
         self.local.pin(oids)  # before the check: a local gc then keeps them (pins.py)
@@ -241,8 +243,9 @@ class _Fetch:
 
     def _count(self, n: int) -> None:
         if self.result is not None:
-            self.result.objects_downloaded += 1
-            self.result.bytes_downloaded += n
+            with self._lock:  # called from the download threads
+                self.result.objects_downloaded += 1
+                self.result.bytes_downloaded += n
 
     def run(self, roots: list[str], blobs: dict[str, int], progress: Progress) -> None:
         # 1. Trees, top-down: learn what is missing (held in memory, not yet published).

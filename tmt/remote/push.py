@@ -21,6 +21,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -239,6 +240,7 @@ class _Plan:
         self.trees: dict[str, list[treemod.TreeEntry]] = {}  # missing trees -> entries
         self.blobs: dict[str, int] = {}  # blobs to send -> size
         self._checked_trees = 0
+        self._lock = threading.Lock()
 
     def _remote_has(self, oids: list[str]) -> list[bool]:
         if self.listed is None and self._checked_trees + len(oids) > LIST_ALL_AFTER:
@@ -347,11 +349,12 @@ class _Plan:
             done += len(level)
 
     def _count(self, created: bool, size: int) -> None:
-        if created:
-            self.result.objects_uploaded += 1
-            self.result.bytes_uploaded += size
-        else:
-            self.result.objects_present += 1
+        with self._lock:  # called from the upload threads
+            if created:
+                self.result.objects_uploaded += 1
+                self.result.bytes_uploaded += size
+            else:
+                self.result.objects_present += 1
 
 
 def _by_height(trees: dict[str, list[treemod.TreeEntry]]) -> list[list[str]]:
