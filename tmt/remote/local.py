@@ -11,11 +11,11 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tmt.errors import CorruptObject, ObjectNotFound
+from tmt.errors import CorruptObject, ObjectNotFound, StoreError
 from tmt.records.io import RECORD_SUFFIX, record_files, record_path
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
-from tmt.store.fsutil import _unlink_quiet, atomic_write, tmp_name
+from tmt.store.fsutil import _hint_for, _unlink_quiet, fsync_dir, syncfs, tmp_name, write_tmp
 from tmt.store.ids import ObjectId, hash_bytes
 from tmt.store.objects import OBJECT_MODE, Batch
 from tmt.store.pins import PinFile
@@ -108,12 +108,40 @@ class LocalStore:
             return None
         return data, st.st_mtime_ns
 
-    def write_record(self, run_id: str, data: bytes, stamp: int) -> None:
-        """Publish a record's exact bytes atomically, its mtime set to its version's stamp so
-        the version keeps its name when pushed on from here."""
-        path = record_path(self.repo.experiments_dir, run_id)
-        atomic_write(path, data, self.repo.tmp_dir, make_dirs=True)
-        os.utime(path, ns=(stamp, stamp))
+    def write_records(self, items: Iterable[tuple[str, bytes, int]]) -> None:
+        """Publish records (run id, exact bytes, version stamp) atomically, each with its mtime
+        set to its version's stamp so the version keeps its name when pushed on from here.
+
+        As a snapshot's batch of objects: temp files written unsynced, one file-system sync,
+        then each renamed into place, then one fsync of experiments/ (not two fsyncs each:
+        100 pulled runs cost 200 fsyncs otherwise)."""
+        items = list(items)
+        if not items:
+            return
+        exp = self.repo.experiments_dir
+        exp.mkdir(parents=True, exist_ok=True)
+        tmps = []
+        try:
+            for run_id, data, stamp in items:
+                tmp = write_tmp(os.fspath(self.repo.tmp_dir), data, fsync=False)
+                tmps.append(tmp)
+                os.utime(tmp, ns=(stamp, stamp))  # rename keeps the mtime
+            if not syncfs(self.repo.tmp_dir):
+                for tmp in tmps:
+                    fd = os.open(tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            # Records last, after every object (committed before this call) is durable.
+            for (run_id, _, _), tmp in zip(items, tmps):
+                os.replace(tmp, record_path(exp, run_id))
+            fsync_dir(exp)
+        except OSError as e:
+            raise StoreError(f"could not write records into {exp}: {e.strerror or e}", _hint_for(e)) from e
+        finally:
+            for tmp in tmps:
+                _unlink_quiet(tmp)  # renamed ones are gone already
 
     def __enter__(self) -> "LocalStore":
         return self

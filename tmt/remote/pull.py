@@ -96,9 +96,8 @@ def pull(
                     result.failed.append({"run": inc.record.id,
                                           "reason": "some of its objects could not be fetched (see the warnings)"})
             incoming = kept
-        for inc in incoming:
-            local.write_record(inc.record.id, inc.data, inc.version.stamp)
-            result.runs_pulled.append(inc.record.id)
+        local.write_records((inc.record.id, inc.data, inc.version.stamp) for inc in incoming)
+        result.runs_pulled.extend(inc.record.id for inc in incoming)
     result.duration_s = time.monotonic() - t0
     return result
 
