@@ -38,6 +38,8 @@ _LAZY = {
     "pull": "tmt.remote.pull",
     "clone": "tmt.remote.clone",
     "remote": "tmt.remote",
+    # upgrading from the predecessor (the API twin of `tmt migrate`)
+    "migrate": "tmt.legacy.migrate",
     # repository
     "Repo": "tmt.repo",
     "init": "tmt.repo",
@@ -65,6 +67,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt import errors
+    from tmt.legacy.migrate import migrate
     from tmt.maintenance import fsck, gc
     from tmt.manager import TmtManager
     from tmt.query import Run, Runs, get, runs

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "push": "Send runs to a remote.",
     "pull": "Bring runs from a remote.",
     "clone": "Make a new project from a remote's runs.",
+    "migrate": "Import the runs of a tmt 0.1.8 store.",
 }
 
 
