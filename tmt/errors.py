@@ -157,3 +157,8 @@ class CheckoutInterrupted(CheckoutError):
 
 class MissingDependency(TmtError):
     """An optional dependency (an extra) is needed for this call."""
+
+
+class RemoteError(TmtError):
+    """A remote (tmt remote, push, pull, clone) is unknown, unreachable, refused us or holds
+    something tmt cannot read."""

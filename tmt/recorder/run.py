@@ -203,6 +203,7 @@ class LiveRun:
         from tmt.records.model import Record, new_run_id
         from tmt.recorder.env import GitProbe, capture_env
         from tmt.recorder.journal import JournalWriter
+        from tmt.recorder.packages import own_loaded
         from tmt.snapshot.build import snapshot_repo
         from tmt.snapshot.rootlock import RootLock
         from tmt.store.pins import PinFile
@@ -210,6 +211,8 @@ class LiveRun:
 
         if self._live or self.record is not None:
             raise RecordingError(f"run {self.name!r} was already started; start a new run instead")
+        # before tmt's own lazy imports (ignore rules, progress), which env.packages leaves out
+        self._own_loaded = own_loaded()
         repo = self.repo = self.repo or _open_repo(self.config_path)
         ensure_store_gitignore(repo.tmt_dir)  # stores made before tmt wrote one get it now
         enclosing = active_run()
@@ -315,7 +318,7 @@ class LiveRun:
             rec.metrics = metrics
             rec.outputs = outputs
             rec.params = to_params(self.params)
-            rec.env["packages"] = _packages(self.repo)
+            rec.env["packages"] = _packages(self.repo, self._own_loaded)
             if exc is not None and status != "completed":
                 rec.error = _error_info(exc, self.repo.root)
             try:
@@ -479,12 +482,12 @@ def _as_step(step: Any) -> int:
     raise MetricTypeError(f"step must be an integer, got {type(step).__name__} {step!r}")
 
 
-def _packages(repo) -> dict[str, str]:
+def _packages(repo, preloaded: frozenset[str]) -> dict[str, str]:
     """env.packages; never a reason for a run to fail (an odd environment gives {})."""
     from tmt.recorder.packages import imported_packages
 
     try:
-        return imported_packages(repo.cache_dir)
+        return imported_packages(repo.cache_dir, preloaded)
     except Exception as e:  # noqa: BLE001
         warn(f"could not list the imported packages: {type(e).__name__}: {e}")
         return {}
