@@ -205,13 +205,16 @@ class LiveRun:
         from tmt.recorder.journal import JournalWriter
         from tmt.recorder.packages import own_loaded
         from tmt.snapshot.build import snapshot_repo
+        from tmt.snapshot.rootlock import RootLock
         from tmt.store.pins import PinFile
+        from tmt.repo import ensure_store_gitignore
 
         if self._live or self.record is not None:
             raise RecordingError(f"run {self.name!r} was already started; start a new run instead")
         # before tmt's own lazy imports (ignore rules, progress), which env.packages leaves out
         self._own_loaded = own_loaded()
         repo = self.repo = self.repo or _open_repo(self.config_path)
+        ensure_store_gitignore(repo.tmt_dir)  # stores made before tmt wrote one get it now
         enclosing = active_run()
         self.id = new_run_id()
         self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
@@ -219,7 +222,12 @@ class LiveRun:
         created = _now_iso()
         git = GitProbe(repo.root)
         pin = PinFile(repo.tmt_dir)
+        # Shared with other starting runs, exclusive to an in-place checkout: held from before
+        # the snapshot until the running record is out, so no run records a half-restored
+        # tree and a checkout sees every run that started (tmt.snapshot.rootlock).
+        root_lock = RootLock(repo.tmt_dir, repo.root, exclusive=False)
         try:
+            root_lock.acquire()
             progress = _SnapshotProgress()
             try:
                 snap = snapshot_repo(repo, pin=pin, progress=progress)
@@ -250,6 +258,8 @@ class LiveRun:
             git.cancel()
             pin.close()
             raise
+        finally:
+            root_lock.release()
         self._pin = pin
         self._journal = JournalWriter(repo.tmt_dir, self.id)
         self._live = True
