@@ -96,7 +96,7 @@ def test_export_into_a_file_names_the_folder(repo, project):
     r = invoke("export", "-o", "afile/runs.csv")
     assert r.exit_code == 1
     assert r.output == ("Error: cannot write afile/runs.csv: Not a directory\n"
-                        f"hint: check that the folder {project / 'afile'} exists and that you may write to it (tmt creates no folder)\n")
+                        f"hint: check that the folder {project / 'afile'} exists and that you may write to it\n")
 
 
 def test_diff_and_checkout_feed_the_progress_bar(repo, project, monkeypatch):

@@ -190,7 +190,7 @@ def test_an_artifact_loads_without_writing_through_a_linked_cache_folder(tmp_pat
     os.symlink(elsewhere, repo.tmt_dir / "cache" / "artifacts" / run.id)
     art = tmt.get(run.id).artifacts["cfg"]
     assert art.load() == {"k": 1}
-    assert art.path == repo.store.path(art.object)
+    assert elsewhere not in art.path.parents  # the object itself, or (root) a private copy
     assert os.listdir(elsewhere) == []
 
 
@@ -230,6 +230,24 @@ def test_checkout_never_hard_links_or_copies_what_an_object_link_points_to(tmp_p
                                "it is a symbolic link, not a file")
     assert not (tmp_path / "view" / "a.py").exists()
     assert os.stat(secret).st_nlink == 1
+
+
+def test_push_never_uploads_what_a_planted_object_link_points_to(tmp_path: Path, project: Path) -> None:
+    (project / "a.py").write_text("x = 1\n")
+    record()
+    repo = Repo.find(project)
+    secret = tmp_path / "secret"
+    secret.write_text("the user's secret\n")
+    path = repo.store.path(hash_bytes(b"x = 1\n"))
+    path.unlink()
+    os.symlink(secret, path)
+    share = tmp_path / "share"
+    assert invoke("remote", "add", "disk", str(share)).exit_code == 0
+    r = invoke("push", "disk")
+    assert r.exit_code == 1
+    assert f"object {hash_bytes(b'x = 1' + bytes([10]))} is corrupt: it is a symbolic link, not a file" in r.output
+    uploaded = [p.read_bytes() for p in share.rglob("*") if p.is_file()]
+    assert not any(b"secret" in data for data in uploaded)
 
 
 # -- trees that expand without bound --------------------------------------------------------
@@ -470,9 +488,8 @@ def test_export_writes_into_a_fifo_a_device_and_a_links_target(one_run, project:
 def test_export_creates_no_missing_folder(one_run, project: Path) -> None:
     r = invoke("export", "-o", "no/such/runs.csv")
     assert r.exit_code == 1
-    assert r.output == ("Error: cannot write no/such/runs.csv: no such folder\n"
-                        f"hint: check that the folder {project / 'no' / 'such'} exists and that you may write "
-                        "to it (tmt creates no folder)\n")
+    assert r.output == ("Error: cannot write no/such/runs.csv: No such file or directory\n"
+                        f"hint: check that the folder {project / 'no' / 'such'} exists and that you may write to it\n")
     assert not (project / "no").exists()
 
 

@@ -294,6 +294,7 @@ class Repo:
         repo = cls(tdir)
         if repo.store.epoch() is None:
             repo.store.bump_epoch()
+        ensure_store_gitignore(tdir)  # so that `git add -A` never commits the store
         return repo
 
 
@@ -322,6 +323,20 @@ def _inside_project(base: Path, code_root: str, source: Path) -> Path:
             "[tool.tmt] of pyproject.toml for a folder elsewhere, or fix or delete the line",
         )
     return root
+def ensure_store_gitignore(tmt_dir: str | os.PathLike[str]) -> None:
+    """`.tmt/.gitignore` holding `*`, so that `git add -A` never commits the store (as venv
+    does for its folder). Written once; a user's own version is left alone."""
+    path = os.path.join(tmt_dir, ".gitignore")
+    if os.path.lexists(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        return  # exists by now, or a read-only store: nothing to do
+    try:
+        os.write(fd, b"# created by tmt: the store is not code to commit\n*\n")
+    finally:
+        os.close(fd)
 
 
 def find_tmt_dir(start: str | os.PathLike[str] | None = None) -> Path | None:

@@ -108,6 +108,9 @@ def _record_two_runs(project: Path) -> tuple[str, str]:
             run.save([i], "obj")
             run.metrics["f1"] = 0.5 + i / 10
         ids.append(run.id)
+    from tmt.recorder.publish import flush
+
+    flush()  # the background deletion of the journals is done before anything is planted
     return ids[0], ids[1]
 
 

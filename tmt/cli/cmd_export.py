@@ -50,20 +50,9 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
     if path is None:
         click.echo(text, nl=False)
         return
-    import errno
-    import os
+    from tmt.userfile import write_user_file
 
-    from tmt.errors import StoreError
-    from tmt.store.fsutil import write_user_file
-
-    try:
-        write_user_file(path, text.encode("utf-8"))
-    except OSError as e:
-        hint = None
-        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
-            folder = os.path.dirname(os.path.abspath(path))
-            hint = f"check that the folder {folder} exists and that you may write to it (tmt creates no folder)"
-        raise StoreError(f"cannot write {path}: {e.strerror or e}", hint) from e
+    write_user_file(path, text.encode("utf-8"))
     message(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}")
 
 

@@ -21,6 +21,7 @@ from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
 from tmt.records.model import Record, code_tree, decode_metric, effective_status
 from tmt.store import codec
+from tmt.store import fsutil
 from tmt.store.fsutil import link_or_copy
 from tmt.store.nofollow import forget, open_file, own_dir
 
@@ -77,7 +78,8 @@ class Artifact:
     """An object a run saved with `tmt.save`.
 
     `path` is a file with its original file name (a read-only hard link to the stored
-    object under .tmt/cache/artifacts/<run-id>/, made on first use); `load()` reads it back.
+    object under .tmt/cache/artifacts/<run-id>/, made on first use; a copy for root, who
+    writes through read-only modes, so never the object itself); `load()` reads it back.
     """
 
     __slots__ = ("run", "name", "object", "size", "format", "filename", "_path")
@@ -109,30 +111,48 @@ class Artifact:
             raise RecordError(f"artifact {self.name!r} of run {self.run.id[:8]} has no stored object")
         repo.store.stat(self.object)  # validates the id; a regular file, never a link or FIFO
         src = repo.store.path(self.object)
+        root = fsutil.ignores_file_modes()
         try:
             # cache/artifacts/<run id>/: tmt's own folders, checked; a link planted there is
             # never written through (the object itself is read instead, as below)
             folder = own_dir(repo.tmt_dir, f"cache/artifacts/{self.run.id}", create=True)
         except (OSError, UnsafePath):
-            return src  # a read-only store: the object itself is the file (without its file name)
-        dest = os.path.join(folder, self.filename)
-        try:
-            st = os.lstat(dest)
-            if statmod.S_ISREG(st.st_mode) and os.path.samefile(dest, src):
-                return Path(dest)
-        except OSError:
-            pass
-        try:
-            tmp = os.path.join(folder, f".{os.getpid()}-{self.filename}")
+            folder = None
+        if folder is not None:
+            dest = os.path.join(folder, self.filename)
             try:
-                os.unlink(tmp)
-            except FileNotFoundError:
+                st = os.lstat(dest)
+                if statmod.S_ISREG(st.st_mode) and os.path.samefile(dest, src) and not root:
+                    return Path(dest)
+            except OSError:
                 pass
-            link_or_copy(src, tmp, 0o444)
-            os.replace(tmp, dest)  # atomic: concurrent readers see a whole file; a planted link is replaced
-            return Path(dest)
-        except OSError:
-            return src
+            try:
+                tmp = os.path.join(folder, f".{os.getpid()}-{self.filename}")
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                link_or_copy(src, tmp, 0o444)
+                os.replace(tmp, dest)  # atomic: concurrent readers see a whole file; a planted link is replaced
+                return Path(dest)
+            except OSError:
+                pass
+        if root:  # never the object itself: a write by root would change the store
+            return self._private_copy(src)
+        # A read-only store (or a planted link): the object itself is the file (without its name).
+        return src
+
+    def _private_copy(self, src: Path) -> Path:
+        import tempfile
+
+        from tmt.store.fsutil import copy_file
+
+        dest = Path(tempfile.mkdtemp(prefix="tmt-artifact-")) / self.filename
+        try:
+            copy_file(src, dest, 0o444)
+        except OSError as e:
+            raise StoreError(f"could not copy artifact {self.name!r} out of the store: {e.strerror or e}") from e
+        return dest
 
     def load(self, loader: Callable[[str], Any] | None = None) -> Any:
         """Read the object back: `loader(path)` if given, else by its format.
@@ -340,7 +360,8 @@ class Run:
         return Path(target)
 
     def code_path(self) -> Path:
-        """A read-only view of the run's code, materialized once under .tmt/cache/checkouts/."""
+        """A read-only view of the run's code, materialized once under .tmt/cache/checkouts/
+        (root gets its own copies there, never hard links: see tmt.snapshot.checkout)."""
         try:
             return Path(own_dir(self.repo.tmt_dir, f"cache/checkouts/{self.id}"))  # never a link
         except FileNotFoundError:

@@ -312,10 +312,15 @@ def select(
     name_contains: str | None = None,
     limit: int | None = None,
     newest_first: bool = False,
+    backups: bool | None = None,
 ) -> Runs:
-    """The runs matching every given filter, oldest first (see `tmt.runs`)."""
+    """The runs matching every given filter, oldest first (see `tmt.runs`). Checkout backups
+    are left out unless `backups` is true or `tags` asks for their tag (the default, None)."""
     clauses: list[str] = []
     args: list[Any] = []
+    tag_list = [tags] if isinstance(tags, str) else list(tags or ())
+    if not (backups if backups is not None else ix.BACKUP_TAG in tag_list):
+        clauses.append(ix.NOT_BACKUP_SQL)
     if since is not None:
         clauses.append("runs.created_at >= ?")
         args.append(parse_time(since, "since"))

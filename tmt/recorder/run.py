@@ -204,12 +204,18 @@ class LiveRun:
         from tmt.records.model import Record, new_run_id
         from tmt.recorder.env import GitProbe, capture_env
         from tmt.recorder.journal import JournalWriter
+        from tmt.recorder.packages import own_loaded
         from tmt.snapshot.build import snapshot_repo
+        from tmt.snapshot.rootlock import RootLock
         from tmt.store.pins import PinFile
+        from tmt.repo import ensure_store_gitignore
 
         if self._live or self.record is not None:
             raise RecordingError(f"run {self.name!r} was already started; start a new run instead")
+        # before tmt's own lazy imports (ignore rules, progress), which env.packages leaves out
+        self._own_loaded = own_loaded()
         repo = self.repo = self.repo or _open_repo(self.config_path)
+        ensure_store_gitignore(repo.tmt_dir)  # stores made before tmt wrote one get it now
         enclosing = active_run()
         self.id = new_run_id()
         self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
@@ -217,7 +223,12 @@ class LiveRun:
         created = _now_iso()
         git = GitProbe(repo.root)
         pin = PinFile(repo.tmt_dir)
+        # Shared with other starting runs, exclusive to an in-place checkout: held from before
+        # the snapshot until the running record is out, so no run records a half-restored
+        # tree and a checkout sees every run that started (tmt.snapshot.rootlock).
+        root_lock = RootLock(repo.tmt_dir, repo.root, exclusive=False)
         try:
+            root_lock.acquire()
             progress = _SnapshotProgress()
             try:
                 snap = snapshot_repo(repo, pin=pin, progress=progress)
@@ -248,6 +259,8 @@ class LiveRun:
             git.cancel()
             pin.close()
             raise
+        finally:
+            root_lock.release()
         self._pin = pin
         self._journal = JournalWriter(repo.tmt_dir, self.id)
         self._live = True
@@ -306,7 +319,7 @@ class LiveRun:
             rec.metrics = metrics
             rec.outputs = outputs
             rec.params = to_params(self.params)
-            rec.env["packages"] = _packages(self.repo)
+            rec.env["packages"] = _packages(self.repo, self._own_loaded)
             if exc is not None and status != "completed":
                 rec.error = _error_info(exc, self.repo.root)
             try:
@@ -470,12 +483,12 @@ def _as_step(step: Any) -> int:
     raise MetricTypeError(f"step must be an integer, got {type(step).__name__} {step!r}")
 
 
-def _packages(repo) -> dict[str, str]:
+def _packages(repo, preloaded: frozenset[str]) -> dict[str, str]:
     """env.packages; never a reason for a run to fail (an odd environment gives {})."""
     from tmt.recorder.packages import imported_packages
 
     try:
-        return imported_packages(repo.cache_dir)
+        return imported_packages(repo.cache_dir, preloaded)
     except Exception as e:  # noqa: BLE001
         warn(f"could not list the imported packages: {type(e).__name__}: {e}")
         return {}

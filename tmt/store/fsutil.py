@@ -173,79 +173,48 @@ LINK_UNSUPPORTED = frozenset(
 )
 
 
+def ignores_file_modes() -> bool:
+    """Whether this process writes through mode 0444 (effective uid 0): a hard link it hands
+    out to a stored object would let any write change the store, so it copies instead."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode: int = 0o444) -> bool:
-    """Hard-link `src` to `dst`, or copy it (with `mode`) where links are impossible.
+    """Hard-link `src` to `dst`, or copy it (with `mode`) where links are impossible or the
+    process is root (ignores_file_modes); a copy is a reflink where the file system has them.
 
     Returns True when linked. Other errors (ENOSPC, EACCES, EEXIST...) propagate.
     """
-    try:
-        os.link(src, dst, follow_symlinks=False)  # a link at src is linked as a link, never its target
-        return True
-    except OSError as e:
-        if e.errno not in LINK_UNSUPPORTED:
-            raise
+    if not ignores_file_modes():
+        try:
+            os.link(src, dst, follow_symlinks=False)  # a link at src is linked as a link, never its target
+            return True
+        except OSError as e:
+            if e.errno not in LINK_UNSUPPORTED:
+                raise
+    copy_file(src, dst, mode)
+    return False
+
+
+_FICLONE = 0x40049409  # linux/fs.h: share the blocks, copy on write
+
+
+def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode: int) -> None:
+    """A new file `dst` (must not exist) with `src`'s bytes: a reflink where supported. `src`
+    is a store object: opened as tmt.store.nofollow does (never a link, never a FIFO)."""
+    import fcntl
     import shutil
 
     from tmt.store.nofollow import open_file
 
-    with open_file(src) as fsrc, open(dst, "xb") as fdst:  # src: a regular file, never followed
-        shutil.copyfileobj(fsrc, fdst, 1 << 20)
-    os.chmod(dst, mode)
-    return False
-
-
-def write_user_file(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to the user's own `path` (`tmt export -o`), as a shell redirection would,
-    but atomically where that is possible:
-
-    - a regular file is replaced through a temp file in its folder, keeping its mode (and,
-      where allowed, its owner);
-    - a symlink, FIFO or device, or a file with other hard links, is written *into*, in place
-      (`-o /dev/stdout`, `-o pipe`, a link to the real file): never replaced;
-    - a missing file is made with the usual mode (0666 less the umask); a missing folder is
-      an error: no parent folder is ever created.
-
-    OSError propagates (the caller names the path).
-    """
-    import stat as statmod
-
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        st = None
-    if st is not None and (not statmod.S_ISREG(st.st_mode) or st.st_nlink > 1):
-        if statmod.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        with open(path, "wb") as f:  # follows a link; a FIFO is waited on, as `>` waits
-            f.write(data)
-            f.flush()
-            if statmod.S_ISREG(os.fstat(f.fileno()).st_mode):
-                os.fsync(f.fileno())
-        return
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmt-{os.urandom(6).hex()}")
-    # a new file gets 0666 less the umask (as `>` makes it); an existing one keeps its mode
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666 if st is None else 0o600)
-    try:
+    with open_file(src) as fsrc:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if st is not None:
-                try:
-                    os.fchown(fd, st.st_uid, st.st_gid)
-                except OSError:
-                    pass  # not ours to give away: the file becomes the writer's, as with cp
-                os.fchmod(fd, statmod.S_IMODE(st.st_mode))
-            os.fsync(fd)
+            try:
+                fcntl.ioctl(fd, _FICLONE, fsrc.fileno())
+            except OSError:
+                with open(fd, "wb", closefd=False) as fdst:
+                    shutil.copyfileobj(fsrc, fdst, 1 << 20)
+            os.fchmod(fd, mode)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quiet(tmp)
-        raise
-    fsync_dir(folder)
-

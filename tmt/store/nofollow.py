@@ -291,7 +291,10 @@ def share(fd: int, store: str | os.PathLike[str], mode: int) -> None:
 #: folders directly in the store folder
 OWN_FOLDERS = ("objects", "experiments", "cache", "tmp", "pins", "journal", "quarantine")
 #: files directly in the store folder (index.sqlite's companions included: SQLite opens them)
-OWN_FILES = ("gc.lock", "gc.epoch", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal")
+OWN_FILES = ("gc.lock", "gc.epoch", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal",
+             "lazy-remote")
+#: settings files: each may be a link (shared settings), but must lead to a regular file
+SETTINGS_FILES = ("config.toml", "remotes.toml")
 #: folders below cache/, each holding one real folder per run
 CACHE_FOLDERS = ("artifacts", "checkouts")
 TRASH_PREFIX = "trash-"
@@ -305,7 +308,7 @@ def layout_problems(store: str | os.PathLike[str]) -> list[tuple[str, str]]:
     Covers the folders and files of OWN_FOLDERS / OWN_FILES, `trash-*` folders, object
     fan-out folders, cache/ and its per-run folders, and the entries of pins/ and journal/.
     Objects and records are the business of their readers (fsck: corrupt_object, bad_record).
-    `config.toml` may be a link (the user's shared settings) but must lead to a file.
+    `config.toml` and `remotes.toml` may be links (shared settings) but must lead to a file.
     """
     out: list[tuple[str, str]] = []
     root = os.fspath(store)
@@ -338,16 +341,19 @@ def layout_problems(store: str | os.PathLike[str]) -> list[tuple[str, str]]:
         check(f"{root}/{name}", True)
     for name in OWN_FILES:
         check(f"{root}/{name}", False)
-    config = f"{root}/config.toml"
-    try:
-        st = os.stat(config)  # a link is fine; what it leads to must be a file
-        if not statmod.S_ISREG(st.st_mode):
-            out.append((config, f"{config} is {describe(st.st_mode)}, not a file"))
-    except OSError:
-        pass
+    for name in SETTINGS_FILES:
+        path = f"{root}/{name}"
+        try:
+            st = os.stat(path)  # a link is fine; what it leads to must be a file
+            if not statmod.S_ISREG(st.st_mode):
+                out.append((path, f"{path} is {describe(st.st_mode)}, not a file"))
+        except OSError:
+            pass
     for name in names(root):
         if name.startswith(TRASH_PREFIX):
             check(f"{root}/{name}", True)
+        elif name.startswith("checkout-") and name.endswith(".lock"):  # snapshot/rootlock.py
+            check(f"{root}/{name}", False)
     if _is_real_dir(f"{root}/objects"):
         for fan in names(f"{root}/objects"):
             if len(fan) == 2 and set(fan) <= _HEX:

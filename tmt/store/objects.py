@@ -35,6 +35,7 @@ class ObjectStore:
         self.objects_dir = self.tmt_dir / "objects"
         self.tmp_dir = self.tmt_dir / "tmp"
         self._epoch_path = self.tmt_dir / "gc.epoch"
+        self._lazy: bool | None = None  # a lazy clone (`tmt clone --lazy`)? known on first miss
 
     # -- reading -------------------------------------------------------------------------
 
@@ -42,16 +43,22 @@ class ObjectStore:
     # name a path outside objects/ (has('') was True: it named the objects folder itself).
     # Every read goes through tmt.store.nofollow: objects/ and the fan-out folder must be real
     # folders, and the object a regular file, opened without following a link or blocking
-    # on a FIFO. Anything else is a corrupt object, never a way out of the store.
+    # on a FIFO. Anything else is a corrupt object, never a way out of the store. In a lazy
+    # clone (`tmt clone --lazy`) a missing object is fetched from its remote first.
 
     def path(self, oid: ObjectId) -> Path:
         validate_oid(oid)
-        return self.objects_dir / oid[:2] / oid[2:]
+        path = self.objects_dir / oid[:2] / oid[2:]
+        if self._lazy is None:
+            self._lazy = os.path.exists(self.tmt_dir / "lazy-remote")
+        if self._lazy and not os.path.lexists(path):
+            self._fetch_missing(oid)  # callers open or link the path next
+        return path
 
     def has(self, oid: ObjectId) -> bool:
         """Whether the object is in the store as a regular file (in a real fan-out folder)."""
         try:
-            return statmod.S_ISREG(self.stat(oid).st_mode)
+            return statmod.S_ISREG(self.stat(oid, _fetch=False).st_mode)
         except (ObjectNotFound, CorruptObject, UnsafePath):
             return False
 
@@ -62,7 +69,7 @@ class ObjectStore:
         """Check (or make) objects/ and the object's fan-out folder: real folders, no links."""
         own_dir(self.tmt_dir, f"objects/{oid[:2]}", create=create)
 
-    def stat(self, oid: ObjectId) -> os.stat_result:
+    def stat(self, oid: ObjectId, *, _fetch: bool = True) -> os.stat_result:
         """lstat of the object file: ObjectNotFound when absent, CorruptObject when it is not
         a regular file (a link, FIFO, device, socket or folder)."""
         path = self._fspath(validate_oid(oid))
@@ -70,7 +77,9 @@ class ObjectStore:
             self._fan(oid)
             st = os.lstat(path)
         except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+            if not (_fetch and self._fetch_missing(oid)):
+                raise ObjectNotFound(oid) from None
+            return self.stat(oid, _fetch=False)
         if not statmod.S_ISREG(st.st_mode):
             raise CorruptObject(oid, f"it is {describe(st.st_mode)}, not a file")
         return st
@@ -85,26 +94,30 @@ class ObjectStore:
             raise CorruptObject(oid, "its content does not match its id")
         return data
 
-    def head(self, oid: ObjectId, n: int | None = None) -> bytes:
+    def head(self, oid: ObjectId, n: int | None = None, *, _fetch: bool = True) -> bytes:
         """The first `n` bytes of the object (all of it when None)."""
         path = self._fspath(validate_oid(oid))
         try:
             self._fan(oid)
             return read_file(path, None if n is None else max(n - 1, 0))[: n]
         except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+            if not (_fetch and self._fetch_missing(oid)):
+                raise ObjectNotFound(oid) from None
+            return self.head(oid, n, _fetch=False)
         except NotAFile as e:
             raise CorruptObject(oid, e.strerror) from None
         except OSError as e:
             raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
 
-    def open(self, oid: ObjectId) -> BinaryIO:
+    def open(self, oid: ObjectId, *, _fetch: bool = True) -> BinaryIO:
         path = self._fspath(validate_oid(oid))
         try:
             self._fan(oid)
             return open_file(path)
         except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+            if not (_fetch and self._fetch_missing(oid)):
+                raise ObjectNotFound(oid) from None
+            return self.open(oid, _fetch=False)
         except NotAFile as e:
             raise CorruptObject(oid, e.strerror) from None
         except OSError as e:
@@ -112,6 +125,17 @@ class ObjectStore:
 
     def size(self, oid: ObjectId) -> int:
         return self.stat(oid).st_size
+
+    def _fetch_missing(self, oid: ObjectId) -> bool:
+        """In a lazy clone, fetch a missing object from its remote (tmt/remote/lazy.py);
+        elsewhere (the marker file is looked for once) False at no cost."""
+        if self._lazy is None:
+            self._lazy = os.path.exists(self.tmt_dir / "lazy-remote")
+        if not self._lazy:
+            return False
+        from tmt.remote.lazy import fetch_missing
+
+        return fetch_missing(self, oid)
 
     def __iter__(self) -> Iterator[ObjectId]:
         """Every object id on disk (names that are not ids, and fan-out folders that are not
