@@ -11,7 +11,9 @@ from tmt.cli.common import ref_argument
 @click.command("show")
 @ref_argument()
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON, plus series summaries.")
-def command(ref: str, as_json: bool) -> None:
+@click.option("--output", "output", is_flag=True,
+              help="Print the output the run's command printed (saved by `tmt run`), and nothing else.")
+def command(ref: str, as_json: bool, output: bool) -> None:
     """Show everything recorded about run REF.
 
     Params, metrics, step series (points, last value, min, max and a sparkline),
@@ -24,6 +26,13 @@ def command(ref: str, as_json: bool) -> None:
     import tmt
 
     run = tmt.get(ref)
+    if output:
+        if as_json:
+            raise click.UsageError("--output prints the saved output as text; it does not combine with --json")
+        from tmt.cli.show_output import print_output
+
+        print_output(run)
+        return
     record = run.record
     series = {}
     for name in run.series_names:
