@@ -4,7 +4,7 @@ Read after the script (`python train.py ...`, `python -m pkg.train ...`, `bash r
 or the program (`./train --lr 0.1`):
 
 - `--name=value` and `--name value` (a value does not start with `-`, unless it is a
-  negative number); `--flag` alone is `true`. Names lose their dashes, and `-` becomes `_`
+  negative number, and is not itself a `name=value`); `--flag` alone is `true`. Names lose their dashes, and `-` becomes `_`
   (`--learning-rate` is `learning_rate`, as argparse and click name it).
 - `name=value` (Hydra-style overrides; `+name=`/`++name=` too, the prefix dropped).
 - Values: integers and decimal/scientific numbers become numbers, `true`/`false` (any
@@ -123,7 +123,11 @@ def params_from_argv(argv: list[str]) -> tuple[dict[str, Any], set[str]]:
 
 
 def _is_value(token: str) -> bool:
-    return not token.startswith("-") or bool(_FLOAT.match(token))
+    """Whether `token`, after an `--option`, is its value: not another option (a negative
+    number is a value) and not a `name=value` override (`--fast lr=0.1` is two params)."""
+    if token.startswith("-"):
+        return bool(_FLOAT.match(token))
+    return _OVERRIDE.match(token) is None
 
 
 def apply_set(argv: list[str], changes: dict[str, str]) -> tuple[list[str], dict[str, str]]:

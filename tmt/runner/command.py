@@ -229,23 +229,23 @@ class _Recording:
 
     def _finish(self, f: Fate) -> None:
         run = self.run
-        series = self._series()
+        logged = self._logged_series()
         file_metrics: dict[str, Any] = {}
+        file_series: dict[str, tuple[list, list, list]] = {}
         for name in self.files:
             got = self._read_metrics_file(name)
             if got is None:
                 continue
             file_metrics.update(got.metrics)
+            now = time.time()
             for step, values in got.points:
-                if step is None:
-                    continue
                 for k, v in values.items():
-                    if k in series and k not in self.series_out:
-                        continue  # a series the command logged itself wins
-                    steps, vals, times = series.setdefault(k, ([], [], []))
+                    steps, vals, times = file_series.setdefault(k, ([], [], []))
                     steps.append(step)
                     vals.append(float(v))
-                    times.append(time.time())
+                    times.append(now)
+        # a series from the output < the same from a metrics file < what the command logged
+        series = {**self.series_out, **file_series, **logged}
         metrics = _valid_metrics({**self.metrics_out, **file_metrics, **self.api_metrics})
         run.params = self.params()
         run._series = series
@@ -257,9 +257,9 @@ class _Recording:
         run.record.artifacts = _named([self._store_output(), *self.artifacts])
         run._finish(f.status, metrics, error, strict=False, journal=True)
 
-    def _series(self) -> dict[str, tuple[list, list, list]]:
-        """Step series: what attached processes logged (the journal's frames that are not
-        ours), and, for names they did not log, what the output's metric lines gave."""
+    def _logged_series(self) -> dict[str, tuple[list, list, list]]:
+        """The step series attached processes logged: the journal's frames that are not
+        this process's own (those came from output lines)."""
         from tmt.records.series import iter_frames, journal_path
 
         try:
@@ -275,9 +275,7 @@ class _Recording:
                 steps.append(step)
                 vals.append(value)
                 times.append(t)
-        out = {k: v for k, v in self.series_out.items() if k not in logged}
-        out.update(logged)
-        return out
+        return logged
 
     def _read_metrics_file(self, name: str) -> metrics_files.FileMetrics | None:
         path = self.cwd / name

@@ -77,8 +77,9 @@ class Capture:
                 return
         self._tail.append(chunk)
         self._tail_size += len(chunk)
-        # Drop whole chunks from the front while the rest still holds tail_bytes.
-        while self._tail_size - len(self._tail[0]) >= self.tail_bytes:
+        # Drop whole chunks from the front while the rest still holds tail_bytes and the
+        # byte before them (which says whether the tail starts a line).
+        while self._tail_size - len(self._tail[0]) > self.tail_bytes:
             self._tail_size -= len(self._tail.popleft())
 
     def text(self) -> str:
@@ -87,10 +88,11 @@ class Capture:
         tail = b"".join(self._tail)
         if len(head) + len(tail) == self.total:
             return collapse(head + tail)
+        before = tail[-self.tail_bytes - 1:-self.tail_bytes]  # the byte just before the tail
         tail = tail[-self.tail_bytes:]
-        cut = tail.find(b"\n")  # the tail starts mid-line: begin at the next whole line
-        if 0 <= cut < len(tail) - 1:
-            tail = tail[cut + 1:]
+        cut = tail.find(b"\n")
+        if before != b"\n" and 0 <= cut < len(tail) - 1:
+            tail = tail[cut + 1:]  # the tail starts mid-line: begin at the next whole line
         left_out = self.total - len(head) - len(tail)
         kept_lines = head.count(b"\n") + tail.count(b"\n")
         head_text = collapse(head)

@@ -110,6 +110,7 @@ def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: boo
     if use_pty:
         master, slave = os.openpty()
         _copy_size(1, slave)
+        _raw_output(slave)
         stdout = slave
         stderr = slave if stderr_tty else subprocess.PIPE
     else:
@@ -140,6 +141,17 @@ def _isatty(fd: int) -> bool:
         return os.isatty(fd)
     except OSError:
         return False
+
+
+def _raw_output(fd: int) -> None:
+    """No newline translation on the pseudo-terminal: the bytes the command writes reach
+    tmt as written, and tmt's own terminal turns "\n" into "\r\n" once, as it would have."""
+    try:
+        attrs = termios.tcgetattr(fd)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except (OSError, termios.error):
+        pass
 
 
 def _copy_size(src: int, dst: int) -> None:
@@ -268,13 +280,15 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
     exited_at: float | None = None
     quiet_since = None
     try:
-        while live:
+        while True:
             now = time.monotonic()
             if exited_at is None:
                 timeout = tick_s
+            elif not live:
+                break
+            elif now - exited_at > DRAIN_MAX_S or (quiet_since is not None and now - quiet_since > DRAIN_QUIET_S):
+                break  # a process the command left behind holds its output open
             else:
-                if now - exited_at > DRAIN_MAX_S or (quiet_since is not None and now - quiet_since > DRAIN_QUIET_S):
-                    break  # a process the command left behind holds its output open
                 timeout = DRAIN_QUIET_S
             ready = sel.select(timeout)
             got = False
