@@ -6,8 +6,8 @@ The `tmt run` process owns the run; in order, it
 2. creates the run's journal and its channel (tmt/recorder/attach.py), then starts the
    command with TMT_RUN_ID, TMT_DIR and the argparse/click bootstrap on PYTHONPATH;
 3. copies the command's output to its own stdout/stderr, keeps its head and tail, and reads
-   metric lines from it (points of step series go to the journal as they come, so a crash
-   of tmt itself keeps them, as a decorated run's would); every ~0.1 s it reads the channel
+   metric lines from it; every ~0.1 s it appends the step points read since to the journal
+   (so a crash of tmt itself keeps them, as a decorated run's would), reads the channel,
    and rewrites the running record when an attached process saved an object;
 4. once the command has exited: closes the channel under its exclusive lock, reads metrics
    files, stores the output as the artifact `output`, and writes the final record with the
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs milliseconds on every `tmt run`
 if TYPE_CHECKING:
@@ -34,40 +33,59 @@ from tmt.runner.process import Fate, Forwarder, fate, pump, start, stdout_is_ter
 from tmt.runner.scalars import Scanner
 
 BOOTSTRAP_DIR = Path(__file__).resolve().parent / "bootstrap"
-POLL_S = 0.1  # how often the channel is read while the command runs
+POLL_S = 0.1  # how often the channel is read (and parsed points journaled) while the command runs
+FRAME_POINTS = 1000  # points per journal frame (a frame is bounded: records/series.py MAX_FRAME)
 #: Longest traceback taken from the output of a failed Python command.
 MAX_TRACEBACK = 20_000
 _PARSERS = ("argparse", "click")
 
 
-@dataclass(slots=True)
 class RunSpec:
-    """What `tmt run` (or `tmt rerun`) was asked to record."""
+    """What `tmt run` (or `tmt rerun`) was asked to record. (Plain classes here: a dataclass
+    costs a compile at import, on every `tmt run`.)"""
 
-    argv: list[str]
-    name: str | None = None
-    tags: list[str] = field(default_factory=list)
-    params: dict[str, Any] = field(default_factory=dict)  # --param K=V
-    scalars: bool = True  # --no-scalars turns output-line metrics off
-    metrics_files: list[str] = field(default_factory=list)  # --metrics-file; [] = metrics.json if it appears
-    parent: str | None = None
-    #: `tmt rerun --set` values the command line cannot carry: {name: {"raw": str, "value": any}}
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    repo: Any = None
-    pty: bool | None = None  # None: a pseudo-terminal when tmt's stdout is a terminal
-    on_started: Any = None  # callable(LiveRun) once the running record exists
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        params: dict[str, Any] | None = None,
+        scalars: bool = True,
+        metrics_files: list[str] | None = None,
+        parent: str | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        repo: Any = None,
+        pty: bool | None = None,
+        on_started: Any = None,
+    ) -> None:
+        self.argv = argv
+        self.name = name
+        self.tags = tags or []
+        self.params = params or {}  # --param K=V
+        self.scalars = scalars  # --no-scalars turns output-line metrics off
+        self.metrics_files = metrics_files or []  # --metrics-file; [] = metrics.json if it appears
+        self.parent = parent
+        #: `tmt rerun --set` values the command line cannot carry: {name: {"raw": str, "value": any}}
+        self.overrides = overrides or {}
+        self.repo = repo
+        self.pty = pty  # None: a pseudo-terminal when tmt's stdout is a terminal
+        self.on_started = on_started  # callable(LiveRun) once the running record exists
 
 
-@dataclass(slots=True)
 class RunResult:
-    run_id: str
-    name: str
-    status: str
-    exit_code: int
-    metrics: dict[str, Any]
-    duration_s: float | None
-    unapplied: list[str]  # override names nothing in the command took
-    output_ended_with_newline: bool
+    """A recorded command: its run, how it ended, what tmt exits with."""
+
+    def __init__(self, run_id: str, name: str, status: str, exit_code: int, metrics: dict[str, Any],
+                 duration_s: float | None, unapplied: list[str], output_ended_with_newline: bool) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.status = status
+        self.exit_code = exit_code
+        self.metrics = metrics
+        self.duration_s = duration_s
+        self.unapplied = unapplied  # override names nothing in the command took
+        self.output_ended_with_newline = output_ended_with_newline
 
 
 def resolve_program(program: str, cwd: str | None = None) -> str:
@@ -118,6 +136,7 @@ class _Recording:
         self.capture = Capture()
         self.metrics_out: dict[str, Any] = {}  # last value of each name in the output
         self.series_out: dict[str, tuple[list, list, list]] = {}
+        self._pending: list[tuple[str, int, float]] = []  # points not yet in the journal
         self._own_frames: set[tuple] = set()
         self.argv_params, self.argv_options = argvmod.params_from_argv(spec.argv)
         self.parsed: dict[str, Any] = {}  # what argparse/click parsed
@@ -147,20 +166,35 @@ class _Recording:
         if step is None:
             return
         t = time.time()
-        points = [(k, step, float(v)) for k, v in values.items()]
-        self.run._journal.append(t, points)
-        self._own_frames.add(_frame_key(t, points))
-        for k, _s, v in points:
-            steps, vals, times = self.series_out.setdefault(k, ([], [], []))
-            steps.append(step)
-            vals.append(v)
-            times.append(t)
+        series, pending = self.series_out, self._pending
+        for k, v in values.items():
+            v = float(v)
+            got = series.get(k)
+            if got is None:
+                got = series[k] = ([], [], [])
+            got[0].append(step)
+            got[1].append(v)
+            got[2].append(t)
+            pending.append((k, step, v))
+
+    def _flush_points(self) -> None:
+        """Append the points read since the last flush to the journal, in frames of at most
+        FRAME_POINTS: a crash of tmt itself keeps all but the last ~POLL_S of them (the
+        final series come from memory, with each point's own time)."""
+        pending, self._pending = self._pending, []
+        for i in range(0, len(pending), FRAME_POINTS):
+            points = pending[i:i + FRAME_POINTS]
+            t = time.time()
+            self.run._journal.append(t, points)
+            self._own_frames.add(_frame_key(t, points))
 
     def tick(self) -> None:
         now = time.monotonic()
         if now < self._next_poll:
             return
         self._next_poll = now + POLL_S
+        if self._pending:
+            self._flush_points()
         self._handle(self.channel.poll(), publish_running=True)
 
     def _handle(self, events: list[dict[str, Any]], *, publish_running: bool) -> None:
@@ -221,6 +255,7 @@ class _Recording:
         try:
             for scanner in self.scanners.values():
                 scanner.close()
+            self._flush_points()
             self._handle(self.channel.finish(), publish_running=False)
             self._finish(f)
         finally:

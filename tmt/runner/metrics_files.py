@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,10 +27,12 @@ MAX_BYTES = 64 << 20
 _STEP_KEYS = ("step", "iteration", "iter", "epoch")
 
 
-@dataclass(slots=True)
 class FileMetrics:
-    metrics: dict[str, float | int] = field(default_factory=dict)
-    points: list[tuple[int | None, dict[str, float | int]]] = field(default_factory=list)
+    __slots__ = ("metrics", "points")
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, float | int] = {}
+        self.points: list[tuple[int | None, dict[str, float | int]]] = []
 
 
 def stat_key(path: Path) -> tuple[int, int] | None:
