@@ -310,3 +310,22 @@ def test_tmt_show_json_of_a_command_run(project: Path) -> None:
     data = json.loads(cli("show", "last", "--json", cwd=project).stdout)
     assert data["status"] == "completed"
     assert data["metrics"] == {"f1": 1}
+
+
+def test_crashed_is_a_status_runs_are_found_by(repo: Repo) -> None:
+    import tmt
+    from cli_helpers import make_run
+
+    make_run(repo, 1, "killed", status="crashed", error={"type": "Signal", "message": "killed by SIGKILL"})
+    make_run(repo, 2, "fine")
+    assert [r.name for r in tmt.runs(status="crashed", repo=repo.tmt_dir)] == ["killed"]
+    assert [r.name for r in tmt.runs(status="running", repo=repo.tmt_dir)] == []
+    assert tmt.get("killed", repo=repo.tmt_dir).status == "crashed"
+
+
+def test_import_tmt_loads_no_runner(project: Path) -> None:
+    code = ("import sys, tmt\n"
+            "with tmt.start_run(name='x'):\n    tmt.log({'a': 1})\n"
+            "print(sorted(m for m in sys.modules if m.startswith('tmt.runner') or m == 'tmt.recorder.attach'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True)
+    assert out.stdout == "[]\n"

@@ -146,6 +146,7 @@ class _Recording:
         self.applied: set[str] = set()
         self.artifacts: list[dict[str, Any]] = []
         self._next_poll = 0.0
+        self.command_pid: int | None = None  # set once the command has started
         scan = self._on_line if spec.scalars else None
         self.scanners = {name: Scanner(scan) for name in ("stdout", "stderr")} if scan else {}
         self.files = spec.metrics_files or [metrics_files.DEFAULT]
@@ -213,7 +214,7 @@ class _Recording:
                 target.update(ev["values"])
                 self.applied.update(k for k in ev.get("applied") or () if isinstance(k, str))
                 changed = True
-            elif kind == "python":
+            elif kind == "python" and ev.get("pid") == self.command_pid:  # the command's own Python
                 for k in ("python", "implementation"):
                     if isinstance(ev.get(k), str):
                         self.run.record.env[k] = ev[k]
@@ -428,6 +429,7 @@ def run_command(spec: RunSpec) -> RunResult:
                       "traceback": None})
         else:
             forwarder.attach(command)
+            rec.command_pid = command.proc.pid
             f = fate(pump(command, forwarder, rec.on_output, rec.tick), command.forwarded)
         rec.finish(f)
     except BaseException as e:

@@ -10,7 +10,7 @@
   own stdout/stderr unchanged, and hands it to the run's capture.
 - SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the command's
   process group; SIGWINCH resizes the pseudo-terminal and is forwarded; Ctrl-Z (SIGTSTP)
-  stops the command, then tmt; SIGCONT continues both.
+  stops the command (with SIGSTOP), then tmt; SIGCONT continues both.
 """
 from __future__ import annotations
 
@@ -239,8 +239,12 @@ class Forwarder:
                 _copy_size(1, command.sources[0].fd)
         elif signum in FORWARDED:
             command.forwarded.append(signum)
+        # SIGTSTP would be discarded: the command's process group has no parent in its own
+        # session (an "orphaned" group), so the kernel drops stop signals from terminals.
+        # SIGSTOP cannot be dropped.
+        sent = signal.SIGSTOP if signum == signal.SIGTSTP else signum
         try:
-            os.killpg(pid, signum)
+            os.killpg(pid, sent)
         except (ProcessLookupError, PermissionError):
             pass
         if signum == signal.SIGTSTP:

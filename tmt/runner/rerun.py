@@ -160,8 +160,12 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
     tree = code_tree(record)
     the_plan = plan(record, sets or {})
     folder = Path(into).absolute() if into is not None else repo.cache_dir / "rerun" / f"{record.id[:8]}-{token_hex(3)}"
-    materialize(repo.store, tree, folder, link=False)
     inside = _inside(folder, repo.tmt_dir)
+    notes = list(the_plan.notes)
+    if not inside and _inside(folder, repo.root):
+        notes.append(f"{folder} is inside the code root {repo.root}: the project's next snapshots take it "
+                     "too, unless it is ignored (.tmtignore); a folder outside the project avoids that")
+    materialize(repo.store, tree, folder, link=False)
     write_pointer(folder, repo.tmt_dir, relative=inside)
     code = Repo(repo.tmt_dir, code_root=folder)
     code.view = True
@@ -189,7 +193,7 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
         new = None
     changes = env_changes(record, new) if new is not None else []
     differences = compare(record, new, repo, tolerance) if verify and new is not None else None
-    return RerunResult(result, folder, record, new, the_plan.notes + changes, differences)
+    return RerunResult(result, folder, record, new, notes + changes, differences)
 
 
 def _inside(path: Path, folder: Path) -> bool:
