@@ -20,6 +20,7 @@ import os
 import select
 import selectors
 import signal
+import stat
 import subprocess
 import sys
 import termios
@@ -149,13 +150,15 @@ def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: boo
     else:
         sources.append(_Source(proc.stdout.fileno(), 1, "stdout"))
         sources.append(_Source(proc.stderr.fileno(), 2, "stderr"))
-    for src in sources:
-        _widen(src.fd)
+    for fd in {*(src.fd for src in sources), 1, 2}:  # and our own output, if a pipe
+        _widen(fd)
     return Command(proc, sources, use_pty)
 
 
 def _widen(fd: int) -> None:
     try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
         fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
     except OSError:  # not a pipe (the pseudo-terminal), or a lower limit: keep what it has
         pass
