@@ -57,11 +57,12 @@ def git_project(project: Path) -> Path:
 
 
 ARGPARSE = """
-    import argparse
+    import argparse, pathlib
     p = argparse.ArgumentParser()
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--model", default="linear")
+    p.add_argument("--data", type=pathlib.Path, default=pathlib.Path("data/train.csv"))
     a = p.parse_args()
     for epoch in range(a.epochs):
         print(f"epoch {epoch} loss={1 / (epoch + 1):.4f}")
@@ -76,7 +77,7 @@ def test_argparse_script_records_parsed_params_metrics_series_and_output(git_pro
     rec = last(git_project)
     assert (rec.name, rec.status, rec.error) == ("train", "completed", None)
     # what argparse parsed, defaults and types included, not the strings of argv
-    assert rec.params == {"lr": 0.25, "epochs": 3, "model": "linear"}
+    assert rec.params == {"lr": 0.25, "epochs": 3, "model": "linear", "data": "data/train.csv"}
     assert rec.metrics == {"f1": 0.75, "loss": 0.3333}
     loss = load_series(Repo(git_project / ".tmt"), rec, "loss")
     assert (loss.steps, loss.values) == ([0, 1, 2], [1.0, 0.5, 0.3333])

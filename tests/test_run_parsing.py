@@ -60,12 +60,14 @@ def test_scanner_reads_lines_split_across_chunks_as_the_terminal_shows_them() ->
     got = []
     scanner = Scanner(lambda step, values: got.append((step, values)))
     data = (b"hello\nepoch 1 loss=0.5\n\x1b[32mf1: 0.9\x1b[0m\r\n 10% loss=0.9\r100% loss=0.1\n"
+            b"\x1b[32mepoch \x1b[0m\x1b[1;32m2\x1b[0m \x1b[33mloss\x1b[0m=\x1b[1;36m0\x1b[0m\x1b[1;36m.25\x1b[0m\r\n"
             + b"x" * 100_000 + b" acc=1\nlast=2")
     for i in range(0, len(data), 7):
         scanner.feed(data[i:i + 7])
     scanner.close()
     # the 100 kB line is data, not a metric line
-    assert got == [(1, {"loss": 0.5}), (None, {"f1": 0.9}), (None, {"loss": 0.1}), (None, {"last": 2})]
+    assert got == [(1, {"loss": 0.5}), (None, {"f1": 0.9}), (None, {"loss": 0.1}), (2, {"loss": 0.25}),
+                   (None, {"last": 2})]  # rich colours every part of that pair
 
 
 @pytest.mark.parametrize(
@@ -106,6 +108,12 @@ def test_set_rewrites_the_command_line_where_it_spells_the_param() -> None:
 def test_saved_output_is_text_as_a_terminal_showed_it() -> None:
     raw = b"a\x1b[31mred\x1b[0m\r\nprog 10%\rprog 100%\n\x1b(B\x1b[mok\x1b]0;title\x07 done\tx\x07\n"
     assert collapse(raw) == "ared\nprog 100%\nok done\tx\n"
+
+
+def test_saved_output_applies_the_cursor_moves_of_multi_line_progress_bars() -> None:
+    # two bars redrawn in place (cursor up 2, erase line), as rich and tqdm do
+    raw = b"bar1  10%\nbar2  10%\n\x1b[2A\r\x1b[2Kbar1  50%\n\x1b[2Kbar2 100%\n\x1b[?25hend\tx\n"
+    assert collapse(raw) == "bar1  50%\nbar2 100%\nend\tx\n"
 
 
 def test_capture_keeps_head_and_tail_with_a_note_between() -> None:

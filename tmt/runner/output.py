@@ -2,9 +2,10 @@
 
 The bytes go to the screen unchanged; what is kept is bounded and cheap to keep: the head
 (the first HEAD_BYTES) and a tail (at least the last TAIL_BYTES), chunks as they came, plus
-a count of lines. Turning them into text (applying carriage returns the way a terminal
-overwrites a line, dropping colour codes and other escape sequences) happens once, at the
-end, on at most those two megabytes, so capturing 100 MB costs about one copy of the head.
+a count of lines. Turning them into text (as a terminal leaves it on screen: carriage
+returns and cursor moves applied, colour codes and other escape sequences dropped) happens
+once, at the end, on at most those two megabytes, so capturing 100 MB costs about one copy
+of the head.
 """
 from __future__ import annotations
 
@@ -41,13 +42,69 @@ def overwrite(line: str) -> str:
     return shown
 
 
+#: One token of terminal output: an escape sequence or a control character (split keeps them)
+_TOKENS = re.compile(
+    r"(\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()*+].|\x1b[@-Z\\-_]|[\x00-\x08\n-\x1f\x7f])"
+)
+
+
 def collapse(data: bytes) -> str:
-    """Terminal output bytes as plain text: UTF-8 (bad bytes replaced), `\\r\\n` as a newline
-    (a pseudo-terminal writes that), carriage returns applied, escapes dropped."""
-    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
-    if "\r" in text:
-        text = "\n".join(overwrite(line) for line in text.split("\n"))
-    return strip_escapes(text)
+    """Terminal output as the text a terminal leaves on screen: UTF-8 (bad bytes replaced);
+    a carriage return goes back to the start of the line and what follows overwrites it
+    ("10%\r100%" leaves "100%"); the cursor moves and erasures progress displays use
+    (up, down, left, right, column, erase line, erase below: rich's and tqdm's multi-line
+    bars) are applied; colours and every other escape sequence are dropped. Tabs stay."""
+    text = data.decode("utf-8", "replace")
+    if "\x1b" not in text and "\b" not in text:  # the common case: no cursor moves, line by line
+        if "\r" in text:
+            text = "\n".join(overwrite(line) for line in text.replace("\r\n", "\n").split("\n"))
+        return _CONTROLS.sub("", text)
+    lines = [""]
+    row = col = 0
+    for tok in _TOKENS.split(text):
+        if not tok:
+            continue
+        c = tok[0]
+        if c == "\n":
+            row += 1
+            col = 0
+            if row == len(lines):
+                lines.append("")
+        elif c == "\r":
+            col = 0
+        elif c == "\b":
+            col = max(0, col - 1)
+        elif c == "\x1b":
+            if tok[1:2] != "[":
+                continue  # OSC (titles, links), character sets, ...: nothing on screen
+            final, arg = tok[-1], tok[2:-1]
+            n = int(arg) if arg.isdigit() else (0 if final in "JK" else 1)
+            if final == "A":
+                row = max(0, row - n)
+            elif final == "B":
+                row += n
+                lines.extend("" for _ in range(row + 1 - len(lines)))
+            elif final == "C":
+                col += n
+            elif final == "D":
+                col = max(0, col - n)
+            elif final == "G":
+                col = max(0, n - 1)
+            elif final == "K":
+                line = lines[row]
+                lines[row] = line[:col] if n == 0 else ("" if n == 2 else " " * col + line[col:])
+            elif final == "J" and n == 0:
+                del lines[row + 1:]
+                lines[row] = lines[row][:col]
+        elif c < " " or c == "\x7f":
+            continue  # other control characters
+        else:
+            line = lines[row]
+            if col > len(line):
+                line += " " * (col - len(line))
+            lines[row] = line[:col] + tok + line[col + len(tok):]
+            col += len(tok)
+    return "\n".join(lines)
 
 
 class Capture:

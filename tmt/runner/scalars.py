@@ -38,12 +38,10 @@ _NUMBER_START = frozenset(b"0123456789.nNiI")
 _BLANK, _QUOTE, _SIGN = frozenset(b" \t"), frozenset(b"'\""), frozenset(b"+-")
 
 
-def candidate(data: bytes, at: int, lo: int, hi: int, escapes: bool = False) -> bool:
+def candidate(data: bytes, at: int, lo: int, hi: int) -> bool:
     """Whether the `=` or `:` at data[at] may be a pair's: a name before it (a letter or `_`,
     then name characters, maybe quoted), something a number starts with after it. `12:30`
-    is not. A cheap test on raw bytes, so that only such lines are decoded and parsed.
-    With `escapes` (the bytes hold escape sequences, which may end right before the name:
-    `\x1b[32mf1: 0.9`) the name is not checked."""
+    is not. A cheap test on raw bytes, so that only such lines are decoded and parsed."""
     i = at - 1
     while i >= lo and data[i] in _BLANK:
         i -= 1
@@ -51,9 +49,9 @@ def candidate(data: bytes, at: int, lo: int, hi: int, escapes: bool = False) -> 
         i -= 1
     if i < lo or data[i] not in _NAME_BYTES:
         return False
-    while not escapes and i > lo and data[i - 1] in _NAME_BYTES:
+    while i > lo and data[i - 1] in _NAME_BYTES:
         i -= 1
-    if not escapes and data[i] not in _FIRST_BYTES:
+    if data[i] not in _FIRST_BYTES:
         return False
     j = at + 1
     while j < hi and data[j] in _BLANK:
@@ -63,6 +61,8 @@ def candidate(data: bytes, at: int, lo: int, hi: int, escapes: bool = False) -> 
     if j < hi and data[j] in _SIGN:
         j += 1
     return j < hi and data[j] in _NUMBER_START
+
+
 _STEP_ORDER = ("step", "iteration", "iter", "epoch")
 _KINDS = frozenset(_STEP_ORDER)
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
@@ -277,13 +277,15 @@ class Scanner:
         `candidate`: each is read once."""
         find, rfind = chunk.find, chunk.rfind
         eq, co = find(b"=", start, end), find(b":", start, end)
+        # Escape sequences (colours) may sit anywhere in a pair (`\x1b[33mloss\x1b[0m=0.5`):
+        # then every line with a separator is decoded, cleaned and parsed.
         escapes = (eq >= 0 or co >= 0) and find(b"\x1b", start, end) >= 0
         while eq >= 0 or co >= 0:
             if eq < 0 or 0 <= co < eq:
                 at, co = co, find(b":", co + 1, end)
             else:
                 at, eq = eq, find(b"=", eq + 1, end)
-            if not candidate(chunk, at, start, end, escapes):
+            if not escapes and not candidate(chunk, at, start, end):
                 continue
             ls = rfind(b"\n", start, at) + 1 or start
             le = find(b"\n", at, end)

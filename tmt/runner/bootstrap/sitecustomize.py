@@ -73,8 +73,10 @@ def _safe(value, depth=0):
         return [_safe(v, depth + 1) for v in value]
     if depth < 4 and isinstance(value, dict) and len(value) <= 256:
         return dict((str(k), _safe(v, depth + 1)) for k, v in value.items())
-    name = getattr(value, "name", None)  # an open file (argparse.FileType)
-    if isinstance(name, str):
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    name = getattr(value, "name", None)
+    if isinstance(name, str) and (hasattr(value, "read") or hasattr(value, "write")):  # argparse.FileType
         return name
     text = str(value)
     return text if len(text) <= 200 else text[:197] + "..."
