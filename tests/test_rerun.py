@@ -208,3 +208,21 @@ def test_a_fifo_named_tmt_is_never_opened(tmp_path: Path) -> None:
     view.mkdir()
     os.mkfifo(view / ".tmt")
     assert Repo.find(view).tmt_dir == outer.tmt_dir  # passed by, without blocking on it
+
+
+def test_rerun_links_data_the_snapshot_left_out(project: Path) -> None:
+    (project / ".gitignore").write_text("data/\n")
+    (project / "data").mkdir()
+    (project / "data" / "train.csv").write_text("1\n2\n3\n")
+    write(project, "count.py", "print(f\"rows: {len(open('data/train.csv').read().split())}\")\n")
+    cli("run", "--", sys.executable, "count.py", cwd=project)
+    (old,) = records(project)
+    proc = cli("rerun", "count", cwd=project, code=1)  # the rerun folder has the code only
+    assert ("tmt: warning: the rerun folder holds run " + old.id[:8] + "'s code only; its snapshot left out "
+            "data/: if the command reads them, rerun with --link data\n") in proc.stderr
+    cli("rerun", "count", "--link", "data", cwd=project)
+    new = records(project)[-1]
+    assert new.metrics == {"rows": 3}
+    assert new.code["tree"] == old.code["tree"]  # the link came after the snapshot
+    proc = cli("rerun", "count", "--link", "count.py", cwd=project, code=2)
+    assert f"Error: --link count.py: count.py is part of run {new.id[:8]}'s code\n" in proc.stderr

@@ -13,12 +13,16 @@ from tmt.cli.common import ref_argument
                    "click or the decorated function receives). Repeatable.")
 @click.option("--in", "into", metavar="DIR", type=click.Path(file_okay=False),
               help="Put the code into DIR (new or empty) instead of .tmt/cache/rerun/.")
+@click.option("--link", "links", metavar="PATH", multiple=True,
+              help="Make PATH of the project (data its snapshot left out, e.g. data/) visible in the rerun "
+                   "folder, as a symlink: the command reads, and writes, the real one. Repeatable.")
 @click.option("--verify", is_flag=True,
               help="Say whether the new run reproduced REF's metrics and series (exit 1 if not).")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=None, metavar="REL",
               help="With --verify: the relative difference two numbers may have and still agree "
                    "(default 1e-12).")
-def command(ref: str, sets: tuple[str, ...], into: str | None, verify: bool, tolerance: float | None) -> None:
+def command(ref: str, sets: tuple[str, ...], into: str | None, links: tuple[str, ...], verify: bool,
+            tolerance: float | None) -> None:
     """Run REF's exact code again, as a new run.
 
     REF's code is written as writable copies into a new folder, and REF's command runs
@@ -37,6 +41,7 @@ def command(ref: str, sets: tuple[str, ...], into: str | None, verify: bool, tol
     Examples:
       tmt rerun last --verify
       tmt rerun lr_baseline --set lr=0.01 --set epochs=20
+      tmt rerun 3f2a9c1e --link data
     """
     from tmt._warn import warn
     from tmt.cli.cmd_run import report
@@ -53,7 +58,7 @@ def command(ref: str, sets: tuple[str, ...], into: str | None, verify: bool, tol
         raise click.UsageError("--tolerance applies to --verify")
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     click.echo(f"tmt: rerunning run {printable(ref)}", err=True)
-    out = rerun(ref, sets=changes, into=into, verify=verify, tolerance=tol)
+    out = rerun(ref, sets=changes, into=into, verify=verify, tolerance=tol, links=list(links))
     result = out.result
     report(result)
     click.echo(f"tmt: its code is in {printable(out.folder)}", err=True)

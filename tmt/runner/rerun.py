@@ -147,8 +147,10 @@ def typed_like(text: str, like: Any) -> Any:
 
 
 def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLike[str] | None = None,
-          verify: bool = False, tolerance: float = DEFAULT_TOLERANCE, repo: Any = None) -> RerunResult:
-    """Run REF's code again as a new run (see the module docstring)."""
+          verify: bool = False, tolerance: float = DEFAULT_TOLERANCE, links: list[str] | None = None,
+          repo: Any = None) -> RerunResult:
+    """Run REF's code again as a new run (see the module docstring). `links`: paths of the
+    project (data its snapshot leaves out) made visible in the rerun folder as symlinks."""
     from tmt._sys import token_hex
     from tmt.query import get
     from tmt.repo import Repo, write_pointer
@@ -159,6 +161,7 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
     record = old.record
     tree = code_tree(record)
     the_plan = plan(record, sets or {})
+    targets = _link_targets(repo.root, links or [])
     folder = Path(into).absolute() if into is not None else repo.cache_dir / "rerun" / f"{record.id[:8]}-{token_hex(3)}"
     inside = _inside(folder, repo.tmt_dir)
     notes = list(the_plan.notes)
@@ -167,20 +170,29 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
                      "too, unless it is ignored (.tmtignore); a folder outside the project avoids that")
     materialize(repo.store, tree, folder, link=False)
     write_pointer(folder, repo.tmt_dir, relative=inside)
+    for rel, _ in targets:
+        if os.path.lexists(folder / rel):
+            raise UsageError(f"--link {rel}: {rel} is part of run {record.id[:8]}'s code",
+                             "link only what its snapshot left out (ignored data, checkpoints)")
     code = Repo(repo.tmt_dir, code_root=folder)
     code.view = True
     workdir = folder / the_plan.cwd_rel
     workdir.mkdir(parents=True, exist_ok=True)  # a working folder that held no code file
     git = (record.code or {}).get("git")
 
-    def same_code(run) -> None:
+    def started(run) -> None:
         # The folder holds REF's code, not a git work tree: REF's commit describes it.
         if git is not None and run.record.code.get("tree") == tree:
             run.record.code["git"] = git
+        # After the snapshot, so the new run's code is exactly REF's tree.
+        for rel, target in targets:
+            link = folder / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(target, link)
 
     spec = RunSpec(argv=the_plan.argv, name=record.name, tags=[RERUN_TAG], params=the_plan.params,
                    scalars=the_plan.scalars, metrics_files=the_plan.metrics_files, parent=record.id,
-                   overrides=the_plan.overrides, repo=code, on_started=same_code)
+                   overrides=the_plan.overrides, repo=code, on_started=started)
     here = os.getcwd()
     os.chdir(workdir)
     try:
@@ -192,8 +204,43 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
     except Exception:  # noqa: BLE001 - the final record could not be written (a warning said so)
         new = None
     changes = env_changes(record, new) if new is not None else []
+    if result.status == "failed" and record.status == "completed" and not targets:
+        left = left_out(repo.root, folder)
+        if left:
+            notes.append("the rerun folder holds run " + record.id[:8] + "'s code only; its snapshot left out "
+                         + ", ".join(left) + ": if the command reads them, rerun with --link " + left[0].rstrip("/"))
     differences = compare(record, new, repo, tolerance) if verify and new is not None else None
     return RerunResult(result, folder, record, new, notes + changes, differences)
+
+
+def _link_targets(root: Path, links: list[str]) -> list[tuple[str, str]]:
+    """(path in the rerun folder, absolute target) for each --link, checked before anything
+    is written: it must exist, and lie inside the code root."""
+    out = []
+    for given in links:
+        target = Path(os.path.abspath(root / given))
+        if not os.path.exists(target):
+            raise UsageError(f"--link {given}: {target} does not exist")
+        if not _inside(target, root) or os.path.samefile(target, root):
+            raise UsageError(f"--link {given}: not a path inside the code root {root}")
+        out.append((os.path.relpath(target, root), os.fspath(target)))
+    return out
+
+
+def left_out(root: Path, folder: Path, limit: int = 5) -> list[str]:
+    """The top-level entries of the code root that the rerun folder lacks (what REF's
+    snapshot left out), leaving out tmt's and git's folders and environments."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        path = root / name
+        if name in (".tmt", ".git") or os.path.lexists(folder / name) or (path / "pyvenv.cfg").exists():
+            continue
+        out.append(name + "/" if path.is_dir() else name)
+    return out[:limit]
 
 
 def _inside(path: Path, folder: Path) -> bool:
