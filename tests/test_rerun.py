@@ -226,3 +226,20 @@ def test_rerun_links_data_the_snapshot_left_out(project: Path) -> None:
     assert new.code["tree"] == old.code["tree"]  # the link came after the snapshot
     proc = cli("rerun", "count", "--link", "count.py", cwd=project, code=2)
     assert f"Error: --link count.py: count.py is part of run {new.id[:8]}'s code\n" in proc.stderr
+
+
+def test_rerun_runs_the_program_ref_ran_not_whatever_path_finds_now(project: Path, tmp_path: Path) -> None:
+    bindir = tmp_path / "venv-bin"
+    bindir.mkdir()
+    (bindir / "mypython").symlink_to(sys.executable)
+    write(project, "hello.py", "print('f1: 1')\n")
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([*TMT, "run", "--", "mypython", "hello.py"], cwd=project, env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    (old,) = records(project)
+    assert (old.env["argv"], old.env["program"]) == (["mypython", "hello.py"], str(bindir / "mypython"))
+    cli("rerun", "last", cwd=project)  # PATH has no mypython now
+    new = records(project)[-1]
+    assert (new.status, new.env["argv"], new.env["program"]) == ("completed", ["mypython", "hello.py"],
+                                                                str(bindir / "mypython"))

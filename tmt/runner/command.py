@@ -58,6 +58,7 @@ class RunSpec:
         repo: Any = None,
         pty: bool | None = None,
         on_started: Any = None,
+        program: str | None = None,
     ) -> None:
         self.argv = argv
         self.name = name
@@ -71,6 +72,7 @@ class RunSpec:
         self.repo = repo
         self.pty = pty  # None: a pseudo-terminal when tmt's stdout is a terminal
         self.on_started = on_started  # callable(LiveRun) once the running record exists
+        self.program = program  # the file to run for argv[0] (a rerun: the one REF ran), else found on PATH
 
 
 class RunResult:
@@ -399,7 +401,7 @@ def run_command(spec: RunSpec) -> RunResult:
 
         raise UsageError("no command to run", "put the command after --: tmt run -- python train.py")
     cwd = Path(os.getcwd())
-    resolve_program(spec.argv[0])
+    program = spec.program or resolve_program(spec.argv[0])
     repo = spec.repo or Repo.find_or_create()
     argv_params, _ = argvmod.params_from_argv(spec.argv)
     parent = spec.parent
@@ -410,7 +412,8 @@ def run_command(spec: RunSpec) -> RunResult:
         parent = outer if is_run_id(outer) else None  # `tmt run` inside a `tmt run`: its child
     run = LiveRun(spec.name or argvmod.default_name(spec.argv), tags=spec.tags,
                   params={**argv_params, **spec.params}, repo=repo, argv=spec.argv, parent=parent)
-    run.env_extra = {"tmt_run": {"param": spec.params, "metrics_file": spec.metrics_files,
+    run.env_extra = {"program": os.path.abspath(program),
+                     "tmt_run": {"param": spec.params, "metrics_file": spec.metrics_files,
                                  "no_scalars": not spec.scalars}}
     run._begin(catch_sigterm=False, attach=False)
     forwarder = Forwarder()
@@ -422,7 +425,8 @@ def run_command(spec: RunSpec) -> RunResult:
         forwarder.install()
         use_pty = stdout_is_terminal() if spec.pty is None else spec.pty
         try:
-            command = start(spec.argv, env=_child_env(run.id, repo.tmt_dir), cwd=None, use_pty=use_pty)
+            command = start(spec.argv, env=_child_env(run.id, repo.tmt_dir), cwd=None, use_pty=use_pty,
+                            executable=program)
         except OSError as e:
             f = Fate("failed", 127 if isinstance(e, FileNotFoundError) else 126,
                      {"type": "OSError", "message": f"could not start {spec.argv[0]}: {e.strerror or e}",

@@ -40,6 +40,7 @@ class Plan:
     """What a rerun will run: the command, from where, and the --set values it carries."""
 
     argv: list[str]
+    program: str | None  # the file REF ran for argv[0], when it still exists
     cwd_rel: str  # REF's working folder, relative to the code root
     params: dict[str, Any]  # REF's --param values (with --set applied)
     overrides: dict[str, dict[str, Any]]  # --set values the command line cannot carry
@@ -80,12 +81,21 @@ def plan(record: Record, sets: dict[str, str]) -> Plan:
     if os.path.isabs(cwd) or cwd == ".." or cwd.startswith("../"):
         notes.append(f"run {record.id[:8]} ran from {cwd}, outside its code; the rerun runs from the code's root")
         cwd = "."
+    program = None
     if _is_tmt_run(record):
         opts = env["tmt_run"]
         params = dict(opts.get("param") or {})
         files = [f for f in opts.get("metrics_file") or [] if isinstance(f, str)]
         scalars = not opts.get("no_scalars")
         command = list(argv)
+        ran = env.get("program")
+        if os.sep not in argv[0] and isinstance(ran, str) and os.path.isabs(ran):
+            # `python` is whatever PATH finds: run the one REF ran, if it is still there
+            if os.access(ran, os.X_OK) and not os.path.isdir(ran):
+                program = ran
+            else:
+                notes.append(f"{argv[0]} was {ran} for run {record.id[:8]}, which is gone; "
+                             "running the one on PATH")
     else:
         params, files, scalars = {}, [], True
         command = _python_command(record, argv, cwd)
@@ -97,7 +107,7 @@ def plan(record: Record, sets: dict[str, str]) -> Plan:
             params[name] = argvmod.coerce(text)
         else:
             overrides[name] = {"raw": text, "value": typed_like(text, flatten(record.params).get(name))}
-    return Plan(command, cwd, params, overrides, files, scalars, notes)
+    return Plan(command, program, cwd, params, overrides, files, scalars, notes)
 
 
 def _python_command(record: Record, argv: list[str], cwd: str) -> list[str]:
@@ -192,7 +202,7 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
 
     spec = RunSpec(argv=the_plan.argv, name=record.name, tags=[RERUN_TAG], params=the_plan.params,
                    scalars=the_plan.scalars, metrics_files=the_plan.metrics_files, parent=record.id,
-                   overrides=the_plan.overrides, repo=code, on_started=started)
+                   overrides=the_plan.overrides, repo=code, on_started=started, program=the_plan.program)
     here = os.getcwd()
     os.chdir(workdir)
     try:
