@@ -26,6 +26,11 @@ def print_output(run) -> None:
     if trailing:
         lines.pop()
     out = click.get_text_stream("stdout")
-    for line in lines:
-        out.write("\t".join(printable(part) for part in line.split("\t")) + "\n")
-    out.flush()
+    try:
+        for line in lines:
+            out.write("\t".join(printable(part) for part in line.split("\t")) + "\n")
+        out.flush()
+    except BrokenPipeError:  # `tmt show REF --output | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # so the last flush at exit is quiet

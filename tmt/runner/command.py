@@ -425,8 +425,10 @@ def run_command(spec: RunSpec) -> RunResult:
         forwarder.install()
         use_pty = stdout_is_terminal() if spec.pty is None else spec.pty
         try:
-            command = start(spec.argv, env=_child_env(run.id, repo.tmt_dir), cwd=None, use_pty=use_pty,
-                            executable=program)
+            # argv[0] is the program's path, not `python`: a venv's interpreter finds its venv
+            # from argv[0], and PATH may now find another one
+            argv = [program, *spec.argv[1:]] if spec.program else spec.argv
+            command = start(argv, env=_child_env(run.id, repo.tmt_dir), cwd=None, use_pty=use_pty)
         except OSError as e:
             f = Fate("failed", 127 if isinstance(e, FileNotFoundError) else 126,
                      {"type": "OSError", "message": f"could not start {spec.argv[0]}: {e.strerror or e}",

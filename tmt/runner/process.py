@@ -120,10 +120,8 @@ def stdout_is_terminal() -> bool:
         return False
 
 
-def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: bool,
-          executable: str | None = None) -> Command:
-    """Start `argv` in a new session, its output to a pseudo-terminal or pipes (`executable`:
-    the file to run, argv[0] staying what the program sees)."""
+def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: bool) -> Command:
+    """Start `argv` in a new session, its output to a pseudo-terminal or pipes."""
     stderr_tty = _isatty(2)
     slave = master = None
     if use_pty:
@@ -136,8 +134,8 @@ def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: boo
         stdout = subprocess.PIPE
         stderr = subprocess.PIPE
     try:
-        proc = subprocess.Popen(argv, executable=executable, stdin=None, stdout=stdout, stderr=stderr, cwd=cwd,
-                                env=env, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(argv, stdin=None, stdout=stdout, stderr=stderr, cwd=cwd, env=env,
+                                start_new_session=True, close_fds=True)
     except BaseException:
         for fd in (master, slave):
             if fd is not None:
