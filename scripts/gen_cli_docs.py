@@ -27,7 +27,8 @@ Generated from the commands' `--help` by `scripts/gen_cli_docs.py`; do not edit 
 
 - **Refs.** Wherever a run is expected (`REF`), give a unique id prefix (at least 4 hex
   characters), a run name (its latest run), `last`, `last~N` (the N-th run before the last)
-  or `NAME~N`. An ambiguous or unknown ref is an error listing the candidates.
+  or `NAME~N` (or, for a run tmt 0.1.8 recorded and `tmt migrate` imported, the hyphenated
+  uuid 0.1.8 showed). An ambiguous or unknown ref is an error listing the candidates.
 - **Output.** On a terminal, tables and diffs are rendered with colour; piped, the same
   data is printed as plain aligned text without escape codes. `NO_COLOR` (any value) turns
   colour off; `FORCE_COLOR` forces the terminal rendering. Every command that shows data

@@ -33,6 +33,8 @@ _LAZY = {
     # maintenance (from their own modules: `import tmt` must not load fsck to run gc)
     "gc": "tmt.maintenance.gc",
     "fsck": "tmt.maintenance.fsck",
+    # upgrading from the predecessor (the API twin of `tmt migrate`)
+    "migrate": "tmt.legacy.migrate",
     # repository
     "Repo": "tmt.repo",
     "init": "tmt.repo",
@@ -60,6 +62,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt import errors
+    from tmt.legacy.migrate import migrate
     from tmt.maintenance import fsck, gc
     from tmt.manager import TmtManager
     from tmt.query import Run, Runs, get, runs

@@ -83,6 +83,21 @@ def _repo_from_config(config: "str | os.PathLike[str] | Repo | None") -> Repo:
     raise UsageError(f"config {os.fspath(config)!r} is neither a tmt repository nor a config file")
 
 
+def _legacy_hint(repo: Repo) -> str | None:
+    """The notice, as a hint, when runs of tmt 0.1.8 wait for `tmt migrate` (one stat if none)."""
+    from tmt.repo import LEGACY_DB
+
+    if not os.path.exists(os.path.join(repo.tmt_dir, LEGACY_DB)):
+        return None
+    from tmt.legacy.notice import message, pending
+
+    try:
+        count = pending(repo.tmt_dir)
+    except Exception:  # noqa: BLE001 - an unreadable tmt_db.json: `tmt migrate` says why
+        return None
+    return message(count) if count else None
+
+
 class _Db:
     """The predecessor's read-only `manager.db` queries; each returns a list of Runs."""
 
@@ -150,18 +165,23 @@ class TmtManager:
     # -- choosing runs ----------------------------------------------------------------------
 
     def set_entry_by_id(self, id: "str | Run") -> Run:
-        """Make the run `id` names current: a full id, a unique prefix, or any ref."""
+        """Make the run `id` names current: a full id (or the hyphenated uuid of a run tmt
+        0.1.8 recorded, once `tmt migrate` imported it), a unique prefix, or any ref."""
         try:
             run = get(id, self.repo)
         except UnknownRef as e:
-            raise EntryNotFound(f"No entry (experiment) found for id {id}: {e.message}", e.hint) from None
+            raise EntryNotFound(
+                f"No entry (experiment) found for id {id}: {e.message}", _legacy_hint(self.repo) or e.hint
+            ) from None
         return self._set_one(run)
 
     def set_entry_by_name(self, name: str) -> Run:
         """Make the latest run called `name` (exactly) current."""
         run = self.db.get_entry_by_exact_name(name)
         if run is None:
-            raise EntryNotFound(f"No entry (experiment) found for name {name}", "list runs with `tmt ls`")
+            raise EntryNotFound(
+                f"No entry (experiment) found for name {name}", _legacy_hint(self.repo) or "list runs with `tmt ls`"
+            )
         return self._set_one(run)
 
     def set_entries(self, runs: "Runs | Iterable[Run | str]") -> list[Run]:

@@ -17,6 +17,7 @@ POINTER_PREFIX = "tmtdir: "
 POINTER_MAX_BYTES = 4096
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 SUBDIRS = ("objects", "experiments", "cache", "tmp")
+LEGACY_DB = "tmt_db.json"  # the database of tmt 0.1.8 (tmt/legacy): its runs wait for `tmt migrate`
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,10 @@ class Repo:
         self._config_path = self.tmt_dir / "config.toml"
         self._local = _load_toml(self._config_path)
         Config.from_mapping(self._local, str(self._config_path))  # validate now
+        if os.path.exists(os.path.join(self.tmt_dir, LEGACY_DB)):  # one stat for every other store
+            from tmt.legacy.notice import notice
+
+            notice(self.tmt_dir)
 
     @property
     def root(self) -> Path:

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "export": "Export runs as CSV or JSON.",
     "gc": "Delete objects no run references.",
     "fsck": "Verify the store and repair what can be repaired.",
+    "migrate": "Import the runs of a tmt 0.1.8 store.",
     "run": "Record any command as a run, without changing it.",
     "rerun": "Run a recorded run's code again, as a new run.",
 }

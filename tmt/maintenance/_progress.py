@@ -11,6 +11,7 @@ LABELS = {
     "move": "Moving candidates aside",
     "delete": "Deleting",
     "snapshot": "Hashing files",  # tmt.snapshot.build.PROGRESS_PHASE
+    "migrate": "Importing tmt 0.1.8 runs",  # tmt.legacy.migrate.PROGRESS_PHASE
 }
 
 

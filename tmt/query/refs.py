@@ -1,6 +1,7 @@
 """Refs: the ways a user names one run.
 
-    <32-hex id>     that run
+    <32-hex id>     that run (also as the hyphenated uuid tmt 0.1.8 showed: `tmt migrate`
+                    kept its runs' uuids as their ids, without the hyphens)
     NAME            the latest run called NAME
     <hex prefix>    the run whose id starts so (at least 4 characters, unique)
     last            the latest run of all
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MIN_PREFIX = 4
 MAX_CANDIDATES = 10
 _HEX_RE = re.compile(r"[0-9a-f]+\Z")
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _TILDE_RE = re.compile(r"(?P<base>.+?)~(?P<n>\d*)\Z", re.S)
 _ORDER = " ORDER BY runs.created_at DESC, runs.id DESC"
 
@@ -42,6 +44,10 @@ def _rows(conn, where: str, args: tuple, limit: int, offset: int = 0) -> list[tu
 
 
 def _resolve(conn, ref: str) -> tuple:
+    if _UUID_RE.match(ref):  # a tmt 0.1.8 id; else a name that looks like one, tried below
+        rows = _rows(conn, "runs.id = ?", (ref.replace("-", "").lower(),), 1)
+        if rows:
+            return rows[0]
     if len(ref) == 32 and _HEX_RE.match(ref):
         rows = _rows(conn, "runs.id = ?", (ref,), 1)
         if rows:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -89,8 +90,11 @@ class _Snapshotter:
         pin: PinFile,
         progress: Callable[[str, int, int], None] | None,
         warn: Callable[[str], None],
+        stat_cache: StatCache | None = None,
+        batch: Batch | None = None,
     ) -> None:
         self.root = os.fsencode(root.absolute())
+        self.batch = batch
         self.store = store
         self.cache_dir = cache_dir
         self.max_file_size = max_file_size
@@ -98,7 +102,10 @@ class _Snapshotter:
         self.pin = pin
         self.progress = progress
         self.warn = warn
-        self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
+        if stat_cache is not None:
+            self.cache = stat_cache
+        else:
+            self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
 
     def _reset(self, trusted: bool) -> None:
         self.trusted = trusted  # may whole directories be reused from the cache?
@@ -368,7 +375,10 @@ class _Snapshotter:
         epoch = self.store.epoch()
         if trusted and (epoch is None or epoch != self.cache.epoch):
             return self.run_once(False)
-        with self.store.batch() as batch:
+        # A caller's batch (`batch=`) is committed by the caller, with other objects: here
+        # only what this snapshot adds to it counts as new.
+        with self.store.batch() if self.batch is None else nullcontext(self.batch) as batch:
+            before = set(batch._pending) if self.batch is not None else ()
             self.hash_pending(batch)
             tree_objs: list[tuple[bytes, bytes]] = []
             info = root_dir.info if root_dir.same else self.build(root_dir, tree_objs, True)
@@ -380,8 +390,9 @@ class _Snapshotter:
                 batch.add(data, ObjectId(oid.hex()))
             for oid, data in tree_objs:
                 batch.add(data, ObjectId(oid.hex()))
-            new_objects = len(batch._pending)
-            new_bytes = sum(os.path.getsize(t) for t in batch._pending.values())
+            new = [t for o, t in batch._pending.items() if o not in before]
+            new_objects = len(new)
+            new_bytes = sum(os.path.getsize(t) for t in new)
         if self.store.epoch() != epoch:
             # gc ran while we worked: what we wrote is safe (pinned), but what we reused
             # from the cache may have gone between our checks. Check it all.
@@ -394,7 +405,11 @@ class _Snapshotter:
 
     def _check_present(self, ids: list[bytes]) -> None:
         """Raise _Retry, forgetting what the cache knew, if objects we rely on are gone."""
-        has = self.store.has
+        pending = self.batch._pending if self.batch is not None else {}
+
+        def has(oid: ObjectId) -> bool:  # written to the caller's batch counts as there
+            return oid in pending or self.store.has(oid)
+
         if any(not has(ObjectId(oid.hex())) for oid in set(ids)):
             self.cache.dirs = {
                 rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if has(ObjectId(e[1].hex()))}, info[5])
@@ -426,13 +441,12 @@ class _Snapshotter:
         return result
 
     def _save_cache(self, epoch: str | None) -> None:
-        if self.cache_dir is None:
-            return
         if not self.changed and epoch == self.cache.epoch and len(self.new_dirs) == len(self.cache.dirs):
             return
         self.cache.dirs = self.new_dirs
         self.cache.epoch = epoch
-        self.cache.save(self.cache_dir, self.store.tmp_dir)
+        if self.cache_dir is not None:
+            self.cache.save(self.cache_dir, self.store.tmp_dir)
 
 
 def snapshot(
@@ -445,6 +459,8 @@ def snapshot(
     pin: PinFile | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     warn: Callable[[str], None] = default_warn,
+    stat_cache: StatCache | None = None,
+    batch: Batch | None = None,
 ) -> SnapshotResult:
     """Store every file of `root` that is not ignored and return the root tree's id.
 
@@ -454,6 +470,13 @@ def snapshot(
 
     Pass a `pin` that outlives this call when a record will reference the tree later (the
     recorder does); otherwise a private pin protects the objects only during the call.
+
+    `stat_cache`, instead of the file under `cache_dir`, is an in-memory cache that this call
+    updates: passed from one call to the next over folders that share hard-linked files
+    (the predecessor's snapshots, tmt/legacy), a file already seen is not read again.
+    With `batch`, the new objects go into the caller's batch, published when the caller
+    commits it (one file-system sync for many snapshots); nothing may reference the tree
+    before that.
     """
     root = Path(root)
     if not root.is_dir():
@@ -470,6 +493,8 @@ def snapshot(
             pin=pin,
             progress=progress,
             warn=warn,
+            stat_cache=stat_cache,
+            batch=batch,
         )
         return s.run()
     except OSError as e:
