@@ -45,6 +45,11 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 #: until it is quiet this long, for at most DRAIN_MAX_S.
 DRAIN_QUIET_S = 0.2
 DRAIN_MAX_S = 2.0
+#: After a read smaller than this, the pump waits COALESCE_S before the next one: a command
+#: writing in small pieces (Python's print() writes 8 KiB at a time into a pipe) is then read
+#: in fewer, bigger chunks, for at most that much more latency.
+COALESCE_BYTES = 64 * 1024
+COALESCE_S = 0.001
 
 
 class Fate:
@@ -202,6 +207,8 @@ class Forwarder:
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
         self._old_wakeup: int | None = None
+        #: whether a signal (SIGCHLD: the command exited) wakes the pump; else it polls
+        self.wakes = False
 
     @property
     def wake_fd(self) -> int:
@@ -217,6 +224,7 @@ class Forwarder:
         try:
             # any handled signal (SIGCHLD: the command exited) wakes the pump's select()
             self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+            self.wakes = signal.SIGCHLD in self._old
         except (ValueError, OSError):
             self._old_wakeup = None
 
@@ -323,11 +331,13 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
             else:
                 timeout = DRAIN_QUIET_S
             ready = sel.select(timeout)
-            got = False
+            got = 0
+            woken = not ready or not forwarder.wakes
             for key, _ in ready:
                 src = key.data
                 if src is None:
                     forwarder.drain_wakeups()
+                    woken = True
                     continue
                 try:
                     data = os.read(src.fd, READ_SIZE)
@@ -339,7 +349,7 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
                     sel.unregister(src.fd)
                     del live[src.fd]
                     continue
-                got = True
+                got += len(data)
                 if src.dest_open and not _write_all(src.dest, data):
                     # Nobody reads tmt's output any more: close the command's side too, so it
                     # sees a closed pipe as it would have without tmt.
@@ -348,11 +358,14 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
                     del live[src.fd]
                     _close_source(command, src)
                 on_output(src.name, data)
-            if exited_at is None and command.proc.poll() is not None:
+            # waitpid only when a signal came (SIGCHLD) or nothing did
+            if exited_at is None and woken and command.proc.poll() is not None:
                 exited_at = time.monotonic()
             if exited_at is not None:
                 quiet_since = None if got else (quiet_since or time.monotonic())
             on_tick()
+            if 0 < got < COALESCE_BYTES and exited_at is None:
+                time.sleep(COALESCE_S)
     finally:
         sel.close()
         for src in command.sources:
