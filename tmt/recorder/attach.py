@@ -32,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -258,19 +259,18 @@ class Attachment:
              custom_save: Any, format: str | None) -> str:
         from tmt.recorder.artifacts import write_and_store
 
-        if name in self._saved:
-            if not allow_exist:
-                from tmt.errors import DuplicatedNameError
+        if name in self._saved and not allow_exist:
+            from tmt.errors import DuplicatedNameError
 
-                raise DuplicatedNameError(
-                    f"an object named {name!r} was already saved in run {self.run_id[:8]} and `allow_exist` is False",
-                    "specify another name, or pass allow_exist=True to keep both",
-                )
-        self._saved.add(name)
+            raise DuplicatedNameError(
+                f"an object named {name!r} was already saved in run {self.run_id[:8]} and `allow_exist` is False",
+                "specify another name, or pass allow_exist=True to keep both",
+            )
 
         def store() -> str:
             stored = write_and_store(self.repo.store, self._pin, self.repo.tmp_dir, obj, name,
                                      extension, custom_save, format)
+            self._saved.add(name)
             # The owner names duplicates (name_1, ...) across every process of the run.
             self._send({"e": "artifact", "artifact": {
                 "name": name, "object": stored.oid, "size": stored.size,
@@ -285,8 +285,9 @@ class Attachment:
 
     def report(self, event: dict[str, Any]) -> None:
         """Append a params/end event (values already JSON-safe)."""
+        what = "its params" if event.get("e") == "params" else "its end"
         try:
-            self._op("the run's end", lambda: self._send(event))
+            self._op(what, lambda: self._send(event))
         except OSError as e:
             raise StoreError(f"could not report to run {self.run_id[:8]}: {e.strerror or e}") from e
 
@@ -354,10 +355,12 @@ def _open(run_id: str) -> Attachment:
         raise RecordingError(f"{ENV_RUN_ID}={run_id} is set but no store was found ({e.message})") from e
     path = channel_path(repo.tmt_dir, run_id)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         raise RecordingError(f"{ENV_RUN_ID}={run_id} names no live `tmt run` in {repo.tmt_dir}") from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
         head = os.pread(fd, MAX_EVENT, 0).split(b"\n", 1)[0]
         header = json.loads(head)
         if not (isinstance(header, dict) and header.get("run") == run_id and isinstance(header.get("owner"), int)):

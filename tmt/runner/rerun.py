@@ -99,6 +99,9 @@ def plan(record: Record, sets: dict[str, str]) -> Plan:
     else:
         params, files, scalars = {}, [], True
         command = _python_command(record, argv, cwd)
+        if os.path.isabs(argv[0]) and not (record.env or {}).get("module"):
+            notes.append(f"run {record.id[:8]}'s script {argv[0]} is outside its code: the rerun runs it "
+                         "as it is now")
     _check_sets(record, sets)
     command, left = argvmod.apply_set(command, sets)
     overrides = {}

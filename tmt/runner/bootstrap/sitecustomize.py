@@ -33,8 +33,9 @@ def _header():
 
         header = {}
         try:
-            with open(_channel(), "rb") as f:
-                header = json.loads(f.readline().decode("utf-8"))
+            fd = _open(_channel(), os.O_RDONLY)
+            with os.fdopen(fd, "rb") as f:
+                header = json.loads(f.readline(1 << 20).decode("utf-8"))
         except Exception:
             pass
         _header_cache.append(header if isinstance(header, dict) else {})
@@ -54,13 +55,24 @@ def _append(line):
     path = _channel()
     if path is None:
         return
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+    fd = _open(path, os.O_WRONLY | os.O_APPEND)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
         if os.fstat(fd).st_nlink > 0:  # the run has not ended
             os.write(fd, line)
     finally:
         os.close(fd)
+
+
+def _open(path, flags):
+    """The channel, never through a symlink nor blocking on a FIFO; a regular file or OSError."""
+    import stat
+
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError("not a regular file: " + path)
+    return fd
 
 
 def _safe(value, depth=0):
