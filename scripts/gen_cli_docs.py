@@ -42,6 +42,21 @@ Generated from the commands' `--help` by `scripts/gen_cli_docs.py`; do not edit 
   set `TMT_TRACEBACK=1` to see the traceback.
 - **Store.** Commands find the `.tmt/` folder like git finds `.git/`: in the working
   directory or the nearest parent; `TMT_DIR` points at another one.
+- **Tables.** On a terminal a table fits the window: the name column shrinks first (cut
+  with `…`), then the value columns that do not fit are left out and a note on stderr names
+  them; ids, statuses, ages and numbers are never cut. Piped, nothing is cut or left out
+  unless `COLUMNS` is set (then the same rules apply to that width).
+- **Pager.** On a terminal, `tmt show` and `tmt diff` send their output through a pager,
+  as git does: `TMT_PAGER`, else `PAGER`, else `less -FRX` (which prints output that fits
+  one screen directly; not when `TERM` is unset or `dumb`); `LESS=FRX` is set unless you set
+  `LESS`. An empty value or `cat`
+  means no pager, and so does `--no-pager` (`tmt --no-pager show …` or `tmt show
+  --no-pager …`). Piped output never goes through a pager.
+- **Closed pipes.** When the reader goes away (`tmt diff A B | head`, or quitting the
+  pager), tmt stops quietly, without a message, with status 141 (as git; 0 when the pager
+  was quit).
+- **`python -m tmt`** runs the same command line (for environments where the `tmt`
+  script is not on `PATH`).
 
 ## Shell completion
 

@@ -62,10 +62,10 @@ def test_ls_table(three):
     r = invoke("ls")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (
-        "id        name     status            age  duration       f1  acc  loss\n"
-        "33333333  lr_high  crashed    2024-01-03         -\n"
-        "22222222  lr_high  completed  2024-01-02       12s      0.7  0.9\n"
-        "11111111  base     completed  2024-01-01       12s  0.61234        0.5\n"
+        "id        name     status            age  duration       f1  acc  loss  params.lr  params.opt.name\n"
+        "33333333  lr_high  crashed    2024-01-03         -                            0.9\n"
+        "22222222  lr_high  completed  2024-01-02       12s      0.7  0.9              0.5  sgd\n"
+        "11111111  base     completed  2024-01-01       12s  0.61234        0.5        0.1  sgd\n"
     )
     assert r.stderr == ""
 
@@ -73,7 +73,9 @@ def test_ls_table(three):
 def test_ls_metric_columns_fit_the_width(three):
     r = invoke("ls", env={"COLUMNS": "62"})
     assert r.stdout.splitlines()[0] == "id        name     status            age  duration       f1"
-    r = invoke("ls", "--metrics", "loss,acc")
+    assert r.stderr == ("(4 more columns did not fit: acc, loss, params.lr, params.opt.name; choose with --columns, "
+                        "or widen the terminal)\n")
+    r = invoke("ls", "--metrics", "loss,acc", "--params", "")
     assert r.stdout.splitlines()[0] == "id        name     status            age  duration  loss  acc"
     assert r.stdout.splitlines()[3] == "11111111  base     completed  2024-01-01       12s   0.5"
 
@@ -128,6 +130,9 @@ def test_ls_bad_filters_are_usage_errors(three):
     r = invoke("ls", "--sort", "nope")
     assert r.exit_code == 2
     assert r.stderr == "Error: no run has a metric 'nope' to sort by\nhint: metrics they have: acc, f1, loss\n"
+    r = invoke("ls", "--sort", "lr")
+    assert r.stderr == ("Error: no run has a metric 'lr' to sort by\n"
+                        "hint: did you mean 'params.lr'? metrics they have: acc, f1, loss\n")
     r = invoke("ls", "-n", "-1")
     assert r.exit_code == 2 and "Invalid value for '-n' / '--limit'" in r.stderr
 
@@ -233,7 +238,8 @@ def test_diff_two_runs(three):
     r = invoke("diff", "base", "lr_high~1")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (
-        "diff --tmt a/train.py b/train.py\n"
+        "diff --git a/train.py b/train.py\n"
+        "index 44c7745..1ba9999 100644\n"
         "--- a/train.py\n"
         "+++ b/train.py\n"
         "@@ -1 +1 @@\n"
@@ -265,7 +271,8 @@ def test_diff_stat_and_json(three):
     data = json.loads(invoke("diff", "1111", "2222", "--json").stdout)
     assert data["a"]["id"].startswith("1111") and data["b"]["name"] == "lr_high"
     assert data["files"] == [{"path": "train.py", "status": "modified", "added": 1, "removed": 1, "binary": False,
-                              "old_kind": "f", "new_kind": "f", "note": None,
+                              "old_kind": "f", "new_kind": "f", "note": None, "old_path": None, "similarity": None,
+                              "header": ["diff --git a/train.py b/train.py", "index 44c7745..1ba9999 100644"],
                               "lines": ["--- a/train.py", "+++ b/train.py", "@@ -1 +1 @@", "-lr = 0.1", "+lr = 0.5"]}]
     assert {"key": "f1", "a": 0.61234, "b": 0.7, "delta": pytest.approx(0.08766)} in data["metrics"]
     assert {"key": "lr", "a": 0.1, "b": 0.5} in data["params"]
@@ -278,7 +285,8 @@ def test_diff_same_run_and_working_tree(three, project):
     r = invoke("diff", "2222")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (
-        "diff --tmt a/train.py b/train.py\n"
+        "diff --git a/train.py b/train.py\n"
+        "index 1ba9999..59070a5 100644\n"
         "--- a/train.py\n"
         "+++ b/train.py\n"
         "@@ -1 +1,2 @@\n"
@@ -384,9 +392,9 @@ def test_rm_yes(three, repo):
 
 
 def test_rm_confirmation_prompt(three, repo, monkeypatch):
-    import tmt.cli.cmd_rm as cmd_rm
+    import tmt.cli.common as common
 
-    monkeypatch.setattr(cmd_rm, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
     r = invoke("rm", "base", input="n\n")
     assert r.exit_code == 1
     assert "  11111111  base  completed  2024-01-01\nDelete 1 run? [y/N]: n\nNothing deleted.\n" in r.stderr

@@ -36,9 +36,9 @@ def test_rich_table_at_fixed_width_without_colour():
     text = out.file.getvalue()
     assert "\x1b[" not in text
     lines = [line.rstrip() for line in text.splitlines()]
-    assert lines[0] == "id         name         f1"
-    assert lines[2] == "abcd1234   base        0.9"
-    assert lines[3] == "ffff0000   long name    12"
+    assert lines[0] == "id        name        f1"  # two spaces between columns, as in plain text
+    assert lines[2] == "abcd1234  base       0.9"
+    assert lines[3] == "ffff0000  long name   12"
 
 
 def test_rich_with_colour_uses_escape_codes():

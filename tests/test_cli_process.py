@@ -68,9 +68,9 @@ def test_main_flows(recorded, tmp_path):
     r = tmt_cmd("ls", cwd=project)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["id", "name", "status", "age", "duration", "f1"]
+    assert lines[0].split() == ["id", "name", "status", "age", "duration", "f1", "params.lr"]
     assert [line.split()[1:3] for line in lines[1:]] == [["train", "completed"], ["train", "completed"]]
-    assert lines[1].endswith("0.7") and lines[2].endswith("0.6")
+    assert lines[1].endswith("0.7        0.2") and lines[2].endswith("0.6        0.1")
 
     r = tmt_cmd("show", "last", cwd=project)
     assert r.returncode == 0, r.stderr
@@ -80,7 +80,8 @@ def test_main_flows(recorded, tmp_path):
     r = tmt_cmd("diff", "last~1", "last", cwd=project)
     assert r.returncode == 0, r.stderr
     assert "-LR = 0.1\n+LR = 0.2\n" in r.stdout
-    assert "diff --tmt a/lib/util.py /dev/null\n" in r.stdout and "diff --tmt /dev/null b/lib/more.py\n" in r.stdout
+    assert "diff --git a/lib/util.py b/lib/util.py\ndeleted file mode 100644\n" in r.stdout
+    assert "diff --git a/lib/more.py b/lib/more.py\nnew file mode 100644\n" in r.stdout
     assert "\nf1              0.6          0.7  +0.1 (+16.7%)\n" in r.stdout
 
     out = tmp_path / "out"

@@ -136,4 +136,6 @@ def test_symlink_target_change(repo):
     os.symlink("b", repo.root / "link")
     t2 = _snap(repo)
     fd = file_diff(repo.store, diff_trees(repo.store, t1, t2)[0])
-    assert fd.lines[2:] == ["@@ -1 +1 @@", "-a", "+b"]
+    # the target is the link's content, without a newline, as git writes it
+    assert fd.lines[2:] == ["@@ -1 +1 @@", "-a", "\\ No newline at end of file", "+b", "\\ No newline at end of file"]
+    assert fd.header[0] == "diff --git a/link b/link"

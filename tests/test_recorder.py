@@ -103,22 +103,6 @@ def test_nan_and_inf_metrics_round_trip(project: Path) -> None:
     assert raw["metrics"] == {"a": "NaN", "b": "Infinity", "c": "-Infinity"}
 
 
-def test_non_number_metric_fails_the_run_and_names_the_metric(project: Path) -> None:
-    @tmt.recorder(name="bad")
-    def bad():
-        return {"f1": 0.5, "label": "cat"}
-
-    with pytest.raises(MetricTypeError) as info:
-        bad()
-    assert isinstance(info.value, TypeError)
-    assert info.value.message == "metric 'label' must be a number, got str 'cat'"
-    rec = only(project)
-    assert rec.status == "failed"
-    assert rec.error["type"] == "tmt.errors.MetricTypeError"
-    assert rec.error["message"] == "metric 'label' must be a number, got str 'cat'"
-    assert rec.metrics == {"f1": 0.5}  # the valid ones are kept
-
-
 def test_non_dict_return_is_not_an_error(project: Path, capsys: pytest.CaptureFixture) -> None:
     assert tmt.recorder(name="m")(lambda: [1, 2])() == [1, 2]
     assert only(project).status == "completed" and only(project).metrics == {}

@@ -28,7 +28,7 @@ def token_hex(nbytes: int) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process `pid` exists on this host (a pid out of range does not)."""
+    """Whether process `pid` is running on this host (a pid out of range is not, nor a zombie)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -36,7 +36,22 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # exists, owned by someone else
+        return not _is_zombie(pid)  # exists, owned by someone else
     except (OverflowError, ValueError, OSError):
         return False
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that died (SIGKILL) but that its parent has not yet reaped still answers
+    kill(pid, 0): it is a zombie, dead for every purpose of ours. Linux says so in
+    /proc/<pid>/stat; elsewhere (no /proc) a zombie is taken for alive."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read(512)
+    except OSError:
+        return False
+    # "pid (comm) S ...": comm may hold spaces and parentheses, so the state is the first
+    # field after the last ')'.
+    end = data.rfind(b")")
+    return end >= 0 and data[end + 2 : end + 3] in (b"Z", b"X")

@@ -35,7 +35,7 @@ from tmt.errors import CheckoutError, RecordError, TmtError
 from tmt.records.model import Record, code_tree, effective_status, flatten, new_run_id
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
-from tmt.snapshot.diff import ADDED, REMOVED, Change, FileDiff, diff_trees, file_diff
+from tmt.snapshot.diff import ADDED, REMOVED, Change, FileDiff, detect_renames, diff_trees, file_diff
 from tmt.store.ids import ObjectId
 from tmt.store.pins import PinFile
 
@@ -83,10 +83,11 @@ class RunDiff:
     changes: list[Change]
     params: list[tuple[str, Any, Any]] = field(default_factory=list)  # (key, a, b), union, sorted
     metrics: list[tuple[str, Any, Any]] = field(default_factory=list)
+    packages: list[tuple[str, Any, Any]] = field(default_factory=list)  # only those that differ
 
-    def file_diffs(self, context: int = 3) -> Iterator[FileDiff]:
+    def file_diffs(self, context: int = 3, *, binary_patch: bool = False) -> Iterator[FileDiff]:
         for change in self.changes:
-            yield file_diff(self.repo.store, change, context=context)
+            yield file_diff(self.repo.store, change, context=context, binary_patch=binary_patch)
 
 
 def diff(a: Any, b: Any = None, *, repo: Repo | None = None, progress=None) -> RunDiff:
@@ -103,11 +104,20 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None, progress=None) -> R
     else:
         rb = _resolve(b, repo)
         b_tree = code_tree(rb, required=False)
-    out = RunDiff(repo, ra, rb, a_tree, b_tree, diff_trees(repo.store, a_tree, b_tree))  # type: ignore[arg-type]
+    changes = detect_renames(repo.store, diff_trees(repo.store, a_tree, b_tree))  # type: ignore[arg-type]
+    out = RunDiff(repo, ra, rb, a_tree, b_tree, changes)  # type: ignore[arg-type]
     if rb is not None:
         out.params = _side_by_side(flatten(ra.params), flatten(rb.params))
         out.metrics = _side_by_side(ra.metrics, rb.metrics)
+        pa, pb = _packages(ra), _packages(rb)
+        if pa is not None and pb is not None:  # a run that recorded none (crashed, older) says nothing
+            out.packages = [row for row in _side_by_side(pa, pb) if row[1] != row[2]]
     return out
+
+
+def _packages(record: Record) -> dict[str, Any] | None:
+    packages = (record.env or {}).get("packages")
+    return packages if isinstance(packages, dict) else None
 
 
 def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -54,6 +54,11 @@ class LazyGroup(click.Group):
             if os.environ.get("TMT_TRACEBACK"):
                 raise
             raise TmtClickError(e) from e
+        except BrokenPipeError:
+            # The reader went away (`tmt ls | head`): end quietly, as git does. (click's own
+            # handler would exit 1.)
+            _drop_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
         except OSError as e:
             if os.environ.get("TMT_TRACEBACK"):
                 raise
@@ -96,12 +101,15 @@ class TmtClickError(click.ClickException):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tmt")
-def cli() -> None:
+@click.option("--no-pager", is_flag=True, help="Never send output through a pager (as git --no-pager).")
+def cli(no_pager: bool) -> None:
     """tmt (That Metric Timeline): record, find, compare and restore experiment runs."""
 
 
 #: exit code after Ctrl-C, as shells report a process killed by SIGINT (128 + 2)
 EXIT_INTERRUPTED = 130
+#: exit code when the reader of stdout went away (`tmt diff | head`), as git's (128 + SIGPIPE)
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,21 +117,46 @@ def main(argv: list[str] | None = None) -> None:
 
     Errors were turned into messages by LazyGroup.invoke; here click's own outcomes are
     shown: usage errors (2), `ctx.exit(n)`, Ctrl-C (130), a closed stdin at a prompt (1).
+    A closed stdout (`tmt ls | head`) ends the command quietly with 141, like git.
     """
+    try:
+        try:
+            code: object = _run(argv)
+        except SystemExit as e:  # a verb's own sys.exit (fsck's status): flushed below too
+            code = e.code
+        sys.stdout.flush()  # inside the try: a pipe closed after the last write shows here
+    except BrokenPipeError:
+        _drop_stdout()
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="tmt", standalone_mode=False)
     except click.exceptions.Abort as e:
         # click turns KeyboardInterrupt (and EOFError at a prompt) into Abort
         if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
             click.echo("Interrupted.", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            return EXIT_INTERRUPTED
         click.echo("Aborted.", err=True)
-        sys.exit(1)
+        return 1
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
+        return e.exit_code
     except KeyboardInterrupt:  # before click's main took over
         click.echo("Interrupted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     # standalone_mode=False: ctx.exit(n) comes back as the return value n
-    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: Python flushes it again at exit, and a second
+    BrokenPipeError there would print "Exception ignored ..." after all."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass

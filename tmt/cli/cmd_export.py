@@ -26,17 +26,22 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
       tmt export > runs.csv
       tmt export --format json --name '^sweep' --where 'f1 > 0.8' -o best.json
     """
+    from tmt.cli.cmd_ls import check_sort_key, check_where_keys
     from tmt.cli.output import message
     from tmt.query.runs import select
     from tmt.repo import Repo
 
     repo = Repo.find()
-    filters = dict(name=name, since=since, until=until, status=list(status) or None, where=list(where) or None,
-                   tags=list(tags) or None)
+    filters = dict(name=name, since=since, until=until, status=list(status) or None, tags=list(tags) or None)
+    wheres = list(where) or None
     if sort:
-        runs = select(repo, **filters).sort(sort, descending=not asc)
+        runs = select(repo, **filters, where=wheres)
+        check_sort_key(runs, sort)
+        runs = runs.sort(sort, descending=not asc)
     else:
-        runs = select(repo, **filters, newest_first=True, limit=limit)
+        runs = select(repo, **filters, where=wheres, newest_first=True, limit=limit)
+    if not len(runs) and wheres:
+        check_where_keys(select(repo, **filters), wheres)
     if limit is not None:
         runs = runs[:limit]
     records = flatten_nested(runs.to_records())

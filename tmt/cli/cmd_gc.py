@@ -9,11 +9,16 @@ import click
 @click.option("--grace", default="1h", show_default=True, metavar="DURATION",
               help="Keep unreferenced objects younger than this (90s, 30m, 1h, 2d, 1w; 0 for none).")
 @click.option("--keep-last", type=click.IntRange(min=0), metavar="N",
-              help="First delete finished runs beyond the newest N per name (running runs are kept).")
+              help="First delete finished runs beyond the newest N per name (running runs and runs tagged "
+                   "keep are kept); asks first, like tmt rm.")
+@click.option("--keep-tag", "keep_tags", metavar="TAG", multiple=True,
+              help="With --keep-last: never delete runs with this tag either (besides keep). Repeatable.")
+@click.option("-y", "--yes", is_flag=True, help="With --keep-last: do not ask for confirmation.")
 @click.option("--force", is_flag=True,
               help="Proceed although a record or tree cannot be read (what it references may be deleted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_json: bool) -> None:
+def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[str, ...], yes: bool, force: bool,
+            as_json: bool) -> None:
     """Delete objects that no run references.
 
     Every object reachable from a record (code trees, series, artifacts), running runs
@@ -21,14 +26,30 @@ def command(dry_run: bool, grace: str, keep_last: int | None, force: bool, as_js
     objects older than the grace period go. Safe to run while runs are recording, even with
     --grace 0. Also removes stale temp files and the step-metric journals no run needs, and
     restores what a crashed gc moved aside.
+
+    With --keep-last N, the finished runs beyond the newest N of each name are deleted
+    first, as `tmt rm` deletes them: tmt lists them and asks (--yes skips the question,
+    and is required when stdin is not a terminal). Runs tagged keep (or a --keep-tag) are
+    never deleted and do not count; --dry-run lists what would go.
     """
-    from tmt.cli.output import dump_json, fmt_size
+    from tmt.cli.common import confirm_delete
+    from tmt.cli.output import dump_json, fmt_size, message
     from tmt.maintenance._progress import StderrProgress
-    from tmt.maintenance.gc import gc, parse_duration
+    from tmt.maintenance.gc import KEEP_TAGS, GcDeclined, gc, parse_duration
+    from tmt.records.model import effective_status
 
     grace_s = parse_duration(grace)
+
+    def confirm(records) -> bool:
+        return confirm_delete([(r.id, r.name, effective_status(r), r.created_at) for r in records], yes)
+
     with StderrProgress() as progress:
-        result = gc(grace=grace_s, dry_run=dry_run, keep_last=keep_last, force=force, progress=progress)
+        try:
+            result = gc(grace=grace_s, dry_run=dry_run, keep_last=keep_last, keep_tags=(*KEEP_TAGS, *keep_tags),
+                        confirm=confirm, force=force, progress=progress)
+        except GcDeclined:
+            message("Nothing deleted.")
+            raise SystemExit(1) from None
     if as_json:
         dump_json(result.to_dict())
         return

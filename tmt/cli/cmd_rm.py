@@ -1,11 +1,10 @@
 """tmt rm: delete runs (their records; objects go at the next `tmt gc`)."""
 from __future__ import annotations
 
-import sys
 
 import click
 
-from tmt.cli.common import complete_ref
+from tmt.cli.common import complete_ref, confirm_delete
 
 
 @click.command("rm")
@@ -34,8 +33,8 @@ def command(refs: tuple[str, ...], name: str | None, older_than: str | None, sta
     REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
     """
     import tmt
-    from tmt.cli.output import dump_json, fmt_age, message
-    from tmt.errors import TmtError, UsageError
+    from tmt.cli.output import dump_json, message
+    from tmt.errors import TmtError
     from tmt.query.runs import select
     from tmt.repo import Repo
 
@@ -69,17 +68,9 @@ def command(refs: tuple[str, ...], name: str | None, older_than: str | None, sta
         )
     n = len(runs)
     what = f"{n} run{'s' if n != 1 else ''}"
-    if not yes:
-        if not stdin_is_terminal():
-            raise UsageError(f"refusing to delete {what} without confirmation: stdin is not a terminal",
-                             "pass --yes to delete without asking")
-        for r in runs[:20]:
-            message(f"  {r.id[:8]}  {r.name}  {r.status}  {fmt_age(r.created_at)}")
-        if n > 20:
-            message(f"  … and {n - 20} more")
-        if not click.confirm(f"Delete {what}?", default=False, err=True):
-            message("Nothing deleted.")
-            raise SystemExit(1)
+    if not confirm_delete([(r.id, r.name, r.status, r.created_at) for r in runs], yes):
+        message("Nothing deleted.")
+        raise SystemExit(1)
     removed = tmt.query.remove(runs, repo=repo)
     if as_json:
         dump_json([{"id": r.id, "name": r.name} for r in removed])
@@ -90,9 +81,3 @@ def command(refs: tuple[str, ...], name: str | None, older_than: str | None, sta
     if len(removed) != n:
         raise TmtError(f"{n - len(removed)} of {what} were already gone")
 
-
-def stdin_is_terminal() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -1,39 +1,51 @@
 """tmt show: everything recorded about one run."""
 from __future__ import annotations
 
-import math
-
 import click
 
-from tmt.cli.common import ref_argument
+from tmt.cli.common import paged, pager_option, ref_argument
+from tmt.records.series import summarize
 
 
 @click.command("show")
 @ref_argument()
+@click.option("--series", "series_name", metavar="NAME",
+              help="Print the values of step series NAME (step, value, time), not the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON, plus series summaries.")
 @click.option("--output", "output", is_flag=True,
               help="Print the output the run's command printed (saved by `tmt run`), and nothing else.")
-def command(ref: str, as_json: bool, output: bool) -> None:
+@pager_option
+def command(ref: str, series_name: str | None, as_json: bool, output: bool, no_pager: bool) -> None:
     """Show everything recorded about run REF.
 
-    Params, metrics, step series (points, last value, min, max and a sparkline),
-    artifacts with their sizes, the code snapshot (files, bytes, tree id, git commit), the
-    environment (command line, host, Python) and the error of a failed run.
+    Params, metrics (in full precision), outputs (returned values that are not numbers),
+    step series (points, last value, min, max and a sparkline), artifacts with their sizes,
+    the sub-runs, the code snapshot (files, bytes, tree id, git commit), the environment
+    (command line, host, Python, the versions of the packages it imported) and the error
+    of a failed run. On a terminal the output goes through a pager (see `tmt diff`).
 
     \b
     REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
     """
     import tmt
+    from tmt.query.runs import select
 
     run = tmt.get(ref)
     if output:
-        if as_json:
-            raise click.UsageError("--output prints the saved output as text; it does not combine with --json")
+        if as_json or series_name is not None:
+            raise click.UsageError("--output prints the saved output as text; it does not combine with "
+                                   "--json or --series")
         from tmt.cli.show_output import print_output
 
-        print_output(run)
+        with paged(no_pager):
+            print_output(run)
         return
     record = run.record
+    if series_name is not None:
+        s = run.series(series_name)
+        with paged(no_pager):
+            show_series(s, as_json)
+        return
     series = {}
     for name in run.series_names:
         try:
@@ -42,26 +54,29 @@ def command(ref: str, as_json: bool, output: bool) -> None:
             from tmt._warn import warn
 
             warn(f"series {name!r}: {e.message}")
+    children = list(select(run.repo, parent=run.id))
+    with paged(no_pager):
+        if as_json:
+            show_json(run, record, series, children)
+        else:
+            show_text(run, record, series, children)
+
+
+def show_series(s, as_json: bool) -> None:
+    from datetime import datetime, timezone
+
+    from tmt.cli.output import Column, Output, dump_json, fmt_exact
+
     if as_json:
-        show_json(run, record, series)
-    else:
-        show_text(run, record, series)
+        dump_json({"name": s.name, "steps": s.steps, "values": s.values, "times": s.times})
+        return
+    rows = [["-" if step is None else str(step), fmt_exact(value),
+             datetime.fromtimestamp(t, timezone.utc).astimezone().isoformat(timespec="milliseconds")]
+            for step, value, t in zip(s.steps, s.values, s.times)]
+    Output.detect().table([Column("step", justify="right"), Column("value", justify="right"), Column("time")], rows)
 
 
-def summarize(s) -> dict:
-    finite = [v for v in s.values if isinstance(v, (int, float)) and math.isfinite(v)]
-    steps = [st for st in s.steps if st is not None]
-    return {
-        "points": len(s.values),
-        "last": s.values[-1] if s.values else None,
-        "min": min(finite) if finite else None,
-        "max": max(finite) if finite else None,
-        "first_step": steps[0] if steps else None,
-        "last_step": steps[-1] if steps else None,
-    }
-
-
-def show_json(run, record, series) -> None:
+def show_json(run, record, series, children) -> None:
     from tmt.cli.output import dump_json
     from tmt.records.model import encode
 
@@ -69,12 +84,13 @@ def show_json(run, record, series) -> None:
     data["recorded_status"] = record.status
     data["status"] = run.status
     data["series_summary"] = {name: summarize(s) for name, s in series.items()}
+    data["children"] = [{"id": c.id, "name": c.name, "status": c.status} for c in children]
     dump_json(data)
 
 
-def show_text(run, record, series) -> None:
+def show_text(run, record, series, children) -> None:
     from tmt.cli.output import (
-        STATUS_STYLES, Column, Output, can_encode, fmt_age, fmt_duration, fmt_size, fmt_value, sparkline,
+        STATUS_STYLES, Column, Output, can_encode, fmt_age, fmt_duration, fmt_exact, fmt_size, fmt_value, sparkline,
     )
     from tmt.workspace import flatten
 
@@ -103,11 +119,15 @@ def show_text(run, record, series) -> None:
     if record.params:
         out.line()
         out.heading("params")
-        out.key_values([(k, fmt_value(v)) for k, v in sorted(flatten(record.params).items())])
+        out.key_values([(k, fmt_exact(v)) for k, v in sorted(flatten(record.params).items())])
     if record.metrics:
         out.line()
         out.heading("metrics")
-        out.key_values([(k, fmt_value(v)) for k, v in sorted(record.metrics.items())])
+        out.key_values([(k, fmt_exact(v)) for k, v in sorted(record.metrics.items())])
+    if record.outputs:
+        out.line()
+        out.heading("outputs")
+        out.key_values([(k, fmt_exact(v)) for k, v in sorted(record.outputs.items())])
     if series:
         out.line()
         out.heading("series")
@@ -126,6 +146,13 @@ def show_text(run, record, series) -> None:
                  (a.get("object") or "-")[:12]] for a in record.artifacts]
         out.table([Column("name"), Column("format"), Column("size", justify="right"), Column("file"),
                    Column("object")], rows, indent=2)
+    if children:
+        out.line()
+        out.heading("children")
+        rows = [[c.id[:8], c.name, (c.status, STATUS_STYLES.get(c.status, "")), fmt_age(c.created_at)]
+                for c in sorted(children, key=lambda c: (c.created_at, c.id))]
+        out.table([Column("id"), Column("name"), Column("status"), Column("age", justify="right")], rows,
+                  indent=2, show_header=False)
     code = record.code or {}
     out.line()
     out.heading("code")
@@ -143,7 +170,8 @@ def show_text(run, record, series) -> None:
         out.key_values(pairs)
     else:
         out.line("  no code snapshot")
-    env = record.env or {}
+    env = dict(record.env or {})
+    packages = env.pop("packages", None)
     if env:
         out.line()
         out.heading("env")
@@ -156,6 +184,10 @@ def show_text(run, record, series) -> None:
                 v = shlex.join(str(a) for a in v)
             pairs.append((k, fmt_value(v)))
         out.key_values(pairs)
+    if isinstance(packages, dict) and packages:
+        out.line()
+        out.heading("packages")
+        out.key_values([(k, fmt_value(v)) for k, v in sorted(packages.items(), key=lambda kv: str(kv[0]).lower())])
     if record.error:
         err = record.error
         out.line()

@@ -60,12 +60,68 @@ def filter_options(f: Callable) -> Callable:
         click.option("--status", metavar="STATUS", multiple=True,
                      help="Only runs with this status: completed, failed, interrupted, running, crashed. Repeatable."),
         click.option("--where", metavar="EXPR", multiple=True,
-                     help="Keep runs where EXPR holds, e.g. 'f1 > 0.8' or 'params.lr <= 0.01'. Repeatable (all must hold)."),
+                     help="Keep runs where EXPR holds, e.g. 'f1 > 0.8', 'params.lr <= 0.01' or 'loss.last < 0.3' "
+                          "(a series' last, min or max). Repeatable (all must hold)."),
         click.option("--tag", "tags", metavar="TAG", multiple=True, help="Only runs with this tag. Repeatable (all)."),
-        click.option("--sort", metavar="METRIC", help="Sort by this metric, best (highest) first; runs without it last."),
+        click.option("--sort", metavar="KEY",
+                     help="Sort by this metric (or params.NAME, or a series' NAME.last/.min/.max), highest first; "
+                          "runs without it last."),
         click.option("--asc", is_flag=True, help="With --sort: lowest first (for losses)."),
         click.option("-n", "--limit", type=click.IntRange(min=0), metavar="N", help="Show at most N runs."),
     ]
     for opt in reversed(options):
         f = opt(f)
     return f
+
+
+def pager_option(f: Callable) -> Callable:
+    """--no-pager, for verbs whose output can be long (show, diff)."""
+    return click.option("--no-pager", is_flag=True,
+                        help="Print directly; on a terminal the output otherwise goes through "
+                             "$TMT_PAGER, $PAGER or less -FRX.")(f)
+
+
+def paged(no_pager: bool):
+    """The verb's output through the pager, unless --no-pager (the verb's or tmt's) says not."""
+    from tmt.cli.pager import paged as _paged
+
+    root = click.get_current_context().find_root()
+    return _paged(enabled=not (no_pager or root.params.get("no_pager")))
+
+
+#: Runs listed before a deletion question (the rest are counted).
+CONFIRM_LIST = 20
+
+
+def confirm_delete(runs: list[tuple[str, str, str, Any]], yes: bool) -> bool:
+    """Ask before deleting runs, as `tmt rm` and `tmt gc --keep-last` do: True to go on.
+
+    `runs` are (id, name, status, created_at), newest first. With `yes`, nothing is asked;
+    without a terminal on stdin the deletion is refused (UsageError: a script must say
+    --yes). On a "no" the caller says "Nothing deleted." and exits with status 1.
+    """
+    from tmt.cli.output import fmt_age, message
+    from tmt.errors import UsageError
+    from tmt.text import printable
+
+    n = len(runs)
+    what = f"{n} run{'s' if n != 1 else ''}"
+    if yes:
+        return True
+    if not stdin_is_terminal():
+        raise UsageError(f"refusing to delete {what} without confirmation: stdin is not a terminal",
+                         "pass --yes to delete without asking")
+    for rid, name, status, created in runs[:CONFIRM_LIST]:
+        message(f"  {rid[:8]}  {printable(name)}  {status}  {fmt_age(created)}")
+    if n > CONFIRM_LIST:
+        message(f"  … and {n - CONFIRM_LIST} more")
+    return click.confirm(f"Delete {what}?", default=False, err=True)
+
+
+def stdin_is_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -36,6 +36,8 @@ STATUS_STYLES = {
 }
 
 DEFAULT_WIDTH = 120  # when the width cannot be known (piped) and COLUMNS is not set
+#: (width, colour) of the terminal while stdout goes through a pager (tmt.cli.pager)
+PAGING: tuple[int, bool] | None = None
 
 
 def message(text: str) -> None:
@@ -75,6 +77,7 @@ class Column:
     justify: str = "left"  # "left" | "right"
     style: str | None = None  # rich style for the whole column
     no_wrap: bool = True
+    min_width: int | None = None  # rich never narrows it below this (ids, numbers: never cut)
 
 
 @dataclass
@@ -89,6 +92,8 @@ class Output:
 
     @classmethod
     def detect(cls, file: IO[str] | None = None) -> "Output":
+        if PAGING is not None and file is None:  # stdout is the pager's pipe: render for the terminal
+            return cls(rich=True, color=PAGING[1], width=PAGING[0])
         stream = file or sys.stdout
         try:
             tty = stream.isatty()
@@ -97,6 +102,18 @@ class Output:
         color = color_wanted(stream)
         forced = bool(os.environ.get("FORCE_COLOR")) and not os.environ.get("NO_COLOR")
         return cls(rich=tty or forced, color=color, width=terminal_width(stream), file=file)
+
+    def width_limit(self) -> int | None:
+        """How wide a table may be: the terminal's width; piped, $COLUMNS if the user set it,
+        else no limit (a script reading the table must get every column)."""
+        if self.rich:
+            return self.width
+        env = os.environ.get("COLUMNS", "")
+        return int(env) if env.isdigit() and int(env) > 0 else None
+
+    @property
+    def ellipsis(self) -> str:
+        return "…" if can_encode("…", self.stream) else "~"
 
     # -- low level -----------------------------------------------------------------------
 
@@ -129,6 +146,15 @@ class Output:
         else:
             click.echo(text, file=self.stream, color=False)
 
+    def patch_line(self, text: str, style: str | None = None) -> None:
+        """One line of a patch. Piped, the file's own characters as UTF-8 (a CR, an escape
+        byte: `git apply` must get them back); on a terminal, control characters escaped
+        (tabs kept) so a file cannot drive the terminal."""
+        if self.rich:
+            self.line("\t".join(printable(part) for part in text.split("\t")), style=style)
+        else:
+            click.echo(text.encode("utf-8", "surrogateescape"), file=self.stream, color=False)
+
     def heading(self, text: str) -> None:
         """A section title; plain text gets a trailing colon so it reads as a label."""
         if self.rich:
@@ -139,8 +165,9 @@ class Output:
     # -- tables ----------------------------------------------------------------------------
 
     def table(self, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, title: str | None = None,
-              show_header: bool = True, indent: int = 0) -> None:
-        rows = [[_cell(c) for c in row] for row in rows]
+              show_header: bool = True, indent: int = 0, cleaned: bool = False) -> None:
+        """`cleaned`: the rows are already `clean_cells` (measured by the caller: one pass)."""
+        rows = rows if cleaned else [[_cell(c) for c in row] for row in rows]
         if self.rich:
             self._rich_table(columns, rows, title=title, show_header=show_header, indent=indent)
         else:
@@ -156,13 +183,15 @@ class Output:
         from rich.table import Table
         from rich.text import Text
 
+        # collapse_padding: two characters between columns, as in plain text, so a table
+        # that fits when piped fits on a terminal of the same width
         t = Table(
             title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD if show_header else None,
-            show_header=show_header, header_style="bold", pad_edge=False, show_edge=False,
+            show_header=show_header, header_style="bold", pad_edge=False, show_edge=False, collapse_padding=True,
         )
         for col in columns:
             t.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap,
-                         overflow="ellipsis" if col.no_wrap else "fold")
+                         overflow="ellipsis" if col.no_wrap else "fold", min_width=col.min_width)
         for row in rows:
             t.add_row(*(Text(text, style=style or "") for text, style in row))
         self.console().print(Padding(t, (0, 0, 0, indent)) if indent else t)
@@ -186,6 +215,63 @@ def _cell(value: Any) -> tuple[str, str | None]:
 def _clean(text: str) -> str:
     """One line per cell: control characters would break alignment and could be escapes."""
     return printable(text)
+
+
+def cell_text(value: Any) -> str:
+    """A cell as it will be printed (escaped), to measure it before laying out a table."""
+    return _cell(value)[0]
+
+
+def clean_cells(row: Sequence[Any]) -> list[tuple[str, str | None]]:
+    """A row's cells as (escaped text, style), as `table` prints them: measured once."""
+    return [_cell(c) for c in row]
+
+
+def shorten(text: str, width: int, ellipsis: str = "…") -> str:
+    """`text` cut to `width` characters, the last one an ellipsis when it was cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(width - len(ellipsis), 0)] + ellipsis
+
+
+@dataclass(slots=True)
+class Fit:
+    """How a table fits a width: the columns kept (indexes, in order), the width the
+    shrinkable column gets, and the columns dropped."""
+
+    kept: list[int]
+    shrink_to: int | None
+    dropped: list[int]
+
+
+def fit_columns(widths: Sequence[int], fixed: int, limit: int | None, gap: int, *,
+                shrink: int | None = None, min_shrink: int = 8) -> Fit:
+    """Lay out columns of natural `widths` in `limit` characters.
+
+    The first `fixed` columns are always kept; column `shrink` (among them) gives up width
+    first, down to `min_shrink`; then the other columns are kept in order while they fit,
+    and the rest dropped. Nothing else is ever cut, so ids and numbers print whole.
+    """
+    n = len(widths)
+    if limit is None:
+        return Fit(list(range(n)), None, [])
+
+    def total(cols: list[int], shrunk: int | None) -> int:
+        w = sum(widths[i] if i != shrink or shrunk is None else shrunk for i in cols)
+        return w + gap * (len(cols) - 1)
+
+    kept = list(range(fixed))
+    floor = min(widths[shrink], min_shrink) if shrink is not None else None
+    dropped: list[int] = []
+    for i in range(fixed, n):
+        if not dropped and total(kept + [i], floor) <= limit:
+            kept.append(i)
+        else:
+            dropped.append(i)
+    shrink_to = None
+    if shrink is not None and total(kept, None) > limit:
+        shrink_to = max(floor, widths[shrink] - (total(kept, None) - limit))
+    return Fit(kept, shrink_to, dropped)
 
 
 def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[tuple[str, str | None]]], *,
@@ -287,6 +373,14 @@ def fmt_value(value: Any, digits: int = 6) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+
+
+def fmt_exact(value: Any) -> str:
+    """A param or metric in full: floats as Python prints them (repr: the shortest text that
+    reads back as the same float), so `show` never rounds 0.99123456 to 0.991235."""
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return fmt_value(value)
 
 
 def fmt_delta(a: Any, b: Any, digits: int = 4) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,14 @@ class GcRefused(TmtError):
     """gc cannot tell what is reachable (an unreadable record or tree) and will not guess."""
 
 
+class GcDeclined(TmtError):
+    """`confirm` said no to deleting the runs beyond --keep-last: nothing was deleted."""
+
+
+#: Runs with one of these tags are never deleted by keep_last (`tmt gc --keep-tag` adds more).
+KEEP_TAGS = ("keep",)
+
+
 @dataclass(slots=True)
 class GcResult:
     objects_deleted: int = 0  # (or that would be deleted, with dry_run)
@@ -84,6 +92,8 @@ def gc(
     grace: float | str = DEFAULT_GRACE_S,
     dry_run: bool = False,
     keep_last: int | None = None,
+    keep_tags: Iterable[str] = KEEP_TAGS,
+    confirm: Callable[[list[Record]], bool] | None = None,
     force: bool = False,
     progress: Progress | None = None,
 ) -> GcResult:
@@ -91,7 +101,10 @@ def gc(
 
     `keep_last=N` first deletes (as `tmt rm` does), per run name, the finished runs
     (completed, failed, interrupted, crashed) beyond the newest N finished ones; running
-    runs are never deleted nor counted. `force=True` proceeds although some record is unreadable (its objects may go).
+    runs, and runs tagged with one of `keep_tags`, are never deleted nor counted. Before
+    deleting any, `confirm(records)` is asked (newest first); if it answers False nothing
+    at all is deleted (GcDeclined). `force=True` proceeds although some record is
+    unreadable (its objects may go).
     """
     repo = Repo.resolve(repo)
     grace_s = parse_duration(grace)
@@ -101,7 +114,8 @@ def gc(
     result = GcResult(dry_run=dry_run, grace_s=grace_s)
     with GcLock(repo.tmt_dir):
         try:
-            _Gc(repo, grace_s, dry_run, keep_last, force, progress, result).run()
+            _Gc(repo, grace_s, dry_run, keep_last, force, progress, result,
+                keep_tags=frozenset(keep_tags), confirm=confirm).run()
         except OSError as e:  # a read-only or foreign-owned store, a full disk
             raise os_error("gc", e) from e
     result.duration_s = time.monotonic() - t0
@@ -109,7 +123,8 @@ def gc(
 
 
 class _Gc:
-    def __init__(self, repo, grace_s, dry_run, keep_last, force, progress, result: GcResult) -> None:
+    def __init__(self, repo, grace_s, dry_run, keep_last, force, progress, result: GcResult, *,
+                 keep_tags: frozenset[str] = frozenset(KEEP_TAGS), confirm=None) -> None:
         self.repo = repo
         self.store = repo.store
         self.tmt_dir = Path(repo.tmt_dir)
@@ -118,6 +133,8 @@ class _Gc:
         self.keep_last = keep_last
         self.force = force
         self.progress = progress or (lambda phase, done, total: None)
+        self.keep_tags = keep_tags
+        self.confirm = confirm
         self.r = result
         self.records = RecordCache(repo.experiments_dir)
 
@@ -163,13 +180,16 @@ class _Gc:
         # Effective statuses: a crashed run (recorded `running`, its process gone) is finished.
         by_name: dict[str, list[Record]] = {}
         for rec in records:
-            if effective_status(rec) in FINISHED:
+            if effective_status(rec) in FINISHED and not self.keep_tags.intersection(rec.tags):
                 by_name.setdefault(rec.name, []).append(rec)
         drop: list[Record] = []
         for recs in by_name.values():
             recs.sort(key=_created_key, reverse=True)
             drop.extend(recs[self.keep_last :])
         self.r.records_deleted = sorted(r.id for r in drop)
+        if drop and not self.dry_run and self.confirm is not None:
+            if not self.confirm(sorted(drop, key=_created_key, reverse=True)):
+                raise GcDeclined("nothing deleted")
         if drop and not self.dry_run:
             # The one deletion path (as `tmt rm`): record, journal, cached views, index row.
             from tmt.query import remove

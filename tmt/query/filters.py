@@ -12,6 +12,7 @@ booleans); a run without the key never matches, not even `!=`.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import time
 from dataclasses import dataclass
@@ -85,6 +86,27 @@ def parse_where(expr: str) -> Condition:
             WHERE_EXAMPLE,
         )
     return Condition(ns + m["key"], op, value, expr.strip())
+
+
+def holds(cond: Condition, value: object) -> bool:
+    """Whether `value` (None: the run has no such key) meets `cond`, as the index decides:
+    only a value of the condition's kind compares, and NaN never does."""
+    if value is None:
+        return False
+    kind = cond.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            return False
+    elif kind == "num":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return False
+    elif not isinstance(value, str):
+        return False
+    return _COMPARE[cond.op](value, cond.value)
+
+
+_COMPARE = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
+            "<=": operator.le}
 
 
 def parse_where_list(where: str | list[str] | tuple[str, ...] | None) -> list[Condition]:

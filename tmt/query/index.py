@@ -34,13 +34,14 @@ from tmt._warn import warn
 from tmt.errors import CorruptRecord, RecordError
 from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record
 from tmt.records.model import Record, decode, is_run_id, param_value
+from tmt.records.series import stats_of
 from tmt.store import codec
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
 
 INDEX_NAME = "index.sqlite"
-SCHEMA_VERSION = 4  # also bumped when record validation tightens: old rows are re-read
+SCHEMA_VERSION = 5  # also bumped when record validation tightens: old rows are re-read
 RACY_NS = 1_000_000_000
 BUSY_TIMEOUT_MS = 5_000
 RETRY_FOR_S = 120.0
@@ -51,10 +52,10 @@ T = TypeVar("T")
 # Columns of a run row, in this order (see ROW_SQL); runs.py indexes rows by these constants.
 ROW_COLUMNS = (
     "id", "name", "status", "created_at", "created_iso", "finished_iso", "duration", "pid",
-    "host", "tags", "parent", "params", "metrics", "finished_at",
+    "host", "tags", "parent", "params", "metrics", "finished_at", "series",
 )
 (C_ID, C_NAME, C_STATUS, C_CREATED, C_CREATED_ISO, C_FINISHED_ISO, C_DURATION, C_PID, C_HOST,
- C_TAGS, C_PARENT, C_PARAMS, C_METRICS, C_FINISHED) = range(len(ROW_COLUMNS))
+ C_TAGS, C_PARENT, C_PARAMS, C_METRICS, C_FINISHED, C_SERIES) = range(len(ROW_COLUMNS))
 ROW_SQL = ", ".join(f"runs.{c}" for c in ROW_COLUMNS)
 
 _SCHEMA = f"""
@@ -75,6 +76,7 @@ CREATE TABLE IF NOT EXISTS runs (
     parent TEXT,
     params BLOB NOT NULL,
     metrics BLOB NOT NULL,
+    series BLOB,
     f_mtime INTEGER NOT NULL,
     f_size INTEGER NOT NULL,
     f_ino INTEGER NOT NULL
@@ -171,8 +173,9 @@ def _read(path: str, run_id: str) -> Record:
     return rec
 
 
-def prepare(rec: Record) -> tuple:
-    """A record as an index row (without its rid and file signature)."""
+def prepare(rec: Record, tmt_dir: str | None = None) -> tuple:
+    """A record as an index row (without its rid and file signature). `tmt_dir` lets a
+    record without a series summary have its series read from the store instead."""
     env = rec.env or {}
     pid = env.get("pid")
     host = env.get("host")
@@ -185,14 +188,48 @@ def prepare(rec: Record) -> tuple:
         host if isinstance(host, str) else None,
         json.dumps([t for t in tags if isinstance(t, str)]) if tags else "[]",
         rec.parent if isinstance(rec.parent, str) else None,
-        _pack(rec.params), _pack(rec.metrics),
+        _pack(rec.params), _pack(rec.metrics), series_column(rec, tmt_dir),
     )
 
 
-def _prepare_file(name: str, path: str) -> tuple | str | None:
+def series_column(rec: Record, tmt_dir: str | None = None) -> bytes | None:
+    """{name: [last, min, max]} of a run's packed series, msgpack (None: no series).
+
+    From the record's `series_summary`; a record written without one (by another writer)
+    has its series blobs read once, here, when it is indexed. A running record's series are
+    in its journal, which changes without the record: the query reads that (`Runs`)."""
+    if not rec.series:
+        return None
+    stats = stats_of(rec.series_summary)
+    missing = [n for n in rec.series if n not in stats]
+    if missing and tmt_dir is not None:
+        stats.update(_stats_from_blobs(rec, missing, tmt_dir))
+    return codec.packb({n: list(v) for n, v in stats.items()}) if stats else None
+
+
+def _stats_from_blobs(rec: Record, names: list[str], tmt_dir: str) -> dict[str, tuple]:
+    from tmt.errors import TmtError
+    from tmt.records.series import decode_series, summarize
+    from tmt.store.objects import ObjectStore
+
+    store = ObjectStore(tmt_dir)
+    out = {}
+    for name in names:
+        oid = rec.series[name]
+        try:
+            info = summarize(decode_series(store.get(oid), oid))
+        except (TmtError, TypeError, ValueError):  # missing or damaged: fsck's business
+            continue
+        out[name] = (info["last"], info["min"], info["max"])
+    return out
+
+
+def _prepare_file(name: str, path: str, tmt_dir: str | None = None) -> tuple | str | None:
     """Prepared values of one record file; its defect (str) if corrupt; None if it vanished."""
+    if tmt_dir is None:
+        tmt_dir = os.path.dirname(os.path.dirname(path))
     try:
-        return prepare(_read(path, name[: -len(RECORD_SUFFIX)]))
+        return prepare(_read(path, name[: -len(RECORD_SUFFIX)]), tmt_dir)
     except CorruptRecord as e:
         return e.reason
     except RecordError:
@@ -200,7 +237,8 @@ def _prepare_file(name: str, path: str) -> tuple | str | None:
 
 
 def _prepare_chunk(items: list[tuple[str, str]]) -> list:
-    return [_prepare_file(n, p) for n, p in items]
+    tmt_dir = os.path.dirname(os.path.dirname(items[0][1])) if items else None  # one folder for all
+    return [_prepare_file(n, p, tmt_dir) for n, p in items]
 
 
 PARALLEL_MIN = 4000
@@ -237,21 +275,42 @@ def prepare_files(items: list[tuple[str, str]]) -> list:
     return out
 
 
-def _kv_for(rows: list[tuple], keys: set[str], c_rid: int, c_params: int, c_metrics: int) -> list[tuple]:
-    """kv rows (rid, key, num, txt, b) of `rows` for the given "p:"/"m:" keys."""
+def _kv_for(rows: list[tuple], keys: set[str], c_rid: int, c_params: int, c_metrics: int,
+            c_series: int) -> list[tuple]:
+    """kv rows (rid, key, num, txt, b) of `rows` for the given "p:"/"m:" keys. A metric key
+    `NAME.last`/`.min`/`.max` that a run has no metric of is its series NAME's statistic."""
     kv: list[tuple] = []
     for col, prefix in ((c_params, "p:"), (c_metrics, "m:")):
         names = [k[2:] for k in keys if k.startswith(prefix)]
         if not names:
             continue
-        for r, d in zip(rows, codec.unpack_many([r[col] for r in rows])):
+        stat_keys = {k: sk for k in names if (sk := series_stat_key(k)) is not None} if prefix == "m:" else {}
+        series = (codec.unpack_many([r[c_series] or _NO_SERIES for r in rows]) if stat_keys
+                  else [None] * len(rows))
+        for r, d, st in zip(rows, codec.unpack_many([r[col] for r in rows]), series):
             if prefix == "p:":  # nested params by their dotted names, as show and export print them
                 sub = {k: v for k in names if (v := param_value(d, k)) is not None}
             else:
                 sub = {k: d[k] for k in names if k in d}
+                for k, (sname, i) in stat_keys.items():
+                    if k not in sub and st and sname in st and st[sname][i] is not None:
+                        sub[k] = st[sname][i]
             if sub:
                 kv.extend(_kv_rows(r[c_rid], prefix, sub))
     return kv
+
+
+_NO_SERIES = codec.packb({})
+#: statistic suffix -> position in a series column entry [last, min, max]
+SERIES_STATS = {"last": 0, "min": 1, "max": 2}
+
+
+def series_stat_key(key: str) -> tuple[str, int] | None:
+    """("loss", 0) for "loss.last": a series statistic a metric key may name."""
+    name, dot, stat = key.rpartition(".")
+    if dot and name and stat in SERIES_STATS:
+        return name, SERIES_STATS[stat]
+    return None
 
 
 def _pack(values: dict[str, Any]) -> bytes:
@@ -588,7 +647,7 @@ class Index:
         rows = [(first + n, *row, *sig) for n, (row, sig) in enumerate(changed)]
         # Only keys some query has filtered on are kept in kv (see ensure_keys).
         keys = {k for (k,) in conn.execute("SELECT key FROM kv_keys")}
-        kv = _kv_for(rows, keys, 0, 13, 14) if keys else []
+        kv = _kv_for(rows, keys, 0, 13, 14, 15) if keys else []
         # Many rows: building the secondary indexes once, after the inserts, is much faster
         # than updating them row by row (readers keep their snapshot until the commit).
         bulk = len(rows) > 5000
@@ -598,8 +657,8 @@ class Index:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
         conn.executemany(
             "INSERT INTO runs (rid, id, name, status, created_at, created_iso, finished_at, finished_iso,"
-            " duration, pid, host, tags, parent, params, metrics, f_mtime, f_size, f_ino)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " duration, pid, host, tags, parent, params, metrics, series, f_mtime, f_size, f_ino)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         if kv:
@@ -651,8 +710,8 @@ class Index:
                 now = {k for (k,) in conn.execute("SELECT key FROM kv_keys")}
                 todo = [k for k in missing if k not in now]
                 if todo:
-                    rows = conn.execute("SELECT rid, params, metrics FROM runs").fetchall()
-                    kv = _kv_for(rows, set(todo), 0, 1, 2)
+                    rows = conn.execute("SELECT rid, params, metrics, series FROM runs").fetchall()
+                    kv = _kv_for(rows, set(todo), 0, 1, 2, 3)
                     conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)", kv)
                     conn.executemany("INSERT OR IGNORE INTO kv_keys VALUES (?)", [(k,) for k in todo])
                     self._bump(conn)

@@ -212,6 +212,7 @@ class Run:
             rec.id, rec.name, rec.status, ix._epoch(rec.created_at) or 0.0, rec.created_at, rec.finished_at,
             rec.duration_s, (rec.env or {}).get("pid"), (rec.env or {}).get("host"), json.dumps(rec.tags),
             rec.parent, ix._pack(rec.params), ix._pack(rec.metrics), ix._epoch(rec.finished_at),
+            ix.series_column(rec, os.fspath(repo.tmt_dir)),
         )
         return cls(repo, row, rec)
 
@@ -293,6 +294,11 @@ class Run:
         return self.record.error
 
     @property
+    def outputs(self) -> dict[str, Any]:
+        """Final values the run returned that are not numbers (strings, lists, dicts)."""
+        return self.record.outputs
+
+    @property
     def artifacts(self) -> Mapping[str, Artifact]:
         if self._artifacts is None:
             self._artifacts = _ArtifactMap({a["name"]: Artifact(self, a) for a in self.record.artifacts}, self)
@@ -308,7 +314,8 @@ class Run:
         return names
 
     def series(self, name: str) -> "Series":
-        """A step metric: `.steps`, `.values`, `.times` (live runs read their journal)."""
+        """A step metric: a sequence of (step, value), with `.steps`, `.values`, `.times`
+        and `.to_pandas()` (a live or crashed run's come from its journal)."""
         from tmt.records.series import load_series
 
         s = load_series(self.repo, self.record, name)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, overload
 
-from tmt.errors import MissingDependency, UsageError
+from tmt.errors import MissingDependency, TmtError, UsageError
 from tmt.query import index as ix
 from tmt.query.filters import parse_time, parse_where_list
 from tmt.query.run import Run, row_status
@@ -49,6 +49,27 @@ def dict_columns(dicts: list[dict[str, Any]], prefix: str) -> dict[str, list[Any
         except KeyError:
             out[prefix + k] = [d.get(k) for d in dicts]
     return out
+
+
+def series_stats(repo: "Repo", rows: Sequence[tuple]) -> list[dict[str, list]]:
+    """{series name: [last, min, max]} of each row: from the index for finished runs, from
+    the journal for a run still recorded as running (live, or crashed: its steps are there)."""
+    from tmt.records.series import read_journal, summarize
+
+    out: list[dict[str, list]] = []
+    blobs = codec.unpack_many([r[ix.C_SERIES] or _NO_SERIES for r in rows])
+    for r, stats in zip(rows, blobs):
+        if r[ix.C_STATUS] == "running":
+            try:
+                journal = read_journal(repo.tmt_dir, r[ix.C_ID])
+            except TmtError:
+                journal = {}
+            stats = {n: [i["last"], i["min"], i["max"]] for n, s in journal.items() for i in (summarize(s),)}
+        out.append(stats)
+    return out
+
+
+_NO_SERIES = codec.packb({})
 
 
 def effective_statuses(rows: Sequence[tuple]) -> list[str]:
@@ -113,13 +134,23 @@ class Runs(Sequence[Run]):
         if key.startswith("params."):
             return [param_value(d, key[7:]) for d in unpack_column(self._rows, ix.C_PARAMS)]  # opt.lr: nested
         name = key[8:] if key.startswith("metrics.") else key
-        return [d.get(name) for d in unpack_column(self._rows, ix.C_METRICS)]
+        metrics = unpack_column(self._rows, ix.C_METRICS)
+        stat = ix.series_stat_key(name)
+        if stat is None:
+            return [d.get(name) for d in metrics]
+        series, i = stat  # loss.last: the last value of the series loss (a metric of that name wins)
+        return [d[name] if name in d else (st[series][i] if series in st else None)
+                for d, st in zip(metrics, series_stats(self.repo, self._rows))]
 
     def _known_metrics(self) -> list[str]:
         names: set[str] = set()
         for d in unpack_column(self._rows, ix.C_METRICS):
             names.update(d)
         return sorted(names)
+
+    def series_stats(self) -> list[dict[str, list]]:
+        """{series name: [last, min, max]} of each run, in order (see `series_stats`)."""
+        return series_stats(self.repo, self._rows)
 
     def best(self, metric: str, mode: str = "max") -> Run:
         """The run with the highest (mode='max') or lowest ('min') value of `metric`.
@@ -226,6 +257,37 @@ class Runs(Sequence[Run]):
 # -- the query ------------------------------------------------------------------------------
 
 
+def _check_running(repo: "Repo", rows: list[tuple], conds: list) -> list[tuple]:
+    """Rows recorded as running that hold every condition, by their journal's statistics;
+    other rows (already checked by SQL) as they are."""
+    from tmt.query.filters import holds
+
+    running = [r for r in rows if r[ix.C_STATUS] == "running"]
+    if not running:
+        return rows
+    stats = dict(zip((r[ix.C_ID] for r in running), series_stats(repo, running)))
+    out = []
+    for r in rows:
+        if r[ix.C_STATUS] != "running":
+            out.append(r)
+            continue
+        params, metrics = codec.unpackb(r[ix.C_PARAMS]), codec.unpackb(r[ix.C_METRICS])
+        st = stats[r[ix.C_ID]]
+
+        def value(key: str) -> Any:
+            name = key[2:]
+            if key.startswith("p:"):
+                return param_value(params, name)
+            if name in metrics:
+                return metrics[name]
+            stat = ix.series_stat_key(name)
+            return st[stat[0]][stat[1]] if stat and stat[0] in st else None
+
+        if all(holds(c, value(c.key)) for c in conds):
+            out.append(r)
+    return out
+
+
 def _names_matching(conn, pattern: str) -> list[str]:
     try:
         rx = re.compile(pattern)
@@ -271,7 +333,8 @@ def select(
         args.extend(sorted(stored))
     # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
     kv_conds: list[tuple[str, list[Any]]] = []
-    for cond in parse_where_list(where):  # type: ignore[arg-type]
+    conds = parse_where_list(where)  # type: ignore[arg-type]
+    for cond in conds:
         if cond.kind == "bool":
             kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
         elif cond.kind == "num":
@@ -296,8 +359,11 @@ def select(
     # `crashed` is a `running` record whose process is gone, decided in Python: when only one
     # of the two is asked for, a SQL LIMIT would count rows dropped afterwards.
     split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
+    # A condition on a series statistic (loss.last) holds for a running or crashed run by its
+    # journal, which the index does not hold: such runs are checked in Python, after SQL.
+    journal_conds = [c for c in conds if c.key.startswith("m:") and ix.series_stat_key(c.key[2:])]
     order = "DESC" if newest_first else "ASC"
-    sql_limit = None if split else limit
+    sql_limit = None if split or journal_conds else limit
     tail = "" if sql_limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(sql_limit)}"
 
     kv_keys = sorted({pa[0] for _p, pa in kv_conds})
@@ -319,6 +385,7 @@ def select(
                 name_count = conn.execute(
                     f"SELECT COUNT(*) FROM runs WHERE name IN ({','.join('?' * len(names))})", names
                 ).fetchone()[0]
+        base_cl, base_args = list(cl), list(a)
         source = "runs"
         if kv_conds:
             # Drive the query from the most selective condition (counted on the covering
@@ -340,9 +407,16 @@ def select(
                 cl.append(f"EXISTS (SELECT 1 FROM kv WHERE kv.rid = runs.rid AND {p.format(t='kv')})")
                 a.extend(pa)
         sql = f"SELECT {ix.ROW_SQL} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
-        return conn.execute(sql, a).fetchall()
+        found = conn.execute(sql, a).fetchall()
+        if journal_conds:
+            sql = f"SELECT {ix.ROW_SQL} FROM runs WHERE " + " AND ".join(["runs.status = 'running'", *base_cl])
+            seen = {r[ix.C_ID] for r in found}
+            found += [r for r in conn.execute(sql, base_args).fetchall() if r[ix.C_ID] not in seen]
+        return found
 
     rows = idx.run(query)
+    if journal_conds:
+        rows = _check_running(repo, rows, conds)
     if sql_limit is None:
         rows.sort(key=itemgetter(ix.C_CREATED, ix.C_ID), reverse=newest_first)
     statuses = effective_statuses(rows)
@@ -352,5 +426,7 @@ def select(
             keep = keep[: int(limit)]
         rows = [rows[n] for n in keep]
         statuses = [statuses[n] for n in keep]
+    elif journal_conds and limit is not None and limit >= 0:
+        rows, statuses = rows[: int(limit)], statuses[: int(limit)]
     return Runs(repo, rows, statuses)
 

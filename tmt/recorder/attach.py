@@ -292,17 +292,19 @@ class Attachment:
             raise StoreError(f"could not report to run {self.run_id[:8]}: {e.strerror or e}") from e
 
     def _at_exit(self) -> None:
-        """Params or metrics set on the base run (`tmt.active_run().metrics[...] = ...`)."""
+        """Params or metrics set on the base run (`tmt.active_run().metrics[...] = ...`), and
+        the packages this process imported."""
         if os.getpid() != self.pid:
             return  # a forked child inherited this handler: the values are the parent's
         run = self.base
-        if not run.metrics and not run.params:
-            return
-        from tmt.recorder.run import _valid_metrics
-        from tmt.recorder.values import to_params
+        from tmt.records.model import encode_metric
+        from tmt.recorder.run import _packages
+        from tmt.recorder.values import split_final, to_params
 
+        metrics, outputs = split_final(run.metrics)
         try:
-            self.report({"e": "end", "metrics": _valid_metrics(run.metrics), "params": to_params(run.params)})
+            self.report({"e": "end", "metrics": {k: encode_metric(v) for k, v in metrics.items()},
+                         "outputs": outputs, "params": to_params(run.params), "packages": _packages(self.repo)})
         except Exception as e:  # noqa: BLE001 - at exit: say it, never raise
             warn(f"could not report to run {self.run_id[:8]}: {getattr(e, 'message', e)}")
 

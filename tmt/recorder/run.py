@@ -29,7 +29,7 @@ from tmt._warn import warn
 from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError, StoreError, TmtError
 from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
 from tmt.recorder.publish import publish
-from tmt.recorder.values import to_float, to_metric, to_metrics, to_params
+from tmt.recorder.values import split_final, to_float, to_params
 
 _current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=None)
 _live: list["LiveRun"] = []  # every live run of this process, oldest first
@@ -323,12 +323,10 @@ class LiveRun:
         return latest_run_named(repo, self.name)
 
     def _end(self, exc: BaseException | None, returned: Any = None) -> None:
-        """Finish the run: final metrics, series blobs, final record. Raises MetricTypeError
-        when the run itself succeeded but its metrics are not numbers."""
+        """Finish the run: final metrics and outputs, series blobs, final record."""
         if not self._live:
             return
 
-        raise_after: BaseException | None = None
         with self._lock:
             self._live = False
             final = dict(self.metrics)
@@ -340,14 +338,14 @@ class LiveRun:
                         f"run {self.name!r} returned a {type(returned).__name__}, not a dict of metrics; "
                         "no final metrics were taken from it"
                     )
+            metrics, outputs = split_final(final)
+            if outputs:
+                names = ", ".join(repr(k) for k in outputs)
+                what = "is not a number" if len(outputs) == 1 else "are not numbers"
+                kept = "a metric" if len(outputs) == 1 else "metrics"
+                warn(f"run {self.name!r}: {names} {what}: kept in the record's outputs (see `tmt show`), not as {kept}")
             status = "completed"
-            if exc is None:
-                try:
-                    metrics = to_metrics(final)
-                except MetricTypeError as e:
-                    exc = raise_after = e
             if exc is not None:
-                metrics = _valid_metrics(final)
                 if isinstance(exc, (KeyboardInterrupt, Terminated)):
                     status = "interrupted"
                 elif isinstance(exc, SystemExit) and exc.code in (None, 0):
@@ -359,28 +357,39 @@ class LiveRun:
                 error = _error_info(exc, self.repo.root)
             try:
                 if self._attach is not None:
-                    self._report_end(status, metrics, error, exc)
+                    self._report_end(status, metrics, outputs, error, exc)
                 else:
-                    self._finish(status, metrics, error, strict=exc is None)
+                    self._finish(status, metrics, error, outputs=outputs, strict=exc is None)
             finally:
                 self._release()
-        if raise_after is not None:
-            raise raise_after
+
+    def _summary(self) -> dict[str, Any]:
+        from tmt.records.series import Series, record_summary
+
+        return record_summary({name: Series(name, *cols) for name, cols in self._series.items()})
 
     def _finish(self, status: str, metrics: dict[str, Any], error: dict[str, Any] | None, *,
-                strict: bool, journal: bool | None = None) -> None:
+                outputs: dict[str, Any] | None = None, strict: bool, journal: bool | None = None,
+                packages: dict[str, str] | None | bool = True) -> None:
         """Write the final record: series packed into blobs, then the record. `strict`: a
         failure to write raises (else it is a warning: the run's own exception must win).
-        `journal`: delete the journal after the record (default: if series were logged)."""
+        `journal`: delete the journal after the record (default: if series were logged).
+        `packages`: env.packages (True: this process's imports; None: leave it out)."""
         rec = self.record
         rec.status = status
         rec.finished_at = _now_iso()
         rec.duration_s = round(time.monotonic() - self._t0, 6)
         rec.metrics = metrics
+        rec.outputs = outputs or {}
         rec.params = to_params(self.params)
+        if packages is True:
+            packages = _packages(self.repo)
+        if isinstance(packages, dict):
+            rec.env["packages"] = packages
         rec.error = error
         try:
             rec.series = self._pack_series()
+            rec.series_summary = self._summary()
             self._journal.close()
             drop = bool(self._series) if journal is None else journal
             publish(self.repo.experiments_dir, self.repo.tmp_dir, rec, final=True,
@@ -394,14 +403,15 @@ class LiveRun:
             msg = e.message if isinstance(e, TmtError) else f"{type(e).__name__}: {e}"
             warn(f"could not write the final record of run {self.id}: {msg}")
 
-    def _report_end(self, status: str, metrics: dict[str, Any], error: dict[str, Any] | None,
-                    exc: BaseException | None) -> None:
-        """An attached run's end: its params, metrics and error go to the owner, which
-        writes the record (tmt/recorder/attach.py)."""
+    def _report_end(self, status: str, metrics: dict[str, Any], outputs: dict[str, Any],
+                    error: dict[str, Any] | None, exc: BaseException | None) -> None:
+        """An attached run's end: its params, metrics, outputs, error and imported packages
+        go to the owner, which writes the record (tmt/recorder/attach.py)."""
         from tmt.records.model import encode_metric
 
         event = {"e": "end", "status": status, "params": to_params(self.params),
-                 "metrics": {k: encode_metric(v) for k, v in metrics.items()}, "error": error}
+                 "metrics": {k: encode_metric(v) for k, v in metrics.items()}, "outputs": outputs,
+                 "error": error, "packages": _packages(self.repo)}
         try:
             self._attach.report(event)
         except TmtError as e:
@@ -563,15 +573,15 @@ def _as_step(step: Any) -> int:
     raise MetricTypeError(f"step must be an integer, got {type(step).__name__} {step!r}")
 
 
-def _valid_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in metrics.items():
-        if isinstance(key, str) and key:
-            try:
-                out[key] = to_metric(key, value)
-            except MetricTypeError:
-                pass
-    return out
+def _packages(repo) -> dict[str, str]:
+    """env.packages; never a reason for a run to fail (an odd environment gives {})."""
+    from tmt.recorder.packages import imported_packages
+
+    try:
+        return imported_packages(repo.cache_dir)
+    except Exception as e:  # noqa: BLE001
+        warn(f"could not list the imported packages: {type(e).__name__}: {e}")
+        return {}
 
 
 def latest_run_named(repo, name: str) -> str | None:

@@ -1,8 +1,9 @@
 """Turning user values into what a record may hold: numbers for metrics, JSON for params.
 
-Metrics are strict (a value that is not a number is the user's bug, said loudly, naming
-the metric); params are lenient (anything a function was called with must be recordable,
-so what JSON cannot hold is stored as its repr, never an error).
+Step metrics (`tmt.log`) are strict: a value that is not a number is the user's bug, said
+loudly, naming the metric. Final values are sorted, never refused: numbers are metrics,
+anything else an output (`split_final`). Params are lenient: anything a function was
+called with must be recordable, so what JSON cannot hold is stored as its repr.
 """
 from __future__ import annotations
 
@@ -39,8 +40,11 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float:
-    """A metric value as bool, int or float (NaN and ±inf kept); MetricTypeError otherwise."""
+_NOT_A_NUMBER = object()
+
+
+def _number(value: Any) -> Any:
+    """`value` as bool, int or float (NaN and ±inf kept), or _NOT_A_NUMBER."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -54,7 +58,15 @@ def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float
         return int(v)
     if isinstance(v, numbers.Real):
         return float(v)
-    shown = repr(value)
+    return _NOT_A_NUMBER
+
+
+def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float:
+    """A metric value as bool, int or float (NaN and ±inf kept); MetricTypeError otherwise."""
+    number = _number(value)
+    if number is not _NOT_A_NUMBER:
+        return number
+    shown = _short_repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     raise MetricTypeError(
@@ -63,20 +75,26 @@ def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float
     )
 
 
-def to_metrics(metrics: Mapping[str, Any] | None, what: str = "metric") -> dict[str, bool | int | float]:
-    if metrics is None:
-        return {}
-    if not isinstance(metrics, Mapping):
-        raise MetricTypeError(
-            f"metrics must be a dict of numbers, got {type(metrics).__name__}",
-            "return a dict like {'f1': 0.9} (or None) from the recorded function",
-        )
-    out = {}
-    for key, value in metrics.items():
-        if not isinstance(key, str) or not key:
-            raise MetricTypeError(f"{what} names must be non-empty strings, got {key!r}")
-        out[key] = to_metric(key, value, what)
-    return out
+def split_final(values: Mapping[Any, Any]) -> tuple[dict[str, bool | int | float], dict[str, Any]]:
+    """A run's final values (its returned dict over `run.metrics`) as (metrics, outputs).
+
+    Numbers with a name are metrics; None is no value at all (a metric the run could not
+    compute); anything else (a string, a list, a confusion matrix as a dict) is an output,
+    kept JSON-safe as params are. Nothing here raises: values are the work of a run that
+    has finished, and must never fail it.
+    """
+    metrics: dict[str, bool | int | float] = {}
+    outputs: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        name = key if isinstance(key, str) else str(key)
+        number = _number(value) if name else _NOT_A_NUMBER
+        if number is _NOT_A_NUMBER:
+            outputs[name] = to_param(value)
+        else:
+            metrics[name] = number
+    return metrics, outputs
 
 
 def to_float(name: str, value: Any) -> float:

@@ -58,6 +58,7 @@ class Record:
     error: dict[str, Any] | None = None
     # optional fields (_OPTIONAL): on disk only when set
     outputs: dict[str, Any] = field(default_factory=dict)  # returned values that are not metrics
+    series_summary: dict[str, Any] = field(default_factory=dict)  # name -> {points, last, min, max, ...}
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept verbatim
 
     @property
@@ -82,7 +83,7 @@ _KEYS = (
 #: Fields added after format 1 was fixed, with their JSON type. Each is written only when it
 #: is set (not empty), after the keys above, so a record that does not use it has the same
 #: bytes as before: adding one is no version bump (docs/format.md, "Adding a record field").
-_OPTIONAL: dict[str, type] = {"outputs": dict}
+_OPTIONAL: dict[str, type] = {"outputs": dict, "series_summary": dict}
 
 
 def encode_metric(value: Any) -> Any:

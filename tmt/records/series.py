@@ -21,6 +21,7 @@ writes the final record, then deletes the journal.
 """
 from __future__ import annotations
 
+import math
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +33,8 @@ from tmt.errors import CorruptObject
 from tmt.store import codec
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from tmt.records.model import Record
     from tmt.repo import Repo
 
@@ -44,7 +47,10 @@ MAX_FRAME = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class Series:
+class Series(Sequence):
+    """One step metric as logged: a sequence of (step, value) pairs, with the parallel
+    lists `steps`, `values` and `times` (unix seconds of each `log()` call)."""
+
     name: str
     steps: list[int | None]
     values: list[float]
@@ -53,11 +59,23 @@ class Series:
     def __len__(self) -> int:
         return len(self.values)
 
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return list(zip(self.steps[i], self.values[i]))
+        return (self.steps[i], self.values[i])
+
+    def __iter__(self) -> Iterator[tuple[int | None, float]]:
+        return zip(self.steps, self.values)
+
+    def __repr__(self) -> str:
+        return f"Series({self.name!r}, {len(self)} points, last={self.last!r})"
+
     @property
     def last(self) -> float | None:
         return self.values[-1] if self.values else None
 
-    def to_pandas(self):  # pragma: no cover - thin convenience
+    def to_pandas(self):
+        """A DataFrame with the columns step, value and time (UTC timestamps)."""
         try:
             import pandas as pd
         except ImportError:
@@ -66,7 +84,62 @@ class Series:
             raise MissingDependency(
                 "Series.to_pandas() needs pandas", "pip install 'ThatMetricTimeline[pandas]'"
             ) from None
-        return pd.DataFrame({"step": self.steps, "value": self.values, "time": self.times})
+        steps = pd.array(self.steps, dtype="Int64")  # a step may be None: nullable integers
+        times = pd.to_datetime(pd.array(self.times, dtype="float64"), unit="s", utc=True)
+        return pd.DataFrame({"step": steps, "value": pd.array(self.values, dtype="float64"), "time": times})
+
+
+def summarize(series: Series) -> dict[str, Any]:
+    """points, last, min, max (of the finite values) and the first and last step."""
+    values = series.values
+    finite = [v for v in values if math.isfinite(v)]
+    steps = [st for st in series.steps if st is not None]
+    return {
+        "points": len(values),
+        "last": values[-1] if values else None,
+        "min": min(finite) if finite else None,
+        "max": max(finite) if finite else None,
+        "first_step": steps[0] if steps else None,
+        "last_step": steps[-1] if steps else None,
+    }
+
+
+STATS = ("last", "min", "max")
+
+
+def record_summary(series: dict[str, Series]) -> dict[str, dict[str, Any]]:
+    """The record's `series_summary`: each series' summary, NaN/inf as the records store
+    them ("NaN", "Infinity"), so listings sort and filter on `loss.last` without reading blobs."""
+    from tmt.records.model import encode_metric
+
+    out = {}
+    for name, s in series.items():
+        info = summarize(s)
+        for key in STATS:
+            info[key] = encode_metric(info[key])
+        out[name] = info
+    return out
+
+
+def stats_of(summary: Any) -> dict[str, tuple[Any, Any, Any]]:
+    """{name: (last, min, max)} of a record's `series_summary` (floats; None where unknown);
+    entries of the wrong shape (a hand-edited record) are left out."""
+    out = {}
+    if not isinstance(summary, dict):
+        return out
+    for name, info in summary.items():
+        if isinstance(name, str) and isinstance(info, dict):
+            out[name] = tuple(_stat(info.get(key)) for key in STATS)
+    return out
+
+
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _stat(v: Any) -> float | None:
+    if type(v) is float or (type(v) is int):
+        return v
+    return _SPECIAL.get(v) if isinstance(v, str) else None
 
 
 def encode_series(series: Series) -> bytes:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 from tmt._warn import warn
 from tmt.errors import CommandError
-from tmt.recorder.run import LiveRun, _valid_metrics
-from tmt.recorder.values import to_params
+from tmt.recorder.run import LiveRun
+from tmt.recorder.values import split_final, to_params
 from tmt.runner import OUTPUT_ARTIFACT, metrics_files
 from tmt.runner import argv as argvmod
 from tmt.runner.output import Capture
@@ -144,7 +144,9 @@ class _Recording:
         self.parsed: dict[str, Any] = {}  # what argparse/click parsed
         self.api_params: dict[str, Any] = {}  # from attached runs' params (decorated functions)
         self.api_metrics: dict[str, Any] = {}
+        self.api_outputs: dict[str, Any] = {}  # returned values that are not numbers
         self.api_errors: list[dict[str, Any]] = []
+        self.packages: dict[str, str] | None = None  # what the command's own Python imported
         self.applied: set[str] = set()
         self.artifacts: list[dict[str, Any]] = []
         self._next_poll = 0.0
@@ -226,8 +228,13 @@ class _Recording:
                     self.api_params.update(ev["params"])
                 if isinstance(ev.get("metrics"), dict):
                     self.api_metrics.update({k: decode_metric(v) for k, v in ev["metrics"].items()})
+                if isinstance(ev.get("outputs"), dict):
+                    self.api_outputs.update(ev["outputs"])
                 if isinstance(ev.get("error"), dict):
                     self.api_errors.append(ev["error"])
+                packages = ev.get("packages")
+                if isinstance(packages, dict) and ev.get("pid") == self.command_pid:
+                    self.packages = {str(k): str(v) for k, v in packages.items()}
         if changed and publish_running:
             self._publish_running()
 
@@ -284,7 +291,8 @@ class _Recording:
                     times.append(now)
         # a series from the output < the same from a metrics file < what the command logged
         series = {**self.series_out, **file_series, **logged}
-        metrics = _valid_metrics({**self.metrics_out, **file_metrics, **self.api_metrics})
+        metrics, outputs = split_final({**self.metrics_out, **file_metrics, **self.api_metrics})
+        outputs.update(self.api_outputs)
         run.params = self.params()
         run._series = series
         error = f.error
@@ -293,7 +301,9 @@ class _Recording:
             traceback = next((e.get("traceback") for e in reversed(self.api_errors) if e.get("traceback")), None)
             error["traceback"] = traceback or _python_traceback(self.capture)
         run.record.artifacts = _named([self._store_output(), *self.artifacts])
-        run._finish(f.status, metrics, error, strict=False, journal=True)
+        # env.packages: what the command's Python imported, when it used tmt's API (tmt run's
+        # own imports say nothing about the command)
+        run._finish(f.status, metrics, error, outputs=outputs, strict=False, journal=True, packages=self.packages)
 
     def _logged_series(self) -> dict[str, tuple[list, list, list]]:
         """The step series attached processes logged: the journal's frames that are not

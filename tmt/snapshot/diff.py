@@ -1,4 +1,5 @@
-"""Tree against tree: which paths changed, and the unified text diff of a changed file.
+"""Tree against tree: which paths changed, renames among them, and each file's patch in
+git's format (so `tmt diff A B | git apply` works: modes, empty files, binary patches).
 
 `diff_trees` skips every subtree whose id is the same on both sides, so comparing two
 snapshots of a large, mostly unchanged code root reads only the trees along changed paths.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +23,7 @@ from tmt.store.objects import ObjectStore
 ADDED = "added"
 REMOVED = "removed"
 MODIFIED = "modified"
+RENAMED = "renamed"
 
 #: Files larger than this are not diffed line by line (difflib is quadratic in the worst case).
 MAX_DIFF_BYTES = 2 * 1024 * 1024
@@ -31,16 +34,23 @@ _MODES = {treemod.FILE: "100644", treemod.EXEC: "100755", treemod.SYMLINK: "1200
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One path that differs. `old`/`new` are None for an added/removed file."""
+    """One path that differs. `old`/`new` are None for an added/removed file; a rename has
+    both, `old_path` (where it was) and `similarity` (percent of its content kept)."""
 
     path: bytes
-    status: str  # ADDED | REMOVED | MODIFIED
+    status: str  # ADDED | REMOVED | MODIFIED | RENAMED
     old: treemod.TreeEntry | None
     new: treemod.TreeEntry | None
+    old_path: bytes | None = None
+    similarity: int | None = None
 
     @property
     def name(self) -> str:
         return os.fsdecode(self.path)
+
+    @property
+    def old_name(self) -> str:
+        return os.fsdecode(self.old_path if self.old_path is not None else self.path)
 
     @property
     def mode_changed(self) -> bool:
@@ -49,18 +59,28 @@ class Change:
 
 @dataclass(slots=True)
 class FileDiff:
-    """The text diff of one change: unified diff lines, or a note for binary/large files."""
+    """The patch of one change, as git writes it: `header` (`diff --git`, modes, rename,
+    index lines), then `lines` (`---`/`+++` and hunks, or a `GIT binary patch`); or, for a
+    binary or large file without its binary patch, `note` says it differs."""
 
     change: Change
-    lines: list[str] = field(default_factory=list)  # unified diff, headers included, no newlines
+    lines: list[str] = field(default_factory=list)  # unified diff, ---/+++ included, no newlines
     added: int = 0
     removed: int = 0
     binary: bool = False
-    note: str | None = None  # "Binary files differ", "mode 100644 -> 100755", …
+    note: str | None = None  # "Binary files a/x and b/x differ", "mode 100644 -> 100755", …
+    header: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> str:
         return self.change.name
+
+    def patch_lines(self) -> list[str]:
+        """Every line of this file's patch, in order (what `git apply` reads)."""
+        body = self.lines
+        if not body and self.binary and self.note:
+            body = [self.note]
+        return self.header + body
 
 
 def diff_trees(store: ObjectStore, old: ObjectId | None, new: ObjectId | None) -> list[Change]:
@@ -118,41 +138,42 @@ def is_binary(data: bytes) -> bool:
     return False
 
 
-def file_diff(store: ObjectStore, change: Change, *, context: int = 3) -> FileDiff:
-    """The unified diff of one change (`a/path` -> `b/path`, like git), or a note."""
+def file_diff(store: ObjectStore, change: Change, *, context: int = 3, binary_patch: bool = False) -> FileDiff:
+    """The git-style patch of one change (`a/path` -> `b/path`). A binary file, or one too
+    large to diff by lines, gets a `GIT binary patch` when `binary_patch`, else a note."""
     fd = FileDiff(change)
     old, new = change.old, change.new
-    name = change.name
+    a_name, b_name = change.old_path if change.old_path is not None else change.path, change.path
     notes = []
     if change.mode_changed:
         notes.append(f"mode {_MODES.get(old.kind, old.kind)} -> {_MODES.get(new.kind, new.kind)}")
-    if old is not None and new is not None and old.oid == new.oid:
+    same = old is not None and new is not None and old.oid == new.oid
+    a = store.get(old.oid) if old is not None and not same else b""
+    b = store.get(new.oid) if new is not None and not same else b""
+    fd.header = _header(change, a_name, b_name, None if same else (a, b))
+    if same:
         fd.note = "; ".join(notes) or None
         return fd
-    sizes = [e.size for e in (old, new) if e is not None]
-    if max(sizes) > MAX_DIFF_BYTES:
+    large = max(len(a), len(b)) > MAX_DIFF_BYTES
+    if large or is_binary(a) or is_binary(b):
         fd.binary = True
-        notes.append(f"Large files a/{name} and b/{name} differ (not diffed)")
+        left = quote_path(b"a/" + a_name) if old is not None else "/dev/null"
+        right = quote_path(b"b/" + b_name) if new is not None else "/dev/null"
+        if large and not binary_patch:
+            notes.append(f"Large files {left} and {right} differ (not diffed)")
+        else:
+            notes.append(f"Binary files {left} and {right} differ")
         fd.note = "; ".join(notes)
+        if binary_patch:
+            fd.header[-1] = f"index {git_blob_id(a) if old is not None else _NULL_ID}.." \
+                            f"{git_blob_id(b) if new is not None else _NULL_ID}" + _index_mode(change)
+            fd.lines = binary_patch_lines(a, b)
         return fd
-    a = store.get(old.oid) if old is not None else b""
-    b = store.get(new.oid) if new is not None else b""
-    if (old is not None and old.kind == treemod.SYMLINK) or (new is not None and new.kind == treemod.SYMLINK):
-        # Symlinks diff as their target, one line, like git.
-        a = a + b"\n" if a and old.kind == treemod.SYMLINK else a
-        b = b + b"\n" if b and new.kind == treemod.SYMLINK else b
-    if is_binary(a) or is_binary(b):
-        fd.binary = True
-        left = f"a/{name}" if old is not None else "/dev/null"
-        right = f"b/{name}" if new is not None else "/dev/null"
-        notes.append(f"Binary files {left} and {right} differ")
-        fd.note = "; ".join(notes)
-        return fd
+    fromfile = _label(b"a/", a_name) if old is not None else "/dev/null"
+    tofile = _label(b"b/", b_name) if new is not None else "/dev/null"
+    lines: list[str] = []
     a_lines = _split_lines(a.decode("utf-8"))
     b_lines = _split_lines(b.decode("utf-8"))
-    fromfile = f"a/{name}" if old is not None else "/dev/null"
-    tofile = f"b/{name}" if new is not None else "/dev/null"
-    lines: list[str] = []
     for i, line in enumerate(difflib.unified_diff(a_lines, b_lines, fromfile, tofile, n=context)):
         if i < 2:  # the ---/+++ headers
             lines.append(line.rstrip("\n"))
@@ -172,6 +193,181 @@ def file_diff(store: ObjectStore, change: Change, *, context: int = 3) -> FileDi
     fd.lines = lines
     fd.note = "; ".join(notes) or None
     return fd
+
+
+# -- git's patch format ---------------------------------------------------------------------
+
+_NULL_ID = "0" * 40
+_SHORT = 7  # hex digits of the blob ids on an `index` line, as git abbreviates them
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives a file with these bytes (SHA-1 of "blob <size>\\0" + data): the
+    `index` line of a patch names the pre- and postimage by it, and `git apply` checks it."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _mode(entry: treemod.TreeEntry) -> str:
+    return _MODES.get(entry.kind, "100644")
+
+
+def _index_mode(change: Change) -> str:
+    old, new = change.old, change.new
+    return f" {_mode(new)}" if old is not None and new is not None and old.kind == new.kind else ""
+
+
+def _header(change: Change, a_name: bytes, b_name: bytes, contents: tuple[bytes, bytes] | None) -> list[str]:
+    old, new = change.old, change.new
+    out = [f"diff --git {quote_path(b'a/' + a_name)} {quote_path(b'b/' + b_name)}"]
+    if old is None:
+        out.append(f"new file mode {_mode(new)}")
+    elif new is None:
+        out.append(f"deleted file mode {_mode(old)}")
+    elif old.kind != new.kind:
+        out += [f"old mode {_mode(old)}", f"new mode {_mode(new)}"]
+    if change.old_path is not None:
+        out += [f"similarity index {change.similarity}%", f"rename from {quote_path(a_name)}",
+                f"rename to {quote_path(b_name)}"]
+    if contents is not None:
+        a, b = contents
+        left = git_blob_id(a)[:_SHORT] if old is not None else _NULL_ID[:_SHORT]
+        right = git_blob_id(b)[:_SHORT] if new is not None else _NULL_ID[:_SHORT]
+        out.append(f"index {left}..{right}{_index_mode(change)}")
+    return out
+
+
+_QUOTE = {0x07: "\\a", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0B: "\\v", 0x0C: "\\f", 0x0D: "\\r",
+          0x22: '\\"', 0x5C: "\\\\"}
+
+
+def quote_path(path: bytes) -> str:
+    """A path as git writes it in a patch: as is, or in double quotes with C escapes when it
+    holds a control character, a quote, a backslash or a byte above 0x7f (octal)."""
+    if all(0x20 <= c < 0x7F and c not in (0x22, 0x5C) for c in path):
+        return path.decode("ascii")
+    out = []
+    for c in path:
+        if c in _QUOTE:
+            out.append(_QUOTE[c])
+        elif c < 0x20 or c >= 0x7F:
+            out.append(f"\\{c:03o}")
+        else:
+            out.append(chr(c))
+    return '"' + "".join(out) + '"'
+
+
+def _label(prefix: bytes, name: bytes) -> str:
+    """The name on a ---/+++ line: git ends it with a tab when it holds a space (unquoted)."""
+    text = quote_path(prefix + name)
+    return text + "\t" if " " in text and not text.startswith('"') else text
+
+
+def binary_patch_lines(old: bytes, new: bytes) -> list[str]:
+    """A `GIT binary patch`: the new content, then the old (so `git apply -R` works too),
+    each zlib-deflated and written in base85 lines of up to 52 bytes."""
+    out = ["GIT binary patch"]
+    for data in (new, old):
+        out.append(f"literal {len(data)}")
+        out.extend(_base85_lines(zlib.compress(data, 9)))
+        out.append("")
+    return out
+
+
+def _base85_lines(data: bytes) -> list[str]:
+    import base64
+
+    lines = []
+    for i in range(0, len(data), 52):
+        chunk = data[i : i + 52]
+        n = len(chunk)
+        # the length of the chunk: A-Z for 1-26, a-z for 27-52
+        length = chr(ord("A") + n - 1) if n <= 26 else chr(ord("a") + n - 27)
+        lines.append(length + base64.b85encode(chunk, pad=True).decode("ascii"))
+    return lines
+
+
+# -- renames --------------------------------------------------------------------------------
+
+#: A removed and an added file are a rename when this share of their content is the same
+#: (git's default, -M50%).
+RENAME_SIMILARITY = 50
+#: Above this many (removed x added) pairs, only exact renames (same blob) are looked for.
+RENAME_PAIRS_LIMIT = 100_000
+
+
+def detect_renames(store: ObjectStore, changes: list[Change]) -> list[Change]:
+    """Pairs of a removed and an added file turned into renames: first the same blob, then
+    similar content (the bytes of their common lines over the larger size, at least
+    RENAME_SIMILARITY percent, the best pairs first). Symlinks, folders and empty files
+    (all alike, as git says) are not paired."""
+    removed = [c for c in changes if c.status == REMOVED and c.old.kind in (treemod.FILE, treemod.EXEC) and c.old.size]
+    added = [c for c in changes if c.status == ADDED and c.new.kind in (treemod.FILE, treemod.EXEC) and c.new.size]
+    if not removed or not added:
+        return changes
+    pairs: dict[bytes, tuple[Change, int]] = {}  # added path -> (removed change, similarity)
+    used: set[bytes] = set()
+    by_oid: dict[str, list[Change]] = {}
+    for c in removed:
+        by_oid.setdefault(c.old.oid, []).append(c)
+    for c in added:
+        twins = [r for r in by_oid.get(c.new.oid, ()) if r.path not in used]
+        if twins:
+            best = min(twins, key=lambda r: (_basename(r.path) != _basename(c.path), r.path))
+            pairs[c.path] = (best, 100)
+            used.add(best.path)
+    rest_r = [c for c in removed if c.path not in used]
+    rest_a = [c for c in added if c.path not in pairs]
+    if rest_r and rest_a and len(rest_r) * len(rest_a) <= RENAME_PAIRS_LIMIT:
+        lines = {}
+        for c in (*rest_r, *rest_a):
+            entry = c.old or c.new
+            if entry.size <= MAX_DIFF_BYTES:
+                lines[c.path] = _line_counts(store.get(entry.oid))
+        scored = []
+        for r in rest_r:
+            for a in rest_a:
+                if r.path in lines and a.path in lines:
+                    score = _similarity(lines[r.path], lines[a.path], r.old.size, a.new.size)
+                    if score >= RENAME_SIMILARITY:
+                        scored.append((-score, r.path, a.path, r, a))
+        for neg, _, _, r, a in sorted(scored, key=lambda t: t[:3]):
+            if r.path not in used and a.path not in pairs:
+                pairs[a.path] = (r, min(-neg, 99))  # 100% is for the same bytes only
+                used.add(r.path)
+    if not pairs:
+        return changes
+    out = []
+    for c in changes:
+        if c.status == REMOVED and c.path in used:
+            continue
+        if c.status == ADDED and c.path in pairs:
+            r, score = pairs[c.path]
+            c = Change(c.path, RENAMED, r.old, c.new, old_path=r.path, similarity=score)
+        out.append(c)
+    return out
+
+
+def _basename(path: bytes) -> bytes:
+    return path.rsplit(b"/", 1)[-1]
+
+
+def _line_counts(data: bytes):
+    from collections import Counter
+
+    return Counter(data.splitlines(keepends=True))
+
+
+def _similarity(a, b, size_a: int, size_b: int) -> int:
+    """Percent of the larger file made of lines both have (as git: copied bytes / max size)."""
+    biggest = max(size_a, size_b)
+    if biggest == 0:
+        return 100
+    if len(a) > len(b):
+        a, b = b, a
+    common = sum(min(n, b[line]) * len(line) for line, n in a.items() if line in b)
+    return common * 100 // biggest
 
 
 def _split_lines(text: str) -> list[str]:
