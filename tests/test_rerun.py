@@ -243,3 +243,15 @@ def test_rerun_runs_the_program_ref_ran_not_whatever_path_finds_now(project: Pat
     new = records(project)[-1]
     assert (new.status, new.env["argv"], new.env["program"]) == ("completed", ["mypython", "hello.py"],
                                                                 str(bindir / "mypython"))
+
+
+def test_rerun_names_what_changed_in_the_environment() -> None:
+    from tmt.runner.rerun import env_changes
+
+    ref = Record(id="a" * 32, name="r", env={"python": "3.11.7", "platform": "Linux-6.1-x86_64",
+                                             "packages": {"numpy": "1.26.4", "torch": "2.1.0"}})
+    new = Record(id="b" * 32, name="r", env={"python": "3.12.1", "platform": "Linux-6.1-x86_64",
+                                             "packages": {"numpy": "2.0.0", "torch": "2.1.0"}})
+    assert env_changes(ref, new) == [f"python 3.11.7 (run {'a' * 8}) but 3.12.1 now",
+                                     "packages differ: numpy 1.26.4 -> 2.0.0"]
+    assert env_changes(ref, Record(id="c" * 32, name="r", env={"python": "3.11.7"})) == []  # nothing to compare

@@ -259,6 +259,8 @@ def test_child_tmt_log_save_and_decorated_function_attach_to_the_run(project: Pa
     assert run.artifacts["model"].load() == {"weights": [1, 2, 3]}
     assert list(run.series("acc").values) == [0.5, 0.6, 0.7]
     assert inner.params == {"C": 2.0, "epochs": 3}
+    # the command's own Python reported what it imported (tmt run's imports say nothing of it)
+    assert "ThatMetricTimeline" in outer.env["packages"] and "click" not in outer.env["packages"]
     assert not list((project / ".tmt" / "pins").glob("*.pin"))  # the shared pin file is gone too
 
 
