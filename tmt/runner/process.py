@@ -22,7 +22,6 @@ import selectors
 import signal
 import stat
 import subprocess
-import sys
 import termios
 import time
 from collections.abc import Callable
@@ -385,11 +384,3 @@ def _close_source(command: Command, src: _Source) -> None:
         os.close(src.fd)
     except OSError:
         pass
-
-
-def flush_std() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass

@@ -64,7 +64,6 @@ def candidate(data: bytes, at: int, lo: int, hi: int) -> bool:
 
 
 _STEP_ORDER = ("step", "iteration", "iter", "epoch")
-_KINDS = frozenset(_STEP_ORDER)
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 
 
