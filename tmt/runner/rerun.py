@@ -105,11 +105,13 @@ def plan(record: Record, sets: dict[str, str]) -> Plan:
     _check_sets(record, sets)
     command, left = argvmod.apply_set(command, sets)
     overrides = {}
-    for name, text in left.items():
+    known = flatten(record.params)
+    for given, text in left.items():
+        name = given if given in known else argvmod.key(given)  # the param's recorded name
         if name in params:
             params[name] = argvmod.coerce(text)
         else:
-            overrides[name] = {"raw": text, "value": typed_like(text, flatten(record.params).get(name))}
+            overrides[name] = {"raw": text, "value": typed_like(text, known.get(name))}
     return Plan(command, program, cwd, params, overrides, files, scalars, notes)
 
 
