@@ -23,6 +23,15 @@ except ImportError:  # pragma: no cover
     pass
 
 
+#: lines of figures a test measured (recall of the change-point detector, ...), printed at the end
+FIGURES = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    for line in config.stash.get(FIGURES, []):
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No TMT_* setting, colour setting, git identity or HOME leaks in from the machine."""

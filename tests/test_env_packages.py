@@ -82,6 +82,23 @@ def test_numpy_is_recorded_with_its_version(project: Path, python: str) -> None:
     assert json.loads(path.read_text())["env"]["packages"]["numpy"] == np.__version__
 
 
+def test_what_tmt_imports_for_itself_during_a_run_is_not_listed(project: Path, python: str) -> None:
+    # The first snapshot compiles the ignore rules (pathspec) and later unchanged runs do not:
+    # tmt's own lazy imports must not make env.packages differ from run to run.
+    (project / ".gitignore").write_text("*.log\n")
+    (project / "run.py").write_text("import sys, tmt\nwith tmt.start_run(name='own'):\n    pass\n"
+                                    "print('pathspec' in sys.modules)\n")
+    out = subprocess.run([python, "run.py"], cwd=project, check=True, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True"  # tmt did import it during the run
+    (path,) = record_files(project / ".tmt" / "experiments")
+    assert "pathspec" not in json.loads(path.read_text())["env"]["packages"]
+    # a program that imports it itself gets it listed
+    (project / "run.py").write_text("import pathspec, tmt\nwith tmt.start_run(name='mine'):\n    pass\n")
+    subprocess.run([python, "run.py"], cwd=project, check=True, capture_output=True, timeout=120)
+    latest = max(record_files(project / ".tmt" / "experiments"), key=lambda p: read_record(p).created_at)
+    assert "pathspec" in json.loads(latest.read_text())["env"]["packages"]
+
+
 def _state(pid: int) -> str:
     data = Path(f"/proc/{pid}/stat").read_bytes()
     return data[data.rfind(b")") + 2 :][:1].decode()

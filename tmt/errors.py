@@ -154,3 +154,8 @@ class CommandError(TmtError):
     def __init__(self, message: str, hint: str | None = None, exit_code: int = 127) -> None:
         super().__init__(message, hint)
         self.exit_code = exit_code
+
+
+class RemoteError(TmtError):
+    """A remote (tmt remote, push, pull, clone) is unknown, unreachable, refused us or holds
+    something tmt cannot read."""

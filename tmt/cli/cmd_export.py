@@ -49,23 +49,9 @@ def command(fmt: str, path: str | None, name, since, until, status, where, tags,
     if path is None:
         click.echo(text, nl=False)
         return
-    import errno
-    import os
+    from tmt.userfile import write_user_file
 
-    from tmt.errors import StoreError
-    from tmt.store.fsutil import atomic_write
-
-    target = os.path.abspath(path)
-    try:
-        atomic_write(target, text.encode("utf-8"), os.path.dirname(target))
-    except StoreError as e:
-        # atomic_write's hint is about the .tmt folder; this file is the user's own.
-        cause = e.__cause__
-        reason = getattr(cause, "strerror", None) or cause or e.message
-        hint = e.hint
-        if getattr(cause, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
-            hint = f"check that the folder {os.path.dirname(target)} exists and that you may write to it"
-        raise StoreError(f"cannot write {path}: {reason}", hint) from e
+    write_user_file(path, text.encode("utf-8"))
     message(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}")
 
 

@@ -50,8 +50,11 @@ def ref_argument(name: str = "ref", **kwargs: Any) -> Callable:
     return click.argument(name, shell_complete=complete_ref, metavar=metavar, **kwargs)
 
 
-def filter_options(f: Callable) -> Callable:
-    """--name --since --until --status --where --tag --sort --asc -n (the filters of tmt.runs)."""
+def filter_options(f: Callable | None = None, *, sort: bool = True) -> Callable:
+    """--name --since --until --status --where --tag --sort --asc -n (the filters of tmt.runs).
+
+    `@filter_options(sort=False)` leaves out --sort and --asc, for verbs whose order is fixed
+    (a timeline runs oldest first)."""
     options = [
         click.option("--name", metavar="RE", help="Only runs whose name matches this regular expression."),
         click.option("--since", metavar="WHEN",
@@ -63,15 +66,22 @@ def filter_options(f: Callable) -> Callable:
                      help="Keep runs where EXPR holds, e.g. 'f1 > 0.8', 'params.lr <= 0.01' or 'loss.last < 0.3' "
                           "(a series' last, min or max). Repeatable (all must hold)."),
         click.option("--tag", "tags", metavar="TAG", multiple=True, help="Only runs with this tag. Repeatable (all)."),
+    ]
+    order = [
         click.option("--sort", metavar="KEY",
                      help="Sort by this metric (or params.NAME, or a series' NAME.last/.min/.max), highest first; "
                           "runs without it last."),
         click.option("--asc", is_flag=True, help="With --sort: lowest first (for losses)."),
-        click.option("-n", "--limit", type=click.IntRange(min=0), metavar="N", help="Show at most N runs."),
     ]
-    for opt in reversed(options):
-        f = opt(f)
-    return f
+    limit = click.option("-n", "--limit", type=click.IntRange(min=0), metavar="N", help="Show at most N runs.")
+    options += (order if sort else []) + [limit]
+
+    def apply(g: Callable) -> Callable:
+        for opt in reversed(options):
+            g = opt(g)
+        return g
+
+    return apply(f) if f is not None else apply
 
 
 def pager_option(f: Callable) -> Callable:

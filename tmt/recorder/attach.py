@@ -185,13 +185,15 @@ class _SharedPin(PinFile):
 class Attachment:
     """This process's link to the run TMT_RUN_ID names. One per process (see attachment())."""
 
-    def __init__(self, repo: Any, run_id: str, fd: int, header: dict[str, Any]) -> None:
+    def __init__(self, repo: Any, run_id: str, fd: int, header: dict[str, Any],
+                 preloaded: frozenset[str] = frozenset()) -> None:
         from tmt.recorder.run import LiveRun
 
         self.repo = repo
         self.run_id = run_id
         self.pid = os.getpid()  # the process that opened it (forked children share it)
         self.header = header
+        self.preloaded = preloaded  # tmt's own dependencies the program had imported (env.packages)
         self._fd = fd
         self._lock = threading.Lock()
         self._journal_fd: int | None = None
@@ -304,7 +306,8 @@ class Attachment:
         metrics, outputs = split_final(run.metrics)
         try:
             self.report({"e": "end", "metrics": {k: encode_metric(v) for k, v in metrics.items()},
-                         "outputs": outputs, "params": to_params(run.params), "packages": _packages(self.repo)})
+                         "outputs": outputs, "params": to_params(run.params),
+                         "packages": _packages(self.repo, self.preloaded)})
         except Exception as e:  # noqa: BLE001 - at exit: say it, never raise
             warn(f"could not report to run {self.run_id[:8]}: {getattr(e, 'message', e)}")
 
@@ -330,8 +333,11 @@ def attachment() -> Attachment | None:
     with _open_lock:
         if _attachment is not None and _attachment.run_id == run_id:
             return _attachment
+        from tmt.recorder.packages import own_loaded
+
+        preloaded = own_loaded()  # before opening the store imports tmt's own dependencies
         try:
-            att = _open(run_id)
+            att = _open(run_id, preloaded)
         except RecordingError as e:
             _refused = run_id
             warn(f"{e.message}; this process records its runs on its own")
@@ -343,7 +349,7 @@ def attachment() -> Attachment | None:
         return att
 
 
-def _open(run_id: str) -> Attachment:
+def _open(run_id: str, preloaded: frozenset[str]) -> Attachment:
     from tmt.errors import TmtError
     from tmt.records.model import is_run_id
     from tmt.repo import Repo
@@ -370,7 +376,7 @@ def _open(run_id: str) -> Attachment:
     except (OSError, ValueError):
         os.close(fd)
         raise RecordingError(f"the channel of run {run_id[:8]} ({path}) is damaged") from None
-    return Attachment(repo, run_id, fd, header)
+    return Attachment(repo, run_id, fd, header, preloaded)
 
 
 def _after_fork() -> None:

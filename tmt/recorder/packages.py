@@ -31,18 +31,34 @@ _HEADER_BYTES = 16384
 #: The standard library, builtins, and what a .pth file imports in every process
 #: (setuptools' distutils shim): never a distribution the run chose.
 _SKIP = frozenset(sys.stdlib_module_names | set(sys.builtin_module_names) | {"__main__", "_distutils_hack"})
+#: Top-level modules of tmt's own dependencies (and theirs). tmt imports some of them lazily
+#: during a run (pathspec when ignore rules must be compiled, rich for a progress bar), so
+#: they count only when the program had loaded them before its run started; otherwise
+#: env.packages would change from run to run with what tmt happened to need.
+TMT_OWN = frozenset({
+    "blake3", "msgpack", "click", "rich", "pathspec", "tomli", "markdown_it", "mdurl", "pygments",
+    "typing_extensions",
+})
 #: {top-level module name: [[distribution, version, site folder, editable], ...]}
 Mapping = dict
 
 
-def imported_packages(cache_dir: "Path | None" = None) -> dict[str, str]:
+def own_loaded() -> frozenset[str]:
+    """Which of tmt's own dependencies are imported now (taken when a run starts)."""
+    return TMT_OWN.intersection(sys.modules)
+
+
+def imported_packages(cache_dir: "Path | None" = None, preloaded: "frozenset[str] | None" = None) -> dict[str, str]:
     """{distribution name: version} of the installed distributions whose modules are
     imported now, sorted by name. `cache_dir` (the store's cache folder) keeps the mapping
-    between runs; without it, or if it cannot be written, the mapping is rebuilt."""
+    between runs; without it, or if it cannot be written, the mapping is rebuilt. With
+    `preloaded` (own_loaded() at the run's start), tmt's own dependencies count only if
+    they are in it."""
     modules = sys.modules
+    skip = _SKIP if preloaded is None else _SKIP | (TMT_OWN - preloaded)
     # Importing a.b imports a first, so every top-level name is a key of its own; list() is
     # a snapshot (other threads may import meanwhile).
-    tops = {name: modules.get(name) for name in list(modules) if "." not in name and name not in _SKIP}
+    tops = {name: modules.get(name) for name in list(modules) if "." not in name and name not in skip}
     mapping = _mapping(cache_dir)
     out: dict[str, str] = {}
     for top, mod in tops.items():

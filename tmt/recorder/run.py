@@ -223,11 +223,14 @@ class LiveRun:
         from tmt.records.model import Record, new_run_id
         from tmt.recorder.env import GitProbe, capture_env
         from tmt.recorder.journal import JournalWriter
+        from tmt.recorder.packages import own_loaded
         from tmt.snapshot.build import snapshot_repo
         from tmt.store.pins import PinFile
 
         if self._live or self.record is not None or self._attach is not None:
             raise RecordingError(f"run {self.name!r} was already started; start a new run instead")
+        # before tmt's own lazy imports (ignore rules, progress), which env.packages leaves out
+        self._own_loaded = own_loaded()
         enclosing = active_run() if attach else None
         if enclosing is not None and enclosing._attach is not None and enclosing is enclosing._attach.base:
             if self._claim(enclosing._attach, catch_sigterm):
@@ -383,7 +386,7 @@ class LiveRun:
         rec.outputs = outputs or {}
         rec.params = to_params(self.params)
         if packages is True:
-            packages = _packages(self.repo)
+            packages = _packages(self.repo, self._own_loaded)
         if isinstance(packages, dict):
             rec.env["packages"] = packages
         rec.error = error
@@ -411,7 +414,7 @@ class LiveRun:
 
         event = {"e": "end", "status": status, "params": to_params(self.params),
                  "metrics": {k: encode_metric(v) for k, v in metrics.items()}, "outputs": outputs,
-                 "error": error, "packages": _packages(self.repo)}
+                 "error": error, "packages": _packages(self.repo, self._own_loaded)}
         try:
             self._attach.report(event)
         except TmtError as e:
@@ -573,12 +576,12 @@ def _as_step(step: Any) -> int:
     raise MetricTypeError(f"step must be an integer, got {type(step).__name__} {step!r}")
 
 
-def _packages(repo) -> dict[str, str]:
+def _packages(repo, preloaded: frozenset[str]) -> dict[str, str]:
     """env.packages; never a reason for a run to fail (an odd environment gives {})."""
     from tmt.recorder.packages import imported_packages
 
     try:
-        return imported_packages(repo.cache_dir)
+        return imported_packages(repo.cache_dir, preloaded)
     except Exception as e:  # noqa: BLE001
         warn(f"could not list the imported packages: {type(e).__name__}: {e}")
         return {}
