@@ -168,6 +168,15 @@ class MissingDependency(TmtError):
     """An optional dependency (an extra) is needed for this call."""
 
 
+class CommandError(TmtError):
+    """`tmt run`'s command could not be started: not found (exit 127, as shells say) or not
+    executable (126)."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 127) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
 class RemoteError(TmtError):
     """A remote (tmt remote, push, pull, clone) is unknown, unreachable, refused us or holds
     something tmt cannot read."""

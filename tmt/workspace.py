@@ -187,15 +187,18 @@ def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo |
     """Restore run `ref`'s code: into the code root (see the module doc), or into `to`.
 
     `to` gets a read-only copy (hard links into the store; reflinks or copies for root) and
-    must not exist or be empty.
+    must not exist or be empty; its `.tmt` pointer file makes runs started inside it record
+    into this store.
     """
     repo = repo or Repo.find()
     record = _resolve(ref, repo)
     tree = _code_tree(record)
     if to is not None:
+        from tmt.repo import write_pointer
         from tmt.snapshot.checkout import materialize
 
         stats = materialize(repo.store, tree, to, bounds=repo.tree_bounds)
+        write_pointer(to, repo.tmt_dir)  # runs started in the view record into this store
         return CheckoutResult(record.id, record.name, tree, Path(to), written=stats.files)
     return _checkout_in_place(repo, record, tree, force=force, ref=ref if isinstance(ref, str) else record.id[:8],
                               progress=progress)

@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "migrate": "Import the runs of a tmt 0.1.8 store.",
     "plot": "Plot a step series of several runs, overlaid.",
     "timeline": "A metric across runs in the order they ran, its jumps explained.",
+    "run": "Record any command as a run, without changing it.",
+    "rerun": "Run a recorded run's code again, as a new run.",
 }
 
 

@@ -353,10 +353,13 @@ class Run:
         return s
 
     def checkout(self, target: str | os.PathLike[str]) -> Path:
-        """Materialize the run's code into `target` (new or empty): read-only hard links."""
+        """Materialize the run's code into `target` (new or empty): read-only hard links, and
+        a `.tmt` pointer file so that runs started inside it record into this store."""
+        from tmt.repo import write_pointer
         from tmt.snapshot.checkout import materialize
 
         materialize(self.repo.store, self._code_tree(), target, bounds=self.repo.tree_bounds)
+        write_pointer(target, self.repo.tmt_dir)
         return Path(target)
 
     def code_path(self) -> Path:
@@ -375,6 +378,9 @@ class Run:
             _rmtree_readonly(tmp)
         try:
             materialize(self.repo.store, tree, tmp, bounds=self.repo.tree_bounds)
+            from tmt.repo import write_pointer
+
+            write_pointer(tmp, self.repo.tmt_dir, relative=True)  # inside the store: moves with it
             try:
                 os.rename(tmp, folder)
             except OSError:

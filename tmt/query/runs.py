@@ -333,7 +333,8 @@ def select(
         bad = sorted(wanted - set(STATUS_CHOICES))
         if bad:
             raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
-        stored = {("running" if s == "crashed" else s) for s in wanted}
+        # crashed: stored by `tmt run` (a killed command), or a dead `running` record
+        stored = wanted | ({"running"} if "crashed" in wanted else set())
         clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
         args.extend(sorted(stored))
     # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
