@@ -8,11 +8,21 @@ save). gc runs a fixed number of times meanwhile; then fsck must find nothing mi
 """
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tmt.maintenance import fsck, gc
+from tmt.records.io import write_record
+from tmt.records.model import Record, new_run_id
+from tmt.snapshot.tree import TreeEntry, encode_tree
+from tmt.store.ids import hash_bytes
+from tmt.store.pins import PinFile
+
+gcmod = importlib.import_module("tmt.maintenance.gc")
 
 RAW_WRITER = textwrap.dedent('''
     import os, sys
@@ -112,3 +122,57 @@ def test_gc_racing_writers_loses_nothing(repo, python, tmp_path):
     final = fsck(repo)
     assert final.ok, [p.message for p in final.remaining][:5]
     assert not final.by_kind("dangling_object")
+
+
+@pytest.mark.parametrize("released_after", ["records", "pins"])
+def test_writer_publishing_and_unpinning_during_the_second_mark_loses_nothing(repo, monkeypatch, released_after):
+    """The interleaving the loop above can only hit by chance, made to happen every time.
+
+    A writer re-uses an old unreferenced tree (dedup): it pins it and finds it present just
+    before gc moves it aside; then, while gc marks again, it publishes its record and drops
+    its pin, right after gc's read of the records (or of the pins). gc must see the pin or
+    the record, whichever it reads second, and put the tree back.
+    """
+    blob = repo.store.put(b"shared content")
+    old = repo.store.put(encode_tree([TreeEntry(b"f", "f", blob, 14)]))  # its record was deleted
+    pin = PinFile(repo.tmt_dir)
+    rec = Record(id=new_run_id(), name="w", status="completed", created_at="2026-01-01T00:00:00+00:00")
+    real_scan, real_load, real_pins = gcmod._Gc._scan, gcmod._Gc._load_records, gcmod._Gc._live_pins
+    state = {"armed": False, "released": False}
+
+    def scan(self, marker):  # after the first mark, before the move: pin, find, write the top
+        out = real_scan(self, marker)
+        assert old in {oid for oid, _ in out}
+        pin.add([blob, old])
+        assert repo.store.has(old) and repo.store.has(blob)
+        top = encode_tree([TreeEntry(b"lib", "d", old, 0)])
+        pin.add([hash_bytes(top)])
+        rec.code = {"root": ".", "tree": repo.store.put(top)}
+        state["armed"] = True
+        return out
+
+    def release(what):
+        if state["armed"] and not state["released"] and what == released_after:
+            write_record(repo.experiments_dir, repo.tmp_dir, rec)
+            pin.close()
+            state["released"] = True
+
+    def load(self, first):
+        out = real_load(self, first)
+        release("records")
+        return out
+
+    def pins(self, first):
+        out = real_pins(self, first)
+        release("pins")
+        return out
+
+    monkeypatch.setattr(gcmod._Gc, "_scan", scan)
+    monkeypatch.setattr(gcmod._Gc, "_load_records", load)
+    monkeypatch.setattr(gcmod._Gc, "_live_pins", pins)
+    r = gc(repo, grace=0)
+    assert state["released"] and r.objects_restored == 2
+    assert repo.store.get(old, verify=True) and repo.store.has(blob)
+    check = fsck(repo)
+    assert check.ok, [p.message for p in check.remaining]
+
