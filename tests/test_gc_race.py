@@ -176,3 +176,39 @@ def test_writer_publishing_and_unpinning_during_the_second_mark_loses_nothing(re
     check = fsck(repo)
     assert check.ok, [p.message for p in check.remaining]
 
+
+def test_tree_pinned_before_it_is_written_is_walked_when_a_record_needs_it(repo, monkeypatch):
+    """A snapshot pins its new trees, then its new blobs, then publishes them all. A first
+    mark that reads the pin in between marks the tree (not written yet: it cannot be read)
+    as a plain id, and does not see the blob, which is published before the scan and moved
+    aside. When the run has ended before the second mark (record published, pin dropped),
+    only its record reaches the tree, and gc must walk it then to keep the blob."""
+    data = b"a file the run added"
+    blob = hash_bytes(data)
+    tree = encode_tree([TreeEntry(b"new.py", "f", blob, len(data))])
+    tree_id = hash_bytes(tree)
+    pin = PinFile(repo.tmt_dir)
+    pin.add([tree_id])  # read by the first mark: the tree does not exist yet
+    rec = Record(id=new_run_id(), name="w", status="completed", created_at="2026-01-01T00:00:00+00:00",
+                 code={"root": ".", "tree": tree_id})
+    real_scan, real_pins = gcmod._Gc._scan, gcmod._Gc._live_pins
+
+    def scan(self, marker):  # after the first mark: the blob is pinned, both are published
+        pin.add([blob])
+        repo.store.put(data)
+        repo.store.put(tree)
+        return real_scan(self, marker)
+
+    def pins(self, first):
+        if not first:  # the run ended before the second mark
+            write_record(repo.experiments_dir, repo.tmp_dir, rec)
+            pin.close()
+        return real_pins(self, first)
+
+    monkeypatch.setattr(gcmod._Gc, "_scan", scan)
+    monkeypatch.setattr(gcmod._Gc, "_live_pins", pins)
+    r = gc(repo, grace=0)
+    assert (r.objects_restored, r.objects_deleted) == (1, 0)  # the blob was moved aside, then back
+    assert repo.store.get(blob, verify=True) == data
+    check = fsck(repo)
+    assert check.ok, [p.message for p in check.remaining]
