@@ -131,7 +131,7 @@ def test_object_pinned_while_gc_runs_is_put_back(proj, monkeypatch):
         if not first:  # between "move aside" and "mark again": the writer pins and re-adds
             assert not proj.store.has(oid)
             pin.add([oid])
-        return real(tmt_dir)
+        return real(self, first)
 
     monkeypatch.setattr(gcmod._Gc, "_live_pins", pins)
     r = gc(proj, grace=0)
