@@ -333,7 +333,8 @@ class _Check:
         if data is not None:
             return data  # verified while hashing
         try:
-            data = self.store.get(oid, limit=treemod.MAX_TREE_BYTES)
+            # fsck checks what is here: a lazy clone's missing tree is not fetched (not_fetched)
+            data = self.store.get(oid, limit=treemod.MAX_TREE_BYTES, fetch=False)
         except ObjectNotFound:
             raise TreeProblem("missing", "missing from the store") from None
         except CorruptObject as e:
@@ -449,7 +450,7 @@ class _Check:
             if size is not None:
                 return size
             try:
-                return self.store.stat(oid).st_size
+                return self.store.stat(oid, _fetch=False).st_size
             except (ObjectNotFound, CorruptObject, UnsafePath):
                 return None
 

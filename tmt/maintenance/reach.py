@@ -121,7 +121,7 @@ def store_reader(store: ObjectStore, elsewhere: dict[str, str] | None = None) ->
 
     def read(oid: ObjectId) -> bytes:
         try:
-            return store.get(oid, limit=MAX_TREE_BYTES)
+            return store.get(oid, limit=MAX_TREE_BYTES, fetch=False)  # gc: never a download
         except ObjectNotFound:
             pass
         except CorruptObject as e:

@@ -84,10 +84,11 @@ class ObjectStore:
             raise CorruptObject(oid, f"it is {describe(st.st_mode)}, not a file")
         return st
 
-    def get(self, oid: ObjectId, *, verify: bool = False, limit: int | None = None) -> bytes:
+    def get(self, oid: ObjectId, *, verify: bool = False, limit: int | None = None, fetch: bool = True) -> bytes:
         """The object's bytes. With `limit`, an object longer than that is refused
-        (CorruptObject): a caller that expects a tree or a link target bounds its memory."""
-        data = self.head(oid, None if limit is None else limit + 1)
+        (CorruptObject): a caller that expects a tree or a link target bounds its memory.
+        `fetch=False` reads only what is here, even in a lazy clone (gc, fsck)."""
+        data = self.head(oid, None if limit is None else limit + 1, _fetch=fetch)
         if limit is not None and len(data) > limit:
             raise CorruptObject(oid, f"it is larger than {limit} bytes")
         if verify and hash_bytes(data) != oid:
