@@ -103,10 +103,10 @@ class RunDiff:
             yield file_diff(self.repo.store, change, context=context, binary_patch=binary_patch)
 
 
-def diff(a: Any, b: Any = None, *, repo: Repo | None = None, progress=None) -> RunDiff:
+def diff(a: Any, b: Any = None, *, repo: "Repo | str | os.PathLike[str] | None" = None, progress=None) -> RunDiff:
     """Compare run `a` with run `b`, or with the working tree when `b` is None
     (`progress(phase, done, total)` follows that snapshot, as in snapshot_repo)."""
-    repo = repo or Repo.find()
+    repo = Repo.resolve(repo)
     ra = _resolve(a, repo)
     a_tree = code_tree(ra, required=False)
     if b is None:
@@ -182,7 +182,7 @@ class _Expect:
     regular: bool
 
 
-def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo | None = None,
+def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: "Repo | str | os.PathLike[str] | None" = None,
              force: bool = False, progress=None) -> CheckoutResult:
     """Restore run `ref`'s code: into the code root (see the module doc), or into `to`.
 
@@ -190,7 +190,7 @@ def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo |
     must not exist or be empty; its `.tmt` pointer file makes runs started inside it record
     into this store.
     """
-    repo = repo or Repo.find()
+    repo = Repo.resolve(repo)
     record = _resolve(ref, repo)
     tree = _code_tree(record)
     if to is not None:

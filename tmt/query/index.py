@@ -848,10 +848,8 @@ def index_for(repo: "Repo") -> Index:
     return idx
 
 
-def rebuild_index(repo: "Repo | None" = None) -> int:
+def rebuild_index(repo: "Repo | str | os.PathLike[str] | None" = None) -> int:
     """Rebuild .tmt/index.sqlite from the records (it is a cache); returns the run count."""
-    if repo is None:
-        from tmt.repo import Repo
+    from tmt.repo import Repo
 
-        repo = Repo.find()
-    return index_for(repo).rebuild()
+    return index_for(Repo.resolve(repo)).rebuild()

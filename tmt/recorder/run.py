@@ -238,7 +238,13 @@ class LiveRun:
         if enclosing is not None and enclosing._attach is not None and enclosing is enclosing._attach.base:
             if self._claim(enclosing._attach, catch_sigterm):
                 return
-        repo = self.repo = self.repo or _open_repo(self.config_path)
+        if self.repo is None:
+            self.repo = _open_repo(self.config_path)
+        else:  # a path or a Repo (Repo.resolve: a path never creates a store)
+            from tmt.repo import Repo
+
+            self.repo = Repo.resolve(self.repo)
+        repo = self.repo
         ensure_store_gitignore(repo.tmt_dir)  # stores made before tmt wrote one get it now
         self.id = new_run_id()
         if self._parent_given is not None:

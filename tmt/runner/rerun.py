@@ -171,7 +171,7 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
     from tmt.repo import Repo, write_pointer
     from tmt.snapshot.checkout import materialize
 
-    repo = repo or Repo.find()
+    repo = Repo.resolve(repo)
     old = get(ref, repo=repo)
     record = old.record
     tree = code_tree(record)
