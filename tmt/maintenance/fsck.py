@@ -22,7 +22,6 @@ query index, then checks again and says what it could not repair.
 """
 from __future__ import annotations
 
-import errno
 import os
 import stat as statmod
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from tmt.maintenance.gc import restore_trash, stale_journals, trash_dirs
+from tmt.maintenance.gc import restore_trash, stale_journals
 from tmt.maintenance.lock import LOCK_NAME, GcLock, is_held, os_error
 from tmt.maintenance.reach import (
     TREE_MAGIC, Marker, RecordCache, TreeProblem, looks_like_tree, record_roots, store_reader,
@@ -45,7 +44,8 @@ from tmt.snapshot import tree as treemod
 from tmt.errors import CorruptObject, InvalidTree, ObjectNotFound, StoreError, TreeTooLarge, UnsafePath, UsageError
 from tmt.snapshot import statcache
 from tmt.store import nofollow
-from tmt.store.ids import HEX_DIGITS, ObjectId, hash_bytes
+from tmt.store.ids import ObjectId, hash_bytes
+from tmt.store.objects import quarantine_path
 from tmt.store.pins import live_pins
 
 ERROR, INFO = "error", "info"
@@ -63,11 +63,8 @@ SEVERITY = {
     "stray_file": INFO,
     "not_fetched": INFO,  # a lazy clone's missing object: its remote has it (tmt clone --lazy)
 }
-QUARANTINE = "quarantine"
 _CHUNK = 1 << 20
 _TREE_KEEP_MAX = 1 << 20  # tree-like objects up to this size are kept in memory for the walk
-_O_RDONLY = nofollow.O_READ  # never a link, never blocking on a FIFO
-_WHOLE_READ_MAX = 16 << 20  # read smaller objects in one call; stream bigger ones
 
 Progress = Callable[[str, int, int], None]
 
@@ -183,7 +180,7 @@ def _unplant_lock(tmt_dir: Path) -> list[Problem]:
     if statmod.S_ISREG(mode):
         return []
     p = Problem("unsafe_path", nofollow.unsafe(path, mode, "file").message, path=str(path))
-    p.repair, p.repaired = f"moved to {_quarantine(tmt_dir, path)}", True
+    p.repair, p.repaired = f"moved to {quarantine_path(tmt_dir, path)}", True
     return [p]
 
 
@@ -238,7 +235,7 @@ class _Check:
         self.r.problems.append(Problem(kind, message, id, path))
 
     def _trash(self) -> None:
-        dirs = trash_dirs(self.tmt_dir)
+        dirs = self.store.asides()
         if dirs and is_held(self.tmt_dir):
             self.r.notes.append(
                 "a gc is running: objects it has moved aside for a moment may be reported missing; "
@@ -246,12 +243,12 @@ class _Check:
             )
         elif dirs:
             for d in dirs:
-                n = sum(1 for _ in os.scandir(d))
+                n = sum(1 for _ in d.scan())
                 self.add(
                     "leftover_trash",
                     f"{d.name} holds {n} object(s) moved aside by a gc that did not finish; "
                     "`tmt gc` or `tmt fsck --repair` moves them back",
-                    path=str(d),
+                    path=str(self.tmt_dir / d.name),
                 )
 
     def _records(self) -> list:
@@ -282,51 +279,40 @@ class _Check:
         return records
 
     def _start_hashing(self, pool: ThreadPoolExecutor):
-        """Submit the re-hash of every object, one group of fan-out folders per task.
+        """Submit the re-hash of every object, one group of shards (fan-out folders) per task.
 
         BLAKE3 and file reads release the GIL, so threads overlap the real work; listing
         inside the tasks (no separate stat pass) keeps the Python overhead per object small.
         """
-        odir = os.fspath(self.store.objects_dir)
-        try:
-            fans = sorted(os.listdir(odir))
-        except FileNotFoundError:
-            fans = []
-        todo = []
-        if not _real_dir(odir):
-            fans = []  # a link: reported as unsafe_path, never read through
-        for fan in fans:
-            fpath = f"{odir}/{fan}"
-            if len(fan) == 2 and set(fan) <= HEX_DIGITS and not _real_dir(fpath):
-                continue  # a link or a file where a fan-out folder belongs: an unsafe_path
-            if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
-                self.add("stray_file", f"{fpath} is not an object fan-out folder", path=fpath)
-                continue
-            todo.append(fan)
+        for path, what in self.store.strays():
+            self.add("stray_file", f"{path} is not {what}", path=path)
+        todo = self.store.shards()
         # About 8 tasks per thread: few enough that per-task cost vanishes, enough to balance.
         per = max(1, len(todo) // (self.threads * 8))
-        groups = [[(f"{odir}/{f}", f) for f in todo[i : i + per]] for i in range(0, len(todo), per)]
+        groups = [todo[i : i + per] for i in range(0, len(todo), per)]
         self.progress("hash", 0, len(todo))
-        return len(todo), [pool.submit(_hash_fans, g) for g in groups]
+        return len(todo), [pool.submit(_hash_shards, self.store, g) for g in groups]
 
     def _collect(self, pending) -> None:
         total, futures = pending
         nbytes = done = 0
         for fut in futures:
             results = fut.result()
-            for sizes, bad, stray, n, trees in results:
+            for sizes, bad, n, trees in results:
                 self.tree_bytes.update(trees)
                 self.sizes.update(sizes)
                 self.corrupt.update(bad)
                 nbytes += n
-                for path in stray:
-                    self.add("stray_file", f"{path} is not an object", path=path)
             done += len(results)
             self.progress("hash", done, total)
         self.r.objects_checked = len(self.sizes)
         self.r.bytes_checked = nbytes
         for oid, reason in sorted(self.corrupt.items()):
-            self.add("corrupt_object", f"object {oid} is corrupt: {reason}", oid, self.store._fspath(oid))
+            self.add("corrupt_object", f"object {oid} is corrupt: {reason}", oid, self._where(oid))
+
+    def _where(self, oid: ObjectId) -> str:
+        """An object's place for messages: its file, or its id where the store has no files."""
+        return self.store.local_path(oid) or oid
 
     def _read(self, oid: ObjectId) -> bytes:
         data = self.tree_bytes.get(oid)
@@ -374,7 +360,7 @@ class _Check:
                         "bad_tree",
                         f"tree {tree} says {e.name.decode('utf-8', 'replace')} has {e.size} bytes, "
                         f"but its object {e.oid} has {actual}",
-                        tree, self.store._fspath(tree),
+                        tree, self._where(tree),
                     )
         record_problems = dict(marker.problems)
         # Live runs' pins are roots too: their objects are not dangling, though they may not
@@ -406,7 +392,7 @@ class _Check:
             if oid not in self.corrupt:
                 self.r.problems.append(Problem(
                     "dangling_object", f"object {oid} is not referenced by any run ({self.sizes[oid]} bytes)",
-                    oid, self.store._fspath(oid), size=self.sizes[oid],
+                    oid, self._where(oid), size=self.sizes[oid],
                 ))
         self.marker = marker
 
@@ -450,7 +436,7 @@ class _Check:
             if size is not None:
                 return size
             try:
-                return self.store.stat(oid, _fetch=False).st_size
+                return self.store.stat(oid, fetch=False).st_size
             except (ObjectNotFound, CorruptObject, UnsafePath):
                 return None
 
@@ -472,7 +458,7 @@ class _Check:
         if not missing:
             return
         busy = is_held(self.tmt_dir)  # a running gc's trash is a moment's stay; a crashed one's is not
-        gone = {p.id for p in missing if not self.store.has(p.id) and not (busy and _in_trash(self.tmt_dir, p.id))}
+        gone = {p.id for p in missing if not self.store.has(p.id) and not (busy and _in_trash(self.store, p.id))}
         if gone:
             try:
                 now, _ = RecordCache(self.repo.experiments_dir).load()
@@ -488,8 +474,8 @@ class _Check:
         self.r.problems = [p for p in self.r.problems if p.kind != "missing_object" or p.id in gone]
 
 
-def _in_trash(tmt_dir: Path, oid: str) -> bool:
-    return any(os.path.lexists(d / oid) for d in trash_dirs(tmt_dir))
+def _in_trash(store, oid: str) -> bool:
+    return any(d.has(oid) for d in store.asides())
 
 
 def _real_dir(path: str) -> bool:
@@ -499,86 +485,27 @@ def _real_dir(path: str) -> bool:
         return False
 
 
-def _hash_fans(group: list[tuple[str, str]]) -> list:
-    return [_hash_fan(path, fan) for path, fan in group]
+def _hash_shards(store, shards: list[str]) -> list:
+    return [_hash_shard(store, shard) for shard in shards]
 
 
-def _hash_fan(path: str, fan: str):
-    """(sizes, corrupt, stray paths, bytes read, tree-like bytes) of one objects/xx folder.
-
-    Hot loop: os.open/os.read sized by fstat (one allocation, no file object), the id's
-    syntax checked only when the hash does not match it.
-    """
+def _hash_shard(store, shard: str):
+    """(sizes, corrupt, bytes read, tree-like bytes) of one shard, read back by the store."""
     sizes: dict[str, int] = {}
     bad: list[tuple[str, str]] = []
-    stray: list[str] = []
     trees: dict[str, bytes] = {}
     nbytes = 0
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return sizes, bad, stray, 0, trees
-    for name in names:
-        fpath = f"{path}/{name}"
-        if len(name) != 62:
-            stray.append(fpath)
-            continue
-        oid = fan + name
-        try:
-            fd = os.open(fpath, _O_RDONLY)
-        except FileNotFoundError:
-            continue  # removed by a concurrent gc: not our business
-        except OSError as e:
-            if not set(name) <= HEX_DIGITS:
-                stray.append(fpath)
-                continue
-            sizes[oid] = 0
-            if e.errno == errno.ELOOP:  # O_NOFOLLOW met a link: never followed
-                bad.append((oid, "it is a symbolic link, not a file"))
-            else:
-                bad.append((oid, f"cannot be read: {e.strerror}"))
-            continue
-        try:
-            st = os.fstat(fd)
-            if not statmod.S_ISREG(st.st_mode):  # a FIFO (opened without blocking), device, folder
-                if not set(name) <= HEX_DIGITS:
-                    stray.append(fpath)
-                    continue
-                sizes[oid] = 0
-                bad.append((oid, f"it is {nofollow.describe(st.st_mode)}, not a file"))
-                continue
-            if st.st_size <= _WHOLE_READ_MAX:
-                data = os.read(fd, st.st_size)
-                if len(data) < st.st_size:  # a short read: finish it
-                    parts = [data]
-                    while chunk := os.read(fd, _CHUNK):
-                        parts.append(chunk)
-                    data = b"".join(parts)
-                h = blake3(data)
-                size = len(data)
-            else:  # stream big objects: memory stays bounded
-                h = blake3()
-                size = 0
-                while chunk := os.read(fd, _CHUNK * 8):
-                    h.update(chunk)
-                    size += len(chunk)
-            digest = h.hexdigest()
-        except OSError as e:
-            sizes[oid] = 0
-            bad.append((oid, f"cannot be read: {e.strerror}"))
-            continue
-        finally:
-            os.close(fd)
-        if digest != oid:
-            if not set(name) <= HEX_DIGITS:
-                stray.append(fpath)
-                continue
-            bad.append((oid, f"its content hashes to {digest}"))
-        elif size <= _TREE_KEEP_MAX and data[:2] == TREE_MAGIC:
-            trees[oid] = data
+    for oid, size, digest, data, problem in store.verify(shard, keep=_TREE_KEEP_MAX):
         sizes[oid] = size
+        if problem is not None:
+            bad.append((oid, problem))
+            continue
+        if digest != oid:
+            bad.append((oid, f"its content hashes to {digest}"))
+        elif data is not None and data[:2] == TREE_MAGIC:
+            trees[oid] = data
         nbytes += size
-    return sizes, bad, stray, nbytes, trees
+    return sizes, bad, nbytes, trees
 
 
 # -- repairing --------------------------------------------------------------------------------
@@ -591,12 +518,13 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path], m
     unsafe = [Problem("unsafe_path", message, path=path) for path, message in nofollow.layout_problems(tmt_dir)]
     for p in unsafe:
         try:
-            p.repair = f"moved to {_quarantine(tmt_dir, Path(p.path))}"
+            p.repair = f"moved to {quarantine_path(tmt_dir, Path(p.path))}"
             p.repaired = True
         except OSError as e:
             p.repair = f"could not be moved aside: {e.strerror}; move it away by hand"
-    trash = [Problem("leftover_trash", f"{d.name}: objects moved aside by a gc that did not finish", path=str(d)) for d in trash_dirs(tmt_dir)]
-    restored_from_trash = restore_trash(tmt_dir)
+    trash = [Problem("leftover_trash", f"{d.name}: objects moved aside by a gc that did not finish",
+                     path=str(tmt_dir / d.name)) for d in repo.store.asides()]
+    restored_from_trash = restore_trash(repo.store)
     first = _Check(repo, progress, threads)
     first.run()
     unsafe = moved + unsafe
@@ -610,7 +538,7 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path], m
     for p in problems:
         if p.kind == "corrupt_object" and p.id:
             try:
-                p.repair = f"moved to {_quarantine(tmt_dir, Path(repo.store._fspath(p.id)), p.id)}"
+                p.repair = f"moved to {repo.store.quarantine(p.id)}"
                 moved += 1
             except FileNotFoundError:
                 pass
@@ -694,26 +622,6 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path], m
     if restored_from_trash:
         r.notes.append(f"moved {restored_from_trash} object(s) back from a crashed gc's trash")
     return r
-
-
-def _quarantine(tmt_dir: Path, path: Path, name: str | None = None) -> Path:
-    """Move `path` (a corrupt object, or whatever sits where tmt keeps its own folder or
-    file) into .tmt/quarantine/ by rename: nothing is deleted, and a link moves as a link.
-    A quarantine folder that is itself a link is renamed aside in the store folder."""
-    qpath = tmt_dir / QUARANTINE
-    if path == qpath:
-        dst = tmt_dir / f"{QUARANTINE}.unsafe-{os.urandom(4).hex()}"
-        os.rename(path, dst)
-        return dst
-    qdir = Path(nofollow.own_dir(tmt_dir, QUARANTINE, create=True))
-    base = name or os.path.relpath(path, tmt_dir).replace("/", "_")
-    dst = qdir / base
-    i = 1
-    while os.path.lexists(dst):
-        dst = qdir / f"{base}.{i}"
-        i += 1
-    os.rename(path, dst)
-    return dst
 
 
 def _why_not(oid: str, want: dict[str, int], trees: set[str]) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tmt._sys import host_label, hostname, pid_alive, token_hex
+from tmt._sys import host_label, pid_alive
 from tmt._units import parse_duration
 from tmt.errors import RecordError, TmtError, UnsafePath, UsageError
 from tmt.maintenance.lock import GcLock, os_error
@@ -38,10 +38,14 @@ from tmt.records.io import read_record, record_path
 from tmt.records.model import Record, effective_status, is_run_id
 from tmt.records.series import JOURNAL_DIRNAME, JOURNAL_SUFFIX
 from tmt.repo import Repo
-from tmt.store.fsutil import LINK_UNSUPPORTED, tmp_owner
-from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId
-from tmt.store.nofollow import TRASH_PREFIX, UNSAFE_HINT, layout_problems, own_dir
+from tmt.store.fsutil import tmp_owner
+from tmt.store.ids import ObjectId
+from tmt.store.nofollow import UNSAFE_HINT, layout_problems, own_dir
 from tmt.store.pins import live_pin_owners, live_pins, remove_dead_pins
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tmt.store.backend import Aside, ObjectBackend
 
 DEFAULT_GRACE_S = 3600.0
 #: a temp file whose pid is not alive here must also be this old: older names ("<pid>-<rand>")
@@ -150,7 +154,7 @@ class _Gc:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise UnsafePath(f"{problems[0][1]}{more}; gc changes nothing", UNSAFE_HINT)
         # A crashed gc's trash goes back first, dry run or not: that only undoes damage.
-        self.r.trash_restored = restore_trash(self.tmt_dir)
+        self.r.trash_restored = restore_trash(self.store)
         pins = self._live_pins(first=True)  # pins before records (module docstring)
         records = self._load_records(first=True)
         if self.keep_last is not None:
@@ -161,12 +165,12 @@ class _Gc:
         self.r.objects_deleted = len(candidates)
         self.r.bytes_freed = sum(size for _, size in candidates)
         if self.dry_run:
-            self.r.temp_files_removed = len(stale_tmp_files(self.store.tmp_dir, self.grace_s))
+            self.r.temp_files_removed = len(stale_tmp_files(self.repo.tmp_dir, self.grace_s))
             self.r.journals_removed = len(stale_journals(self.repo, self.grace_s))
             return
         if candidates:
             self._sweep(marker, candidates)
-        self.r.temp_files_removed = remove_stale_tmp(self.store.tmp_dir, self.grace_s)
+        self.r.temp_files_removed = remove_stale_tmp(self.repo.tmp_dir, self.grace_s)
         self.r.journals_removed = remove_stale_journals(self.repo, self.grace_s)
 
     # -- records ---------------------------------------------------------------------------
@@ -218,7 +222,7 @@ class _Gc:
         return live_pins(self.tmt_dir)
 
     def _mark(self, marker: Marker, records: list[Record], pins: set[ObjectId],
-              trash: dict[str, str] | None = None) -> None:
+              trash: Aside | None = None) -> None:
         """Mark from `records` and from `pins`, which the caller read *before* the records."""
         self.progress("mark", 0, len(records))
         trees: list[tuple[ObjectId, str]] = []
@@ -254,66 +258,43 @@ class _Gc:
         """Unreachable objects older than the grace period, with their sizes."""
         now = time.time()
         out: list[tuple[ObjectId, int]] = []
-        try:
-            fans = sorted(os.listdir(own_dir(self.tmt_dir, "objects")))
-        except FileNotFoundError:
-            return out
         marked = marker.marked
-        for i, fan in enumerate(fans):
-            if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
-                continue
-            try:
-                it = os.scandir(own_dir(self.tmt_dir, f"objects/{fan}"))  # checked: never a link
-            except (NotADirectoryError, FileNotFoundError):
-                continue
-            with it:
-                for entry in it:
-                    oid = fan + entry.name
-                    if len(oid) != OID_HEX_LEN or not set(entry.name) <= HEX_DIGITS:
-                        continue  # not an object: fsck reports it, gc leaves it alone
-                    if oid in marked:
-                        self.r.objects_kept += 1
-                        continue
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    if now - st.st_mtime < self.grace_s:
-                        self.r.objects_young += 1
-                        continue
-                    out.append((ObjectId(oid), st.st_size))
-            self.progress("scan", i + 1, len(fans))
+        shards = self.store.shards()
+        for i, shard in enumerate(shards):
+            for info in self.store.scan(shard):  # names that are not ids: fsck's, gc leaves them
+                if info.oid in marked:
+                    self.r.objects_kept += 1
+                elif now - info.mtime < self.grace_s:
+                    self.r.objects_young += 1
+                else:
+                    out.append((info.oid, info.size))
+            self.progress("scan", i + 1, len(shards))
         return out
 
     # -- moving aside, re-marking, deleting -----------------------------------------------
 
     def _sweep(self, marker: Marker, candidates: list[tuple[ObjectId, int]]) -> None:
         self.store.bump_epoch()  # before any object leaves objects/
-        trash_dir = self.tmt_dir / f"{TRASH_PREFIX}{hostname()}-{os.getpid()}-{token_hex(4)}"
-        trash_dir.mkdir()
+        trash = self.store.new_aside()
         try:
-            self._sweep_into(trash_dir, marker, candidates)
+            self._sweep_into(trash, marker, candidates)
         except BaseException:
             # Whatever went wrong (a permission error, Ctrl-C), nothing stays in the trash:
             # every object still there goes back, reachable or not; the next gc decides again.
-            for entry in os.scandir(trash_dir):
-                if len(entry.name) == OID_HEX_LEN and set(entry.name) <= HEX_DIGITS:
-                    _put_back(self.store, entry.path, ObjectId(entry.name))
+            for info in trash.scan():
+                trash.put_back(info.oid)
             raise
         finally:
-            _rmdir_quiet(trash_dir)
+            trash.close()
 
-    def _sweep_into(self, trash_dir: Path, marker: Marker, candidates: list[tuple[ObjectId, int]]) -> None:
-        moved: dict[str, str] = {}
+    def _sweep_into(self, trash: Aside, marker: Marker, candidates: list[tuple[ObjectId, int]]) -> None:
+        moved: list[ObjectId] = []
         sizes: dict[str, int] = {}
         total = len(candidates)
         for i, (oid, size) in enumerate(candidates):
-            dst = f"{trash_dir}/{oid}"
-            try:
-                os.rename(self.store._fspath(oid), dst)
-            except FileNotFoundError:
+            if not trash.move(oid):
                 continue
-            moved[oid] = dst
+            moved.append(oid)
             sizes[oid] = size
             if i % 1024 == 0:
                 self.progress("move", i, total)
@@ -322,45 +303,42 @@ class _Gc:
         # Second mark, only after every move: new pins and records written meanwhile. Pins
         # first: a writer publishes its record before it drops its pin, so a pin that is
         # gone when we read the pins left a record that the listing after it includes.
-        marker.read = store_reader(self.store, moved)
+        marker.read = store_reader(self.store, trash)
         pins = self._live_pins(first=False)
         records = self._load_records(first=False)
-        self._mark(marker, records, pins, trash=moved)
+        self._mark(marker, records, pins, trash=trash)
         now = time.time()
-        doomed: list[str] = []
+        doomed: list[ObjectId] = []
         restored = 0
-        for oid, path in moved.items():
+        for oid in moved:
             keep = oid in marker.marked
             if not keep and self.grace_s > 0:
-                try:
-                    # A writer that refreshed the mtime just before our rename counts as new.
-                    keep = now - os.stat(path).st_mtime < self.grace_s
-                except FileNotFoundError:
+                # A writer that refreshed the mtime just before our rename counts as new.
+                mtime = trash.mtime(oid)
+                if mtime is None:
                     continue
+                keep = now - mtime < self.grace_s
             if keep:
-                _put_back(self.store, path, oid)
+                trash.put_back(oid)
                 restored += 1
             else:
                 doomed.append(oid)
-        deleted, freed = self._delete(doomed, moved, sizes)
+        deleted, freed = self._delete(trash, doomed, sizes)
         self.r.objects_deleted = deleted
         self.r.bytes_freed = freed
         self.r.objects_restored = restored
         self.r.objects_kept += restored
 
-    def _delete(self, doomed: list[str], moved: dict[str, str], sizes: dict[str, int]) -> tuple[int, int]:
-        """Unlink in threads: an unlink can cost 0.2 ms (ext4 with discard), and they overlap."""
+    def _delete(self, trash: Aside, doomed: list[ObjectId], sizes: dict[str, int]) -> tuple[int, int]:
+        """Delete in threads: an unlink can cost 0.2 ms (ext4 with discard), and they overlap."""
         chunks = [doomed[i : i + 256] for i in range(0, len(doomed), 256)]
 
-        def unlink_all(chunk: list[str]) -> tuple[int, int]:
+        def delete_all(chunk: list[ObjectId]) -> tuple[int, int]:
             n = b = 0
             for oid in chunk:
-                try:
-                    os.unlink(moved[oid])
-                except FileNotFoundError:
-                    continue
-                n += 1
-                b += sizes[oid]
+                if trash.delete(oid):
+                    n += 1
+                    b += sizes[oid]
             return n, b
 
         deleted = freed = 0
@@ -369,14 +347,14 @@ class _Gc:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(DELETE_THREADS) as pool:
-                results = pool.map(unlink_all, chunks)
+                results = pool.map(delete_all, chunks)
                 for chunk, (n, b) in zip(chunks, results):
                     deleted += n
                     freed += b
                     self.progress("delete", deleted, len(doomed))
         else:
             for chunk in chunks:
-                deleted, freed = unlink_all(chunk)
+                deleted, freed = delete_all(chunk)
         self.progress("delete", len(doomed), len(doomed))
         return deleted, freed
 
@@ -388,70 +366,20 @@ def _created_key(rec: Record):
         return 0.0
 
 
-def _put_back(store, trash_path: str, oid: ObjectId) -> None:
-    # link() never replaces: if a writer re-wrote the object meanwhile, its copy stays. It
-    # never follows a link either (a planted one would become a hard link to its target).
-    final = store._fspath(oid)
-    try:
-        os.link(trash_path, final, follow_symlinks=False)
-    except FileExistsError:
-        pass
-    except FileNotFoundError:
-        store._fan(oid, create=True)
-        try:
-            os.link(trash_path, final, follow_symlinks=False)
-        except FileExistsError:
-            pass
-    except OSError as e:
-        if e.errno not in LINK_UNSUPPORTED:
-            raise
-        os.replace(trash_path, final)  # no hard links here: rename (same bytes either way)
-        return
-    os.unlink(trash_path)
+def restore_trash(store: ObjectBackend) -> int:
+    """Put every object of a crashed gc's trash back into the store; return how many.
 
-
-def _rmdir_quiet(path: Path) -> None:
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-def trash_dirs(tmt_dir: Path) -> list[Path]:
-    """gc's trash folders: real folders only (a link named trash-* is never followed; fsck
-    reports it as unsafe_path)."""
-    out = []
-    try:
-        names = os.listdir(tmt_dir)
-    except FileNotFoundError:
-        return []
-    for name in sorted(names):
-        if name.startswith(TRASH_PREFIX):
-            try:
-                if statmod.S_ISDIR(os.lstat(os.path.join(tmt_dir, name)).st_mode):
-                    out.append(Path(tmt_dir) / name)
-            except OSError:
-                continue
-    return out
-
-
-def restore_trash(tmt_dir: Path) -> int:
-    """Move every object of a crashed gc's trash back into objects/; return how many.
-
-    Callers hold the gc lock, so no trash folder belongs to a live gc. Names that are not
-    object ids are left in place (and the folder with them) for a person to look at.
+    Callers hold the gc lock, so no set aside belongs to a live gc. Only regular files go
+    back; anything else (and names that are not object ids) stays, and the set with it, for
+    a person to look at.
     """
-    from tmt.store.objects import ObjectStore
-
-    store = ObjectStore(tmt_dir)
     n = 0
-    for d in trash_dirs(tmt_dir):
-        for entry in os.scandir(d):
-            name = entry.name
-            if len(name) == OID_HEX_LEN and set(name) <= HEX_DIGITS and entry.is_file(follow_symlinks=False):
-                _put_back(store, entry.path, ObjectId(name))
+    for trash in store.asides():
+        for info in list(trash.scan()):
+            if statmod.S_ISREG(info.mode):
+                trash.put_back(info.oid)
                 n += 1
-        _rmdir_quiet(d)
+        trash.close()
     return n
 
 

@@ -18,8 +18,10 @@ from tmt.records.model import Record
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.tree import MAX_DEPTH, MAX_TREE_BYTES
 from tmt.store.ids import ObjectId, is_oid
-from tmt.store.nofollow import open_fd, read_file
-from tmt.store.objects import ObjectStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tmt.store.backend import Aside, ObjectBackend
 
 #: Every tree starts with msgpack fixarray(2) then the format number 1.
 TREE_MAGIC = b"\x92\x01"
@@ -115,50 +117,40 @@ class TreeProblem(Exception):
 Reader = Callable[[ObjectId], bytes]  # raises TreeProblem
 
 
-def store_reader(store: ObjectStore, elsewhere: dict[str, str] | None = None) -> Reader:
-    """Read a tree from the store, or from `elsewhere` (id -> path, e.g. gc's trash), as
-    tmt.store.nofollow reads: never through a link, never blocking, at most MAX_TREE_BYTES."""
+def store_reader(store: ObjectBackend, aside: Aside | None = None) -> Reader:
+    """Read a tree from the store, or from `aside` (gc's trash) when it is there, never
+    fetching (gc), at most MAX_TREE_BYTES."""
 
     def read(oid: ObjectId) -> bytes:
-        try:
-            return store.get(oid, limit=MAX_TREE_BYTES, fetch=False)  # gc: never a download
-        except ObjectNotFound:
-            pass
-        except CorruptObject as e:
-            raise TreeProblem("corrupt", e.reason) from None
-        except StoreError as e:
-            raise TreeProblem("corrupt", e.message) from None
-        path = (elsewhere or {}).get(oid)
-        if path is not None:
+        for source in (store, aside):
+            if source is None:
+                continue
             try:
-                data = read_file(path, limit=MAX_TREE_BYTES)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                raise TreeProblem("corrupt", f"unreadable: {e.strerror}") from None
-            else:
-                if len(data) > MAX_TREE_BYTES:
-                    raise TreeProblem("corrupt", f"it is larger than {MAX_TREE_BYTES} bytes")
-                return data
+                if source is store:
+                    return store.get(oid, limit=MAX_TREE_BYTES, fetch=False)  # gc: never a download
+                return source.get(oid, limit=MAX_TREE_BYTES)
+            except ObjectNotFound:
+                continue
+            except CorruptObject as e:
+                raise TreeProblem("corrupt", e.reason) from None
+            except StoreError as e:
+                raise TreeProblem("corrupt", e.message) from None
         raise TreeProblem("missing", "missing from the store")
 
     return read
 
 
-def looks_like_tree(store: ObjectStore, oid: ObjectId, elsewhere: dict[str, str] | None = None) -> bool:
-    for path in (store._fspath(oid), (elsewhere or {}).get(oid)):
-        if path is None:
-            continue
+def looks_like_tree(store: ObjectBackend, oid: ObjectId, aside: Aside | None = None) -> bool:
+    """Whether the object (in the store, else in `aside`) starts as every tree does."""
+    try:
+        return store.head(oid, 2, fetch=False) == TREE_MAGIC
+    except (ObjectNotFound, CorruptObject, StoreError):
+        pass
+    if aside is not None:
         try:
-            fd, _ = open_fd(path)
-        except OSError:
-            continue
-        try:
-            return os.read(fd, 2) == TREE_MAGIC
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
+            return aside.head(oid, 2) == TREE_MAGIC
+        except (ObjectNotFound, CorruptObject, StoreError):
+            pass
     return False
 
 

@@ -38,24 +38,24 @@ class LocalStore:
         """Whether the object is here; CorruptObject when what is at its path is not a
         regular file (a push must not skip it as "not here", nor upload its target)."""
         try:
-            self._store.stat(ObjectId(oid), _fetch=False)
+            self._store.stat(ObjectId(oid), fetch=False)
         except ObjectNotFound:
             return False
         return True
 
     def path(self, oid: str) -> Path:
         """The object's file, checked to be a regular file (CorruptObject otherwise)."""
-        self._store.stat(ObjectId(oid), _fetch=False)
-        return Path(self._store._fspath(oid))
+        self._store.stat(ObjectId(oid), fetch=False)
+        return Path(self._store.local_path(oid))
 
     def size(self, oid: str) -> int:
-        return self._store.stat(ObjectId(oid), _fetch=False).st_size
+        return self._store.stat(ObjectId(oid), fetch=False).st_size
 
     def get(self, oid: str) -> bytes:
-        return self._store.head(ObjectId(oid), _fetch=False)
+        return self._store.head(ObjectId(oid), fetch=False)
 
     def head(self, oid: str, n: int) -> bytes:
-        return self._store.head(ObjectId(oid), n, _fetch=False)
+        return self._store.head(ObjectId(oid), n, fetch=False)
 
     def tree_entries(self, oid: str, data: bytes | None = None) -> list[treemod.TreeEntry]:
         """The entries of tree `oid` (from `data` when given), validated."""

@@ -308,10 +308,10 @@ def _write_file(
     store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, path: bytes,
     umask: int, guard: Guard | None = None,
 ) -> None:
-    src = store._fspath(e.oid)
+    src = store.local_path(e.oid)
     executable = e.kind == treemod.EXEC
     store.stat(e.oid)  # a regular file, or ObjectNotFound / CorruptObject: never a link or FIFO
-    if link and not executable and not fsutil.ignores_file_modes():  # root: a copy (module doc)
+    if link and src is not None and not executable and not fsutil.ignores_file_modes():  # root: a copy (module doc)
         def make_link(tmp: bytes) -> None:
             try:
                 # follow_symlinks=False: even a link swapped in since the check is linked as

@@ -1,6 +1,7 @@
 """Immutable content-addressed objects under .tmt/objects/ab/cdef…, written once, read-only."""
 from __future__ import annotations
 
+import errno
 import os
 import stat as statmod
 import threading
@@ -14,14 +15,20 @@ from blake3 import blake3
 
 from tmt.errors import CorruptObject, ObjectNotFound, StoreError, UnsafePath
 from tmt.store.fsutil import LINK_UNSUPPORTED, _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
-from tmt.store.nofollow import NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
+from tmt.store.backend import ObjectInfo, Verified
+from tmt.store.nofollow import O_READ, TRASH_PREFIX, NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
 from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId, hash_bytes, validate_oid
 
 OBJECT_MODE = 0o444
+QUARANTINE = "quarantine"
+_CHUNK = 1 << 20
+_WHOLE_READ_MAX = 16 << 20  # verify reads smaller objects in one call, streams bigger ones
+_new = tuple.__new__
 
 
 class ObjectStore:
-    """Blobs and trees by id. Knows nothing of runs.
+    """Blobs and trees by id, in files under .tmt/objects/: the local backend of the storage
+    interface (tmt/store/backend.py, docs/architecture.md). Knows nothing of runs.
 
     Write order inside one object: temp file under tmp/, data flushed to disk, then a
     hard link (or rename) publishes it under its id. A reader therefore sees a whole object
@@ -58,7 +65,7 @@ class ObjectStore:
     def has(self, oid: ObjectId) -> bool:
         """Whether the object is in the store as a regular file (in a real fan-out folder)."""
         try:
-            return statmod.S_ISREG(self.stat(oid, _fetch=False).st_mode)
+            return statmod.S_ISREG(self.stat(oid, fetch=False).st_mode)
         except (ObjectNotFound, CorruptObject, UnsafePath):
             return False
 
@@ -69,17 +76,18 @@ class ObjectStore:
         """Check (or make) objects/ and the object's fan-out folder: real folders, no links."""
         own_dir(self.tmt_dir, f"objects/{oid[:2]}", create=create)
 
-    def stat(self, oid: ObjectId, *, _fetch: bool = True) -> os.stat_result:
+    def stat(self, oid: ObjectId, *, fetch: bool = True) -> os.stat_result:
         """lstat of the object file: ObjectNotFound when absent, CorruptObject when it is not
-        a regular file (a link, FIFO, device, socket or folder)."""
+        a regular file (a link, FIFO, device, socket or folder). `fetch=False`: what is here
+        only, even in a lazy clone."""
         path = self._fspath(validate_oid(oid))
         try:
             self._fan(oid)
             st = os.lstat(path)
         except FileNotFoundError:
-            if not (_fetch and self._fetch_missing(oid)):
+            if not (fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
-            return self.stat(oid, _fetch=False)
+            return self.stat(oid, fetch=False)
         if not statmod.S_ISREG(st.st_mode):
             raise CorruptObject(oid, f"it is {describe(st.st_mode)}, not a file")
         return st
@@ -88,37 +96,37 @@ class ObjectStore:
         """The object's bytes. With `limit`, an object longer than that is refused
         (CorruptObject): a caller that expects a tree or a link target bounds its memory.
         `fetch=False` reads only what is here, even in a lazy clone (gc, fsck)."""
-        data = self.head(oid, None if limit is None else limit + 1, _fetch=fetch)
+        data = self.head(oid, None if limit is None else limit + 1, fetch=fetch)
         if limit is not None and len(data) > limit:
             raise CorruptObject(oid, f"it is larger than {limit} bytes")
         if verify and hash_bytes(data) != oid:
             raise CorruptObject(oid, "its content does not match its id")
         return data
 
-    def head(self, oid: ObjectId, n: int | None = None, *, _fetch: bool = True) -> bytes:
+    def head(self, oid: ObjectId, n: int | None = None, *, fetch: bool = True) -> bytes:
         """The first `n` bytes of the object (all of it when None)."""
         path = self._fspath(validate_oid(oid))
         try:
             self._fan(oid)
             return read_file(path, None if n is None else max(n - 1, 0))[: n]
         except FileNotFoundError:
-            if not (_fetch and self._fetch_missing(oid)):
+            if not (fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
-            return self.head(oid, n, _fetch=False)
+            return self.head(oid, n, fetch=False)
         except NotAFile as e:
             raise CorruptObject(oid, e.strerror) from None
         except OSError as e:
             raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
 
-    def open(self, oid: ObjectId, *, _fetch: bool = True) -> BinaryIO:
+    def open(self, oid: ObjectId, *, fetch: bool = True) -> BinaryIO:
         path = self._fspath(validate_oid(oid))
         try:
             self._fan(oid)
             return open_file(path)
         except FileNotFoundError:
-            if not (_fetch and self._fetch_missing(oid)):
+            if not (fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
-            return self.open(oid, _fetch=False)
+            return self.open(oid, fetch=False)
         except NotAFile as e:
             raise CorruptObject(oid, e.strerror) from None
         except OSError as e:
@@ -126,6 +134,12 @@ class ObjectStore:
 
     def size(self, oid: ObjectId) -> int:
         return self.stat(oid).st_size
+
+    def local_path(self, oid: ObjectId) -> str:
+        """Where the object's file is (no check, no fetch): for hard-link views and for
+        reading by path. The caller opens or links it without following a link (stat first,
+        or O_NOFOLLOW / follow_symlinks=False), as every reader here does."""
+        return self._fspath(validate_oid(oid))
 
     def _fetch_missing(self, oid: ObjectId) -> bool:
         """In a lazy clone, fetch a missing object from its remote (tmt/remote/lazy.py);
@@ -138,24 +152,131 @@ class ObjectStore:
 
         return fetch_missing(self, oid)
 
-    def __iter__(self) -> Iterator[ObjectId]:
-        """Every object id on disk (names that are not ids, and fan-out folders that are not
-        real folders, are skipped: fsck reports them)."""
+    # -- listing ---------------------------------------------------------------------------
+    # Only names that are object ids, in real fan-out folders; fan-out folders that are links
+    # or files are skipped (fsck's unsafe_path), other names are strays (fsck's stray_file).
+
+    def shards(self) -> list[str]:
+        """The fan-out folders (two hex digits), sorted: units of `ids`/`scan` for progress
+        and for spreading work over threads."""
         try:
             fans = sorted(os.listdir(own_dir(self.tmt_dir, "objects")))
-        except (FileNotFoundError, UnsafePath):
-            return
-        for fan in fans:
-            if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
-                continue
+        except (FileNotFoundError, NotADirectoryError, UnsafePath):
+            return []
+        return [f for f in fans if len(f) == 2 and set(f) <= HEX_DIGITS]
+
+    def ids(self, shard: str | None = None) -> Iterator[ObjectId]:
+        """Every object id on disk (of one shard), without a stat: regular files or not."""
+        for fan in (self.shards() if shard is None else [shard]):
             try:
                 names = sorted(os.listdir(own_dir(self.tmt_dir, f"objects/{fan}")))
             except (NotADirectoryError, FileNotFoundError, UnsafePath):
                 continue
             for name in names:
-                oid = fan + name
-                if len(oid) == OID_HEX_LEN and set(name) <= HEX_DIGITS:
-                    yield ObjectId(oid)
+                if len(name) == OID_HEX_LEN - 2 and set(name) <= HEX_DIGITS:
+                    yield ObjectId(fan + name)
+
+    def scan(self, shard: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object on disk (of one shard) with its lstat: size, mtime, mode. An entry
+        that is not a regular file (planted) is listed too, with its mode: gc may move it
+        aside like any unreachable object, fsck reports it as corrupt."""
+        for fan in (self.shards() if shard is None else [shard]):
+            try:
+                it = os.scandir(own_dir(self.tmt_dir, f"objects/{fan}"))  # checked: never a link
+            except (NotADirectoryError, FileNotFoundError, UnsafePath):
+                continue
+            with it:
+                for entry in it:
+                    name = entry.name
+                    if len(name) != OID_HEX_LEN - 2 or not set(name) <= HEX_DIGITS:
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    yield _new(ObjectInfo, (ObjectId(fan + name), st.st_size, st.st_mtime, st.st_mode))
+
+    def strays(self) -> Iterator[tuple[str, str]]:
+        """(path, what it is not) for every entry of objects/ that is not tmt's: a folder
+        not named like a fan-out folder ("an object fan-out folder"), a name in a fan-out
+        folder that is not an object id ("an object")."""
+        odir = os.fspath(self.objects_dir)
+        try:
+            fans = sorted(os.listdir(own_dir(self.tmt_dir, "objects")))
+        except (FileNotFoundError, NotADirectoryError, UnsafePath):
+            return
+        for fan in fans:
+            if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
+                yield f"{odir}/{fan}", "an object fan-out folder"
+                continue
+            try:
+                names = os.listdir(own_dir(self.tmt_dir, f"objects/{fan}"))
+            except (NotADirectoryError, FileNotFoundError, UnsafePath):
+                continue
+            for name in names:
+                if len(name) != OID_HEX_LEN - 2 or not set(name) <= HEX_DIGITS:
+                    yield f"{odir}/{fan}/{name}", "an object"
+
+    def __iter__(self) -> Iterator[ObjectId]:
+        return self.ids()
+
+    def verify(self, shard: str, keep: int = 0) -> Iterator[Verified]:
+        """Read back and BLAKE3 every object of one shard (fsck's hot loop): one listing,
+        then os.open/os.read sized by fstat (one allocation, no file object), streaming
+        objects above 16 MiB; an id's syntax is checked only when its hash does not match
+        (other names are `strays`). An object whose whole bytes are at most `keep` long
+        comes with them (fsck keeps trees in memory)."""
+        path = f"{self.objects_dir}/{shard}"
+        try:
+            names = os.listdir(own_dir(self.tmt_dir, f"objects/{shard}"))
+        except (OSError, UnsafePath):
+            return
+        for name in names:
+            if len(name) != OID_HEX_LEN - 2:
+                continue
+            oid = ObjectId(shard + name)
+            fpath = f"{path}/{name}"
+            try:
+                fd = os.open(fpath, O_READ)
+            except FileNotFoundError:
+                continue  # removed by a concurrent gc
+            except OSError as e:
+                if set(name) <= HEX_DIGITS:
+                    reason = "it is a symbolic link, not a file" if e.errno == errno.ELOOP else f"cannot be read: {e.strerror}"
+                    yield Verified(oid, 0, None, None, reason)
+                continue
+            data = None
+            try:
+                st = os.fstat(fd)
+                if not statmod.S_ISREG(st.st_mode):  # a FIFO (opened without blocking), device, folder
+                    if set(name) <= HEX_DIGITS:
+                        yield Verified(oid, 0, None, None, f"it is {describe(st.st_mode)}, not a file")
+                    continue
+                if st.st_size <= _WHOLE_READ_MAX:
+                    data = os.read(fd, st.st_size)
+                    if len(data) < st.st_size:  # a short read: finish it
+                        parts = [data]
+                        while chunk := os.read(fd, _CHUNK):
+                            parts.append(chunk)
+                        data = b"".join(parts)
+                    h = blake3(data)
+                    size = len(data)
+                else:  # stream big objects: memory stays bounded
+                    h = blake3()
+                    size = 0
+                    while chunk := os.read(fd, _CHUNK * 8):
+                        h.update(chunk)
+                        size += len(chunk)
+                digest = h.hexdigest()
+            except OSError as e:
+                yield Verified(oid, 0, None, None, f"cannot be read: {e.strerror}")
+                continue
+            finally:
+                os.close(fd)
+            if digest != oid and not set(name) <= HEX_DIGITS:
+                continue  # not an object's name: a stray
+            # tuple.__new__: a namedtuple's own constructor is a Python call, here per object
+            yield _new(Verified, (oid, size, digest, data if data is not None and size <= keep else None, None))
 
     # -- writing -------------------------------------------------------------------------
 
@@ -259,6 +380,40 @@ class ObjectStore:
             return
         _unlink_quiet(self._fspath(oid))
 
+    def quarantine(self, oid: ObjectId) -> str:
+        """Move object `oid` (corrupt, or something planted in its place) into
+        .tmt/quarantine/ by rename: never deleted (it may be someone's only copy), a link
+        moved as a link. Returns where it went; FileNotFoundError when it is absent."""
+        self._fan(validate_oid(oid))
+        return os.fspath(quarantine_path(self.tmt_dir, Path(self._fspath(oid)), oid))
+
+    # -- set aside (gc's trash) --------------------------------------------------------------
+
+    def new_aside(self) -> "LocalAside":
+        """A new, empty set of objects moved aside: `.tmt/trash-<host>-<pid>-<token>/`."""
+        from tmt._sys import hostname, token_hex
+
+        path = self.tmt_dir / f"{TRASH_PREFIX}{hostname()}-{os.getpid()}-{token_hex(4)}"
+        path.mkdir()
+        return LocalAside(self, path)
+
+    def asides(self) -> list["LocalAside"]:
+        """Every set aside now (a running gc's, or a crashed one's): real folders named
+        trash-* only (a link named so is never followed; fsck reports it as unsafe_path)."""
+        out = []
+        try:
+            names = os.listdir(self.tmt_dir)
+        except FileNotFoundError:
+            return []
+        for name in sorted(names):
+            if name.startswith(TRASH_PREFIX):
+                try:
+                    if statmod.S_ISDIR(os.lstat(self.tmt_dir / name).st_mode):
+                        out.append(LocalAside(self, self.tmt_dir / name))
+                except OSError:
+                    continue
+        return out
+
     # -- gc epoch --------------------------------------------------------------------------
 
     def epoch(self) -> str | None:
@@ -278,6 +433,125 @@ class ObjectStore:
         token = os.urandom(16).hex()  # not `secrets`: its import costs ~7 ms of start-up
         atomic_write(self._epoch_path, token.encode(), self.tmp_dir)
         return token
+
+
+class LocalAside:
+    """Objects moved out of objects/ into one trash folder by rename (gc's step 3): readers
+    no longer find them; `put_back` links them in again without ever replacing a copy a
+    writer made meanwhile."""
+
+    def __init__(self, store: ObjectStore, path: Path) -> None:
+        self.store = store
+        self.path = path
+        self.name = path.name
+
+    def _file(self, oid: ObjectId) -> str:
+        return f"{self.path}/{validate_oid(oid)}"
+
+    def move(self, oid: ObjectId) -> bool:
+        """Move the object here; False when it is not in the store (gone meanwhile)."""
+        try:
+            os.rename(self.store._fspath(validate_oid(oid)), self._file(oid))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def has(self, oid: ObjectId) -> bool:
+        return os.path.lexists(self._file(oid))
+
+    def get(self, oid: ObjectId, *, limit: int | None = None) -> bytes:
+        """The bytes of an object here, read as the store reads (never through a link)."""
+        data = self.head(oid, None if limit is None else limit + 1)
+        if limit is not None and len(data) > limit:
+            raise CorruptObject(oid, f"it is larger than {limit} bytes")
+        return data
+
+    def head(self, oid: ObjectId, n: int | None) -> bytes:
+        """The first `n` bytes of an object here (all of it when None)."""
+        try:
+            return read_file(self._file(oid), None if n is None else max(n - 1, 0))[:n]
+        except FileNotFoundError:
+            raise ObjectNotFound(oid) from None
+        except NotAFile as e:
+            raise CorruptObject(oid, e.strerror) from None
+        except OSError as e:
+            raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
+
+    def mtime(self, oid: ObjectId) -> float | None:
+        """The modification time of an object here (None once it is gone)."""
+        try:
+            return os.stat(self._file(oid)).st_mtime
+        except FileNotFoundError:
+            return None
+
+    def scan(self) -> Iterator[ObjectInfo]:
+        """What is here (names that are object ids), with lstat's size, mtime and mode."""
+        with os.scandir(self.path) as it:
+            for entry in it:
+                name = entry.name
+                if len(name) == OID_HEX_LEN and set(name) <= HEX_DIGITS:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    yield ObjectInfo(ObjectId(name), st.st_size, st.st_mtime, st.st_mode)
+
+    def put_back(self, oid: ObjectId) -> None:
+        """Back into objects/. link() never replaces: if a writer re-wrote the object
+        meanwhile, its copy stays. It never follows a link either (a planted one would
+        become a hard link to its target)."""
+        src, final = self._file(oid), self.store._fspath(oid)
+        try:
+            os.link(src, final, follow_symlinks=False)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            self.store._fan(oid, create=True)
+            try:
+                os.link(src, final, follow_symlinks=False)
+            except FileExistsError:
+                pass
+        except OSError as e:
+            if e.errno not in LINK_UNSUPPORTED:
+                raise
+            os.replace(src, final)  # no hard links here: rename (same bytes either way)
+            return
+        os.unlink(src)
+
+    def delete(self, oid: ObjectId) -> bool:
+        """Delete an object here for good; False when it was not here."""
+        try:
+            os.unlink(self._file(oid))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Drop the set once empty; one still holding something is left for a person."""
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def quarantine_path(tmt_dir: Path, path: Path, name: str | None = None) -> Path:
+    """Move `path` (a corrupt object, or whatever sits where tmt keeps its own folder or
+    file) into .tmt/quarantine/ by rename: nothing is deleted, and a link moves as a link.
+    A quarantine folder that is itself a link is renamed aside in the store folder."""
+    qpath = tmt_dir / QUARANTINE
+    if path == qpath:
+        dst = tmt_dir / f"{QUARANTINE}.unsafe-{os.urandom(4).hex()}"
+        os.rename(path, dst)
+        return dst
+    qdir = Path(own_dir(tmt_dir, QUARANTINE, create=True))
+    base = name or os.path.relpath(path, tmt_dir).replace("/", "_")
+    dst = qdir / base
+    i = 1
+    while os.path.lexists(dst):
+        dst = qdir / f"{base}.{i}"
+        i += 1
+    os.rename(path, dst)
+    return dst
 
 
 def _remove_planted(path: str, mode: int) -> None:
