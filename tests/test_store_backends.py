@@ -138,6 +138,8 @@ def test_listing_by_shard_gives_every_object_with_its_size(backend) -> None:
     assert {i.oid: i.size for i in store.scan()} == ids
     shard = store.shards()[0]
     assert set(store.ids(shard)) == {o for o in ids if o.startswith(shard)}
+    kept = set(list(ids)[:5])
+    assert {i.oid: i.size for i in store.scan(skip=kept)} == {o: (None if o in kept else n) for o, n in ids.items()}
     assert list(store.strays()) == []
 
 

@@ -298,11 +298,13 @@ class _Check:
         nbytes = done = 0
         for fut in futures:
             results = fut.result()
-            for sizes, bad, n, trees in results:
+            for sizes, bad, stray, n, trees in results:
                 self.tree_bytes.update(trees)
                 self.sizes.update(sizes)
                 self.corrupt.update(bad)
                 nbytes += n
+                for path in stray:
+                    self.add("stray_file", f"{path} is not an object", path=path)
             done += len(results)
             self.progress("hash", done, total)
         self.r.objects_checked = len(self.sizes)
@@ -490,12 +492,17 @@ def _hash_shards(store, shards: list[str]) -> list:
 
 
 def _hash_shard(store, shard: str):
-    """(sizes, corrupt, bytes read, tree-like bytes) of one shard, read back by the store."""
+    """(sizes, corrupt, stray paths, bytes read, tree-like bytes) of one shard, read back
+    by the store."""
     sizes: dict[str, int] = {}
     bad: list[tuple[str, str]] = []
+    stray: list[str] = []
     trees: dict[str, bytes] = {}
     nbytes = 0
     for oid, size, digest, data, problem in store.verify(shard, keep=_TREE_KEEP_MAX):
+        if oid is None:
+            stray.append(problem)
+            continue
         sizes[oid] = size
         if problem is not None:
             bad.append((oid, problem))
@@ -505,7 +512,7 @@ def _hash_shard(store, shard: str):
         elif data is not None and data[:2] == TREE_MAGIC:
             trees[oid] = data
         nbytes += size
-    return sizes, bad, nbytes, trees
+    return sizes, bad, stray, nbytes, trees
 
 
 # -- repairing --------------------------------------------------------------------------------

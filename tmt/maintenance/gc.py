@@ -261,7 +261,7 @@ class _Gc:
         marked = marker.marked
         shards = self.store.shards()
         for i, shard in enumerate(shards):
-            for info in self.store.scan(shard):  # names that are not ids: fsck's, gc leaves them
+            for info in self.store.scan(shard, skip=marked):  # names that are not ids: fsck's
                 if info.oid in marked:
                     self.r.objects_kept += 1
                 elif now - info.mtime < self.grace_s:

@@ -12,7 +12,7 @@ backend conforms by shape, never by inheritance.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ ObjectInfo = namedtuple("ObjectInfo", "oid size mtime mode")
 
 #: One object read back by `verify`: its size and BLAKE3 digest (None with a `problem`: it is
 #: not a plain object, or cannot be read), and its bytes when the caller asked to keep
-#: objects that small.
+#: objects that small. A stray (a name in the shard that is no object id) has oid None and
+#: its place as `problem`.
 Verified = namedtuple("Verified", "oid size digest data problem")
 
 
@@ -89,8 +90,8 @@ class ObjectBackend(Protocol):
     # listing: shards are units of work (progress, threads); a planted entry is listed too
     def shards(self) -> list[str]: ...
     def ids(self, shard: str | None = None) -> Iterator[ObjectId]: ...
-    def scan(self, shard: str | None = None) -> Iterator[ObjectInfo]: ...
-    def strays(self) -> Iterator[tuple[str, str]]: ...  # (where, what it is not)
+    def scan(self, shard: str | None = None, skip: Container[str] = ()) -> Iterator[ObjectInfo]: ...  # skip: no stat
+    def strays(self) -> Iterator[tuple[str, str]]: ...  # (where, what it is not), outside the shards
     def verify(self, shard: str, keep: int = 0) -> Iterator[Verified]: ...  # fsck: read back, hash
 
     def put(self, data: bytes, oid: ObjectId | None = None) -> ObjectId: ...

@@ -9,7 +9,7 @@ import os
 import stat as statmod
 import time
 from collections import namedtuple
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 from blake3 import blake3
 
@@ -75,10 +75,12 @@ class MemoryStore:
             if shard is None or oid.startswith(shard):
                 yield ObjectId(oid)
 
-    def scan(self, shard: str | None = None) -> Iterator[ObjectInfo]:
+    def scan(self, shard: str | None = None, skip: Container[str] = ()) -> Iterator[ObjectInfo]:
         for oid in list(self.ids(shard)):
             entry = self.objects.get(oid)
-            if entry is not None:
+            if oid in skip:
+                yield ObjectInfo(oid, None, None, None)
+            elif entry is not None:
                 yield ObjectInfo(oid, len(entry[0]), entry[1], _REG)
 
     def strays(self) -> Iterator[tuple[str, str]]:

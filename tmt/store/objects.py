@@ -5,7 +5,7 @@ import errno
 import os
 import stat as statmod
 import threading
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ from tmt.errors import CorruptObject, ObjectNotFound, StoreError, UnsafePath
 from tmt.store.fsutil import LINK_UNSUPPORTED, _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
 from tmt.store.backend import ObjectInfo, Verified
 from tmt.store.nofollow import O_READ, TRASH_PREFIX, NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
-from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId, hash_bytes, validate_oid
+from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, OID_RE, ObjectId, hash_bytes, validate_oid
 
 OBJECT_MODE = 0o444
 QUARANTINE = "quarantine"
@@ -40,6 +40,7 @@ class ObjectStore:
         forget_all()  # opening a store: what was checked before is checked again (nofollow)
         self.tmt_dir = Path(tmt_dir)
         self.objects_dir = self.tmt_dir / "objects"
+        self._odir = os.fspath(self.objects_dir)
         self.tmp_dir = self.tmt_dir / "tmp"
         self._epoch_path = self.tmt_dir / "gc.epoch"
         self._lazy: bool | None = None  # a lazy clone (`tmt clone --lazy`)? known on first miss
@@ -139,7 +140,9 @@ class ObjectStore:
         """Where the object's file is (no check, no fetch): for hard-link views and for
         reading by path. The caller opens or links it without following a link (stat first,
         or O_NOFOLLOW / follow_symlinks=False), as every reader here does."""
-        return self._fspath(validate_oid(oid))
+        if not (isinstance(oid, str) and OID_RE.match(oid)):  # inline: fsck asks for every object
+            validate_oid(oid)
+        return f"{self._odir}/{oid[:2]}/{oid[2:]}"
 
     def _fetch_missing(self, oid: ObjectId) -> bool:
         """In a lazy clone, fetch a missing object from its remote (tmt/remote/lazy.py);
@@ -176,10 +179,12 @@ class ObjectStore:
                 if len(name) == OID_HEX_LEN - 2 and set(name) <= HEX_DIGITS:
                     yield ObjectId(fan + name)
 
-    def scan(self, shard: str | None = None) -> Iterator[ObjectInfo]:
+    def scan(self, shard: str | None = None, skip: Container[str] = ()) -> Iterator[ObjectInfo]:
         """Every object on disk (of one shard) with its lstat: size, mtime, mode. An entry
         that is not a regular file (planted) is listed too, with its mode: gc may move it
-        aside like any unreachable object, fsck reports it as corrupt."""
+        aside like any unreachable object, fsck reports it as corrupt. Ids in `skip` are
+        listed without a stat (size, mtime and mode None): gc needs none for what it keeps,
+        and the lstat of 100,000 reachable objects is most of a scan."""
         for fan in (self.shards() if shard is None else [shard]):
             try:
                 it = os.scandir(own_dir(self.tmt_dir, f"objects/{fan}"))  # checked: never a link
@@ -190,16 +195,20 @@ class ObjectStore:
                     name = entry.name
                     if len(name) != OID_HEX_LEN - 2 or not set(name) <= HEX_DIGITS:
                         continue
+                    oid = fan + name
+                    if oid in skip:
+                        yield _new(ObjectInfo, (oid, None, None, None))
+                        continue
                     try:
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
-                    yield _new(ObjectInfo, (ObjectId(fan + name), st.st_size, st.st_mtime, st.st_mode))
+                    yield _new(ObjectInfo, (ObjectId(oid), st.st_size, st.st_mtime, st.st_mode))
 
     def strays(self) -> Iterator[tuple[str, str]]:
-        """(path, what it is not) for every entry of objects/ that is not tmt's: a folder
-        not named like a fan-out folder ("an object fan-out folder"), a name in a fan-out
-        folder that is not an object id ("an object")."""
+        """(path, what it is not) for every entry of objects/ outside the shards: a name
+        that is not a fan-out folder's. (A name inside a shard that is not an object id is
+        reported by `verify`, which lists the shard anyway.)"""
         odir = os.fspath(self.objects_dir)
         try:
             fans = sorted(os.listdir(own_dir(self.tmt_dir, "objects")))
@@ -208,14 +217,6 @@ class ObjectStore:
         for fan in fans:
             if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
                 yield f"{odir}/{fan}", "an object fan-out folder"
-                continue
-            try:
-                names = os.listdir(own_dir(self.tmt_dir, f"objects/{fan}"))
-            except (NotADirectoryError, FileNotFoundError, UnsafePath):
-                continue
-            for name in names:
-                if len(name) != OID_HEX_LEN - 2 or not set(name) <= HEX_DIGITS:
-                    yield f"{odir}/{fan}/{name}", "an object"
 
     def __iter__(self) -> Iterator[ObjectId]:
         return self.ids()
@@ -223,9 +224,10 @@ class ObjectStore:
     def verify(self, shard: str, keep: int = 0) -> Iterator[Verified]:
         """Read back and BLAKE3 every object of one shard (fsck's hot loop): one listing,
         then os.open/os.read sized by fstat (one allocation, no file object), streaming
-        objects above 16 MiB; an id's syntax is checked only when its hash does not match
-        (other names are `strays`). An object whose whole bytes are at most `keep` long
-        comes with them (fsck keeps trees in memory)."""
+        objects above 16 MiB. An object whose whole bytes are at most `keep` long comes with
+        them (fsck keeps trees in memory). A name that is not an object id comes as a stray:
+        oid None, its path as `problem` (an id's syntax is checked only when its hash does
+        not match: the listing is not walked twice)."""
         path = f"{self.objects_dir}/{shard}"
         try:
             names = os.listdir(own_dir(self.tmt_dir, f"objects/{shard}"))
@@ -233,6 +235,7 @@ class ObjectStore:
             return
         for name in names:
             if len(name) != OID_HEX_LEN - 2:
+                yield _new(Verified, (None, 0, None, None, f"{path}/{name}"))
                 continue
             oid = ObjectId(shard + name)
             fpath = f"{path}/{name}"
@@ -241,9 +244,11 @@ class ObjectStore:
             except FileNotFoundError:
                 continue  # removed by a concurrent gc
             except OSError as e:
-                if set(name) <= HEX_DIGITS:
-                    reason = "it is a symbolic link, not a file" if e.errno == errno.ELOOP else f"cannot be read: {e.strerror}"
-                    yield Verified(oid, 0, None, None, reason)
+                if not set(name) <= HEX_DIGITS:
+                    yield _new(Verified, (None, 0, None, None, fpath))
+                    continue
+                reason = "it is a symbolic link, not a file" if e.errno == errno.ELOOP else f"cannot be read: {e.strerror}"
+                yield Verified(oid, 0, None, None, reason)
                 continue
             data = None
             try:
@@ -251,6 +256,8 @@ class ObjectStore:
                 if not statmod.S_ISREG(st.st_mode):  # a FIFO (opened without blocking), device, folder
                     if set(name) <= HEX_DIGITS:
                         yield Verified(oid, 0, None, None, f"it is {describe(st.st_mode)}, not a file")
+                    else:
+                        yield _new(Verified, (None, 0, None, None, fpath))
                     continue
                 if st.st_size <= _WHOLE_READ_MAX:
                     data = os.read(fd, st.st_size)
@@ -269,12 +276,16 @@ class ObjectStore:
                         size += len(chunk)
                 digest = h.hexdigest()
             except OSError as e:
-                yield Verified(oid, 0, None, None, f"cannot be read: {e.strerror}")
+                if set(name) <= HEX_DIGITS:
+                    yield Verified(oid, 0, None, None, f"cannot be read: {e.strerror}")
+                else:
+                    yield _new(Verified, (None, 0, None, None, fpath))
                 continue
             finally:
                 os.close(fd)
             if digest != oid and not set(name) <= HEX_DIGITS:
-                continue  # not an object's name: a stray
+                yield _new(Verified, (None, 0, None, None, fpath))  # not an object's name
+                continue
             # tuple.__new__: a namedtuple's own constructor is a Python call, here per object
             yield _new(Verified, (oid, size, digest, data if data is not None and size <= keep else None, None))
 
