@@ -100,7 +100,7 @@ def test_missing_tree(store):
 @pytest.mark.parametrize("name,needle", [
     ("missing_blob", f"missing_object: object {UTIL} (record {A} code: lib/util.py) is missing"),
     ("corrupt_blob", f"corrupt_object: object {TRAIN} is corrupt: its content hashes to "),
-    ("truncated_record", f"bad_record: record "),
+    ("truncated_record", "bad_record: record "),
     ("missing_tree", f"missing_object: tree {LIB} (record {A} code: lib) is missing"),
     ("dangling", f"dangling_object: object {DANGLING} is not referenced by any run (21 bytes)"),
 ])

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from make_broken import FILES, record_run, remove_object, tree_entry, write_files  # noqa: E402

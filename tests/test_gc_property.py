@@ -47,7 +47,7 @@ def test_gc_keeps_exactly_the_reachable_set(spec):
         blob_ids = [store.put(b) for b in blobs]
         tree_ids, children = [], {}
         for kids in trees:
-            entries, seen = [], set()
+            entries = []
             for j, (kind, k) in enumerate(kids):
                 oid = blob_ids[k] if kind == "b" else tree_ids[k]
                 size = len(blobs[k]) if kind == "b" else 0

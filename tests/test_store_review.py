@@ -17,7 +17,6 @@ from tmt.maintenance import gc
 from tmt.repo import Repo
 from tmt.store import fsutil
 from tmt.store.ids import hash_bytes
-from tmt.store.objects import ObjectStore
 from tmt.store.pins import PinFile, live_pins
 
 

@@ -131,7 +131,7 @@ def test_ls_lists_and_fsck_reports_every_hostile_record(store) -> None:
     assert fsck.returncode == 1
     problems = json.loads(fsck.stdout)["problems"]
     msgs = "\n".join(p["message"] for p in problems)
-    assert f"references code.tree '../../../../outside', which is not an object id" in msgs
+    assert "references code.tree '../../../../outside', which is not an object id" in msgs
     assert "references artifact a -> '../../../../../../etc/passwd', which is not an object id" in msgs
     assert f"file name does not match its id {'cd' * 16}" in msgs
     assert "invalid entry name b'..'" in msgs and "invalid entry name b'a/b'" in msgs
