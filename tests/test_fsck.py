@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_broken import FILES, RUN_IDS, copy_store, record_run, tree_entry  # noqa: E402
+from make_broken import FILES, RUN_IDS, copy_store, record_run, tree_entry, write_files  # noqa: E402
 
 from tmt.maintenance import fsck  # noqa: E402
 from tmt.records.io import record_path  # noqa: E402
@@ -322,3 +322,18 @@ def test_record_deleted_during_fsck_is_not_bad(repo, monkeypatch):
     monkeypatch.setattr(os, "listdir", listdir_then_delete)
     r = fsck(repo)
     assert not r.by_kind("bad_record") and r.records_checked == 0
+
+
+def test_fsck_repair_moves_a_file_standing_where_quarantine_belongs_aside(repo):
+    write_files(repo.root, FILES)
+    rec = record_run(repo)
+    victim = repo.store.path(rec.code["tree"])
+    os.chmod(victim, 0o644)
+    victim.write_bytes(b"damaged")
+    (repo.tmt_dir / "quarantine").write_text("a file where a folder should be")
+    out = tmt(["fsck", "--repair"], repo.root)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith(f"unsafe_path: {repo.tmt_dir / 'quarantine'} is a file, where tmt keeps its own folder")
+    aside = [p for p in repo.tmt_dir.iterdir() if p.name.startswith("quarantine.unsafe-")]
+    assert [p.read_text() for p in aside] == ["a file where a folder should be"]  # kept, not deleted
+    assert (repo.tmt_dir / "quarantine" / rec.code["tree"]).read_bytes() == b"damaged"
