@@ -144,6 +144,7 @@ def test_config_argument(recorded, project, monkeypatch, tmp_path):
         TmtManager(config=str(tmp_path / "nothing"))
 
 
+@pytest.mark.slow
 def test_thousands_of_runs_through_the_public_api(project):
     (project / "model.py").write_text("W = 1\n")
 

@@ -79,6 +79,7 @@ def on_disk(base: bytes) -> dict[bytes, tuple]:
     return out
 
 
+@pytest.mark.slow
 @given(layouts)
 def test_snapshot_then_materialize_gives_identical_files(tmp_path_factory: pytest.TempPathFactory, layout: dict) -> None:
     base = os.fsencode(tmp_path_factory.mktemp("prop"))

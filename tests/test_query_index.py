@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import textwrap
 
+import pytest
+
 from test_query import make_run
 
 import tmt
@@ -156,6 +158,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_many_processes_at_once_never_see_locked(repo, python, tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)

@@ -121,6 +121,7 @@ def test_shell_command_params_from_argv_and_overrides(project: Path) -> None:
     assert (loss.steps, loss.values) == ([1, 2], [0.5, 0.25])
 
 
+@pytest.mark.slow
 def test_progress_bars_are_saved_as_a_terminal_shows_them(project: Path) -> None:
     write(project, "bar.py", r"""
         import sys
@@ -137,6 +138,7 @@ def test_progress_bars_are_saved_as_a_terminal_shows_them(project: Path) -> None
     assert rec.metrics == {"loss": 0.125}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "status", "code", "message"),
     [

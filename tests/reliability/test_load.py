@@ -12,12 +12,15 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import workload
 
 WRITERS = 8
 RUNS = 12
 
 
+@pytest.mark.slow
 def test_writers_and_gc_fsck_loop(project: Path, python: str) -> None:
     workload.setup_project(project)
     assert workload.run_tmt(["init"], project).returncode == 0

@@ -181,6 +181,7 @@ def test_remote_names_and_urls(local_project):
     assert invoke("remote", "ls").output == ""
 
 
+@pytest.mark.slow
 def test_corrupt_object_on_the_remote_is_never_published(tmp_path):
     a = make_project(tmp_path / "a")
     rid = record(a)
