@@ -153,6 +153,7 @@ def test_repair_corrupt_blob_quarantines_and_restores(store):
     assert fsck(repo).ok
 
 
+@pytest.mark.slow
 def test_repair_reports_what_it_cannot_restore(store, tmp_path):
     repo = store("missing_blob")
     (repo.root / "lib" / "util.py").write_text("LR = 0.2\nEPOCHS = 3\n")  # same size, new content

@@ -370,6 +370,7 @@ def run_cli(args, cwd):
                           cwd=cwd, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_cli_gc(proj):
     record_run(proj)
     proj.store.put(b"1234567890")
@@ -386,6 +387,7 @@ def test_cli_gc(proj):
                         "hint: use a number of seconds or a number with a unit: 90s, 30m, 1h, 2d, 0\n")
 
 
+@pytest.mark.slow
 def test_cli_gc_refuses_on_corrupt_record(proj):
     rec = record_run(proj)
     p = record_path(proj.experiments_dir, rec.id)

@@ -155,6 +155,7 @@ def test_best_skips_nan_and_missing(repo):
     assert tmt.runs(where="f1 > 100").ids == [c.id]
 
 
+@pytest.mark.slow
 def test_to_records_and_pandas(sweep):
     runs = tmt.runs(name="lr_0")
     recs = runs.to_records()

@@ -112,6 +112,7 @@ def test_verify_a_deterministic_script_is_reproduced(project: Path) -> None:
         f"reproduced: 2 metric(s) and 1 series agree with run {ref.id[:8]} (within 1e-12 relative)")
 
 
+@pytest.mark.slow
 def test_verify_a_script_that_reads_the_clock_differs(project: Path) -> None:
     write(project, "clock.py", CLOCK)
     cli("run", "--", sys.executable, "clock.py", cwd=project)
@@ -123,6 +124,7 @@ def test_verify_a_script_that_reads_the_clock_differs(project: Path) -> None:
     assert lines[-1] == f"  started  {ref.metrics['started']!r} -> {new.metrics['started']!r}"
 
 
+@pytest.mark.slow
 def test_rerun_set_of_a_param_the_run_does_not_have_is_refused(project: Path) -> None:
     write(project, "train.py", TRAIN_V1)
     cli("run", "--", sys.executable, "train.py", cwd=project)
@@ -133,6 +135,7 @@ def test_rerun_set_of_a_param_the_run_does_not_have_is_refused(project: Path) ->
     assert len(records(project)) == 1
 
 
+@pytest.mark.slow
 def test_rerun_in_a_chosen_folder(project: Path, tmp_path: Path) -> None:
     write(project, "train.py", TRAIN_V1)
     cli("run", "--", sys.executable, "train.py", cwd=project)

@@ -433,6 +433,7 @@ def test_snapshot_leaves_no_temp_files_or_pins(repo: Repo, project: Path) -> Non
 # -- real processes -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_processes_snapshot_the_same_root_at_once(repo: Repo, project: Path, python: str) -> None:
     make(project, {f"pkg{i % 7}/sub{i % 3}/m{i}.py": f"value = {i}\n" * (i % 50 + 1) for i in range(400)})
     os.chmod(project / "pkg0" / "sub0" / "m0.py", 0o755)

@@ -258,6 +258,7 @@ def test_killed_batch_writer_publishes_nothing(store: ObjectStore, python: str) 
     assert len({name.split("-")[0] for name in leftovers}) == 1
 
 
+@pytest.mark.slow
 def test_concurrent_puts_from_processes(store: ObjectStore, python: str) -> None:
     """Four processes put the same and their own objects at once: one whole object per id."""
     code = textwrap.dedent(

@@ -69,6 +69,7 @@ def test_read_record_random_bytes(tmp_path: Path, data: bytes) -> None:
     ft.read_record(tmp_path, data)
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=list(HealthCheck))
 @given(json_values)
 def test_read_record_random_json(tmp_path: Path, value) -> None:
@@ -118,6 +119,7 @@ values = st.sampled_from(["0.5", "1", "-1", "nan", "inf", "1e999", "'lr'", '"a b
 where_exprs = st.tuples(operands, ops, values).map(lambda t: " ".join(t)) | st.text(max_size=25)
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(st.lists(where_exprs, min_size=1, max_size=3))
 def test_where_random_expressions(store, exprs: list[str]) -> None:

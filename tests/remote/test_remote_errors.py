@@ -71,6 +71,7 @@ def test_unreachable_endpoint_fails_fast(local_project, s3_env):
     ]
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_times_out(local_project, s3_env, monkeypatch):
     """A listener that accepts and stays silent (a hung proxy): bounded by the read timeout."""
     srv = socket.socket()

@@ -185,6 +185,7 @@ def test_plain_folder_remote(tmp_path):
     assert len(pushed) == 1 and pushed[0].startswith(backup)
 
 
+@pytest.mark.slow
 def test_default_clone_folder_and_failed_clone_leaves_nothing(tmp_path, seaweed, s3_url):
     out = tmt_cmd("clone", s3_url, "--endpoint-url", seaweed.endpoint, cwd=tmp_path, check=False)
     assert out.returncode == 1
@@ -201,6 +202,7 @@ def test_default_clone_folder_and_failed_clone_leaves_nothing(tmp_path, seaweed,
     assert (tmp_path / s3_url.rsplit("/", 1)[-1] / ".tmt").is_dir()
 
 
+@pytest.mark.slow
 def test_api_twins(tmp_path, seaweed, s3_url, monkeypatch):
     import tmt
 
