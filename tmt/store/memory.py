@@ -145,7 +145,7 @@ class MemoryStore:
 class MemoryBatch:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
-        self._pending: dict[str, bytes] = {}
+        self._pending: dict[ObjectId, bytes] = {}
 
     def add(self, data: bytes, oid: ObjectId | None = None) -> ObjectId:
         oid = oid or hash_bytes(data)
