@@ -122,6 +122,7 @@ def test_remotes_push_pull_gc_fsck(two_runs: Path, tmp_path: Path) -> None:
     assert tmt.remote.ls(repo=other) == []
 
 
+@pytest.mark.slow  # a real `tmt run`, then a rerun: two processes
 def test_rerun_takes_a_repo_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tmt.runner.rerun import rerun
 
