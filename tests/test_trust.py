@@ -515,3 +515,32 @@ def test_a_group_shared_store_gives_every_new_file_the_groups_permissions(projec
         assert all(stat.S_IMODE(o.stat().st_mode) == 0o444 for o in fan.iterdir())  # objects stay read-only
     rec = next((repo.tmt_dir / "experiments").iterdir())
     assert rec.stat().st_mode & 0o060 == 0o060
+
+
+def test_a_sparse_legacy_database_is_refused_unread(project: Path) -> None:
+    """A 3 GiB sparse tmt_db.json (a few bytes in a tarball) is refused before it is read."""
+    (project / ".tmt").mkdir()
+    with open(project / ".tmt" / "tmt_db.json", "wb") as f:
+        f.truncate(3 << 30)
+    r = invoke("migrate", "--dry-run")
+    assert r.exit_code == 1, r.output
+    assert "tmt_db.json is larger than 256 MiB: not a tmt 0.1.8 database tmt can read" in r.output
+    assert "hint: move it away if it is not one" in r.output
+
+
+def test_a_journal_is_read_frame_by_frame_up_to_its_bound(project: Path, monkeypatch, capsys) -> None:
+    from tmt.records import series
+
+    with tmt.start_run("live") as run:
+        for i in range(20):
+            run.log({"loss": float(i)}, step=i)
+        frames = series.journal_path(run.repo.tmt_dir, run.id).read_bytes()
+        assert len(series.read_journal(run.repo.tmt_dir, run.id)["loss"].values) == 20
+        monkeypatch.setattr(series, "MAX_JOURNAL_BYTES", len(frames) // 2)
+        monkeypatch.setattr(os, "fstat", lambda fd, real=os.fstat: os.stat_result(
+            (*real(fd)[:6], 3 << 30, *real(fd)[7:])))
+        half = series.read_journal(run.repo.tmt_dir, run.id)["loss"].values
+        monkeypatch.undo()
+    assert 0 < len(half) < 20 and half == [float(i) for i in range(len(half))]
+    assert f"journal/{run.id}.log is larger than {len(frames) // 2} B: only its first {len(frames) // 2} B of steps is read" \
+        in capsys.readouterr().err

@@ -446,6 +446,12 @@ def plan_restore(repo: Repo, current: ObjectId, target: ObjectId) -> RestorePlan
         if (c.status == MODIFIED or st is not None) and untouchable(c.path):
             plan.kept.append(c.name)  # there, and ignored by a side: never rewritten
             continue
+        if c.status == ADDED and (any(c.path.startswith(p) for p in protected)
+                                  or here.in_left_out_folder(c.path) or theirs.in_left_out_folder(c.path)):
+            # Nothing new goes into a venv, a cache or an ignored folder: a run's tree that
+            # holds .venv/.../sitecustomize.py must not reach the user's interpreter.
+            plan.kept.append(c.name)
+            continue
         plan.to_write.append(c)
     removed = {c.path for c in plan.to_delete}
     checked_parents: dict[bytes, bool] = {}  # a non-folder where the run has a folder: ignored?

@@ -24,6 +24,10 @@ SYMLINK: Kind = "l"
 TREE: Kind = "d"
 KINDS = frozenset((FILE, EXEC, SYMLINK, TREE))
 MAX_NAME = 4096
+#: Names no tree may hold, in any case (a case-insensitive file system would open `.GIT` as
+#: `.git`): no snapshot records them, and a checkout writing one would plant a git hook or a
+#: store config in the user's project (like git's verify_path).
+RESERVED_NAMES = frozenset((b".git", b".tmt"))
 #: Deepest nesting of trees any reader follows (a hostile tree may nest without end).
 MAX_DEPTH = 512
 #: Largest tree object any reader loads (a directory of a million entries is ~100 MB); a
@@ -128,6 +132,13 @@ def check_name(name: bytes) -> None:
         raise InvalidTree(f"invalid entry name {name!r}: contains '/' or NUL")
     if len(name) > MAX_NAME:
         raise InvalidTree(f"entry name too long ({len(name)} bytes)")
+    if is_reserved(name):
+        raise InvalidTree(f"entry name {name!r} is reserved: no snapshot holds .git or .tmt")
+
+
+def is_reserved(name: bytes) -> bool:
+    """`.git` or `.tmt` in any case (see RESERVED_NAMES)."""
+    return len(name) == 4 and name.lower() in RESERVED_NAMES
 
 
 def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
