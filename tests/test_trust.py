@@ -544,3 +544,35 @@ def test_a_journal_is_read_frame_by_frame_up_to_its_bound(project: Path, monkeyp
     assert 0 < len(half) < 20 and half == [float(i) for i in range(len(half))]
     assert f"journal/{run.id}.log is larger than {len(frames) // 2} B: only its first {len(frames) // 2} B of steps is read" \
         in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ['"99999999999999999999999 TiB"', "99999999999999999999999", '"1e300"'])
+def test_a_byte_count_beyond_any_file_is_a_usage_error(project: Path, value: str) -> None:
+    repo = Repo.init(project)
+    (repo.tmt_dir / "config.toml").write_text(f"max_file_size = {value}\n")
+    with pytest.raises(UsageError) as e:
+        Repo(repo.tmt_dir).config
+    assert e.value.message == f"{repo.tmt_dir / 'config.toml'}: max_file_size must be a byte count like 10485760 or '10MiB'"
+
+
+def test_an_error_a_program_sees_never_drives_its_terminal(project: Path) -> None:
+    """The exception a decorated function's caller gets quotes store strings escaped."""
+    repo = Repo.init(project)
+    (repo.tmt_dir / "config.toml").write_text('code_root = "\\u001b]0;PWN\\u0007"\n')
+
+    @tmt.recorder(name="r")
+    def f() -> None:
+        pass
+
+    with pytest.raises(tmt.errors.TmtError) as e:
+        f()
+    assert str(e.value) == f"code root {project}/\\x1b]0;PWN\\x07 is not a directory"
+    assert str(e.value).isprintable()
+
+
+def test_dates_beyond_the_calendar_show_as_dates(project: Path) -> None:
+    from tmt._units import format_age
+
+    assert format_age("0001-01-01T00:00:00+14:00") == "0001-01-01"
+    assert format_age("9999-12-31T23:59:59-14:00") == "9999-12-31"
+    assert format_age(1e20) == "-"

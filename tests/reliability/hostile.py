@@ -202,7 +202,9 @@ def _escapes(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     evil = f"evil{ESC}name\n"
     blob = put_raw(repo, f"print('{ESC}')\n".encode())
     sub = raw_tree(repo, [[f"f{ESC}.py".encode(), "f", blob, 17]])
-    tree = raw_tree(repo, [[b"lib\x1b[31m", "d", sub, 17], [f"t{ESC}.py".encode(), "f", blob, 17]])
+    target = f"../{ESC}".encode()
+    tree = raw_tree(repo, [[b"lib\x1b[31m", "d", sub, 17], [b"link", "l", put_raw(repo, target), len(target)],
+                           [f"t{ESC}.py".encode(), "f", blob, 17]])
     _rewrite(repo, b, name=evil, tags=[evil], description=evil, params={evil: evil},
              metrics={evil: 1.0, "f1": 0.9}, status="failed",
              error={"type": evil, "message": evil, "traceback": f"Traceback\n  {ESC}\n"},
@@ -310,7 +312,8 @@ def _stat_cache_flipped(repo: Repo, a: str, b: str, outside: Path) -> Planted:
 
 def _huge_numbers(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     _rewrite(repo, b, metrics={"f1": 10**400, "neg": -(10**400), "big": 2**70, "loss": 0.5},
-             params={"n": 10**300, "lr": 0.2}, duration_s=10**400)
+             params={"n": 10**300, "lr": 0.2}, duration_s=10**400,
+             created_at="0001-01-01T00:00:00+14:00", finished_at="9999-12-31T23:59:59-14:00")
     return Planted(a, b)
 
 
