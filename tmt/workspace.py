@@ -334,7 +334,7 @@ def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> None:
     while todo:
         oid, depth = todo.pop()
         if depth > treemod.MAX_DEPTH:
-            raise InvalidTree(f"tree {oid} nests deeper than {treemod.MAX_DEPTH} levels")
+            raise InvalidTree(f"tree {oid} nests deeper than {treemod.MAX_DEPTH} levels", treemod.DEEP_HINT)
         entries = _read_tree_waiting(repo, oid)
         pin.add([e.oid for e in entries])
         for e in entries:

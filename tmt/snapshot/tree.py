@@ -30,6 +30,7 @@ MAX_NAME = 4096
 RESERVED_NAMES = frozenset((b".git", b".tmt"))
 #: Deepest nesting of trees any reader follows (a hostile tree may nest without end).
 MAX_DEPTH = 512
+DEEP_HINT = "no project nests that deep: the store is damaged or hostile (`tmt fsck` names the tree)"
 #: Largest tree object any reader loads (a directory of a million entries is ~100 MB); a
 #: record naming a bigger object as its tree is refused before it is read into memory.
 MAX_TREE_BYTES = 256 * 1024 * 1024
@@ -107,7 +108,7 @@ def _expand(shape_of, oid: str, memo: dict, cap_paths: int, cap_bytes: int, dept
     if hit is not None:
         return hit
     if depth > MAX_DEPTH:
-        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
+        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels", DEEP_HINT)
     paths, nbytes, subtrees = shape_of(oid)
     for sub in subtrees:
         if paths >= cap_paths or nbytes >= cap_bytes:
