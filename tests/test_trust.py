@@ -576,3 +576,10 @@ def test_dates_beyond_the_calendar_show_as_dates(project: Path) -> None:
     assert format_age("0001-01-01T00:00:00+14:00") == "0001-01-01"
     assert format_age("9999-12-31T23:59:59-14:00") == "9999-12-31"
     assert format_age(1e20) == "-"
+
+
+def test_a_path_too_long_for_the_file_system_is_a_message_not_a_bug_report(project: Path, tmp_path: Path) -> None:
+    rid = record()
+    r = invoke("checkout", rid, "-o", str(tmp_path / ("x" * 300)))
+    assert r.exit_code == 1
+    assert r.output.splitlines()[-1] == "hint: the path is longer than this file system allows: choose a shorter target folder"
