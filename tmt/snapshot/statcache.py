@@ -1,8 +1,12 @@
 """The stat cache: what the last snapshot saw, so that unchanged files are not read again.
 
 Per directory: the tree id it produced, its byte and file totals, its row count, per entry
-the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id, and a digest of the ignore
-rules in force there (while they are unchanged, an entry kept last time needs no matching). A directory whose
+the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id, a digest of the ignore
+rules in force there, and what was left out there. While the rules are unchanged, an entry
+kept last time needs no matching and one left out is left out again: a folder or file the
+rules (or a built-in exclude) left out is remembered by name, a Python environment with its
+folder's (mtime_ns, inode), which adding or removing its marker moves. So an unchanged tree
+asks the rules nothing (no pattern compiled, pathspec never imported). A directory whose
 entries all match, with unchanged subdirectories and the same row count, reuses its tree id
 without encoding anything. Deleting the cache costs only speed.
 
@@ -29,7 +33,9 @@ RACY_NS = 100_000_000  # 100 ms, well above the kernel's coarse clock tick
 
 Key = tuple  # (size, mtime_ns, ctime_ns, inode)
 Entry = tuple  # (Key, oid32)
-DirInfo = tuple  # (tree oid32 | None, bytes, files, rows, {name: Entry}, ignore rules sig)
+#: (tree oid32 | None, bytes, files, rows, {name: Entry}, ignore rules sig, {name: left out})
+#: the last item is absent from caches written before it (nothing known left out)
+DirInfo = tuple
 
 
 @dataclass(slots=True)
