@@ -269,6 +269,9 @@ ENV_GOES = ({"a/c.py": "", "a/pyvenv.cfg": "home = /usr\n", "b.py": ""}, {"a/c.p
 RULES_CHANGE = ({".gitignore": "d/\n*.log\n", "d/x.py": "", "c.log": "", "c.py": ""},
                 {".gitignore": "*.py\n", "d/x.py": "", "c.log": "", "c.py": ""})
 
+SAME_SIZE_RULES = ({".gitignore": "*.log\n", "c.log": "", "c.txt": "", "d/.gitignore": "a\n", "d/a": ""},
+                   {".gitignore": "*.txt\n", "c.log": "", "c.txt": "", "d/.gitignore": "b\n", "d/a": ""})
+
 
 @settings(max_examples=20)
 @given(two_states())
@@ -276,6 +279,7 @@ RULES_CHANGE = ({".gitignore": "d/\n*.log\n", "d/x.py": "", "c.log": "", "c.py":
 @example(ENV_GOES[::-1])
 @example(RULES_CHANGE)
 @example(RULES_CHANGE[::-1])
+@example(SAME_SIZE_RULES)
 def test_a_cached_snapshot_after_changes_keeps_what_a_fresh_one_keeps(
     tmp_path_factory: pytest.TempPathFactory, states: tuple[dict[str, str], dict[str, str]]
 ) -> None:

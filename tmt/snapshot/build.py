@@ -133,6 +133,8 @@ class _Snapshotter:
         self.blobs: list[tuple[bytes, bytes]] = []  # small blobs made in the walk (symlink targets)
         self.holes = False  # some row lost its file (vanished, unreadable)
         self.new_dirs: dict[bytes, tuple] = {}
+        self.new_rules: dict[bytes, tuple] = {}
+        self.rules_read = False  # some ignore file was read (not vouched for by the cache)
         self.changed = False
         self.left_changed = False  # the tree is the same, but what was left out is not
         self.temps: list[bytes] = []
@@ -156,7 +158,7 @@ class _Snapshotter:
             if rel and not ENV_MARKERS.isdisjoint(special) and not reincluded(stack, os.fsdecode(rel)):
                 return None  # a virtualenv or conda env: not code, and never to be deleted
             if not _IGNORE_NAMES.isdisjoint(special):
-                rules = load_rules(dir_abs, os.fsdecode(rel), stack[-1].sig if stack else b"", self.warn)
+                rules = self._rules(dir_abs, rel, entries, stack[-1].sig if stack else b"")
                 if rules is not None:
                     stack = [*stack, rules]
         d.sig = stack[-1].sig if stack else b""
@@ -211,6 +213,34 @@ class _Snapshotter:
         # Ids reused from the cache (files, unchanged subtrees): pinned and, if untrusted, checked.
         self.to_pin.extend(d.reused)
         return d
+
+    def _rules(self, dir_abs: bytes, rel: bytes, entries: list, parent_sig: bytes) -> Rules | None:
+        """The rules of this folder's ignore files; read only if their lstat keys changed."""
+        keys = []
+        racy = False
+        for entry in entries:
+            if entry.name in _IGNORE_NAMES:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    keys = None
+                    break
+                keys.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
+                racy = racy or is_racy(max(st.st_mtime_ns, st.st_ctime_ns), self.walk_start_ns)
+        base = os.fsdecode(rel)
+        if keys is not None:
+            keys.sort()
+            old = self.cache.rules.get(rel)
+            if old is not None and len(old) == 3 and old[0] == parent_sig and list(old[1]) == keys:
+                sig = old[2]
+                if not racy:
+                    self.new_rules[rel] = old
+                return Rules.unread(dir_abs, base, sig, parent_sig, self.warn) if sig is not None else None
+        rules = load_rules(dir_abs, base, parent_sig, self.warn)
+        self.rules_read = True
+        if keys is not None and not racy:
+            self.new_rules[rel] = (parent_sig, [tuple(k) for k in keys], rules.sig if rules is not None else None)
+        return rules
 
     def _scan(
         self, d: _Dir, entries: list, stack: list[Rules], known: bool, old_entries: dict, old_left: dict, out,
@@ -520,11 +550,14 @@ class _Snapshotter:
         if (
             not self.changed
             and not self.left_changed
+            and not self.rules_read
             and epoch == self.cache.epoch
             and len(self.new_dirs) == len(self.cache.dirs)
+            and len(self.new_rules) == len(self.cache.rules)
         ):
             return
         self.cache.dirs = self.new_dirs
+        self.cache.rules = self.new_rules
         self.cache.epoch = epoch
         if self.cache_dir is not None:
             self.cache.save(self.cache_dir, self.store.tmp_dir)

@@ -6,7 +6,8 @@ rules in force there, and what was left out there. While the rules are unchanged
 kept last time needs no matching and one left out is left out again: a folder or file the
 rules (or a built-in exclude) left out is remembered by name, a Python environment with its
 folder's (mtime_ns, inode), which adding or removing its marker moves. So an unchanged tree
-asks the rules nothing (no pattern compiled, pathspec never imported). A directory whose
+asks the rules nothing (no pattern compiled, pathspec never imported), and an ignore file
+whose lstat key is unchanged is not even read: its rules' digest is remembered. A directory whose
 entries all match, with unchanged subdirectories and the same row count, reuses its tree id
 without encoding anything. Deleting the cache costs only speed.
 
@@ -43,6 +44,9 @@ class StatCache:
     root: str = ""
     epoch: str | None = None
     dirs: dict[bytes, DirInfo] = field(default_factory=dict)
+    #: folder -> (digest of the enclosing rules, its ignore files' (name, lstat key + mode)
+    #: sorted, digest of its rules or None): unchanged files need not be read to know it
+    rules: dict[bytes, tuple] = field(default_factory=dict)
 
     @classmethod
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
@@ -53,12 +57,13 @@ class StatCache:
             dirs = data["dirs"]
             if not isinstance(dirs, dict):
                 return cls(root)
-            return cls(root, data.get("epoch"), dirs)
+            rules = data.get("rules", {})
+            return cls(root, data.get("epoch"), dirs, rules if isinstance(rules, dict) else {})
         except (OSError, ValueError, KeyError, TypeError):
             return cls(root)
 
     def save(self, cache_dir: Path, tmp_dir: Path) -> None:
-        data = codec.packb({"v": 3, "root": self.root, "epoch": self.epoch, "dirs": self.dirs})
+        data = codec.packb({"v": 3, "root": self.root, "epoch": self.epoch, "dirs": self.dirs, "rules": self.rules})
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(cache_path(cache_dir, self.root), data, tmp_dir, durable=False)
