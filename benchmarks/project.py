@@ -54,11 +54,12 @@ def git_state_fn() -> tuple[str, Callable[[Path, object], object]]:
     try:
         from tmt.recorder.gitinfo import git_state
 
-        return "tmt git metadata (from .git files)", lambda root, snap: git_state(root, snap)
+        return "tmt git metadata (from .git files)", lambda root, snap, repo: git_state(
+            root, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
     except ImportError:  # tmt before issue 12: a `git status` process
         from tmt.recorder.env import GitProbe
 
-        return "tmt git metadata (git status)", lambda root, snap: GitProbe(root).result()
+        return "tmt git metadata (git status)", lambda root, snap, repo: GitProbe(root).result()
 
 
 @dataclass
@@ -173,16 +174,19 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
     run_dir = args.workdir / "run" / f"project-{n}"
     env = C.clean_env(GIT_CEILING_DIRECTORIES=str(run_dir))
     os.environ["GIT_CEILING_DIRECTORIES"] = str(run_dir)  # in-process tmt, for the same reason
-    log(f"[{n}] copying the project for tmt, git and the predecessor; committing each ...")
+    with_old = n in args.old_sizes
+    log(f"[{n}] copying the project for tmt, git{' and the predecessor' if with_old else ''}; committing each ...")
     copies = {}
-    for tool in ("tmt", "git", "old"):
+    for tool in ("tmt", "git", "old") if with_old else ("tmt", "git"):
         copies[tool] = C.work_copy(C.Tree(project.path, project.files, project.bytes, project.changeable),
                                    run_dir / tool)
         make_repo(copies[tool].path, env)
-    tt, tg, to = copies["tmt"], copies["git"], copies["old"]
+    tt, tg, to = copies["tmt"], copies["git"], copies.get("old")
     Repo.init(tt.path)
     C.run_cmd([PY, "train.py", "first"], cwd=tt.path, env=env)  # the first run: store made, cache written
-    C.run_cmd([str(old_py), "train.py", f"first-{time.time_ns()}"], cwd=to.path, env=env)
+    if with_old:
+        log(f"[{n}] the predecessor's first run (it copies the tree) ...")
+        C.run_cmd([str(old_py), "train.py", f"first-{time.time_ns()}"], cwd=to.path, env=env)
     time.sleep(0.25)  # out of the racily-clean window of the files just written
     rows = res.rows
 
@@ -191,7 +195,7 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
 
     # -- in-process, unchanged ------------------------------------------------------------------
     log(f"[{n}] in-process, unchanged ...")
-    dirs, files = kept_walk_sets(tg.path, env)
+    dirs, files = kept_walk_sets(tt.path, env)
     res.info["kept_git"] = len(files)
     root_b = os.fsencode(tt.path)
     git_label, git_state = git_state_fn()
@@ -204,8 +208,9 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
     holder: dict[str, object] = {}
 
     def snap_and_git() -> None:
-        s = snapshot_repo(Repo(tmt_dir), warn=quiet)
-        holder["git"] = git_state(tt.path, s)
+        repo = Repo(tmt_dir)
+        s = snapshot_repo(repo, warn=quiet)
+        holder["git"] = git_state(tt.path, s, repo)
 
     alternate(rows, {
         "floor": lambda: run_inprocess(lambda: kept_stat_walk(root_b, dirs, files)),
@@ -221,12 +226,15 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
                        ("git", "git add -A && git commit"), ("old", "predecessor: python train.py")):
         row(key, label)
     counter = iter(range(10**9))
-    alternate(rows, {
+    samples = {
         "py": lambda: run_process([PY, "-c", "pass"], tt.path, env),
         "tmt": lambda: run_process([PY, "train.py", "noop"], tt.path, env),
         "git": lambda: run_process(C.GIT_COMMIT_EMPTY, tg.path, env),
         "old": lambda: run_process([str(old_py), "train.py", f"noop-{next(counter)}"], to.path, env),
-    }, args.repeat)
+    }
+    if not with_old:
+        del samples["old"]
+    alternate(rows, samples, args.repeat)
     res.info["load_unchanged"] = os.getloadavg()
 
     if args.profile:
@@ -245,13 +253,17 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
             return sample()
         return go
 
-    alternate(rows, {
+    samples = {
         "snap1": edited(tt, lambda: run_inprocess(lambda: snapshot_repo(Repo(tmt_dir), warn=quiet))),
         "tmt1": edited(tt, lambda: run_process([PY, "train.py", "noop"], tt.path, env)),
         "git1": edited(tg, lambda: run_process(C.GIT_COMMIT, tg.path, env)),
-        "old1": edited(to, lambda: run_process([str(old_py), "train.py", f"one-{next(counter)}"], to.path, env)),
-    }, args.repeat)
-    res.info["git_changed"] = git_state(tt.path, snapshot_repo(Repo(tmt_dir), warn=quiet))
+    }
+    if with_old:
+        samples["old1"] = edited(to, lambda: run_process([str(old_py), "train.py", f"one-{next(counter)}"],
+                                                         to.path, env))
+    alternate(rows, samples, args.repeat)
+    repo = Repo(tmt_dir)
+    res.info["git_changed"] = git_state(tt.path, snapshot_repo(repo, warn=quiet), repo)
     res.info["load_end"] = os.getloadavg()
 
     if not args.keep:
@@ -265,7 +277,8 @@ def profile(root: Path, tmt_dir: Path, git_state, env: dict[str, str]) -> str:
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(5):
-        git_state(root, snapshot_repo(Repo(tmt_dir), warn=quiet))
+        repo = Repo(tmt_dir)
+        git_state(root, snapshot_repo(repo, warn=quiet), repo)
     prof.disable()
     out.write("cProfile of 5 unchanged in-process snapshots + git metadata (totals)\n")
     st = pstats.Stats(prof, stream=out)
@@ -306,24 +319,30 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
                                            for r in results],
     ])
 
+    def cell(r: SizeResult, k: str) -> str:
+        row = r.rows.get(k)
+        return f"{C.fmt_s(row.w)} / {C.fmt_s(row.c)}" if row and row.wall else "-"
+
     def table(title: str, keys: list[str], samples: int) -> None:
         report.section(f"{title} (median of {samples}; wall / CPU)")
         report.table(["measure", *cols], [
-            [results[0].rows[k].label] + [f"{C.fmt_s(r.rows[k].w)} / {C.fmt_s(r.rows[k].c)}" for r in results]
-            for k in keys
+            [next(r.rows[k].label for r in results if k in r.rows)] + [cell(r, k) for r in results]
+            for k in keys if any(k in r.rows for r in results)
         ])
 
     table("in-process, unchanged", ["floor", "full", "snap", "snap_git"], args.in_repeat)
     table("whole process, unchanged", ["py", "tmt", "git", "old"], args.repeat)
     table("one tracked file changed before every sample", ["snap1", "tmt1", "git1", "old1"], args.repeat)
 
-    def rat(r: SizeResult, a: str, b: str, cpu: bool = False) -> str:
-        ra, rb = r.rows[a], r.rows[b]
-        return C.fmt_x(C.ratio(ra.c, rb.c) if cpu else C.ratio(ra.w, rb.w))
+    def rat(r: SizeResult, a: str, b: str) -> str:
+        ra, rb = r.rows.get(a), r.rows.get(b)
+        if not (ra and rb and ra.wall and rb.wall):
+            return "-"
+        return f"{C.fmt_x(C.ratio(ra.w, rb.w))} ({C.fmt_x(C.ratio(ra.c, rb.c))})"
 
     report.section("ratios (same run; wall, CPU in brackets)")
     report.table(["ratio", *cols], [
-        [label] + [f"{rat(r, a, b)} ({rat(r, a, b, True)})" for r in results]
+        [label] + [rat(r, a, b) for r in results]
         for label, a, b in (
             ("unchanged run / git commit (target <= 1.0x)", "tmt", "git"),
             ("unchanged snapshot / stat-walk floor (target <= 1.3x)", "snap", "floor"),
@@ -360,11 +379,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=7, help="rounds of whole-process samples (default 7)")
     p.add_argument("--in-repeat", type=int, default=21, help="rounds of in-process samples (default 21)")
     p.add_argument("--workdir", type=Path, default=C.DEFAULT_WORKDIR, help="projects, copies, the predecessor")
+    p.add_argument("--old-sizes", default="5000",
+                   help="sizes at which the predecessor is measured too (default 5000: its first run copies "
+                        "the whole tree, minutes at 20,000 files; 'all' for every size)")
     p.add_argument("--keep", action="store_true", help="keep the work copies")
     p.add_argument("--profile", action="store_true", help="cProfile in-process, -X importtime of a run")
     args = p.parse_args(argv)
     args.sizes = sorted(int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip())
     args.workdir = args.workdir.resolve()
+    args.old_sizes = (set(args.sizes) if args.old_sizes == "all" else
+                      {int(s.replace("_", "")) for s in args.old_sizes.split(",") if s.strip()})
     return args
 
 
@@ -381,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for n in args.sizes:
         results.append(bench_size(n, args, old_py))
+        if len(args.sizes) > 1:  # so far, in case a later size is stopped
+            print_results(results[-1:], report, args)
     print_results(results, report, args)
     judge(results, report)
     report.summary()
