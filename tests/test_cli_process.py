@@ -88,6 +88,7 @@ def test_main_flows(recorded, tmp_path):
     r = tmt_cmd("checkout", "last~1", "-o", str(out), cwd=project)
     assert r.returncode == 0, r.stderr
     expected = {k: v for k, v in first.items() if not k.startswith("data/")}
+    expected[".tmt"] = f"tmtdir: {project / '.tmt'}\n".encode()  # the view's pointer to its store
     assert files_of(out) == expected
 
     # In place: back to the first run; the working tree is saved first, data/ untouched.

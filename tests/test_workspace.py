@@ -201,7 +201,8 @@ def test_checkout_to_folder_is_read_only_hard_links(repo, tmp_path):
     out = tmp_path / "view"
     result = checkout(run, out, repo=repo)
     assert result.written == 2
-    assert tree_bytes(out) == {"a.py": b"a\n", "pkg/b.py": b"b\n"}
+    # and the view's pointer to its store (docs/format.md, "Views")
+    assert tree_bytes(out) == {"a.py": b"a\n", "pkg/b.py": b"b\n", ".tmt": f"tmtdir: {repo.tmt_dir}\n".encode()}
     assert not os.stat(out / "a.py").st_mode & 0o222
     with pytest.raises(CheckoutError) as e:
         checkout(run, out, repo=repo)

@@ -64,7 +64,16 @@ class InvalidTree(StoreError, ValueError):
 
 
 class UnsafePath(StoreError):
-    """A tree would write outside its target (path traversal, symlinked parent)."""
+    """A path is not what tmt may write through: a tree entry that would leave its target
+    (traversal, a symlinked parent), or a link or special file where the store keeps its own
+    folder or file (tmt.store.nofollow)."""
+
+
+class TreeTooLarge(InvalidTree):
+    """A tree expands past the configured bound on paths or bytes (a "tree bomb": trees that
+    name the same subtree many times expand exponentially while the store stays tiny)."""
+
+    over = ""  # which bound, for messages: "more than 10,000,000 paths (max_tree_paths)"
 
 
 class SnapshotError(TmtError):
@@ -157,6 +166,15 @@ class CheckoutInterrupted(CheckoutError):
 
 class MissingDependency(TmtError):
     """An optional dependency (an extra) is needed for this call."""
+
+
+class CommandError(TmtError):
+    """`tmt run`'s command could not be started: not found (exit 127, as shells say) or not
+    executable (126)."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 127) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
 
 
 class RemoteError(TmtError):

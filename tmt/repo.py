@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from tmt.errors import RepositoryNotFound, StoreError, UsageError
+from tmt.snapshot.tree import DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_PATHS
+from tmt.store.nofollow import NotAFile, describe, own_dir, read_fd
 from tmt.store.objects import ObjectStore
 
 TMT_DIRNAME = ".tmt"
+#: A `.tmt` *file* (not folder) in a view or rerun folder: one line naming the store it came
+#: from, like git's worktree `.git` file. See `read_pointer`.
+POINTER_PREFIX = "tmtdir: "
+POINTER_MAX_BYTES = 4096
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 SUBDIRS = ("objects", "experiments", "cache", "tmp")
 LEGACY_DB = "tmt_db.json"  # the database of tmt 0.1.8 (tmt/legacy): its runs wait for `tmt migrate`
@@ -21,26 +28,39 @@ class Config:
 
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     code_root: str | None = None  # relative to the folder holding .tmt/, or absolute
+    max_tree_paths: int = DEFAULT_MAX_TREE_PATHS  # bounds on a tree's expansion (tree bombs)
+    max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES
 
     @classmethod
     def from_mapping(cls, data: dict, source: str) -> "Config":
         kwargs = {}
         for key, value in data.items():
             key = key.replace("-", "_")
-            if key == "max_file_size":
-                kwargs[key] = _parse_size(value, source)
+            if key in ("max_file_size", "max_tree_bytes"):
+                kwargs[key] = _parse_size(value, source, key)
+            elif key == "max_tree_paths":
+                if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+                    raise UsageError(f"{source}: max_tree_paths must be a whole number above 0",
+                                     "fix the value (or delete the line for the default, 10,000,000)")
+                kwargs[key] = value
             elif key == "code_root":
                 if not isinstance(value, str):
                     raise UsageError(f"{source}: code_root must be a string path")
                 kwargs[key] = value
         return cls(**kwargs)
 
+    @property
+    def tree_bounds(self):
+        from tmt.snapshot.tree import TreeBounds
 
-def _parse_size(value: object, source: str) -> int:
+        return TreeBounds(self.max_tree_paths, self.max_tree_bytes)
+
+
+def _parse_size(value: object, source: str, key: str = "max_file_size") -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     if isinstance(value, str):
-        units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+        units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
         v = value.strip().lower().removesuffix("ib").removesuffix("b")
         mult = units.get(v[-1:], 1)
         num = v[:-1] if v[-1:] in units else v
@@ -50,9 +70,10 @@ def _parse_size(value: object, source: str) -> int:
             size = 0
         if size > 0:  # "0" or "-5" would leave every file out of every snapshot
             return size
+    default = "10 MiB" if key == "max_file_size" else "1 TiB"
     raise UsageError(
-        f"{source}: max_file_size must be a byte count like 10485760 or '10MiB'",
-        "fix the value (or delete the line for the default, 10 MiB)",
+        f"{source}: {key} must be a byte count like 10485760 or '10MiB'",
+        f"fix the value (or delete the line for the default, {default})",
     )
 
 
@@ -60,8 +81,7 @@ def _load_toml(path: Path, only_if: bytes | None = None) -> dict:
     """The TOML file at `path` ({} if absent). With `only_if`, a file whose bytes do not
     contain it is not parsed at all (most pyproject.toml files have no [tool.tmt])."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_settings(path)
     except (FileNotFoundError, NotADirectoryError):
         return {}
     except OSError as e:
@@ -77,6 +97,26 @@ def _load_toml(path: Path, only_if: bytes | None = None) -> dict:
         return tomllib.loads(data.decode("utf-8"))
     except ValueError as e:
         raise UsageError(f"could not read {path}: {e}", "fix or delete the file") from e
+
+
+#: a settings file larger than this is not one (a link to a device or a huge file)
+MAX_SETTINGS_BYTES = 1 << 20
+
+
+def _read_settings(path: Path) -> bytes:
+    """A settings file's bytes. It may be a link (shared settings), but what it leads to
+    must be a regular file: a FIFO or device is refused at once, never waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(path, describe(st.st_mode))
+        data = read_fd(fd, st.st_size, MAX_SETTINGS_BYTES)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise OSError(0, f"larger than {MAX_SETTINGS_BYTES >> 20} MiB", str(path))
+    return data
 
 
 def _tool_tmt(pyproject: Path) -> dict:
@@ -101,6 +141,8 @@ class Repo:
         self.store = ObjectStore(self.tmt_dir)
         self._root: Path | None = Path(code_root).absolute() if code_root is not None else None
         self._root_from: Path | None = None  # set by find() for a shared store: root found from here
+        #: the code root is a view or rerun folder whose `.tmt` pointer file names this store
+        self.view = False
         self._config: Config | None = None
         self._config_path = self.tmt_dir / "config.toml"
         self._local = _load_toml(self._config_path)
@@ -124,14 +166,25 @@ class Repo:
         self._config = None
 
     def _find_root(self) -> Path:
-        if self._root_from is not None and _is_foreign(self.tmt_dir, self._root_from):
-            return _default_code_root(self._root_from)
+        if self._root_from is not None:
+            try:
+                view = find_view(self._root_from)
+                foreign = _is_foreign(self.tmt_dir, self._root_from)
+            except RepositoryNotFound:  # a broken pointer: TMT_DIR, set by the user, decides
+                view, foreign = None, True
+            if view is not None and _same_dir(view[0], self.tmt_dir):
+                self.view = True  # TMT_DIR names the store this view came from
+                return view[1]
+            if foreign:
+                return _default_code_root(self._root_from)
         base = self.tmt_dir.parent
         code_root = Config.from_mapping(self._local, str(self._config_path)).code_root
-        if code_root is None:
-            # [tool.tmt] code_root can only come from the pyproject.toml beside .tmt/
-            pyproject = base / "pyproject.toml"
-            code_root = Config.from_mapping(_tool_tmt(pyproject), str(pyproject)).code_root
+        if code_root is not None:
+            return _inside_project(base, code_root, self._config_path)
+        # [tool.tmt] code_root can only come from the pyproject.toml beside .tmt/: the user's
+        # own file, trusted wherever it points
+        pyproject = base / "pyproject.toml"
+        code_root = Config.from_mapping(_tool_tmt(pyproject), str(pyproject)).code_root
         return (base / code_root).resolve() if code_root else base
 
     @property
@@ -142,8 +195,20 @@ class Repo:
             tool = _tool_tmt(pyproject)
             Config.from_mapping(tool, str(pyproject))  # errors name the file they come from
             merged = {**tool, **self._local}
-            self._config = Config.from_mapping(merged, str(self._config_path)) if merged else Config()
+            config = Config.from_mapping(merged, str(self._config_path)) if merged else Config()
+            self._config = _trusted_bounds(config, Config.from_mapping(tool, str(pyproject)), self._local)
         return self._config
+
+    @property
+    def tree_bounds(self):
+        """How far a tree may expand (Config.tree_bounds). Reading a run's trees (diff of two
+        runs, checkout -o) needs no code root: when the settings cannot find one (a bad
+        code_root), the store's own settings and the defaults bound them."""
+        try:
+            return self.config.tree_bounds
+        except UsageError:
+            local = Config.from_mapping(self._local, str(self._config_path))
+            return _trusted_bounds(local, Config(), self._local).tree_bounds
 
     @property
     def root_label(self) -> str:
@@ -182,14 +247,19 @@ class Repo:
             # code root to take) is settled on first use of repo.root: a query never asks.
             repo._root_from = Path(start or os.getcwd()).absolute()
             return repo
-        found = find_tmt_dir(start)
+        found = _find(start)
         if found is None:
             here = Path(start or os.getcwd()).absolute()
             raise RepositoryNotFound(
                 f"no .tmt repository in {here} or any parent folder",
                 "run `tmt init` in your project folder, or record a run first",
             )
-        return cls(found)
+        store, view = found
+        if view is None:
+            return cls(store)
+        repo = cls(store, code_root=view)
+        repo.view = True
+        return repo
 
     @classmethod
     def resolve(cls, repo: "Repo | str | os.PathLike[str] | None" = None) -> "Repo":
@@ -233,9 +303,10 @@ class Repo:
         tdir = Path(tmt_dir) if tmt_dir else Path(folder) / TMT_DIRNAME
         for sub in SUBDIRS:
             try:
-                (tdir / sub).mkdir(parents=True, exist_ok=True)
+                # the store folder itself is the user's choice; below it, never a link
+                own_dir(tdir, sub, create=True)
             except OSError as e:
-                where = e.filename or tdir / sub
+                where = tdir / sub
                 raise StoreError(
                     f"could not create the repository: {where}: {e.strerror or e}",
                     "choose a folder you can write to" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else None,
@@ -247,6 +318,31 @@ class Repo:
         return repo
 
 
+def _trusted_bounds(config: Config, user: Config, local: dict) -> Config:
+    """The tree bounds in force: the store's own config.toml (untrusted: it comes with a copied
+    store) may lower them, never raise them past the user's [tool.tmt] or the defaults."""
+    from dataclasses import replace
+
+    changes = {}
+    for key in ("max_tree_paths", "max_tree_bytes"):
+        if key in local or key.replace("_", "-") in local:
+            changes[key] = min(getattr(config, key), getattr(user, key))
+    return replace(config, **changes) if changes else config
+
+
+def _inside_project(base: Path, code_root: str, source: Path) -> Path:
+    """`code_root` from the store's own config.toml, resolved: it must lie inside `base`, the
+    folder holding the store. The store is untrusted (copied, shared, untarred): its settings
+    must not aim in-place checkouts, diffs and snapshots at a folder elsewhere."""
+    root = (base / code_root).resolve()
+    top = base.resolve()
+    if root != top and top not in root.parents:
+        raise UsageError(
+            f"{source}: code_root {code_root!r} resolves to {root}, outside the project folder {top}",
+            "a store's own settings may only name a folder inside the project; set code_root in "
+            "[tool.tmt] of pyproject.toml for a folder elsewhere, or fix or delete the line",
+        )
+    return root
 def ensure_store_gitignore(tmt_dir: str | os.PathLike[str]) -> None:
     """`.tmt/.gitignore` holding `*`, so that `git add -A` never commits the store (as venv
     does for its folder). Written once; a user's own version is left alone."""
@@ -264,12 +360,117 @@ def ensure_store_gitignore(tmt_dir: str | os.PathLike[str]) -> None:
 
 
 def find_tmt_dir(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The store that recording from `start` uses: the nearest `.tmt/` folder, or the store a
+    nearer `.tmt` pointer file names (a view's)."""
+    found = _find(start)
+    return found[0] if found else None
+
+
+def _find(start: str | os.PathLike[str] | None) -> tuple[Path, Path | None] | None:
+    """(store, view folder or None) for the nearest `.tmt` at or above `start`.
+
+    A `.tmt` folder is a store; a regular `.tmt` file is a view's pointer (read_pointer
+    raises if it does not name a real store, rather than silently recording elsewhere);
+    anything else called `.tmt` (a FIFO, a symlink to a file) is passed by, never opened.
+    """
     here = Path(start or os.getcwd()).absolute()
     for d in (here, *here.parents):
         cand = d / TMT_DIRNAME
         if cand.is_dir():
-            return cand
+            return cand, None
+        try:
+            st = os.lstat(cand)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return read_pointer(cand), d
     return None
+
+
+def find_view(start: str | os.PathLike[str] | None) -> tuple[Path, Path] | None:
+    """(store, view folder) when the nearest `.tmt` at or above `start` is a pointer file."""
+    found = _find(start)
+    if found is None or found[1] is None:
+        return None
+    return found[0], found[1]
+
+
+def read_pointer(path: str | os.PathLike[str]) -> Path:
+    """The store a `.tmt` pointer file names, checked: `tmtdir: PATH` on one line, PATH
+    absolute or relative to the pointer's folder, naming a real tmt store (a folder holding
+    `objects/` and `experiments/` folders). Anything else raises RepositoryNotFound: a
+    pointer copied from elsewhere, or planted to aim recording at a random folder, is
+    refused, never followed.
+    """
+    path = Path(path)
+    problem = None
+    try:
+        # O_NONBLOCK: never hang on a FIFO swapped in after the lstat; O_NOFOLLOW: nor a symlink
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            data = os.read(fd, POINTER_MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise RepositoryNotFound(
+            f"could not read the .tmt pointer file {path}: {e.strerror or e}", "remove it, or fix its permissions"
+        ) from e
+    text = data.decode("utf-8", "replace")
+    line = text.strip()
+    if len(data) > POINTER_MAX_BYTES or "\n" in line or not line.startswith(POINTER_PREFIX):
+        problem = f"it does not hold one line `{POINTER_PREFIX}PATH`"
+        target = None
+    else:
+        target = Path(line[len(POINTER_PREFIX):].strip())
+        if not target.is_absolute():
+            target = path.parent / target
+        target = Path(os.path.normpath(target))
+        if not is_store(target):
+            problem = f"{target} is not a tmt store"
+    if problem is not None:
+        from tmt.text import printable
+
+        raise RepositoryNotFound(
+            f"the .tmt file in {printable(path.parent)} points at no store: {printable(problem)}",
+            "it marks a view of a run's code; delete it to use this folder on its own "
+            "(or run tmt elsewhere)",
+        )
+    return target
+
+
+def is_store(path: Path) -> bool:
+    """Whether `path` is a tmt store: a folder holding real (not symlinked) `objects/` and
+    `experiments/` folders."""
+    try:
+        return all(stat.S_ISDIR(os.lstat(path / sub).st_mode) for sub in ("objects", "experiments"))
+    except OSError:
+        return False
+
+
+def write_pointer(folder: str | os.PathLike[str], tmt_dir: str | os.PathLike[str], *, relative: bool = False) -> Path:
+    """Mark `folder` (a new view or rerun folder) as a view of the store `tmt_dir`: runs
+    started inside it record into that store, with `folder` as their code root. Snapshots
+    never take a `.tmt` entry, so the pointer is in nobody's code. `relative` writes the
+    path relative to `folder` (a folder inside the store, which moves with it)."""
+    folder = Path(folder).absolute()
+    target = Path(os.path.abspath(tmt_dir))
+    text = os.path.relpath(target, folder) if relative else os.fspath(target)
+    path = folder / TMT_DIRNAME
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(fd, f"{POINTER_PREFIX}{text}\n".encode())
+    finally:
+        os.close(fd)
+    return path
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _is_foreign(tmt_dir: Path, start: str | os.PathLike[str] | None) -> bool:

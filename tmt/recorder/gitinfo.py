@@ -98,6 +98,7 @@ def _read(root: Path, snap: Any, cache_dir: Path | None, tmp_dir: Path | None) -
 # -- the cache of the last answer ------------------------------------------------------------
 
 GIT_CACHE_NAME = "git-v1"
+_MAX_CACHE_BYTES = 64 << 20
 
 
 def _cache_path(cache_dir: Path, root: Path) -> Path:
@@ -109,9 +110,13 @@ def _cache_path(cache_dir: Path, root: Path) -> Path:
 def _cached(path: Path, state: list) -> bool | None:
     """The dirty flag stored for this same state, or None."""
     from tmt.store import codec
+    from tmt.store.nofollow import read_file
 
     try:
-        data = codec.unpackb(path.read_bytes(), use_list=True)
+        raw = read_file(path, limit=_MAX_CACHE_BYTES)  # never a planted link or FIFO
+        if len(raw) > _MAX_CACHE_BYTES:
+            return None
+        data = codec.unpackb(raw, use_list=True)
         if not isinstance(data, dict) or data.get("state") != state:
             return None
         for name, key in data["extras"].items():

@@ -28,7 +28,7 @@ FOSSILS = "fossils/"
 PROBES = "probes/"
 
 #: statuses a record leaves once: a `running` version is less final than any other
-FINAL_STATUSES = ("completed", "failed", "interrupted")
+FINAL_STATUSES = ("completed", "failed", "interrupted", "crashed")  # crashed: stored by `tmt run`
 _VERSION_RE = re.compile(r"records/([0-9a-f]{32})/([01])-([0-9]{20})-([0-9a-f]{32})\.json\Z")
 _ID_RE = re.compile(r"[0-9a-f]{16,64}\Z")
 
