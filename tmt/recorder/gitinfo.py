@@ -38,7 +38,6 @@ _GIT_ENV = (
 _CONFIG_WORDS = (b"autocrlf", b"attributesfile", b"worktree", b"include", b"objectformat", b"splitindex",
                  b"sparse", b"refstorage")
 _S_IFMT, _S_IFREG, _S_IFLNK = 0o170000, 0o100000, 0o120000
-_GITLINK = 0o160000
 _M32 = 0xFFFFFFFF
 
 
@@ -200,7 +199,8 @@ def _head(git_dir: str, common: str) -> tuple[str | None, str | None]:
     ref = head[4:].strip()
     if not ref.startswith("refs/heads/"):
         raise _AskGit  # HEAD on a non-branch ref (or reftable's placeholder)
-    return _resolve(common, ref), ref[len("refs/heads/"):]
+    branch = ref[len("refs/heads/"):].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _resolve(common, ref), branch  # a name that is not UTF-8 as git status prints it
 
 
 def _hex40(text: str) -> str:
