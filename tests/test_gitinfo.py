@@ -143,6 +143,7 @@ def test_a_linked_worktree(committed: Path, monkeypatch: pytest.MonkeyPatch, tmp
     assert recorded_git(other, monkeypatch, no_git=True) == {"commit": head, "branch": "side", "dirty": True}
 
 
+@pytest.mark.slow
 def test_run_after_run_the_kept_answer_follows_every_change(committed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Between runs the answer is reused while nothing it depends on moved: each step here
     moves one thing (a kept file, a tracked file the snapshot leaves out, the index, HEAD)."""

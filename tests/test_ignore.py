@@ -274,6 +274,7 @@ SAME_SIZE_RULES = ({".gitignore": "*.log\n", "c.log": "", "c.txt": "", "d/.gitig
                    {".gitignore": "*.txt\n", "c.log": "", "c.txt": "", "d/.gitignore": "b\n", "d/a": ""})
 
 
+@pytest.mark.slow
 @settings(max_examples=20)
 @given(two_states())
 @example(ENV_GOES)
