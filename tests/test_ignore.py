@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tmt.snapshot.build import snapshot
@@ -238,3 +238,69 @@ def test_the_pinned_pathspec_range_is_the_one_these_tests_check() -> None:
     spec = next(r for r in requires("ThatMetricTimeline") if r.startswith("pathspec")).replace(" ", "")
     assert sorted(spec.removeprefix("pathspec").split(",")) == ["<2", ">=1.0"]
     assert 1 <= int(version("pathspec").split(".")[0]) < 2
+
+
+# -- the stat cache remembers what the rules left out ---------------------------------------------
+
+
+def kept_cached(root: Path, store: ObjectStore, cache: Path) -> list[str]:
+    res = snapshot(root, store, cache_dir=cache, warn=lambda m: None)
+    return sorted(os.fsdecode(p) for p, _ in walk_tree(store, res.tree))
+
+
+@st.composite
+def two_states(draw):
+    """A layout, then the same project after some files went, others came and rules changed;
+    either may hold a Python environment (a folder with pyvenv.cfg) that comes or goes."""
+    first = draw(layouts())
+    gone = draw(st.sets(st.sampled_from(sorted(first))))
+    second = {k: v for k, v in first.items() if k not in gone}
+    for rel, text in draw(layouts()).items():
+        if not any(rel.startswith(f + "/") or f.startswith(rel + "/") for f in second):
+            second[rel] = text  # a changed .gitignore replaces the old one
+    for files in (first, second):
+        if draw(st.booleans()):
+            dirs = sorted({p.rsplit("/", 1)[0] for p in files if "/" in p})
+            if dirs:
+                files[draw(st.sampled_from(dirs)) + "/pyvenv.cfg"] = "home = /usr\n"
+    return first, second
+
+
+ENV_GOES = ({"a/c.py": "", "a/pyvenv.cfg": "home = /usr\n", "b.py": ""}, {"a/c.py": "", "b.py": ""})
+RULES_CHANGE = ({".gitignore": "d/\n*.log\n", "d/x.py": "", "c.log": "", "c.py": ""},
+                {".gitignore": "*.py\n", "d/x.py": "", "c.log": "", "c.py": ""})
+
+SAME_SIZE_RULES = ({".gitignore": "*.log\n", "c.log": "", "c.txt": "", "d/.gitignore": "a\n", "d/a": ""},
+                   {".gitignore": "*.txt\n", "c.log": "", "c.txt": "", "d/.gitignore": "b\n", "d/a": ""})
+
+
+@pytest.mark.slow
+@settings(max_examples=20)
+@given(two_states())
+@example(ENV_GOES)
+@example(ENV_GOES[::-1])
+@example(RULES_CHANGE)
+@example(RULES_CHANGE[::-1])
+@example(SAME_SIZE_RULES)
+def test_a_cached_snapshot_after_changes_keeps_what_a_fresh_one_keeps(
+    tmp_path_factory: pytest.TempPathFactory, states: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    first, second = states
+    base = tmp_path_factory.mktemp("cached")
+    root = base / "code"
+    make(root, first)
+    store, cache = ObjectStore(base / "store"), base / "cache"
+    before = kept(root, ObjectStore(base / "fresh1"))
+    assert kept_cached(root, store, cache) == before
+    import time
+
+    time.sleep(0.11)  # out of the racy window: now the cache vouches for all it sees
+    assert kept_cached(root, store, cache) == before
+    for rel in first:
+        if rel not in second or first[rel] != second[rel]:
+            (root / rel).unlink()
+    for d, _, _ in sorted(os.walk(root), reverse=True):  # folders left empty: a file may take the name
+        if d != str(root) and not os.listdir(d):
+            os.rmdir(d)
+    make(root, {k: v for k, v in second.items() if first.get(k) != v})
+    assert kept_cached(root, store, cache) == kept(root, ObjectStore(base / "fresh2")), states

@@ -751,10 +751,11 @@ def save_backup(repo: Repo, snap, *, ref: str) -> tuple[Record, bool]:
     now = datetime.now(timezone.utc).astimezone().isoformat()
     git = None
     try:
-        from tmt.recorder.env import GitProbe, capture_env
+        from tmt.recorder.env import capture_env
+        from tmt.recorder.gitinfo import git_state
 
         env = capture_env(repo.root)
-        git = GitProbe(repo.root).result()
+        git = git_state(repo.root, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
     except ImportError:  # pragma: no cover
         env = {"pid": os.getpid()}
     record = Record(

@@ -1,9 +1,9 @@
 """The environment of a run: command line, interpreter, machine, git state, cluster job ids.
 
 Paths inside the project are stored relative to the code root, so a record stays true when
-the project is moved or copied to another machine. git is asked through the `git`
-executable, started before the snapshot and collected after it, so it costs no wall time
-in the common case; no git, no work tree or a slow git only leaves `git` as null.
+the project is moved or copied to another machine. The git state is read from the .git
+files (tmt.recorder.gitinfo); GitProbe asks the `git` executable where that reader cannot
+answer exactly as git would. No git, no work tree or a slow git only leaves `git` as null.
 """
 from __future__ import annotations
 

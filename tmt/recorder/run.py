@@ -222,7 +222,8 @@ class LiveRun:
         """Snapshot the code and write the `running` record. `attach=False`: never become
         the run TMT_RUN_ID names, nor another live run's child (`tmt run` owns its run)."""
         from tmt.records.model import Record, new_run_id
-        from tmt.recorder.env import GitProbe, capture_env
+        from tmt.recorder.env import capture_env
+        from tmt.recorder.gitinfo import git_state
         from tmt.recorder.journal import JournalWriter
         from tmt.recorder.packages import own_loaded
         from tmt.snapshot.build import snapshot_repo
@@ -253,7 +254,6 @@ class LiveRun:
             self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
         self._t0 = time.monotonic()
         created = _now_iso()
-        git = GitProbe(repo.root, skip=repo.view)
         pin = PinFile(repo.tmt_dir)
         # Shared with other starting runs, exclusive to an in-place checkout: held from before
         # the snapshot until the running record is out, so no run records a half-restored
@@ -273,7 +273,9 @@ class LiveRun:
                 "tree": snap.tree,
                 "files": snap.files,
                 "bytes": snap.bytes,
-                "git": git.result(),
+                # a view or rerun folder is no work tree of the user's: no git state
+                "git": None if repo.view else git_state(repo.root, snap, cache_dir=repo.cache_dir,
+                                                        tmp_dir=repo.tmp_dir),
             }
             self.record = Record(
                 id=self.id,
@@ -289,7 +291,6 @@ class LiveRun:
             )
             publish(repo.experiments_dir, repo.tmp_dir, self.record, final=False)
         except BaseException:
-            git.cancel()
             pin.close()
             raise
         finally:

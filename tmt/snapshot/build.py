@@ -59,14 +59,20 @@ class SnapshotResult:
     hashed: int = 0  # files read this time (not from the cache)
     #: temp files a killed in-place checkout left (never recorded; the next checkout removes them)
     checkout_temps: list[bytes] = field(default_factory=list)
+    #: what the walk saw, per folder relative to the root (b"" or b"a/b/"): the stat cache's
+    #: DirInfo, whose entries hold each file's stat key (tmt.recorder.gitinfo compares them
+    #: with git's index instead of walking the tree again)
+    dirs: dict[bytes, tuple] = field(default_factory=dict, repr=False)
 
 
 class _Dir:
     """One directory as walked. `rows` are tree rows [name, kind, oid32, size]; the oid of a
     subtree row, or of a file still to be read, is filled in later. `same` means the stat
-    cache vouches for the whole directory: `info` (tree id, bytes, files) is reused as is."""
+    cache vouches for the whole directory: `info` (tree id, bytes, files) is reused as is.
+    `left` is what was left out here: name (b"name/" for a folder) -> None when the ignore
+    rules (or a built-in exclude) left it out, (mtime_ns, inode) of a Python environment."""
 
-    __slots__ = ("rel", "rows", "subdirs", "entries", "reused", "same", "info", "sig")
+    __slots__ = ("rel", "rows", "subdirs", "entries", "reused", "same", "info", "sig", "left")
 
     def __init__(self, rel: bytes) -> None:
         self.rel = rel
@@ -77,6 +83,7 @@ class _Dir:
         self.same = False
         self.info: tuple = (None, 0, 0)
         self.sig = b""  # digest of the ignore rules in force here
+        self.left: dict[bytes, tuple | None] = {}
 
 
 class _Retry(Exception):
@@ -127,7 +134,10 @@ class _Snapshotter:
         self.blobs: list[tuple[bytes, bytes]] = []  # small blobs made in the walk (symlink targets)
         self.holes = False  # some row lost its file (vanished, unreadable)
         self.new_dirs: dict[bytes, tuple] = {}
+        self.new_rules: dict[bytes, tuple] = {}
+        self.rules_read = False  # some ignore file was read (not vouched for by the cache)
         self.changed = False
+        self.left_changed = False  # the tree is the same, but what was left out is not
         self.temps: list[bytes] = []
         self.walk_start_ns = time.time_ns()
 
@@ -149,18 +159,20 @@ class _Snapshotter:
             if rel and not ENV_MARKERS.isdisjoint(special) and not reincluded(stack, os.fsdecode(rel)):
                 return None  # a virtualenv or conda env: not code, and never to be deleted
             if not _IGNORE_NAMES.isdisjoint(special):
-                rules = load_rules(dir_abs, os.fsdecode(rel), stack[-1].sig if stack else b"", self.warn)
+                rules = self._rules(dir_abs, rel, entries, stack[-1].sig if stack else b"")
                 if rules is not None:
                     stack = [*stack, rules]
         d.sig = stack[-1].sig if stack else b""
         old = self.cache.dirs.get(rel)
         old_entries = old[4] if old is not None else {}
         same = old is not None and self.trusted
-        # Under the same ignore rules, what was kept last time is kept now: no matching.
-        known = bool(stack) and old is not None and old[5] == d.sig
+        # Under the same ignore rules, what was kept last time is kept now and what was left
+        # out is left out: an unchanged tree asks the rules nothing (no pattern is compiled).
+        known = old is not None and old[5] == d.sig
+        old_left = old[6] if known and len(old) > 6 and isinstance(old[6], dict) else {}
         # The common case is a directory the cache vouches for: until something differs,
         # only count matching entries; a changed directory is then listed in full.
-        nhits, subs = self._scan(entries, rel, stack, known, old_entries, None) if same else (-1, [])
+        nhits, subs = self._scan(d, entries, stack, known, old_entries, old_left, None) if same else (-1, [])
         if (
             nhits >= 0
             and nhits == len(old_entries)
@@ -168,12 +180,14 @@ class _Snapshotter:
         ):
             d.same = True
             d.info = old[:3]
-            self.new_dirs[rel] = old if old[5] == d.sig else (*old[:5], d.sig)
+            if d.left != old_left:
+                self.left_changed = True
+            self.new_dirs[rel] = old if old[5] == d.sig and d.left == old_left else (*old[:5], d.sig, d.left)
             return d
         self.changed = True
         hits: list[tuple[bytes, str, tuple]] = []
         misses: list[tuple[bytes, str, bytes, tuple]] = []
-        _, subs = self._scan(entries, rel, stack, known, old_entries, (hits, misses), done=subs)
+        _, subs = self._scan(d, entries, stack, known, old_entries, old_left, (hits, misses), done=subs)
         rows = d.rows
         new_entries = d.entries
         for name, kind, hit in hits:
@@ -202,12 +216,47 @@ class _Snapshotter:
         self.to_pin.extend(d.reused)
         return d
 
+    def _rules(self, dir_abs: bytes, rel: bytes, entries: list, parent_sig: bytes) -> Rules | None:
+        """The rules of this folder's ignore files; read only if their lstat keys changed."""
+        keys = []
+        racy = False
+        for entry in entries:
+            if entry.name in _IGNORE_NAMES:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    keys = None
+                    break
+                keys.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
+                racy = racy or is_racy(max(st.st_mtime_ns, st.st_ctime_ns), self.walk_start_ns)
+        base = os.fsdecode(rel)
+        if keys is not None:
+            keys.sort()
+            old = self.cache.rules.get(rel)
+            if (
+                old is not None and len(old) == 3 and old[0] == parent_sig and list(old[1]) == keys
+                and (old[2] is None or isinstance(old[2], bytes))
+            ):
+                sig = old[2]
+                if not racy:
+                    self.new_rules[rel] = old
+                return Rules.unread(dir_abs, base, sig, parent_sig, self.warn) if sig is not None else None
+        rules = load_rules(dir_abs, base, parent_sig, self.warn)
+        self.rules_read = True
+        if keys is not None and not racy:
+            self.new_rules[rel] = (parent_sig, [tuple(k) for k in keys], rules.sig if rules is not None else None)
+        return rules
+
     def _scan(
-        self, entries: list, rel: bytes, stack: list[Rules], known: bool, old_entries: dict, out, done=None
+        self, d: _Dir, entries: list, stack: list[Rules], known: bool, old_entries: dict, old_left: dict, out,
+        done=None,
     ) -> tuple[int, list[tuple[bytes, _Dir]]]:
-        """One pass over a directory's entries; subdirectories are walked (once: `done`
-        holds those walked by an earlier, abandoned fast pass). Without `out`, stop at the
-        first difference from the cache (count -1), else count the matching entries."""
+        """One pass over a directory's entries, filling `d.left`; subdirectories are walked
+        (once: `done` holds those walked by an earlier, abandoned fast pass). Without `out`,
+        stop at the first difference from the cache (count -1), else count the matching
+        entries."""
+        rel = d.rel
+        left = d.left = {}
         walked = dict(done) if done else None
         subs: list[tuple[bytes, _Dir]] = []
         fast = out is None
@@ -225,23 +274,45 @@ class _Snapshotter:
                         subs.append((name, walked.pop(name)))
                         continue
                     child_rel = rel + name
+                    key = name + b"/"
+                    if key in old_left:
+                        env = old_left[key]
+                        if env is None:  # ignored, or a built-in exclude: a matter of rules only
+                            left[key] = None
+                            continue
+                        st = entry.stat(follow_symlinks=False)
+                        if env == (st.st_mtime_ns, st.st_ino):  # same listing: still an environment
+                            left[key] = env
+                            continue
                     if name in BUILTIN_DIRS and not reincluded(stack, os.fsdecode(child_rel) + "/"):
+                        left[key] = None
                         continue
                     if (
                         stack
                         and not (known and child_rel + b"/" in self.cache.dirs)
                         and is_ignored(stack, os.fsdecode(child_rel) + "/")
                     ):
+                        left[key] = None
                         continue
                     sub = self.walk(entry.path, child_rel + b"/", stack)
                     if sub is None:
+                        # An environment is one by what it holds: remembered with its folder's
+                        # mtime, which any entry added or removed there moves (unless within
+                        # the timestamp's tick of this walk: racily clean, asked again).
+                        st = entry.stat(follow_symlinks=False)
+                        if not is_racy(max(st.st_mtime_ns, st.st_ctime_ns), self.walk_start_ns):
+                            left[key] = (st.st_mtime_ns, st.st_ino)
                         continue
                     subs.append((name, sub))
                     if fast and not sub.same:
                         return -1, subs
                     continue
                 hit = old_entries.get(name)
+                if hit is None and name in old_left:
+                    left[name] = None
+                    continue
                 if stack and not (known and hit is not None) and is_ignored(stack, os.fsdecode(rel + name)):
+                    left[name] = None
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError as e:
@@ -381,7 +452,7 @@ class _Snapshotter:
             oid = blake3(data).digest()
             out.append((oid, data))
             info = (oid, sum(r[3] for r in rows), files)
-        self.new_dirs[d.rel] = (*info, len(rows), d.entries, d.sig)
+        self.new_dirs[d.rel] = (*info, len(rows), d.entries, d.sig, d.left)
         return info
 
     def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
@@ -422,7 +493,7 @@ class _Snapshotter:
         self._save_cache(epoch)
         result = SnapshotResult(
             ObjectId(info[0].hex()), info[2], info[1], list(self.skipped), new_objects, new_bytes, self.hashed,
-            list(self.temps),
+            list(self.temps), self.new_dirs,
         )
         return result, trusted
 
@@ -497,9 +568,17 @@ class _Snapshotter:
         )
 
     def _save_cache(self, epoch: str | None) -> None:
-        if not self.changed and epoch == self.cache.epoch and len(self.new_dirs) == len(self.cache.dirs):
+        if (
+            not self.changed
+            and not self.left_changed
+            and not self.rules_read
+            and epoch == self.cache.epoch
+            and len(self.new_dirs) == len(self.cache.dirs)
+            and len(self.new_rules) == len(self.cache.rules)
+        ):
             return
         self.cache.dirs = self.new_dirs
+        self.cache.rules = self.new_rules
         self.cache.epoch = epoch
         if self.cache_dir is not None:
             self.cache.save(self.cache_dir, self.store.tmp_dir)

@@ -49,15 +49,35 @@ class Rules:
 
     Patterns are compiled on the first decision: an unchanged tree asks for none (the
     snapshot's cache remembers what these same rules kept), so it never pays for pathspec.
+    Rules the snapshot's cache vouches for (`unread`) are not even read until then.
     """
 
     base: str  # relative dir of the ignore file, '' for the root, else ending with '/'
     sig: bytes  # digest of every rules file from the root down to this one
-    lines: list[tuple[str, int, str]]  # (file, line number, text)
+    lines: list[tuple[str, int, str]] | None  # (file, line number, text); None: not read yet
     negates: bool = False  # some line re-includes (`!…`): only then can a built-in exclude lose
     warn: Callable[[str], None] | None = None  # where invalid lines are reported (compile time)
     patterns: list[tuple[re.Pattern[str], bool, bool]] | None = None  # (regex, include, ends at ps_d), last first
     prefilter: re.Pattern[str] | None = None
+    source: bytes = b""  # the folder holding the files, read on first use when `lines` is None
+    parent_sig: bytes = b""
+
+    @classmethod
+    def unread(cls, dir_abs: bytes, base: str, sig: bytes, parent_sig: bytes,
+               warn: Callable[[str], None] | None) -> "Rules":
+        """Rules known by their digest only (their files unchanged since it was taken)."""
+        return cls(base, sig, None, False, warn, source=dir_abs, parent_sig=parent_sig)
+
+    def reincludes(self) -> bool:
+        """Whether some line re-includes (`!…`)."""
+        if self.lines is None:
+            self._read()
+        return self.negates
+
+    def _read(self) -> None:
+        fresh = load_rules(self.source, self.base, self.parent_sig, self.warn)
+        self.lines = fresh.lines if fresh is not None else []
+        self.negates = fresh.negates if fresh is not None else False
 
     def decide(self, rel: str) -> bool | None:
         """True: ignored, False: re-included (negation), None: no rule matched.
@@ -84,6 +104,8 @@ class Rules:
     def _compile(self) -> None:
         from pathspec import GitIgnoreSpec  # only projects with ignore files pay for importing it
 
+        if self.lines is None:
+            self._read()
         active = []
         for fname, lineno, text in self.lines:
             try:
@@ -185,4 +207,4 @@ def is_ignored(stack: list[Rules], rel: str) -> bool:
 def reincluded(stack: list[Rules], rel: str) -> bool:
     """Whether the user's rules explicitly keep folder `rel` (ending with '/'), which a
     built-in exclude would leave out. Rules without a negation are not even compiled."""
-    return any(r.negates for r in stack) and decision(stack, rel) is False
+    return any(r.reincludes() for r in stack) and decision(stack, rel) is False

@@ -1,8 +1,13 @@
 """The stat cache: what the last snapshot saw, so that unchanged files are not read again.
 
 Per directory: the tree id it produced, its byte and file totals, its row count, per entry
-the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id, and a digest of the ignore
-rules in force there (while they are unchanged, an entry kept last time needs no matching). A directory whose
+the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id, a digest of the ignore
+rules in force there, and what was left out there. While the rules are unchanged, an entry
+kept last time needs no matching and one left out is left out again: a folder or file the
+rules (or a built-in exclude) left out is remembered by name, a Python environment with its
+folder's (mtime_ns, inode), which adding or removing its marker moves. So an unchanged tree
+asks the rules nothing (no pattern compiled, pathspec never imported), and an ignore file
+whose lstat key is unchanged is not even read: its rules' digest is remembered. A directory whose
 entries all match, with unchanged subdirectories and the same row count, reuses its tree id
 without encoding anything. Deleting the cache costs only speed.
 
@@ -38,7 +43,9 @@ RACY_NS = 100_000_000  # 100 ms, well above the kernel's coarse clock tick
 
 Key = tuple  # (size, mtime_ns, ctime_ns, inode)
 Entry = tuple  # (Key, oid32)
-DirInfo = tuple  # (tree oid32 | None, bytes, files, rows, {name: Entry}, ignore rules sig)
+#: (tree oid32 | None, bytes, files, rows, {name: Entry}, ignore rules sig, {name: left out})
+#: the last item is absent from caches written before it (nothing known left out)
+DirInfo = tuple
 
 
 @dataclass(slots=True)
@@ -46,6 +53,9 @@ class StatCache:
     root: str = ""
     epoch: str | None = None
     dirs: dict[bytes, DirInfo] = field(default_factory=dict)
+    #: folder -> (digest of the enclosing rules, its ignore files' (name, lstat key + mode)
+    #: sorted, digest of its rules or None): unchanged files need not be read to know it
+    rules: dict[bytes, tuple] = field(default_factory=dict)
 
     @classmethod
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
@@ -61,13 +71,15 @@ class StatCache:
             dirs = data["dirs"]
             if not isinstance(dirs, dict):
                 return cls(root)
-            return cls(root, data.get("epoch"), dirs)
+            rules = data.get("rules", {})
+            return cls(root, data.get("epoch"), dirs, rules if isinstance(rules, dict) else {})
         except (OSError, ValueError, KeyError, TypeError):
             return cls(root)
 
     def save(self, cache_dir: Path, tmp_dir: Path) -> None:
         try:
-            payload = codec.packb({"v": 4, "root": os.fsencode(self.root), "epoch": self.epoch, "dirs": self.dirs})
+            payload = codec.packb({"v": 4, "root": os.fsencode(self.root), "epoch": self.epoch, "dirs": self.dirs,
+                                   "rules": self.rules})
             data = MAGIC + blake3(payload).digest() + payload
             atomic_write(cache_path(cache_dir, self.root), data, tmp_dir, durable=False, make_dirs=True)
         except Exception:
