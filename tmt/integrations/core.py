@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Any
@@ -69,8 +69,10 @@ class AdapterRun:
     rank 0 only: on any other rank every method does nothing."""
 
     def __init__(self, name: str | None = None, *, tags: Iterable[str] = (),
-                 params: Mapping[str, Any] | None = None, checkpoints: bool = False) -> None:
+                 params: Mapping[str, Any] | None = None, checkpoints: bool = False,
+                 rank: Callable[[], int] = global_rank) -> None:
         self.name = name
+        self.rank = rank  # the framework's own idea of the global rank, where it has one
         self.tags = [tags] if isinstance(tags, str) else list(tags)
         self.params = dict(params or {})
         self.checkpoints = checkpoints
@@ -80,7 +82,7 @@ class AdapterRun:
 
     @property
     def writes(self) -> bool:
-        return global_rank() == 0
+        return self.rank() == 0
 
     def run(self) -> LiveRun | None:
         """The run to write to: the one found before while it lives, else the active run,
