@@ -90,8 +90,11 @@ class AdapterRun:
         if not self.writes:
             return None
         run = self._run
-        if run is not None and run._live:
-            return run
+        if run is not None:
+            if run._live:
+                return run
+            if self.owned:  # ended by the framework, or by the cell or process that raised
+                self._previous = run.id
         from tmt.recorder.run import LiveRun, _default_name, active_run
 
         run = active_run()
@@ -161,11 +164,7 @@ class AdapterRun:
     def end(self, exc: BaseException | None = None) -> None:
         """The training ended: end the run if the adapter started it."""
         run = self._run
-        if run is None:
-            return
-        if self.owned:
-            self._previous = run.id
-            self._run = None
+        if run is not None and self.owned and run._live:
             _end(run, exc)
 
 

@@ -151,7 +151,7 @@ class Artifact:
     def load(self, loader: Callable[[str], Any] | None = None) -> Any:
         """Read the object back: `loader(path)` if given, else by its format.
 
-        pickle (the default of `tmt.save`), npy/npz (numpy), json and txt are known.
+        pickle (the default of `tmt.save`), npy/npz (numpy), json and text (txt, csv, md, py) are known.
 
         Warning: loading a pickle (format "pickle", the default of `tmt.save`) from a store
         someone else wrote runs code of their choosing, as any pickle file does. Load
@@ -200,7 +200,7 @@ class Artifact:
         if fmt == "json":
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
-        if fmt in ("txt", "text", "csv", "md"):
+        if fmt in ("txt", "text", "csv", "md", "py"):
             return path.read_text(encoding="utf-8")
         raise UsageError(
             f"tmt does not know how to load artifact {self.name!r} (format {self.format!r})",

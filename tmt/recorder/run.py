@@ -294,6 +294,10 @@ class LiveRun:
             _live.append(self)
         self._token = _current.set(self)
         self._sigterm = catch_sigterm and enclosing is None and _catch_sigterm()
+        if "IPython" in sys.modules:  # a notebook's run keeps the cells it ran (tmt/recorder/notebook.py)
+            from tmt.recorder.notebook import record_notebook
+
+            record_notebook(self)
 
     def _claim(self, att: Any, catch_sigterm: bool) -> bool:
         """Become the run TMT_RUN_ID names, if no run of this process has yet: the first
@@ -316,6 +320,10 @@ class LiveRun:
         self._sigterm = catch_sigterm and _catch_sigterm()
         if self.params or applied:
             att.report({"e": "params", "source": "recorder", "values": to_params(self.params), "applied": applied})
+        if "IPython" in sys.modules:  # a notebook's run keeps the cells it ran (tmt/recorder/notebook.py)
+            from tmt.recorder.notebook import record_notebook
+
+            record_notebook(self)
         return True
 
     #: set by the decorator: applies `tmt rerun --set` values to the call's arguments and
@@ -709,6 +717,13 @@ def start_run(
 
 
 def _default_name() -> str:
+    """The script's stem; in a notebook, the notebook's (or "notebook")."""
+    if "IPython" in sys.modules:
+        from tmt.recorder.notebook import default_name
+
+        name = default_name()
+        if name:
+            return name
     script = sys.argv[0] if sys.argv else ""
     stem = Path(script).stem if script and script not in ("-c", "-m", "-") else ""
     return stem or "run"
