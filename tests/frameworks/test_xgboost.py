@@ -25,19 +25,23 @@ TRAIN = """
                 raise FloatingPointError("diverged")
             return False
 
-    xgb.train(params, dtrain, num_boost_round=5, evals=[(dtrain, "train"), (dval, "val")],
-              callbacks=[TmtCallback(checkpoints=True, params={"data": {"rows": 200}}), Diverge()],
-              verbose_eval=False)
+    if "sklearn" in sys.argv:
+        model = xgb.XGBRegressor(n_estimators=4, max_depth=3, learning_rate=0.5, n_jobs=1,
+                                 callbacks=[TmtCallback()])
+        model.fit(X[:150], y[:150], eval_set=[(X[150:], y[150:])], verbose=False)
+    else:
+        xgb.train(params, dtrain, num_boost_round=5, evals=[(dtrain, "train"), (dval, "val")],
+                  callbacks=[TmtCallback(checkpoints=True, params={"data": {"rows": 200}}), Diverge()],
+                  verbose_eval=False)
 """
 
 
-def test_rounds_become_series_and_booster_params_become_params(project: Path) -> None:
+def test_rounds_become_series_and_the_given_params_become_params(project: Path) -> None:
     train(project, TRAIN)
     (rec,) = records(project)
     assert (rec.name, rec.status) == ("train", "completed")
-    assert rec.params["max_depth"] == 2 and rec.params["eta"] == 0.3
-    assert rec.params["objective"] == "reg:squarederror"
-    assert rec.params["data.rows"] == 200
+    assert rec.params == {"max_depth": 2, "eta": 0.3, "objective": "reg:squarederror", "nthread": 1,
+                          "num_boost_round": 5, "data.rows": 200}
     run = tmt.get("last")
     assert sorted(rec.series) == ["train-rmse", "val-rmse"]
     val = run.series("val-rmse")
@@ -63,3 +67,21 @@ def test_under_tmt_run_it_attaches_to_that_run(project: Path) -> None:
     assert rec.status == "completed" and rec.params["max_depth"] == 2
     assert tmt.get("last").series("train-rmse").steps == [0, 1, 2, 3, 4]
     assert "model" in tmt.get("last").artifacts
+
+
+def test_the_scikit_learn_api_records_the_estimator_params(project: Path) -> None:
+    train(project, TRAIN, "sklearn")
+    (rec,) = records(project)
+    assert rec.status == "completed"
+    assert (rec.params["max_depth"], rec.params["learning_rate"], rec.params["num_boost_round"]) == (3, 0.5, 4)
+    assert tmt.get("last").series("validation_0-rmse").steps == [0, 1, 2, 3]
+
+
+def test_without_the_call_params_come_from_the_booster_config() -> None:
+    import numpy as np
+    import xgboost as xgb
+    from tmt.integrations.xgboost import booster_params
+
+    booster = xgb.train({"max_depth": 2, "eta": 0.3}, xgb.DMatrix(np.random.rand(20, 2), label=np.random.rand(20)), 2)
+    params = booster_params(booster)
+    assert (params["max_depth"], params["eta"], params["objective"]) == (2, 0.3, "reg:squarederror")

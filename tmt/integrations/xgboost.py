@@ -2,12 +2,15 @@
 `XGBRegressor(callbacks=[TmtCallback()])`.
 
 Each boosting round logs the evaluation results as step series named as XGBoost prints
-them (`val-rmse`, step = the round). The booster's training parameters become params;
-`checkpoints=True` stores the trained model as the artifact `model` (`model.ubj`).
+them (`val-rmse`, step = the round). The params given to `xgb.train` (or `xgb.cv`, or set on
+an `XGBModel`) become params, with `num_boost_round`; `checkpoints=True` stores the trained
+model as the artifact `model` (`model.ubj`).
 """
 from __future__ import annotations
 
+import inspect
 import json
+import sys
 from collections.abc import Iterable, Mapping
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,9 +52,45 @@ def _value(text: str) -> Any:
     return short if float(numpy.float32(short)) == float(numpy.float32(value)) else value
 
 
+#: xgb.train and xgb.cv, whose frames hold the params the user gave
+_ENTRY_CODES = tuple(inspect.unwrap(f).__code__ for f in (xgboost.training.train, xgboost.training.cv))
+
+
+def given_params() -> dict[str, Any] | None:
+    """The params the running `xgb.train`/`xgb.cv` call was given, and its num_boost_round:
+    XGBoost passes a callback only the booster, whose configuration holds some fifty settings,
+    defaults included. None when the callback was not called from either."""
+    frame = sys._getframe(1)
+    for _ in range(12):
+        if frame is None:
+            return None
+        if frame.f_code in _ENTRY_CODES:
+            given = frame.f_locals.get("params")
+            if isinstance(given, Mapping):
+                params = dict(given)
+            elif isinstance(given, (list, tuple)):  # [("eval_metric", "rmse"), ("eval_metric", "mae")]
+                params = {}
+                for key, value in given:
+                    if key not in params:
+                        params[key] = value
+                    elif isinstance(params[key], list):
+                        params[key].append(value)
+                    else:
+                        params[key] = [params[key], value]
+            else:
+                return None
+            rounds = frame.f_locals.get("num_boost_round")
+            if isinstance(rounds, int):
+                params["num_boost_round"] = rounds
+            return params
+        frame = frame.f_back
+    return None
+
+
 def booster_params(model: Any) -> dict[str, Any]:
     """The parameters the booster trains with (defaults included), from its configuration:
-    every leaf of the `*_param` sections, by its XGBoost name (`eta`, `max_depth`, ...)."""
+    every leaf of the `*_param` sections, by its XGBoost name (`eta`, `max_depth`, ...). Used
+    only when the call's own params cannot be found."""
     try:
         config = json.loads(model.save_config())
     except Exception:  # noqa: BLE001 - xgb.cv's packed boosters have no single configuration
@@ -85,8 +124,10 @@ class TmtCallback(TrainingCallback):
         self.tmt = AdapterRun(name, tags=tags, params=params, checkpoints=checkpoints, rank=_rank)
 
     def before_training(self, model: Any) -> Any:
-        params = booster_params(model)
-        params.update(self.tmt.params)  # the user's own values win
+        params = given_params()
+        if params is None:
+            params = booster_params(model)
+        params.update(self.tmt.params)  # the adapter's own params win
         self.tmt.log_params(params)
         return model
 
