@@ -147,3 +147,21 @@ def test_under_tmt_run_the_adapter_writes_to_that_run(project: Path) -> None:
     (rec,) = records(project)
     assert (rec.name, rec.status, rec.params["lr"]) == ("cmd", "completed", 0.5)
     assert tmt.get("last").series("loss").values == [1.0, 0.5]
+
+
+def test_sigterm_during_the_training_ends_the_run_as_interrupted(project: Path) -> None:
+    import signal
+
+    _script(project, """
+        import time
+        adapter.log({"loss": 1.0}, step=0)
+        print("training", flush=True)
+        time.sleep(120)  # a training the cluster's time limit stops
+    """)
+    proc = subprocess.Popen([sys.executable, "train.py"], cwd=project, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "training\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143
+    (rec,) = records(project)
+    assert rec.status == "interrupted" and rec.error["message"] == "terminated by SIGTERM"
+    assert tmt.get("last").series("loss").values == [1.0]

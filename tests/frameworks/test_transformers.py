@@ -49,6 +49,7 @@ def test_training_records_arguments_logs_and_checkpoints(project: Path) -> None:
     assert (rec.name, rec.status) == ("train", "completed")
     assert rec.params["learning_rate"] == 5e-3 and rec.params["max_steps"] == 6
     assert rec.params["model.hidden_size"] == 16 and rec.params["data.rows"] == 32
+    assert "adam_beta1" not in rec.params  # a default left as it was
     run = tmt.get("last")
     assert run.series("loss").steps == [1, 2, 3, 4, 5, 6]
     assert run.series("eval_loss").steps == [3, 6]

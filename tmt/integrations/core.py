@@ -238,7 +238,14 @@ def _end_all(exc: BaseException | None) -> None:
 
 
 def _end_all_at_exit() -> None:
-    _end_all(_raised)
+    if not _owned:
+        return
+    from tmt.recorder import run as recorder_run
+    from tmt.recorder.publish import flush
+
+    # SIGTERM raises SystemExit, which sys.excepthook never sees
+    _end_all(_raised or recorder_run.last_terminated)
+    flush()  # the final records' folder syncs: atexit may already have run the syncer's own drain
 
 
 def _end_all_after_cell(result: Any) -> None:

@@ -4,8 +4,8 @@
 in `callbacks`; set `report_to="none"` to keep others out. What the Trainer logs (`loss`,
 `learning_rate`, `eval_loss`, ...) becomes step series (step = the global step); the
 training's summary (`train_runtime`, `train_loss`, ...) also the run's final metrics. The
-`TrainingArguments` become params under their own names, the model's config under
-`model.`. A run the callback started ends with the training. `checkpoints=True` stores every
+`TrainingArguments` that differ from their defaults become params under their own names,
+the model's config (what differs from its class's defaults) under `model.`. A run the callback started ends with the training. `checkpoints=True` stores every
 checkpoint folder the Trainer saves as an artifact `checkpoint-<step>` (one `.tar`).
 """
 from __future__ import annotations
@@ -26,6 +26,31 @@ __all__ = ["TmtCallback"]
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss")
 
 
+def changed_arguments(args: Any) -> dict[str, Any]:
+    """The TrainingArguments that differ from their defaults (about a dozen of some 120: the
+    ones the user set, and those the Trainer derived from them), as `to_dict()` shows them
+    (enums as strings, tokens masked)."""
+    import dataclasses
+
+    shown = args.to_dict() if hasattr(args, "to_dict") else {}
+    if not dataclasses.is_dataclass(args):
+        return shown
+    out = {}
+    for f in dataclasses.fields(args):
+        if f.name not in shown:
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = dataclasses.MISSING  # a required argument (output_dir in older releases)
+        value = getattr(args, f.name)
+        if default is dataclasses.MISSING or value != default:
+            out[f.name] = shown[f.name]
+    return out
+
+
 class TmtCallback(TrainerCallback):
     """Records a Trainer's training into the active run (or a new one named after the script)."""
 
@@ -40,10 +65,10 @@ class TmtCallback(TrainerCallback):
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         self._seen(state)
-        params = dict(args.to_dict()) if hasattr(args, "to_dict") else {}
+        params = changed_arguments(args)
         config = getattr(model, "config", None)
-        if config is not None and hasattr(config, "to_dict"):
-            params["model"] = config.to_dict()
+        if config is not None and hasattr(config, "to_diff_dict"):
+            params["model"] = {k: v for k, v in config.to_diff_dict().items() if k != "transformers_version"}
         self.tmt.log_params({**params, **self.tmt.params})
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None,

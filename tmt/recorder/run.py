@@ -52,8 +52,15 @@ class Terminated(SystemExit):
         return "terminated by SIGTERM"
 
 
+#: The Terminated raised last in this process: a run a framework integration started sees
+#: it at exit, since SystemExit never reaches sys.excepthook (tmt/integrations/core.py).
+last_terminated: Terminated | None = None
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated(128 + signum)
+    global last_terminated
+    last_terminated = Terminated(128 + signum)
+    raise last_terminated
 
 
 def _catch_sigterm() -> bool:
