@@ -156,6 +156,7 @@ class AdapterRun:
         run = self.run()
         if run is None:
             return
+
         def write(_obj: Any, target: str) -> None:
             saver(target)
 
