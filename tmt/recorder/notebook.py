@@ -86,20 +86,20 @@ def record_notebook(run: Any) -> None:
     ip = shell()
     if ip is None:
         return
-    from tmt._warn import warn
-
-    path = notebook_path(ip)
-    if path is not None and run.record is not None:
-        from tmt.recorder.env import relative_to_root
-
-        run.record.env["notebook"] = relative_to_root(path, run.repo.root, run.repo.tmt_dir.parent)
-    text = cells_text(executed_cells(ip), path)
-
-    def write(_obj: Any, target: str) -> None:
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(text)
-
     try:
+        path = notebook_path(ip)
+        if path is not None and run.record is not None:
+            from tmt.recorder.env import relative_to_root
+
+            run.record.env["notebook"] = relative_to_root(path, run.repo.root, run.repo.tmt_dir.parent)
+        text = cells_text(executed_cells(ip), path)
+
+        def write(_obj: Any, target: str) -> None:
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(text)
+
         run.save(None, CELLS_ARTIFACT, allow_exist=True, custom_save=write, extension=".py")
     except Exception as e:  # noqa: BLE001 - the cells are a help; the run goes on without them
+        from tmt._warn import warn
+
         warn(f"could not save the notebook's cells in run {run.name!r}: {getattr(e, 'message', e)}")

@@ -136,6 +136,15 @@ def _attached_base() -> "LiveRun | None":
     return att.base if att is not None else None
 
 
+def _notebook(run: "LiveRun") -> None:
+    """A run started in a notebook keeps the cells it ran (tmt/recorder/notebook.py); only a
+    process that imported IPython can be a kernel, so scripts import nothing for it."""
+    if "IPython" in sys.modules:
+        from tmt.recorder.notebook import record_notebook
+
+        record_notebook(run)
+
+
 def _now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="microseconds")
 
@@ -301,10 +310,7 @@ class LiveRun:
             _live.append(self)
         self._token = _current.set(self)
         self._sigterm = catch_sigterm and enclosing is None and _catch_sigterm()
-        if "IPython" in sys.modules:  # a notebook's run keeps the cells it ran (tmt/recorder/notebook.py)
-            from tmt.recorder.notebook import record_notebook
-
-            record_notebook(self)
+        _notebook(self)
 
     def _claim(self, att: Any, catch_sigterm: bool) -> bool:
         """Become the run TMT_RUN_ID names, if no run of this process has yet: the first
@@ -327,10 +333,7 @@ class LiveRun:
         self._sigterm = catch_sigterm and _catch_sigterm()
         if self.params or applied:
             att.report({"e": "params", "source": "recorder", "values": to_params(self.params), "applied": applied})
-        if "IPython" in sys.modules:  # a notebook's run keeps the cells it ran (tmt/recorder/notebook.py)
-            from tmt.recorder.notebook import record_notebook
-
-            record_notebook(self)
+        _notebook(self)
         return True
 
     #: set by the decorator: applies `tmt rerun --set` values to the call's arguments and
