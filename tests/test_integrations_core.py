@@ -165,3 +165,16 @@ def test_sigterm_during_the_training_ends_the_run_as_interrupted(project: Path) 
     (rec,) = records(project)
     assert rec.status == "interrupted" and rec.error["message"] == "terminated by SIGTERM"
     assert tmt.get("last").series("loss").values == [1.0]
+
+
+def test_scripts_import_no_integration_nor_notebook_code(project: Path) -> None:
+    """`import tmt` and a script's run load neither the adapters nor the notebook support."""
+    code = textwrap.dedent("""
+        import sys, tmt
+        with tmt.start_run(name="plain") as run:
+            run.log({"loss": 1.0})
+        print(sorted(m for m in sys.modules if m.startswith(("tmt.integrations", "tmt.recorder.notebook", "IPython"))))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[]\n"
