@@ -34,6 +34,7 @@ def records(project: Path) -> list:
     return sorted((read_record(p) for p in record_files(folder)), key=lambda r: r.created_at)
 
 
+@pytest.mark.slow  # a real kernel starts: seconds
 def test_a_notebook_whose_path_is_known_names_the_run_and_keeps_its_cells(
         project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tmt.init()
@@ -53,6 +54,7 @@ def test_a_notebook_whose_path_is_known_names_the_run_and_keeps_its_cells(
     assert "def fit(epochs=2)" in tmt.get(fit.id).artifacts["notebook_cells"].load()
 
 
+@pytest.mark.slow  # a real kernel starts: seconds
 def test_a_notebook_whose_path_is_unknown_still_keeps_its_cells(project: Path) -> None:
     tmt.init()
     execute(project, CELLS[:3])
@@ -64,6 +66,7 @@ def test_a_notebook_whose_path_is_unknown_still_keeps_its_cells(project: Path) -
     assert "# %% In[1]\nimport tmt\n" in text
 
 
+@pytest.mark.slow  # a real kernel starts: seconds
 def test_a_run_an_integration_started_ends_with_the_cell_that_raised(project: Path) -> None:
     tmt.init()
     execute(project, [
