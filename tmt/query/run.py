@@ -157,7 +157,7 @@ class Artifact:
     def load(self, loader: Callable[[str], Any] | None = None) -> Any:
         """Read the object back: `loader(path)` if given, else by its format.
 
-        pickle (the default of `tmt.save`), npy/npz (numpy), json and txt are known.
+        pickle (the default of `tmt.save`), npy/npz (numpy), json and text (txt, csv, md, py) are known.
 
         Warning: loading a pickle (format "pickle", the default of `tmt.save`) from a store
         someone else wrote runs code of their choosing, as any pickle file does. Load
@@ -207,7 +207,7 @@ class Artifact:
         if fmt == "json":
             with open_file(path) as f:
                 return json.load(f)
-        if fmt in ("txt", "text", "csv", "md"):
+        if fmt in ("txt", "text", "csv", "md", "py"):
             with open_file(path) as f:
                 return f.read().decode("utf-8")
         raise UsageError(

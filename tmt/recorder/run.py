@@ -53,8 +53,15 @@ class Terminated(SystemExit):
         return "terminated by SIGTERM"
 
 
+#: The Terminated raised last in this process: a run a framework integration started sees
+#: it at exit, since SystemExit never reaches sys.excepthook (tmt/integrations/core.py).
+last_terminated: Terminated | None = None
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated(128 + signum)
+    global last_terminated
+    last_terminated = Terminated(128 + signum)
+    raise last_terminated
 
 
 def _catch_sigterm() -> bool:
@@ -128,6 +135,15 @@ def _attached_base() -> "LiveRun | None":
 
     att = attachment()
     return att.base if att is not None else None
+
+
+def _notebook(run: "LiveRun") -> None:
+    """A run started in a notebook keeps the cells it ran (tmt/recorder/notebook.py); only a
+    process that imported IPython can be a kernel, so scripts import nothing for it."""
+    if "IPython" in sys.modules:
+        from tmt.recorder.notebook import record_notebook
+
+        record_notebook(run)
 
 
 def _now_iso() -> str:
@@ -302,6 +318,7 @@ class LiveRun:
             _live.append(self)
         self._token = _current.set(self)
         self._sigterm = catch_sigterm and enclosing is None and _catch_sigterm()
+        _notebook(self)
 
     def _claim(self, att: Any, catch_sigterm: bool) -> bool:
         """Become the run TMT_RUN_ID names, if no run of this process has yet: the first
@@ -324,6 +341,7 @@ class LiveRun:
         self._sigterm = catch_sigterm and _catch_sigterm()
         if self.params or applied:
             att.report({"e": "params", "source": "recorder", "values": to_params(self.params), "applied": applied})
+        _notebook(self)
         return True
 
     #: set by the decorator: applies `tmt rerun --set` values to the call's arguments and
@@ -717,6 +735,13 @@ def start_run(
 
 
 def _default_name() -> str:
+    """The script's stem; in a notebook, the notebook's (or "notebook")."""
+    if "IPython" in sys.modules:
+        from tmt.recorder.notebook import default_name
+
+        name = default_name()
+        if name:
+            return name
     script = sys.argv[0] if sys.argv else ""
     stem = Path(script).stem if script and script not in ("-c", "-m", "-") else ""
     return stem or "run"
