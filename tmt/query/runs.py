@@ -288,96 +288,97 @@ def _check_running(repo: "Repo", rows: list[tuple], conds: list) -> list[tuple]:
     return out
 
 
-def _names_matching(conn, pattern: str) -> list[str]:
+def _names_matching(conn, pattern: str) -> tuple[list[str], bool]:
+    """The run names `pattern` finds, and whether that is every name."""
     try:
         rx = re.compile(pattern)
     except re.error as e:
         raise UsageError(f"name {pattern!r} is not a valid regular expression: {e}", "e.g. name='lr_.*'") from None
     names = [n for (n,) in conn.execute("SELECT DISTINCT name FROM runs")]
-    return [n for n in names if rx.search(n)]
+    found = [n for n in names if rx.search(n)]
+    return found, len(found) == len(names)
 
 
-def select(
-    repo: "Repo",
-    *,
-    name: str | None = None,
-    since: Any = None,
-    until: Any = None,
-    status: str | Iterable[str] | None = None,
-    where: str | Iterable[str] | None = None,
-    tags: str | Iterable[str] | None = None,
-    parent: str | None = None,
-    exact_name: str | None = None,
-    name_contains: str | None = None,
-    limit: int | None = None,
-    newest_first: bool = False,
-) -> Runs:
-    """The runs matching every given filter, oldest first (see `tmt.runs`)."""
-    clauses: list[str] = []
-    args: list[Any] = []
-    if since is not None:
-        clauses.append("runs.created_at >= ?")
-        args.append(parse_time(since, "since"))
-    if until is not None:
-        clauses.append("runs.created_at <= ?")
-        args.append(parse_time(until, "until"))
-    wanted: set[str] | None = None
-    if status is not None:
-        wanted = {status} if isinstance(status, str) else set(status)
-        bad = sorted(wanted - set(STATUS_CHOICES))
-        if bad:
-            raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
-        stored = {("running" if s == "crashed" else s) for s in wanted}
-        clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
-        args.extend(sorted(stored))
-    # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
-    kv_conds: list[tuple[str, list[Any]]] = []
-    conds = parse_where_list(where)  # type: ignore[arg-type]
-    for cond in conds:
-        if cond.kind == "bool":
-            kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
-        elif cond.kind == "num":
-            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num {cond.op} ?", [cond.key, cond.value]))
-        else:
-            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num IS NULL AND {{t}}.txt {cond.op} ?", [cond.key, cond.value]))
-    if tags is not None:
-        for tag in [tags] if isinstance(tags, str) else list(tags):
-            clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
-            args.append(tag)
-    if parent is not None:
-        clauses.append("runs.parent = ?")
-        args.append(parent)
-    if exact_name is not None:
-        clauses.append("runs.name = ?")
-        args.append(exact_name)
-    if name_contains is not None:
-        clauses.append("instr(runs.name, ?) > 0")
-        args.append(name_contains)
-    # Without a limit, sorting in Python is faster than SQLite's walk of the time index
-    # (rows come in table order, which is mostly time order already).
-    # `crashed` is a `running` record whose process is gone, decided in Python: when only one
-    # of the two is asked for, a SQL LIMIT would count rows dropped afterwards.
-    split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
-    # A condition on a series statistic (loss.last) holds for a running or crashed run by its
-    # journal, which the index does not hold: such runs are checked in Python, after SQL.
-    journal_conds = [c for c in conds if c.key.startswith("m:") and ix.series_stat_key(c.key[2:])]
-    order = "DESC" if newest_first else "ASC"
-    sql_limit = None if split or journal_conds else limit
-    tail = "" if sql_limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(sql_limit)}"
+class _Plan:
+    """The SQL of a query's filters (parsed and checked once), run against one snapshot of
+    the index with the columns a caller needs: whole rows (`select`) or row ids (`select_rids`)."""
 
-    kv_keys = sorted({pa[0] for _p, pa in kv_conds})
-    idx = ix.index_for(repo)
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        status: str | Iterable[str] | None = None,
+        where: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        parent: str | None = None,
+        exact_name: str | None = None,
+        name_contains: str | None = None,
+    ) -> None:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if since is not None:
+            clauses.append("runs.created_at >= ?")
+            args.append(parse_time(since, "since"))
+        if until is not None:
+            clauses.append("runs.created_at <= ?")
+            args.append(parse_time(until, "until"))
+        wanted: set[str] | None = None
+        if status is not None:
+            wanted = {status} if isinstance(status, str) else set(status)
+            bad = sorted(wanted - set(STATUS_CHOICES))
+            if bad:
+                raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
+            stored = {("running" if s == "crashed" else s) for s in wanted}
+            clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
+            args.extend(sorted(stored))
+        # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
+        kv_conds: list[tuple[str, list[Any]]] = []
+        conds = parse_where_list(where)  # type: ignore[arg-type]
+        for cond in conds:
+            if cond.kind == "bool":
+                kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
+            elif cond.kind == "num":
+                kv_conds.append((f"{{t}}.key = ? AND {{t}}.num {cond.op} ?", [cond.key, cond.value]))
+            else:
+                kv_conds.append((f"{{t}}.key = ? AND {{t}}.num IS NULL AND {{t}}.txt {cond.op} ?",
+                                 [cond.key, cond.value]))
+        if tags is not None:
+            for tag in [tags] if isinstance(tags, str) else list(tags):
+                clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
+                args.append(tag)
+        if parent is not None:
+            clauses.append("runs.parent = ?")
+            args.append(parent)
+        if exact_name is not None:
+            clauses.append("runs.name = ?")
+            args.append(exact_name)
+        if name_contains is not None:
+            clauses.append("instr(runs.name, ?) > 0")
+            args.append(name_contains)
+        self.name, self.clauses, self.args, self.kv_conds, self.conds = name, clauses, args, kv_conds, conds
+        self.wanted = wanted
+        # `crashed` is a `running` record whose process is gone, decided in Python: when only
+        # one of the two is asked for, a SQL LIMIT would count rows dropped afterwards.
+        self.split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
+        # A condition on a series statistic (loss.last) holds for a running or crashed run by
+        # its journal, which the index does not hold: such runs are checked in Python, after SQL.
+        self.journal_conds = [c for c in conds if c.key.startswith("m:") and ix.series_stat_key(c.key[2:])]
+        self.kv_keys = sorted({pa[0] for _p, pa in kv_conds})
 
-    def query(conn):
-        return idx.read(conn, snapshot_query, kv_keys)
-
-    def snapshot_query(conn):
-        cl, a = list(clauses), list(args)
+    def fetch(self, conn, cols: str, tail: str = "") -> list[tuple]:
+        """Rows of `cols` (the first one identifies a row) matching the SQL part of the
+        filters, plus, when a condition needs a journal, every `running` row the other
+        filters keep. Inside `Index.read` (one snapshot, kv filled for `kv_keys`)."""
+        cl, a = list(self.clauses), list(self.args)
+        kv_conds = self.kv_conds
         name_count = None
-        if name is not None:
-            names = _names_matching(conn, name)
+        if self.name is not None:
+            names, every = _names_matching(conn, self.name)
             if not names:
                 return []
+        if self.name is not None and not every:  # a pattern every name matches filters nothing
             cl.append(f"runs.name IN ({','.join('?' * len(names))})")
             a.extend(names)
             if kv_conds:
@@ -405,22 +406,57 @@ def select(
                 p, pa = kv_conds[n]
                 cl.append(f"EXISTS (SELECT 1 FROM kv WHERE kv.rid = runs.rid AND {p.format(t='kv')})")
                 a.extend(pa)
-        sql = f"SELECT {ix.ROW_SQL} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
+        sql = f"SELECT {cols} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
         found = conn.execute(sql, a).fetchall()
-        if journal_conds:
-            sql = f"SELECT {ix.ROW_SQL} FROM runs WHERE " + " AND ".join(["runs.status = 'running'", *base_cl])
-            seen = {r[ix.C_ID] for r in found}
-            found += [r for r in conn.execute(sql, base_args).fetchall() if r[ix.C_ID] not in seen]
+        if self.journal_conds:
+            sql = f"SELECT {cols} FROM runs WHERE " + " AND ".join(["runs.status = 'running'", *base_cl])
+            seen = {r[0] for r in found}
+            found += [r for r in conn.execute(sql, base_args).fetchall() if r[0] not in seen]
         return found
 
-    rows = idx.run(query)
+    def keep_running(self, repo: "Repo", rows: list[tuple]) -> list[tuple]:
+        """Of whole rows, those that the Python-side checks keep (journal conditions, and
+        running vs crashed when only one is asked for)."""
+        if self.journal_conds:
+            rows = _check_running(repo, rows, self.conds)
+        if self.split:
+            rows = [r for r, s in zip(rows, effective_statuses(rows)) if s in self.wanted]  # type: ignore[operator]
+        return rows
+
+
+def select(
+    repo: "Repo",
+    *,
+    name: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    status: str | Iterable[str] | None = None,
+    where: str | Iterable[str] | None = None,
+    tags: str | Iterable[str] | None = None,
+    parent: str | None = None,
+    exact_name: str | None = None,
+    name_contains: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> Runs:
+    """The runs matching every given filter, oldest first (see `tmt.runs`)."""
+    plan = _Plan(name=name, since=since, until=until, status=status, where=where, tags=tags, parent=parent,
+                 exact_name=exact_name, name_contains=name_contains)
+    split, journal_conds = plan.split, plan.journal_conds
+    # Without a limit, sorting in Python is faster than SQLite's walk of the time index
+    # (rows come in table order, which is mostly time order already).
+    order = "DESC" if newest_first else "ASC"
+    sql_limit = None if split or journal_conds else limit
+    tail = "" if sql_limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(sql_limit)}"
+    idx = ix.index_for(repo)
+    rows = idx.run(lambda conn: idx.read(conn, lambda c: plan.fetch(c, ix.ROW_SQL, tail), plan.kv_keys))
     if journal_conds:
-        rows = _check_running(repo, rows, conds)
+        rows = _check_running(repo, rows, plan.conds)
     if sql_limit is None:
         rows.sort(key=itemgetter(ix.C_CREATED, ix.C_ID), reverse=newest_first)
     statuses = effective_statuses(rows)
     if split:
-        keep = [n for n, s in enumerate(statuses) if s in wanted]  # type: ignore[operator]
+        keep = [n for n, s in enumerate(statuses) if s in plan.wanted]  # type: ignore[operator]
         if limit is not None and limit >= 0:  # a negative LIMIT is no limit in SQLite too
             keep = keep[: int(limit)]
         rows = [rows[n] for n in keep]
@@ -429,3 +465,69 @@ def select(
         rows, statuses = rows[: int(limit)], statuses[: int(limit)]
     return Runs(repo, rows, statuses)
 
+
+def select_rids(repo: "Repo", **filters: Any) -> list[int]:
+    """The index row ids (`runs.rid`) of the runs `select(repo, **filters)` returns, in no
+    particular order: what a view that fetches rows only to show them needs (the TUI's
+    list of 100,000 runs). Only `running` rows are read whole, for the checks decided in
+    Python. Row ids hold for one generation of the index (a rewritten record gets a new one).
+    """
+    plan = _Plan(**filters)
+    idx = ix.index_for(repo)
+
+    def query(conn) -> list[int]:
+        if not (plan.split or plan.journal_conds):
+            # the row id alone: the name and time indexes cover it (no table lookups)
+            return [rid for (rid,) in plan.fetch(conn, "runs.rid")]
+        found = plan.fetch(conn, "runs.rid, runs.status")
+        live = [rid for rid, status in found if status == "running"]
+        kept = {r[-1] for r in plan.keep_running(repo, fetch_rows(conn, live, extra="runs.rid"))}
+        return [rid for rid, status in found if status != "running" or rid in kept]
+
+    return idx.run(lambda conn: idx.read(conn, query, plan.kv_keys))
+
+
+def fetch_rows(conn, rids: Sequence[int], extra: str = "") -> list[tuple]:
+    """Whole index rows (ROW_SQL, then `extra` columns) of these row ids, in no order."""
+    out: list[tuple] = []
+    cols = ix.ROW_SQL + (f", {extra}" if extra else "")
+    for i in range(0, len(rids), 500):
+        chunk = list(rids[i:i + 500])
+        out += conn.execute(f"SELECT {cols} FROM runs WHERE runs.rid IN ({','.join('?' * len(chunk))})",
+                            chunk).fetchall()
+    return out
+
+
+#: sort keys that are index columns, and their SQL
+_FIELD_SQL = {"id": "runs.id", "name": "runs.name", "status": "runs.status", "created_at": "runs.created_at",
+              "finished_at": "runs.finished_at", "duration_s": "runs.duration"}
+
+
+def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = False) -> list[int]:
+    """The row ids of every run in the order `select(repo).sort(key, descending=...)` gives
+    them, computed by SQLite (the TUI sorts 100,000 runs this way, then filters by rank).
+
+    `key` as `Runs.sort` takes it: a field, `params.NAME` or a metric (`metrics.NAME` or a
+    bare name, `NAME.last/.min/.max` a series statistic). Runs without a value go last; ties
+    keep the oldest first; numbers sort before text (after it when descending). Unlike
+    `Runs.sort`, list or dict values and a running run's journal statistics count as missing.
+    `created_at` descending is the newest-first order of `tmt ls` (ties: the higher id first).
+    """
+    direction = "DESC" if descending else "ASC"
+    idx = ix.index_for(repo)
+    if key == "created_at":
+        sql = f"SELECT rid FROM runs ORDER BY runs.created_at {direction}, runs.id {direction}"
+        return idx.run(lambda conn: [r for (r,) in conn.execute(sql)])
+    if key in _FIELD_SQL:
+        col = _FIELD_SQL[key]
+        sql = f"SELECT rid FROM runs ORDER BY ({col} IS NULL), {col} {direction}, runs.created_at, runs.id"
+        return idx.run(lambda conn: [r for (r,) in conn.execute(sql)])
+    if key.startswith("params."):
+        kv_key = "p:" + key[7:]
+    else:
+        kv_key = "m:" + (key[8:] if key.startswith("metrics.") else key)
+    # SQLite orders numbers before text, as Runs.sort's fallback for mixed kinds does.
+    value = "COALESCE(kv.num, kv.b, kv.txt)"
+    sql = (f"SELECT runs.rid FROM runs LEFT JOIN kv ON kv.rid = runs.rid AND kv.key = ? "
+           f"ORDER BY ({value} IS NULL), {value} {direction}, runs.created_at, runs.id")
+    return idx.run(lambda conn: idx.read(conn, lambda c: [r for (r,) in c.execute(sql, (kv_key,))], [kv_key]))
