@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "migrate": "Import the runs of a tmt 0.1.8 store.",
     "plot": "Plot a step series of several runs, overlaid.",
     "timeline": "A metric across runs in the order they ran, its jumps explained.",
+    "tui": "Browse, filter, compare and act on runs in a terminal UI.",
 }
 
 

@@ -203,30 +203,66 @@ class Listing:
             return
         self.sort_key, self.descending = key, descending
         self._order = None
-        self._requery()
-
-    def _requery(self) -> None:
         self.rids = self._query(self.filters, self.parent_id)
         self.generation = self._gen()
         self._cells.clear()
 
-    def poll(self) -> bool:
-        """Whether the index changed since the list was made (records written or deleted):
-        then the order and the list are made again. Cheap when nothing changed (a stat)."""
+    def changes(self) -> "tuple[Any, list[int], list[int]] | None":
+        """What the list is now if the index changed since it was made (records written or
+        deleted), else None; cheap when nothing changed (a stat of the records folder).
+        Changes nothing, so it can run in a thread while the screen draws; `apply` it then."""
         gen = self._gen()  # Index.run syncs first: new and rewritten records are seen
         if gen == self.generation:
-            return False
-        self._order = None
+            return None
+        from tmt.query.runs import order_rids, select_rids
+
+        order = order_rids(self.repo, self.sort_key, descending=self.descending)
+        if not self.filters:
+            return gen, order, order
+        found = set(select_rids(self.repo, **self.filters.kwargs(), parent=self.parent_id))
+        return gen, order, [r for r in order if r in found]
+
+    def apply(self, changes: "tuple[Any, list[int], list[int]]") -> None:
+        self.generation, self._order, self.rids = changes
+        self.total = len(self._order)
+        self._rank = None
+        self._cells.clear()
+
+    def poll(self) -> bool:
+        """`changes()` applied at once; whether there were any."""
         try:
-            self._requery()
+            found = self.changes()
         except TmtError as e:  # a parent deleted meanwhile, say
             self.error = e.message
-        return True
+            return False
+        if found is not None:
+            self.apply(found)
+        return found is not None
 
-    def forget_live(self) -> None:
-        """Drop the cells of running runs: their series' last values and ages move."""
-        for rid in [rid for rid, row in self._cells.items() if row.status == "running"]:
+    def forget_live(self) -> bool:
+        """Drop the cells of running runs (their series' last values and durations move);
+        whether there were any."""
+        live = [rid for rid, row in self._cells.items() if row.status == "running"]
+        for rid in live:
             del self._cells[rid]
+        return bool(live)
+
+    def previous(self, run_id: str) -> str | None:
+        """The run before `run_id`: the latest earlier run of the same name, else the run
+        just before it in time (what "diff to the previous run" compares with)."""
+        def query(conn):
+            me = conn.execute("SELECT name, created_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if me is None:
+                return None
+            before = "(created_at < ? OR (created_at = ? AND id < ?))"
+            for extra, args in ((" AND name = ?", (me[0],)), ("", ())):
+                row = conn.execute(f"SELECT id FROM runs WHERE {before}{extra} ORDER BY created_at DESC, id DESC "
+                                   "LIMIT 1", (me[1], me[1], run_id, *args)).fetchone()
+                if row is not None:
+                    return row[0]
+            return None
+
+        return self.idx.run(query, quiet=True)
 
     # -- rows and cells ---------------------------------------------------------------------
 
@@ -311,15 +347,6 @@ class Listing:
             return self.rids.index(found[0])
         except ValueError:
             return None
-
-    def ids_at(self, positions: list[int]) -> list[str]:
-        return [row.id for row in self.window_at(positions)]
-
-    def window_at(self, positions: list[int]) -> list[Row]:
-        out = []
-        for p in positions:
-            out += self.window(p, p + 1)
-        return out
 
 
 def _escape(text: str) -> str:
