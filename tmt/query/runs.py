@@ -81,6 +81,21 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
 
 
+def sort_order(values: Sequence[Any], descending: bool) -> list[int]:
+    """Positions of `values` in sorted order: missing ones (None, NaN) last, ties in the
+    order given, numbers before text (mixed kinds) as `Runs.sort` promises."""
+    have: list[int] = []
+    missing: list[int] = []
+    for n, v in enumerate(values):
+        (missing if v is None or (isinstance(v, float) and math.isnan(v)) else have).append(n)
+    try:
+        have.sort(key=lambda n: values[n], reverse=descending)
+    except TypeError:  # mixed kinds: numbers by value first, then the rest by their text
+        have.sort(key=lambda n: (0, values[n], "") if _is_number(values[n]) else (1, 0, str(values[n])),
+                  reverse=descending)
+    return have + missing
+
+
 class Runs(Sequence[Run]):
     """An ordered collection of runs (oldest first unless sorted)."""
 
@@ -181,17 +196,7 @@ class Runs(Sequence[Run]):
         duration_s). Runs without a value go last; numbers sort before text."""
         if reverse is not None:
             descending = reverse
-        values = self._values(key)
-        have: list[int] = []
-        missing: list[int] = []
-        for n, v in enumerate(values):
-            (missing if v is None or (isinstance(v, float) and math.isnan(v)) else have).append(n)
-        try:
-            have.sort(key=lambda n: values[n], reverse=descending)
-        except TypeError:  # mixed kinds: numbers by value first, then the rest by their text
-            have.sort(key=lambda n: (0, values[n], "") if _is_number(values[n]) else (1, 0, str(values[n])),
-                      reverse=descending)
-        order = have + missing
+        order = sort_order(self._values(key), descending)
         st = self.statuses
         return Runs(self.repo, [self._rows[n] for n in order], [st[n] for n in order])
 
@@ -510,7 +515,7 @@ def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = Fals
     `key` as `Runs.sort` takes it: a field, `params.NAME` or a metric (`metrics.NAME` or a
     bare name, `NAME.last/.min/.max` a series statistic). Runs without a value go last; ties
     keep the oldest first; numbers sort before text (after it when descending). Unlike
-    `Runs.sort`, list or dict values and a running run's journal statistics count as missing.
+    `Runs.sort`, list and dict values (which the index does not hold) count as missing.
     `created_at` descending is the newest-first order of `tmt ls` (ties: the higher id first).
     """
     direction = "DESC" if descending else "ASC"
@@ -528,6 +533,28 @@ def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = Fals
         kv_key = "m:" + (key[8:] if key.startswith("metrics.") else key)
     # SQLite orders numbers before text, as Runs.sort's fallback for mixed kinds does.
     value = "COALESCE(kv.num, kv.b, kv.txt)"
-    sql = (f"SELECT runs.rid FROM runs LEFT JOIN kv ON kv.rid = runs.rid AND kv.key = ? "
-           f"ORDER BY ({value} IS NULL), {value} {direction}, runs.created_at, runs.id")
-    return idx.run(lambda conn: idx.read(conn, lambda c: [r for (r,) in c.execute(sql, (kv_key,))], [kv_key]))
+    join = "FROM runs LEFT JOIN kv ON kv.rid = runs.rid AND kv.key = ?"
+    stat = ix.series_stat_key(kv_key[2:]) if kv_key.startswith("m:") else None
+
+    def query(conn) -> list[int]:
+        live = conn.execute("SELECT rid, id FROM runs WHERE status = 'running'").fetchall() if stat else []
+        if not live:
+            sql = f"SELECT runs.rid {join} ORDER BY ({value} IS NULL), {value} {direction}, runs.created_at, runs.id"
+            return [r for (r,) in conn.execute(sql, (kv_key,))]
+        # A running (or crashed) run's series statistics are in its journal, not the index:
+        # such runs are placed by those, in Python (a final metric of that name still wins).
+        from tmt.records.series import read_journal, summarize
+
+        rows = conn.execute(f"SELECT runs.rid, {value} {join} ORDER BY runs.created_at, runs.id", (kv_key,)).fetchall()
+        journal: dict[int, Any] = {}
+        for rid, run_id in live:
+            try:
+                s = read_journal(repo.tmt_dir, run_id).get(stat[0])
+            except TmtError:
+                s = None
+            if s is not None and len(s):
+                journal[rid] = summarize(s)[("last", "min", "max")[stat[1]]]
+        values = [v if v is not None or rid not in journal else journal[rid] for rid, v in rows]
+        return [rows[n][0] for n in sort_order(values, descending)]
+
+    return idx.run(lambda conn: idx.read(conn, query, [kv_key]))
