@@ -187,8 +187,10 @@ def file_lines(data: bytes, path: str) -> list[Segments]:
         return head + [[("  binary file", "dim")]]
     cut = len(data) > FILE_LIMIT
     text = data[:FILE_LIMIT].decode("utf-8", "replace")
-    lines = head + [[(f"{n:>5} ", "dim"), (printable(line.expandtabs(4)), None)]
-                    for n, line in enumerate(text.split("\n"), 1)]
+    rows = text.split("\n")
+    if rows and rows[-1] == "":  # the newline that ends the last line starts no line
+        rows.pop()
+    lines = head + [[(f"{n:>5} ", "dim"), (printable(line.expandtabs(4)), None)] for n, line in enumerate(rows, 1)]
     if cut:
         lines.append([(f"  … cut at {FILE_LIMIT} bytes", "dim")])
     return lines

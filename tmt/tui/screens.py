@@ -14,7 +14,7 @@ from textual.widgets import ContentSwitcher, Input, Static, Tree
 
 from tmt.text import printable
 from tmt.tui import content
-from tmt.tui.keys import DETAIL, HINTS, VIEW, bindings, help_lines
+from tmt.tui.keys import DETAIL, HINTS, VIEW, bindings, fit_hints, help_lines
 from tmt.tui.widgets import LinesView, Segments
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +40,16 @@ class Title(Static):
 
 
 class Hints(Static):
+    """The keys of the screen, as many as the width holds (`? help` and `q quit` always)."""
+
     DEFAULT_CSS = "Hints { height: 1; color: $text-muted; }"
+
+    def __init__(self, items: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.items = items
+
+    def render(self) -> Text:
+        return Text(fit_hints(self.items, self.size.width or 80), no_wrap=True, overflow="crop")
 
 
 class Message(Static):
@@ -204,7 +213,7 @@ class TimelineScreen(ViewScreen):
 
 
 class HelpScreen(ViewScreen):
-    hints = "↑↓ scroll  esc back  q quit"
+    hints = ["↑↓ scroll", "esc back", "q quit"]
 
     def draw(self) -> None:
         self.query_one("#title", Title).show([(" tmt tui: keys", None)])

@@ -56,7 +56,7 @@ class LinesView(ScrollView, can_focus=True):
     ]
 
     DEFAULT_CSS = """
-    LinesView { height: 1fr; }
+    LinesView { height: 1fr; scrollbar-size: 1 1; }
     """
 
     def __init__(self, lines: list[Segments] | None = None, **kwargs) -> None:
