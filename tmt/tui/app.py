@@ -129,6 +129,10 @@ class RunsScreen(Screen):
         bar.focus()
         bar.cursor_position = len(bar.value)
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, Input) and not self.tmt.listing.error:
+            self.say("Filter: words that must all hold (? lists them); enter applies, esc goes back to the list.")
+
     def _current_run(self) -> "Run | None":
         row = self.table.current()
         if row is None:
