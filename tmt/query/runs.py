@@ -401,19 +401,25 @@ class _Plan:
             ]
             order = sorted(range(len(kv_conds)), key=counts.__getitem__)
             checks = order
+            rid = "runs.rid"
             if name_count is None or counts[order[0]] < name_count:
                 first, checks = order[0], order[1:]
                 p, pa = kv_conds[first]
-                source = "kv AS k0 CROSS JOIN runs ON runs.rid = k0.rid"
+                if cols == "runs.rid" and not cl:
+                    # Row ids and nothing but kv conditions: the kv index alone answers.
+                    source, cols, rid = "kv AS k0", "k0.rid", "k0.rid"
+                else:
+                    source = "kv AS k0 CROSS JOIN runs ON runs.rid = k0.rid"
                 cl.insert(0, p.format(t="k0"))
                 a[0:0] = pa
             for n in checks:
                 p, pa = kv_conds[n]
-                cl.append(f"EXISTS (SELECT 1 FROM kv WHERE kv.rid = runs.rid AND {p.format(t='kv')})")
+                cl.append(f"EXISTS (SELECT 1 FROM kv WHERE kv.rid = {rid} AND {p.format(t='kv')})")
                 a.extend(pa)
         sql = f"SELECT {cols} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
         found = conn.execute(sql, a).fetchall()
         if self.journal_conds:
+            cols = "runs.rid" if cols == "k0.rid" else cols
             sql = f"SELECT {cols} FROM runs WHERE " + " AND ".join(["runs.status = 'running'", *base_cl])
             seen = {r[0] for r in found}
             found += [r for r in conn.execute(sql, base_args).fetchall() if r[0] not in seen]
