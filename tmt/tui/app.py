@@ -27,11 +27,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: seconds between two looks at the store (a stat of the records folder when nothing changed)
 POLL_S = 1.0
+FILTER_HINT = "Filter: words that must all hold (? lists them); enter applies, esc goes back to the list."
 PLACEHOLDER = "/ to filter: name~^resnet f1>0.8 params.lr<=0.1 status:failed tag:paper since:7d"
 
 
 class RunsScreen(Screen):
     BINDINGS = bindings(RUNS)
+    AUTO_FOCUS = "RunTable"
 
     DEFAULT_CSS = """
     RunsScreen #filter { height: 1; border: none; padding: 0 1; }
@@ -131,7 +133,12 @@ class RunsScreen(Screen):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, Input) and not self.tmt.listing.error:
-            self.say("Filter: words that must all hold (? lists them); enter applies, esc goes back to the list.")
+            self.say(FILTER_HINT)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        message = self.query_one("#message", Message)
+        if isinstance(event.widget, Input) and str(message.render()) == FILTER_HINT:
+            self.say("")
 
     def _current_run(self) -> "Run | None":
         row = self.table.current()

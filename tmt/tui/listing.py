@@ -90,6 +90,7 @@ class Listing:
         self.columns: list[Column] = _fixed_columns()
         self._cells: dict[int, Row] = {}
         self._sample: tuple[Any, KnownKeys] | None = None
+        self._every: tuple[Any, KnownKeys] | None = None  # every run's keys, when a scan was needed
         self.set_filter(filter_text)
 
     # -- queries ----------------------------------------------------------------------------
@@ -184,7 +185,10 @@ class Listing:
         from tmt.query.keys import known_keys
         from tmt.query.runs import select
 
-        return known_keys(select(self.repo)).kind(key) is not None
+        gen = self._gen()
+        if self._every is None or self._every[0] != gen:
+            self._every = (gen, known_keys(select(self.repo)))
+        return self._every[1].kind(key) is not None
 
     def _check_keys(self, filters: Filters) -> None:
         """A where key no run has is an error naming the closest keys (as `tmt ls` says)."""

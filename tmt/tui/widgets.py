@@ -84,7 +84,7 @@ class LinesView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         strip = self._strips.get(i)
         if strip is None:
-            strip = self._strips[i] = to_strip(self.lines[i])
+            strip = self._strips[i] = to_strip(self.lines[i], base=self.rich_style)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
 
