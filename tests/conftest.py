@@ -32,6 +32,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(line)
 
 
+@pytest.fixture(scope="session")
+def figures(request: pytest.FixtureRequest) -> list[str]:
+    """Lines a test appends here are printed in pytest's summary (a fixture, not an import:
+    `from conftest import …` can pick up another folder's conftest.py)."""
+    return request.config.stash.setdefault(FIGURES, [])
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No TMT_* setting, colour setting, git identity or HOME leaks in from the machine."""

@@ -197,10 +197,13 @@ def tmt(project: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
+    """The files of a view, but its `.tmt` pointer to its store (docs/format.md, "Views")."""
     out = {}
     for dirpath, _dirs, names in os.walk(folder):
         for n in names:
             p = Path(dirpath, n)
+            if p == folder / ".tmt" and p.read_bytes().startswith(b"tmtdir: "):
+                continue
             out[p.relative_to(folder).as_posix()] = p.read_bytes()
     return out
 

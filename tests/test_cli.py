@@ -312,8 +312,9 @@ def test_checkout_in_place_messages(three, project):
         "Checked out run 11111111 (base): 1 file(s) written, 0 removed.",
     ]
     assert (project / "train.py").read_text() == "lr = 0.1\n"
-    ls = invoke("ls", "-n", "1").stdout.splitlines()[1]
-    assert ls.startswith(f"{backup}  checkout-backup  completed")
+    listed = json.loads(invoke("ls", "--all", "--json").stdout)
+    assert listed[0]["id"].startswith(backup) and listed[0]["name"] == "checkout-backup"
+    assert backup not in invoke("ls").stdout  # backups are listed only when asked for
     r = invoke("checkout", "base")
     assert r.stderr == "The working tree already holds the code of run 11111111 (base); nothing to do.\n"
     invoke("checkout", backup)
@@ -321,13 +322,13 @@ def test_checkout_in_place_messages(three, project):
 
 
 def test_checkout_refusals(three, project, tmp_path):
-    (project / ".gitignore").write_text("train.py\n")
-    (project / "train.py").write_text("precious, ignored\n")
+    (project / ".tmt" / "config.toml").write_text("max_file_size = 10\n")
+    (project / "train.py").write_text("precious, too large\n")
     r = invoke("checkout", "base")
     assert r.exit_code == 1
-    assert r.stderr == (
+    assert r.stderr.endswith(
         "Error: checking out run 11111111 (base) would overwrite files that are not part of the working-tree "
-        "snapshot (ignored, too large or unreadable), so no backup could keep them:\n"
+        "snapshot (too large, unreadable or new), so no backup could keep them:\n"
         "  train.py\n"
         "hint: move them away, or pass --force to overwrite them\n"
     )

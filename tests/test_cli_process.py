@@ -88,6 +88,7 @@ def test_main_flows(recorded, tmp_path):
     r = tmt_cmd("checkout", "last~1", "-o", str(out), cwd=project)
     assert r.returncode == 0, r.stderr
     expected = {k: v for k, v in first.items() if not k.startswith("data/")}
+    expected[".tmt"] = f"tmtdir: {project / '.tmt'}\n".encode()  # the view's pointer to its store
     assert files_of(out) == expected
 
     # In place: back to the first run; the working tree is saved first, data/ untouched.
@@ -98,9 +99,10 @@ def test_main_flows(recorded, tmp_path):
     backup = r.stderr.split("Saved your working tree as run ")[1][:8]
     assert f"return with: tmt checkout {backup}\n" in r.stderr
     assert files_of(project) == first  # scratch.py and lib/more.py removed, lib/util.py back, data/ kept
-    ls = tmt_cmd("ls", "--json", cwd=project)
+    ls = tmt_cmd("ls", "--json", "--all", cwd=project)
     runs = json.loads(ls.stdout)
     assert runs[0]["id"].startswith(backup) and runs[0]["name"] == "checkout-backup"
+    assert runs[0]["tags"] == ["checkout-backup"]
     r = tmt_cmd("checkout", backup, cwd=project)
     assert r.returncode == 0, r.stderr
     assert files_of(project) == before
@@ -110,7 +112,7 @@ def test_main_flows(recorded, tmp_path):
     r = tmt_cmd("rm", backup, "--yes", cwd=project)
     assert r.returncode == 0 and r.stderr.startswith(f"Deleted run {backup} (checkout-backup)\n")
     # Left: the backup made when returning (the working tree then held the first run's code), the two runs.
-    names = [r["name"] for r in json.loads(tmt_cmd("ls", "--json", cwd=project).stdout)]
+    names = [r["name"] for r in json.loads(tmt_cmd("ls", "--json", "--all", cwd=project).stdout)]
     assert names == ["checkout-backup", "train", "train"]
 
 

@@ -188,3 +188,52 @@ def test_random_rules_match_git(tmp_path_factory: pytest.TempPathFactory, files:
     make(root, files)
     store = ObjectStore(base / "store")
     assert kept(root, store) == git_kept(root), files
+
+
+# -- read the way git reads them -------------------------------------------------------------
+
+
+def test_invalid_lines_are_skipped_with_one_warning_each_as_git_does(tmp_path: Path, store: ObjectStore) -> None:
+    root = tmp_path / "code"
+    make(root, {".gitignore": "build\\\n!\n*.log\n", "sub/.tmtignore": "x\\\n", "build/a.py": "", "a.log": "",
+                "b.py": "", "sub/x": "", "!": ""})
+    seen: list[str] = []
+    res = snapshot(root, store, warn=seen.append)
+    assert seen == [
+        ".gitignore:1: skipped 'build\\', which is not a valid pattern (git skips it too)",
+        ".gitignore:2: skipped '!', which is not a valid pattern (git skips it too)",
+        "sub/.tmtignore:1: skipped 'x\\', which is not a valid pattern (git skips it too)",
+    ]
+    got = sorted(os.fsdecode(p) for p, _ in walk_tree(store, res.tree))
+    assert got == git_kept(root)
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path: Path, store: ObjectStore) -> None:
+    root = tmp_path / "code"
+    make(root, {"a.tmp": "", "b.py": ""})
+    (root / ".gitignore").write_bytes(b"\xef\xbb\xbfa.tmp\n")
+    assert kept(root, store) == [".gitignore", "b.py"] == git_kept(root)
+
+
+def test_a_symlinked_gitignore_is_not_followed(tmp_path: Path, store: ObjectStore) -> None:
+    root = tmp_path / "code"
+    make(root, {"a.tmp": "", "b.py": ""})
+    (tmp_path / "rules").write_text("a.tmp\n")
+    os.symlink(tmp_path / "rules", root / ".gitignore")
+    assert kept(root, store) == [".gitignore", "a.tmp", "b.py"]
+    assert git_kept(root) == [".gitignore", "a.tmp", "b.py"]
+
+
+def test_whitelist_idiom_matches_git(tmp_path: Path, store: ObjectStore) -> None:
+    root = tmp_path / "code"
+    make(root, {".gitignore": "*\n!*/\n!*.py\n", "a.py": "", "a.txt": "", "pkg/b.py": "", "pkg/c.csv": "",
+                "pkg/deep/d.py": "", "data/e.bin": ""})
+    assert kept(root, store) == ["a.py", "pkg/b.py", "pkg/deep/d.py"] == git_kept(root)
+
+
+def test_the_pinned_pathspec_range_is_the_one_these_tests_check() -> None:
+    from importlib.metadata import requires, version
+
+    spec = next(r for r in requires("ThatMetricTimeline") if r.startswith("pathspec")).replace(" ", "")
+    assert sorted(spec.removeprefix("pathspec").split(",")) == ["<2", ">=1.0"]
+    assert 1 <= int(version("pathspec").split(".")[0]) < 2

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIGURES
 from tmt.timeline import changepoints as cp
 
 SNRS = (0.0, 3.0, 6.0, 10.0)
@@ -23,7 +22,7 @@ TALLY: dict[float, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # snr -> foun
 
 
 @pytest.fixture(scope="module", autouse=True)
-def print_figures(request):
+def print_figures(figures: list[str]):
     yield
     lines = ["change points at known SNR (jump found within one run; false = found elsewhere):"]
     for snr in SNRS:
@@ -32,7 +31,7 @@ def print_figures(request):
             recall = f"{found / planted:.2f}" if planted else "  - "
             lines.append(f"  SNR {snr:4.1f}: recall {recall}  false jumps per timeline {false / timelines:.3f}"
                          f"  ({timelines} timelines)")
-    request.config.stash.setdefault(FIGURES, []).extend(lines)  # printed by conftest's terminal summary
+    figures.extend(lines)  # printed by conftest's terminal summary
 
 
 timeline_shape = st.tuples(

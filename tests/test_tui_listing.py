@@ -94,3 +94,14 @@ def test_previous_is_the_run_of_that_name_before(store):
     assert listing.previous(ids[5]) == ids[3]
     assert listing.previous(ids[6]) == ids[5]  # no earlier vit: the run just before
     assert listing.previous(ids[1]) is None
+
+
+def test_checkout_backups_are_hidden_unless_their_tag_is_asked_for(repo):
+    make_store(repo)
+    backup = make_run(repo, 9, "checkout-backup", tags=["checkout-backup"])
+    listing = Listing(repo, now=lambda: NOW)
+    assert backup.id not in [row.id for row in listing.window(0, 100)] and listing.total == 6
+    assert listing.set_filter("tag:checkout-backup")
+    assert [row.id for row in listing.window(0, 100)] == [backup.id]
+    assert listing.set_filter("resnet")
+    assert len(listing.rids) == 3

@@ -66,7 +66,7 @@ def test_restores_byte_for_byte_and_backs_up_first(repo):
     assert not (root / "new").exists()  # emptied by the deletions, so removed
     assert (result.written, result.removed, result.removed_dirs) == (2, 2, 1)
     [backup] = backups(repo)
-    assert backup.id == result.backup_id and backup.tags == ["backup"] and backup.status == "completed"
+    assert backup.id == result.backup_id and backup.tags == ["checkout-backup"] and backup.status == "completed"
     # The backup holds the edited working tree: checking it out returns there exactly.
     result2 = checkout(backup, repo=repo)
     assert tree_bytes(root) == edited
@@ -123,17 +123,30 @@ def test_untracked_file_in_the_way_is_refused_before_any_change(repo):
     root = repo.root
     put(root, {"a.py": b"a\n", "data.bin": b"tracked once"})
     run = record_run(repo)
-    put(root, {".gitignore": b"data.bin\n", "data.bin": b"precious data", "a.py": b"edited\n"})
+    (repo.tmt_dir / "config.toml").write_text("max_file_size = 20\n")  # now too large for a backup
+    repo = type(repo)(repo.tmt_dir)
+    put(root, {"data.bin": b"precious data, grown large", "a.py": b"edited\n"})
     with pytest.raises(CheckoutError) as e:
         checkout(run, repo=repo)
     assert "would overwrite files that are not part of the working-tree snapshot" in e.value.message
     assert e.value.message.endswith("\n  data.bin")
     assert e.value.hint == "move them away, or pass --force to overwrite them"
-    assert (root / "a.py").read_bytes() == b"edited\n" and (root / "data.bin").read_bytes() == b"precious data"
+    assert (root / "a.py").read_bytes() == b"edited\n" and (root / "data.bin").read_bytes() == b"precious data, grown large"
     assert backups(repo) == []
     result = checkout(run, repo=repo, force=True)
     assert result.overwritten_untracked == ["data.bin"]
     assert (root / "data.bin").read_bytes() == b"tracked once"
+
+
+def test_ignored_file_of_the_run_is_kept_not_overwritten(repo):
+    root = repo.root
+    put(root, {"a.py": b"a\n", "data.bin": b"tracked once"})
+    run = record_run(repo)
+    put(root, {".gitignore": b"data.bin\n", "data.bin": b"precious data", "a.py": b"edited\n"})
+    result = checkout(run, repo=repo, force=True)  # not even with --force
+    assert (root / "data.bin").read_bytes() == b"precious data"
+    assert (root / "a.py").read_bytes() == b"a\n" and not (root / ".gitignore").exists()
+    assert result.kept_ignored == ["data.bin"] and result.overwritten_untracked == []
 
 
 def test_identical_untracked_file_is_not_in_the_way(repo):
@@ -188,7 +201,8 @@ def test_checkout_to_folder_is_read_only_hard_links(repo, tmp_path):
     out = tmp_path / "view"
     result = checkout(run, out, repo=repo)
     assert result.written == 2
-    assert tree_bytes(out) == {"a.py": b"a\n", "pkg/b.py": b"b\n"}
+    # and the view's pointer to its store (docs/format.md, "Views")
+    assert tree_bytes(out) == {"a.py": b"a\n", "pkg/b.py": b"b\n", ".tmt": f"tmtdir: {repo.tmt_dir}\n".encode()}
     assert not os.stat(out / "a.py").st_mode & 0o222
     with pytest.raises(CheckoutError) as e:
         checkout(run, out, repo=repo)

@@ -36,6 +36,11 @@ _LAZY = {
     # maintenance (from their own modules: `import tmt` must not load fsck to run gc)
     "gc": "tmt.maintenance.gc",
     "fsck": "tmt.maintenance.fsck",
+    # sharing runs (tmt.remote.add/ls/rm/show/gc/fsck)
+    "push": "tmt.remote.push",
+    "pull": "tmt.remote.pull",
+    "clone": "tmt.remote.clone",
+    "remote": "tmt.remote",
     # upgrading from the predecessor (the API twin of `tmt migrate`)
     "migrate": "tmt.legacy.migrate",
     # repository
@@ -54,7 +59,7 @@ def __getattr__(name: str) -> object:
     import importlib
 
     mod = importlib.import_module(module)
-    value = mod if name == "errors" else getattr(mod, name)
+    value = mod if name in ("errors", "remote") else getattr(mod, name)
     globals()[name] = value
     return value
 
@@ -69,6 +74,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from tmt.maintenance import fsck, gc
     from tmt.manager import TmtManager
     from tmt.query import Run, Runs, get, runs
+    from tmt import remote
+    from tmt.remote.clone import clone
+    from tmt.remote.pull import pull
+    from tmt.remote.push import push
     from tmt.recorder import (
         DuplicatePolicy, DuplicateStrategy, active_run, log, recorder, save, start_run, tmt_recorder, tmt_save,
     )

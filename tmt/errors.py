@@ -143,5 +143,31 @@ class LockedError(TmtError):
     """Another process holds a lock (e.g. another gc is running)."""
 
 
+class CheckoutInProgress(LockedError):
+    """An in-place checkout holds the code root (a run or a second checkout waited for it)."""
+
+
+class CheckoutInterrupted(CheckoutError):
+    """Ctrl-C or SIGTERM stopped an in-place checkout half-way; the hint names the backup."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 130) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
 class MissingDependency(TmtError):
     """An optional dependency (an extra) is needed for this call."""
+
+
+class CommandError(TmtError):
+    """`tmt run`'s command could not be started: not found (exit 127, as shells say) or not
+    executable (126)."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 127) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
+class RemoteError(TmtError):
+    """A remote (tmt remote, push, pull, clone) is unknown, unreachable, refused us or holds
+    something tmt cannot read."""

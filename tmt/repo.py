@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from tmt.errors import RepositoryNotFound, StoreError, UsageError
 from tmt.store.objects import ObjectStore
 
 TMT_DIRNAME = ".tmt"
+#: A `.tmt` *file* (not folder) in a view or rerun folder: one line naming the store it came
+#: from, like git's worktree `.git` file. See `read_pointer`.
+POINTER_PREFIX = "tmtdir: "
+POINTER_MAX_BYTES = 4096
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 SUBDIRS = ("objects", "experiments", "cache", "tmp")
 LEGACY_DB = "tmt_db.json"  # the database of tmt 0.1.8 (tmt/legacy): its runs wait for `tmt migrate`
@@ -101,6 +106,8 @@ class Repo:
         self.store = ObjectStore(self.tmt_dir)
         self._root: Path | None = Path(code_root).absolute() if code_root is not None else None
         self._root_from: Path | None = None  # set by find() for a shared store: root found from here
+        #: the code root is a view or rerun folder whose `.tmt` pointer file names this store
+        self.view = False
         self._config: Config | None = None
         self._config_path = self.tmt_dir / "config.toml"
         self._local = _load_toml(self._config_path)
@@ -124,8 +131,17 @@ class Repo:
         self._config = None
 
     def _find_root(self) -> Path:
-        if self._root_from is not None and _is_foreign(self.tmt_dir, self._root_from):
-            return _default_code_root(self._root_from)
+        if self._root_from is not None:
+            try:
+                view = find_view(self._root_from)
+                foreign = _is_foreign(self.tmt_dir, self._root_from)
+            except RepositoryNotFound:  # a broken pointer: TMT_DIR, set by the user, decides
+                view, foreign = None, True
+            if view is not None and _same_dir(view[0], self.tmt_dir):
+                self.view = True  # TMT_DIR names the store this view came from
+                return view[1]
+            if foreign:
+                return _default_code_root(self._root_from)
         base = self.tmt_dir.parent
         code_root = Config.from_mapping(self._local, str(self._config_path)).code_root
         if code_root is None:
@@ -182,14 +198,19 @@ class Repo:
             # code root to take) is settled on first use of repo.root: a query never asks.
             repo._root_from = Path(start or os.getcwd()).absolute()
             return repo
-        found = find_tmt_dir(start)
+        found = _find(start)
         if found is None:
             here = Path(start or os.getcwd()).absolute()
             raise RepositoryNotFound(
                 f"no .tmt repository in {here} or any parent folder",
                 "run `tmt init` in your project folder, or record a run first",
             )
-        return cls(found)
+        store, view = found
+        if view is None:
+            return cls(store)
+        repo = cls(store, code_root=view)
+        repo.view = True
+        return repo
 
     @classmethod
     def resolve(cls, repo: "Repo | str | os.PathLike[str] | None" = None) -> "Repo":
@@ -243,16 +264,138 @@ class Repo:
         repo = cls(tdir)
         if repo.store.epoch() is None:
             repo.store.bump_epoch()
+        ensure_store_gitignore(tdir)  # so that `git add -A` never commits the store
         return repo
 
 
+def ensure_store_gitignore(tmt_dir: str | os.PathLike[str]) -> None:
+    """`.tmt/.gitignore` holding `*`, so that `git add -A` never commits the store (as venv
+    does for its folder). Written once; a user's own version is left alone."""
+    path = os.path.join(tmt_dir, ".gitignore")
+    if os.path.lexists(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        return  # exists by now, or a read-only store: nothing to do
+    try:
+        os.write(fd, b"# created by tmt: the store is not code to commit\n*\n")
+    finally:
+        os.close(fd)
+
+
 def find_tmt_dir(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The store that recording from `start` uses: the nearest `.tmt/` folder, or the store a
+    nearer `.tmt` pointer file names (a view's)."""
+    found = _find(start)
+    return found[0] if found else None
+
+
+def _find(start: str | os.PathLike[str] | None) -> tuple[Path, Path | None] | None:
+    """(store, view folder or None) for the nearest `.tmt` at or above `start`.
+
+    A `.tmt` folder is a store; a regular `.tmt` file is a view's pointer (read_pointer
+    raises if it does not name a real store, rather than silently recording elsewhere);
+    anything else called `.tmt` (a FIFO, a symlink to a file) is passed by, never opened.
+    """
     here = Path(start or os.getcwd()).absolute()
     for d in (here, *here.parents):
         cand = d / TMT_DIRNAME
         if cand.is_dir():
-            return cand
+            return cand, None
+        try:
+            st = os.lstat(cand)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return read_pointer(cand), d
     return None
+
+
+def find_view(start: str | os.PathLike[str] | None) -> tuple[Path, Path] | None:
+    """(store, view folder) when the nearest `.tmt` at or above `start` is a pointer file."""
+    found = _find(start)
+    if found is None or found[1] is None:
+        return None
+    return found[0], found[1]
+
+
+def read_pointer(path: str | os.PathLike[str]) -> Path:
+    """The store a `.tmt` pointer file names, checked: `tmtdir: PATH` on one line, PATH
+    absolute or relative to the pointer's folder, naming a real tmt store (a folder holding
+    `objects/` and `experiments/` folders). Anything else raises RepositoryNotFound: a
+    pointer copied from elsewhere, or planted to aim recording at a random folder, is
+    refused, never followed.
+    """
+    path = Path(path)
+    problem = None
+    try:
+        # O_NONBLOCK: never hang on a FIFO swapped in after the lstat; O_NOFOLLOW: nor a symlink
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            data = os.read(fd, POINTER_MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise RepositoryNotFound(
+            f"could not read the .tmt pointer file {path}: {e.strerror or e}", "remove it, or fix its permissions"
+        ) from e
+    text = data.decode("utf-8", "replace")
+    line = text.strip()
+    if len(data) > POINTER_MAX_BYTES or "\n" in line or not line.startswith(POINTER_PREFIX):
+        problem = f"it does not hold one line `{POINTER_PREFIX}PATH`"
+        target = None
+    else:
+        target = Path(line[len(POINTER_PREFIX):].strip())
+        if not target.is_absolute():
+            target = path.parent / target
+        target = Path(os.path.normpath(target))
+        if not is_store(target):
+            problem = f"{target} is not a tmt store"
+    if problem is not None:
+        from tmt.text import printable
+
+        raise RepositoryNotFound(
+            f"the .tmt file in {printable(path.parent)} points at no store: {printable(problem)}",
+            "it marks a view of a run's code; delete it to use this folder on its own "
+            "(or run tmt elsewhere)",
+        )
+    return target
+
+
+def is_store(path: Path) -> bool:
+    """Whether `path` is a tmt store: a folder holding real (not symlinked) `objects/` and
+    `experiments/` folders."""
+    try:
+        return all(stat.S_ISDIR(os.lstat(path / sub).st_mode) for sub in ("objects", "experiments"))
+    except OSError:
+        return False
+
+
+def write_pointer(folder: str | os.PathLike[str], tmt_dir: str | os.PathLike[str], *, relative: bool = False) -> Path:
+    """Mark `folder` (a new view or rerun folder) as a view of the store `tmt_dir`: runs
+    started inside it record into that store, with `folder` as their code root. Snapshots
+    never take a `.tmt` entry, so the pointer is in nobody's code. `relative` writes the
+    path relative to `folder` (a folder inside the store, which moves with it)."""
+    folder = Path(folder).absolute()
+    target = Path(os.path.abspath(tmt_dir))
+    text = os.path.relpath(target, folder) if relative else os.fspath(target)
+    path = folder / TMT_DIRNAME
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(fd, f"{POINTER_PREFIX}{text}\n".encode())
+    finally:
+        os.close(fd)
+    return path
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _is_foreign(tmt_dir: Path, start: str | os.PathLike[str] | None) -> bool:

@@ -1,5 +1,5 @@
-"""The read-only contract of `tmt checkout -o`: its files are hard links to the store's
-objects. Editing one in place (after chmod u+w) edits the shared object; `tmt fsck` catches
+"""The read-only contract of `tmt checkout -o`: for a user who is not root, its files are
+hard links to the store's objects (root gets copies: see test_root_views.py). Editing one in place (after chmod u+w) edits the shared object; `tmt fsck` catches
 it and `tmt fsck --repair` restores the object from any intact copy (the code root's file,
 or a --search folder). Editors that save by writing a new file and renaming it do no harm.
 """
@@ -31,7 +31,7 @@ def test_in_place_edit_is_caught_and_repaired_from_the_code_root(repo, project: 
     (project / "train.py").write_text("lr = 0.1\n" * 20)
     run_id = record(project)
     out = tmp_path / "view"
-    assert workload.run_tmt(["checkout", "-o", str(out), run_id[:8]], project).returncode == 0
+    assert workload.run_tmt_as_non_root(["checkout", "-o", str(out), run_id[:8]], project).returncode == 0
     oid = tmt.get(run_id, repo=project).record.code["tree"]
     blob = repo.store.path(next(e.oid for e in read_tree(repo.store, oid)))
     assert os.path.samefile(out / "train.py", blob)
@@ -52,7 +52,7 @@ def test_in_place_edit_is_caught_and_repaired_from_the_code_root(repo, project: 
     quarantined = list((repo.tmt_dir / "quarantine").iterdir())
     assert [q.name for q in quarantined] == [blob.parent.name + blob.name]
     fresh = tmp_path / "fresh"
-    assert workload.run_tmt(["checkout", "-o", str(fresh), run_id[:8]], project).returncode == 0
+    assert workload.run_tmt_as_non_root(["checkout", "-o", str(fresh), run_id[:8]], project).returncode == 0
     assert (fresh / "train.py").read_text() == "lr = 0.1\n" * 20
 
 
@@ -63,7 +63,7 @@ def test_no_intact_copy_in_the_code_root_then_search(repo, project: Path, tmp_pa
     shutil.copy(project / "model.py", backup / "model-old.py")
     run_id = record(project)
     out = tmp_path / "view"
-    assert workload.run_tmt(["checkout", "-o", str(out), run_id[:8]], project).returncode == 0
+    assert workload.run_tmt_as_non_root(["checkout", "-o", str(out), run_id[:8]], project).returncode == 0
     edit_in_place(out / "model.py", b"layers = 9\n")
     (project / "model.py").write_text("layers = 4\n")  # the code root moved on too
 
@@ -80,7 +80,7 @@ def test_editors_that_replace_files_do_no_harm(repo, project: Path, tmp_path: Pa
     (project / "a.py").write_text("a = 1\n")
     run_id = record(project)
     out = tmp_path / "view"
-    assert workload.run_tmt(["checkout", "-o", str(out), run_id[:8]], project).returncode == 0
+    assert workload.run_tmt_as_non_root(["checkout", "-o", str(out), run_id[:8]], project).returncode == 0
     tmp = out / ".a.py.swp"
     tmp.write_text("a = 2\n")
     os.replace(tmp, out / "a.py")  # what vim, VS Code and most editors do

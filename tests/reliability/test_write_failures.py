@@ -116,7 +116,7 @@ def test_size_limit_during_an_in_place_checkout(project: Path, python: str) -> N
 def tmt_backup_id(root: Path) -> str:
     import tmt
 
-    return tmt.get("checkout-backup", repo=root).id
+    return tmt.runs(tags=["checkout-backup"], repo=root)[-1].id
 
 
 @pytest.fixture

@@ -36,6 +36,19 @@ def run_tmt(args: list[str], cwd: str | os.PathLike[str], timeout: float = 120, 
     )
 
 
+#: `tmt` as a user who is not root would run it, even when the tests run as root: the one
+#: check that tells them apart (tmt.store.fsutil.ignores_file_modes) says no.
+_AS_NON_ROOT = (
+    "import sys, tmt.store.fsutil as f; f.ignores_file_modes = lambda: False; "
+    "from tmt.cli import main; sys.argv[0] = 'tmt'; main()"
+)
+
+
+def run_tmt_as_non_root(args: list[str], cwd: str | os.PathLike[str], timeout: float = 120):
+    return subprocess.run([sys.executable, "-c", _AS_NON_ROOT, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=child_env())
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TMT_")}
     env.pop("NO_COLOR", None)

@@ -25,9 +25,15 @@ COMMANDS: dict[str, str] = {
     "export": "Export runs as CSV or JSON.",
     "gc": "Delete objects no run references.",
     "fsck": "Verify the store and repair what can be repaired.",
+    "remote": "Manage remotes (S3 buckets, folders) to share runs through.",
+    "push": "Send runs to a remote.",
+    "pull": "Bring runs from a remote.",
+    "clone": "Make a new project from a remote's runs.",
     "migrate": "Import the runs of a tmt 0.1.8 store.",
     "plot": "Plot a step series of several runs, overlaid.",
     "timeline": "A metric across runs in the order they ran, its jumps explained.",
+    "run": "Record any command as a run, without changing it.",
+    "rerun": "Run a recorded run's code again, as a new run.",
     "tui": "Browse, filter, compare and act on runs in a terminal UI.",
 }
 

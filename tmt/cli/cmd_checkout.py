@@ -9,22 +9,24 @@ from tmt.cli.common import ref_argument
 @click.command("checkout")
 @ref_argument()
 @click.option("-o", "--output", "out", metavar="DIR", type=click.Path(file_okay=False),
-              help="Write a read-only, hard-linked copy of the code into DIR (must not exist or be empty) "
-                   "instead of restoring it in place.")
+              help="Write a read-only copy of the code into DIR (must not exist or be empty) instead of "
+                   "restoring it in place: hard links into the store (copies for root).")
 @click.option("--force", is_flag=True,
               help="Restore even when a run is recording from this code root, and overwrite files the "
-                   "backup cannot hold (ignored or too large) that are in the way.")
+                   "backup cannot hold (too large or unreadable) that are in the way.")
 def command(ref: str, out: str | None, force: bool) -> None:
     """Restore the code of run REF.
 
-    In place (the default), tmt first saves the working tree as a run named
-    checkout-backup (tag: backup) and prints how to return to it; then it writes the run's
-    files as real copies and deletes the files the backup tracked that the run does not
-    have. Ignored files (data, checkpoints) are never touched; unchanged files are not
-    rewritten.
+    In place (the default), tmt first saves the working tree as a run tagged
+    checkout-backup and prints how to return to it; then it writes the run's files as
+    real copies and deletes the files the backup tracked that the run does not have.
+    A file ignored by the working tree's rules or by the run's (data, checkpoints,
+    virtualenvs, caches) is never deleted or rewritten; unchanged files are not
+    rewritten; a file that changes while the checkout runs stops it. One checkout at a
+    time per code root; if it stops half-way (an error, Ctrl-C), it says how to return.
 
     With -o DIR, the code is written into DIR instead, as read-only hard links into the
-    store: a cheap view to read or run, not to edit.
+    store (copies for root): a cheap view to read or run, not to edit.
 
     \b
     REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
@@ -49,5 +51,12 @@ def command(ref: str, out: str | None, force: bool) -> None:
     if result.overwritten_untracked:
         message(f"Overwrote {len(result.overwritten_untracked)} file(s) outside the backup (--force): "
                 + ", ".join(result.overwritten_untracked))
+    if result.kept_ignored:
+        from tmt.text import printable
+
+        shown = ", ".join(printable(p) for p in result.kept_ignored[:10])
+        more = f" and {len(result.kept_ignored) - 10} more" if len(result.kept_ignored) > 10 else ""
+        message(f"Left {len(result.kept_ignored)} ignored file(s) as they are (ignored here or by the run): "
+                f"{shown}{more}")
     message(f"Checked out {label}: {result.written} file(s) written, {result.removed} removed.")
 

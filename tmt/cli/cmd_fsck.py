@@ -16,7 +16,8 @@ MAX_DANGLING_SHOWN = 10
 @click.option("--search", "search", multiple=True, metavar="DIR", type=click.Path(file_okay=False, exists=True),
               help="With --repair: also look for lost files in DIR (e.g. a `tmt checkout -o` copy). Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def command(repair: bool, search: tuple[str, ...], as_json: bool) -> None:
+@click.option("--remote", metavar="NAME", help="Check the remote NAME instead (downloads and re-hashes everything).")
+def command(repair: bool, search: tuple[str, ...], as_json: bool, remote: str | None) -> None:
     """Check the store: re-hash every object, decode every tree, parse every record and
     follow every reference. Exits 1 when a problem is found (or, with --repair, remains).
 
@@ -29,6 +30,10 @@ def command(repair: bool, search: tuple[str, ...], as_json: bool) -> None:
 
     if search and not repair:
         raise click.UsageError("--search is only used with --repair")
+    if remote is not None:
+        from tmt.cli.remote_maint import remote_fsck
+
+        return remote_fsck(remote, repair, as_json)
     with StderrProgress() as progress:
         result = fsck(repair=repair, progress=progress, search=search)
     if as_json:

@@ -17,8 +17,10 @@ import click
 @click.option("--force", is_flag=True,
               help="Proceed although a record or tree cannot be read (what it references may be deleted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--remote", metavar="NAME",
+              help="Collect the remote NAME instead (safe beside pushes; needs delete permission there).")
 def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[str, ...], yes: bool, force: bool,
-            as_json: bool) -> None:
+            as_json: bool, remote: str | None) -> None:
     """Delete objects that no run references.
 
     Every object reachable from a record (code trees, series, artifacts), running runs
@@ -39,6 +41,10 @@ def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[s
     from tmt.records.model import effective_status
 
     grace_s = parse_duration(grace)
+    if remote is not None:
+        from tmt.cli.remote_maint import remote_gc
+
+        return remote_gc(remote, grace, grace_s, dry_run, force, keep_last, as_json)
 
     def confirm(records) -> bool:
         return confirm_delete([(r.id, r.name, effective_status(r), r.created_at) for r in records], yes)

@@ -29,7 +29,7 @@ NOTE_NAMES = 6
 @click.option("--columns", "column_names", metavar="A,B",
               help="Exactly these columns after the fixed ones: metrics, params.NAME, NAME.last/.min/.max.")
 @click.option("-a", "--all", "show_all", is_flag=True,
-              help="List every matching run.")
+              help="List every matching run, checkout backups included.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON array.")
 def command(name, since, until, status, where, tags, sort, asc, limit, parent, metric_names, param_names,
             column_names, show_all, as_json) -> None:
@@ -37,8 +37,9 @@ def command(name, since, until, status, where, tags, sort, asc, limit, parent, m
 
     After the metrics come the params whose values differ among the listed runs (a param
     that every listed run has with the same value says nothing). Runs whose process died
-    while recording are shown as crashed; runs that did not complete show the last value of
-    each step series they logged. Filters combine (all must hold). With --sort KEY the best
+    while recording are shown as crashed; backups that `tmt checkout` made are hidden
+    unless --all or --tag checkout-backup is given; runs that did not complete show the
+    last value of each step series they logged. Filters combine (all must hold). With --sort KEY the best
     runs come first (highest; --asc for lowest); KEY is a metric, params.NAME, or a series
     statistic NAME.last, NAME.min, NAME.max (also in --where).
 
@@ -73,14 +74,15 @@ def command(name, since, until, status, where, tags, sort, asc, limit, parent, m
     filters = dict(name=name, since=since, until=until, status=list(status) or None, tags=list(tags) or None,
                    parent=parent_id)
     wheres = list(where) or None
+    backups = True if show_all else None  # else shown only for --tag checkout-backup
     if sort:
-        runs = select(repo, **filters, where=wheres)
+        runs = select(repo, **filters, where=wheres, backups=backups)
         check_sort_key(runs, sort)
         runs = runs.sort(sort, descending=not asc)
     else:
-        runs = select(repo, **filters, where=wheres, newest_first=True, limit=None if limit is None else limit + 1)
+        runs = select(repo, **filters, where=wheres, backups=backups, newest_first=True, limit=None if limit is None else limit + 1)
     if not len(runs) and wheres:
-        check_where_keys(select(repo, **filters), wheres)
+        check_where_keys(select(repo, **filters, backups=backups), wheres)
     more = limit is not None and len(runs) > limit
     if limit is not None:
         runs = runs[:limit]

@@ -12,8 +12,10 @@ from tmt.records.series import summarize
 @click.option("--series", "series_name", metavar="NAME",
               help="Print the values of step series NAME (step, value, time), not the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON, plus series summaries.")
+@click.option("--output", "output", is_flag=True,
+              help="Print the output the run's command printed (saved by `tmt run`), and nothing else.")
 @pager_option
-def command(ref: str, series_name: str | None, as_json: bool, no_pager: bool) -> None:
+def command(ref: str, series_name: str | None, as_json: bool, output: bool, no_pager: bool) -> None:
     """Show everything recorded about run REF.
 
     Params, metrics (in full precision), outputs (returned values that are not numbers),
@@ -29,6 +31,15 @@ def command(ref: str, series_name: str | None, as_json: bool, no_pager: bool) ->
     from tmt.query.runs import select
 
     run = tmt.get(ref)
+    if output:
+        if as_json or series_name is not None:
+            raise click.UsageError("--output prints the saved output as text; it does not combine with "
+                                   "--json or --series")
+        from tmt.cli.show_output import print_output
+
+        with paged(no_pager):
+            print_output(run)
+        return
     record = run.record
     if series_name is not None:
         s = run.series(series_name)

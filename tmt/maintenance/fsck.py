@@ -48,6 +48,7 @@ SEVERITY = {
     "dangling_object": INFO,
     "stale_journal": INFO,
     "stray_file": INFO,
+    "not_fetched": INFO,  # a lazy clone's missing object: its remote has it (tmt clone --lazy)
 }
 QUARANTINE = "quarantine"
 _CHUNK = 1 << 20
@@ -183,6 +184,9 @@ class _Check:
         return self.r
 
     def add(self, kind: str, message: str, id: str | None = None, path: str | None = None) -> None:
+        if kind == "missing_object" and (self.tmt_dir / "lazy-remote").exists():
+            kind, message = "not_fetched", message.replace(
+                " is missing", " is not fetched yet (this lazy clone fetches it from its remote when needed)")
         self.r.problems.append(Problem(kind, message, id, path))
 
     def _trash(self) -> None:

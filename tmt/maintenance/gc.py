@@ -215,6 +215,10 @@ class _Gc:
         self.progress("mark", len(records), len(records))
         # A tree a record needs but that cannot be read hides which objects it needs.
         broken = [o for o in marker.new_problems if o in marker.problems]
+        if (self.tmt_dir / "lazy-remote").exists():
+            # A lazy clone lacks whole subtrees until they are needed (tmt clone --lazy); a
+            # fetched tree always comes with its subtree, so nothing here hides below one.
+            broken = [o for o in broken if marker.problems[o][0] != "missing"]
         if broken and not self.force:
             oid = broken[0]
             kind, reason = marker.problems[oid]
@@ -474,8 +478,9 @@ def remove_stale_tmp(tmp_dir: Path, grace_s: float) -> int:
 def stale_journals(repo, grace_s: float) -> list[Path]:
     """journal/<id>.log files no reader needs: their record is gone (deleted while the run
     was live, or by hand), or is final with its series packed (the run died between writing
-    its final record and deleting the journal). A running or crashed run's journal is its
-    only copy of the step metrics: kept.
+    its final record and deleting the journal), or is final and the journal empty. A
+    running or crashed run's journal is its only copy of the step metrics: kept. A `tmt run`
+    channel (<id>.attach) goes by the same rules, and with any final record.
 
     A journal is created only after its run's record is written, so a journal listed here
     whose record is missing now had its record deleted, never "not yet written".
@@ -490,8 +495,11 @@ def stale_journals(repo, grace_s: float) -> list[Path]:
     with it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
-        run_id = entry.name[: -len(JOURNAL_SUFFIX)]
-        if not entry.name.endswith(JOURNAL_SUFFIX) or not is_run_id(run_id):
+        # <id>.attach: the channel of a `tmt run` (tmt/recorder/attach.py), kept and dropped
+        # by the same rules as its journal
+        suffix = next((s for s in (JOURNAL_SUFFIX, ".attach") if entry.name.endswith(s)), None)
+        run_id = entry.name[: -len(suffix)] if suffix else ""
+        if not is_run_id(run_id):
             continue  # not ours: fsck reports it
         try:
             rec = read_record(record_path(repo.experiments_dir, run_id))
@@ -506,9 +514,16 @@ def stale_journals(repo, grace_s: float) -> list[Path]:
                 continue
             out.append(Path(entry.path))
             continue
-        if rec.status != "running" and rec.series:
+        if rec.status != "running" and (rec.series or suffix != JOURNAL_SUFFIX or _empty(entry)):
             out.append(Path(entry.path))
     return out
+
+
+def _empty(entry: os.DirEntry) -> bool:
+    try:
+        return entry.stat(follow_symlinks=False).st_size == 0
+    except OSError:
+        return False
 
 
 def remove_stale_journals(repo, grace_s: float) -> int:

@@ -50,6 +50,9 @@ def runs(
             nested params by dotted name: "params.opt.lr < 0.1"
     tags:   tags the runs must all carry
     parent: only sub-runs of this run id
+
+    Backups made by in-place checkouts are left out unless `tags` asks for theirs
+    ("checkout-backup").
     """
     return select(_repo(repo), name=name, since=since, until=until, status=status, where=where, tags=tags, parent=parent)
 

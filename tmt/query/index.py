@@ -57,6 +57,15 @@ ROW_COLUMNS = (
 (C_ID, C_NAME, C_STATUS, C_CREATED, C_CREATED_ISO, C_FINISHED_ISO, C_DURATION, C_PID, C_HOST,
  C_TAGS, C_PARENT, C_PARAMS, C_METRICS, C_FINISHED, C_SERIES) = range(len(ROW_COLUMNS))
 ROW_SQL = ", ".join(f"runs.{c}" for c in ROW_COLUMNS)
+#: Runs an in-place checkout recorded as backups (tmt.workspace): never `last`, `last~N`
+#: or `NAME~N`, and listed only when asked for (tmt ls --all, --tag checkout-backup).
+BACKUP_TAG = "checkout-backup"
+#: SQL true for a run that is not a backup. instr() first: json_each runs only for the rare
+#: row whose tags contain the quoted word at all.
+NOT_BACKUP_SQL = (
+    f"(instr(runs.tags, '\"{BACKUP_TAG}\"') = 0 OR NOT EXISTS "
+    f"(SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = '{BACKUP_TAG}'))"
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);

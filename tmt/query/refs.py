@@ -8,6 +8,8 @@
     last~N, NAME~N  the N-th run before the latest (of all, or of that name); `~` is `~1`
 
 They are tried in that order: an exact name wins over an id prefix that looks the same.
+Backups made by in-place checkouts (tag `checkout-backup`) are reached by id only: they are
+never `last`, `last~N`, NAME or NAME~N, so a checkout does not shift them.
 Unknown and ambiguous refs raise UnknownRef / AmbiguousRef, whose messages list candidates
 as "<8-char id>  <name>  <age>  <status>" lines.
 """
@@ -31,6 +33,7 @@ _HEX_RE = re.compile(r"[0-9a-f]+\Z")
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _TILDE_RE = re.compile(r"(?P<base>.+?)~(?P<n>\d*)\Z", re.S)
 _ORDER = " ORDER BY runs.created_at DESC, runs.id DESC"
+_NAMED = f"runs.name = ? AND {ix.NOT_BACKUP_SQL}"
 
 
 def candidate_line(row: tuple, now: float | None = None) -> str:
@@ -55,7 +58,7 @@ def _resolve(conn, ref: str) -> tuple:
         raise UnknownRef(ref, hint="no record with this id; list runs with `tmt ls`")
     # `last` is a keyword (a run named "last" is reached by its id); then an exact name
     # (names may contain '~'), then NAME~N / last~N, then an id prefix.
-    rows = _rows(conn, "runs.name = ?", (ref,), 1) if ref != "last" else []
+    rows = _rows(conn, _NAMED, (ref,), 1) if ref != "last" else []
     if rows:
         return rows[0]
     base, n = ref, 0
@@ -66,18 +69,18 @@ def _resolve(conn, ref: str) -> tuple:
         digits = m["n"] or "1"
         base, n = m["base"], int(digits) if len(digits) <= 18 else 1 << 62
     if base == "last":
-        rows = _rows(conn, "1", (), 1, n)
+        rows = _rows(conn, ix.NOT_BACKUP_SQL, (), 1, n)
         if rows:
             return rows[0]
-        total = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        total = conn.execute(f"SELECT COUNT(*) FROM runs WHERE {ix.NOT_BACKUP_SQL}").fetchone()[0]
         if total == 0:
             raise UnknownRef(ref, hint="no runs are recorded yet in this repository")
         raise UnknownRef(ref, hint=f"there are only {total} runs: last~{total - 1} is the oldest")
     if m:
-        rows = _rows(conn, "runs.name = ?", (base,), 1, n)
+        rows = _rows(conn, _NAMED, (base,), 1, n)
         if rows:
             return rows[0]
-        total = conn.execute("SELECT COUNT(*) FROM runs WHERE name = ?", (base,)).fetchone()[0]
+        total = conn.execute(f"SELECT COUNT(*) FROM runs WHERE {_NAMED}", (base,)).fetchone()[0]
         if total:
             raise UnknownRef(ref, hint=f"{base!r} has only {total} runs: {base}~{total - 1} is its oldest")
         raise _unknown_name(conn, ref, base)
@@ -105,14 +108,18 @@ def _resolve(conn, ref: str) -> tuple:
 def _unknown_name(conn, ref: str, name: str, hint: str | None = None) -> UnknownRef:
     import difflib  # only for this message: not imported with every query
 
-    names = [n for (n,) in conn.execute("SELECT DISTINCT name FROM runs")]
+    names = [n for (n,) in conn.execute(f"SELECT DISTINCT name FROM runs WHERE {ix.NOT_BACKUP_SQL}")]
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
     now = time.time()
     lines = []
     for c in close:
-        rows = _rows(conn, "runs.name = ?", (c,), 1)
+        rows = _rows(conn, _NAMED, (c,), 1)
         if rows:
             lines.append(candidate_line(rows[0], now))
+    if hint is None and conn.execute(
+        f"SELECT 1 FROM runs WHERE runs.name = ? AND NOT {ix.NOT_BACKUP_SQL} LIMIT 1", (name,)
+    ).fetchone():
+        hint = f"checkout backups are reached by id only: list them with `tmt ls --tag {ix.BACKUP_TAG}`"
     return UnknownRef(ref, lines, hint)
 
 

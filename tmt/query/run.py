@@ -20,6 +20,7 @@ from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
 from tmt.records.model import Record, code_tree, decode_metric, effective_status
 from tmt.store import codec
+from tmt.store import fsutil
 from tmt.store.fsutil import link_or_copy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,7 +76,8 @@ class Artifact:
     """An object a run saved with `tmt.save`.
 
     `path` is a file with its original file name (a read-only hard link to the stored
-    object under .tmt/cache/artifacts/<run-id>/, made on first use); `load()` reads it back.
+    object under .tmt/cache/artifacts/<run-id>/, made on first use; a copy for root, who
+    writes through read-only modes, so never the object itself); `load()` reads it back.
     """
 
     __slots__ = ("run", "name", "object", "size", "format", "filename", "_path")
@@ -112,8 +114,9 @@ class Artifact:
             raise ObjectNotFound(self.object)
         folder = repo.cache_dir / "artifacts" / self.run.id
         dest = folder / self.filename
+        root = fsutil.ignores_file_modes()
         try:
-            if dest.exists() and os.path.samefile(dest, src):
+            if dest.exists() and os.path.samefile(dest, src) and not root:
                 return dest
         except OSError:
             pass
@@ -128,8 +131,22 @@ class Artifact:
             os.replace(tmp, dest)  # atomic: concurrent readers see a whole file
             return dest
         except OSError:
+            if root:  # never the object itself: a write by root would change the store
+                return self._private_copy(src)
             # A read-only store: the object itself is the file (without its file name).
             return src
+
+    def _private_copy(self, src: Path) -> Path:
+        import tempfile
+
+        from tmt.store.fsutil import copy_file
+
+        dest = Path(tempfile.mkdtemp(prefix="tmt-artifact-")) / self.filename
+        try:
+            copy_file(src, dest, 0o444)
+        except OSError as e:
+            raise StoreError(f"could not copy artifact {self.name!r} out of the store: {e.strerror or e}") from e
+        return dest
 
     def load(self, loader: Callable[[str], Any] | None = None) -> Any:
         """Read the object back: `loader(path)` if given, else by its format.
@@ -328,14 +345,18 @@ class Run:
         return s
 
     def checkout(self, target: str | os.PathLike[str]) -> Path:
-        """Materialize the run's code into `target` (new or empty): read-only hard links."""
+        """Materialize the run's code into `target` (new or empty): read-only hard links, and
+        a `.tmt` pointer file so that runs started inside it record into this store."""
+        from tmt.repo import write_pointer
         from tmt.snapshot.checkout import materialize
 
         materialize(self.repo.store, self._code_tree(), target)
+        write_pointer(target, self.repo.tmt_dir)
         return Path(target)
 
     def code_path(self) -> Path:
-        """A read-only view of the run's code, materialized once under .tmt/cache/checkouts/."""
+        """A read-only view of the run's code, materialized once under .tmt/cache/checkouts/
+        (root gets its own copies there, never hard links: see tmt.snapshot.checkout)."""
         folder = self.repo.cache_dir / "checkouts" / self.id
         if folder.is_dir():
             return folder
@@ -347,6 +368,9 @@ class Run:
             _rmtree_readonly(tmp)
         try:
             materialize(self.repo.store, tree, tmp)
+            from tmt.repo import write_pointer
+
+            write_pointer(tmp, self.repo.tmt_dir, relative=True)  # inside the store: moves with it
             try:
                 os.rename(tmp, folder)
             except OSError:

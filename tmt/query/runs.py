@@ -320,9 +320,13 @@ class _Plan:
         parent: str | None = None,
         exact_name: str | None = None,
         name_contains: str | None = None,
+        backups: bool | None = None,
     ) -> None:
         clauses: list[str] = []
         args: list[Any] = []
+        tag_list = [tags] if isinstance(tags, str) else list(tags or ())
+        if not (backups if backups is not None else ix.BACKUP_TAG in tag_list):
+            clauses.append(ix.NOT_BACKUP_SQL)
         if since is not None:
             clauses.append("runs.created_at >= ?")
             args.append(parse_time(since, "since"))
@@ -335,7 +339,8 @@ class _Plan:
             bad = sorted(wanted - set(STATUS_CHOICES))
             if bad:
                 raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
-            stored = {("running" if s == "crashed" else s) for s in wanted}
+            # crashed: stored by `tmt run` (a killed command), or a dead `running` record
+            stored = wanted | ({"running"} if "crashed" in wanted else set())
             clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
             args.extend(sorted(stored))
         # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
@@ -449,10 +454,12 @@ def select(
     name_contains: str | None = None,
     limit: int | None = None,
     newest_first: bool = False,
+    backups: bool | None = None,
 ) -> Runs:
-    """The runs matching every given filter, oldest first (see `tmt.runs`)."""
+    """The runs matching every given filter, oldest first (see `tmt.runs`). Checkout backups
+    are left out unless `backups` is true or `tags` asks for their tag (the default, None)."""
     plan = _Plan(name=name, since=since, until=until, status=status, where=where, tags=tags, parent=parent,
-                 exact_name=exact_name, name_contains=name_contains)
+                 exact_name=exact_name, name_contains=name_contains, backups=backups)
     split, journal_conds = plan.split, plan.journal_conds
     # Without a limit, sorting in Python is faster than SQLite's walk of the time index
     # (rows come in table order, which is mostly time order already).
@@ -514,7 +521,7 @@ _FIELD_SQL = {"id": "runs.id", "name": "runs.name", "status": "runs.status", "cr
               "finished_at": "runs.finished_at", "duration_s": "runs.duration"}
 
 
-def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = False) -> list[int]:
+def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = False, backups: bool = False) -> list[int]:
     """The row ids of every run in the order `select(repo).sort(key, descending=...)` gives
     them, computed by SQLite (the TUI sorts 100,000 runs this way, then filters by rank).
 
@@ -523,15 +530,17 @@ def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = Fals
     keep the oldest first; numbers sort before text (after it when descending). Unlike
     `Runs.sort`, list and dict values (which the index does not hold) count as missing.
     `created_at` descending is the newest-first order of `tmt ls` (ties: the higher id first).
+    Checkout backups are left out unless `backups`.
     """
     direction = "DESC" if descending else "ASC"
+    where = "" if backups else f" WHERE {ix.NOT_BACKUP_SQL}"
     idx = ix.index_for(repo)
     if key == "created_at":
-        sql = f"SELECT rid FROM runs ORDER BY runs.created_at {direction}, runs.id {direction}"
+        sql = f"SELECT rid FROM runs{where} ORDER BY runs.created_at {direction}, runs.id {direction}"
         return idx.run(lambda conn: [r for (r,) in conn.execute(sql)])
     if key in _FIELD_SQL:
         col = _FIELD_SQL[key]
-        sql = f"SELECT rid FROM runs ORDER BY ({col} IS NULL), {col} {direction}, runs.created_at, runs.id"
+        sql = f"SELECT rid FROM runs{where} ORDER BY ({col} IS NULL), {col} {direction}, runs.created_at, runs.id"
         return idx.run(lambda conn: [r for (r,) in conn.execute(sql)])
     if key.startswith("params."):
         kv_key = "p:" + key[7:]
@@ -539,7 +548,7 @@ def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = Fals
         kv_key = "m:" + (key[8:] if key.startswith("metrics.") else key)
     # SQLite orders numbers before text, as Runs.sort's fallback for mixed kinds does.
     value = "COALESCE(kv.num, kv.b, kv.txt)"
-    join = "FROM runs LEFT JOIN kv ON kv.rid = runs.rid AND kv.key = ?"
+    join = f"FROM runs LEFT JOIN kv ON kv.rid = runs.rid AND kv.key = ?{where}"
     stat = ix.series_stat_key(kv_key[2:]) if kv_key.startswith("m:") else None
 
     def query(conn) -> list[int]:

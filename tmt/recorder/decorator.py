@@ -52,12 +52,20 @@ def recorder(
                 duplicate_strategy=duplicate_strategy,
             )
 
+        def start(args: tuple, kwargs: dict) -> tuple[LiveRun, list]:
+            """A started run and the call to make: [args, kwargs], changed by `tmt rerun
+            --set` values when the run attaches to a `tmt rerun` (see _overrider)."""
+            run = new_run(args, kwargs)
+            call = [args, kwargs]
+            run._override_params = _overrider(func, run, call)
+            run._begin()
+            return run, call
+
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                run = new_run(args, kwargs)
-                run._begin()
+                run, (args, kwargs) = start(args, kwargs)
                 try:
                     result = await func(*args, **kwargs)
                 except BaseException as e:
@@ -70,8 +78,7 @@ def recorder(
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = new_run(args, kwargs)
-            run._begin()
+            run, (args, kwargs) = start(args, kwargs)
             try:
                 result = func(*args, **kwargs)
             except BaseException as e:
@@ -87,6 +94,32 @@ def recorder(
 
 #: The predecessor's name.
 tmt_recorder = recorder
+
+
+def _overrider(func: Callable[..., Any], run: LiveRun, call: list) -> Callable[[dict[str, Any]], list[str]]:
+    """Apply {param: value} to the call in `call` ([args, kwargs]) and to `run.params`, for
+    the function's own parameters; return the names applied."""
+
+    def override(values: dict[str, Any]) -> list[str]:
+        try:
+            sig = inspect.signature(func)
+            bound = sig.bind(*call[0], **call[1])
+        except (TypeError, ValueError):
+            return []
+        bound.apply_defaults()
+        applied = []
+        for name, value in values.items():
+            param = sig.parameters.get(name)
+            if param is None or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            bound.arguments[name] = value
+            run.params[name] = value
+            applied.append(name)
+        if applied:
+            call[0], call[1] = bound.args, bound.kwargs
+        return applied
+
+    return override
 
 
 def _binder(func: Callable[..., Any]) -> Callable[[tuple, dict], dict[str, Any]]:

@@ -85,10 +85,19 @@ def _user() -> str | None:
         return None
 
 
-def capture_env(root: Path, project: Path | None = None) -> dict[str, Any]:
-    argv = list(sys.argv)
-    if argv and argv[0] and argv[0] not in ("-c", "-m", "-"):
-        argv[0] = relative_to_root(argv[0], root, project)
+def capture_env(root: Path, project: Path | None = None, *, argv: list[str] | None = None) -> dict[str, Any]:
+    """The env of a run. `argv`: a command line to record as given (`tmt run`'s command);
+    by default this process's sys.argv, its script relative to the code root."""
+    module = None
+    if argv is None:
+        argv = list(sys.argv)
+        if argv and argv[0] and argv[0] not in ("-c", "-m", "-"):
+            argv[0] = relative_to_root(argv[0], root, project)
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and getattr(spec, "name", None) not in (None, "__main__"):
+            module = spec.name  # `python -m pkg.train`: what a rerun must run again
+    else:
+        argv = list(argv)
     static = _static()
     env: dict[str, Any] = {
         "argv": argv,
@@ -101,6 +110,8 @@ def capture_env(root: Path, project: Path | None = None) -> dict[str, Any]:
         "pid": os.getpid(),
         "tmt": static["tmt"],
     }
+    if module:
+        env["module"] = module
     slurm = {key: os.environ[var] for key, var in SLURM_VARS.items() if os.environ.get(var)}
     if slurm:
         env["slurm"] = slurm
@@ -118,9 +129,9 @@ def _in_git_tree(root: Path) -> bool:
 class GitProbe:
     """`git status --porcelain=v2 --branch` started now, parsed by `result()`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, skip: bool = False) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
-        if not _in_git_tree(root):
+        if skip or not _in_git_tree(root):
             return
         import subprocess
         env = dict(os.environ)

@@ -20,12 +20,23 @@ class JournalWriter:
         self.path = journal_path(tmt_dir, run_id)
         self._fd: int | None = None
 
+    def create(self) -> None:
+        """Open (creating) the journal now: processes attached to this run append to it and
+        take its absence as the run's end (tmt/recorder/attach.py)."""
+        try:
+            self._open()
+        except OSError as e:
+            raise StoreError(f"could not create {self.path}: {e.strerror or e}", _hint_for(e)) from e
+
+    def _open(self) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
     def append(self, time: float, points: list[tuple[str, int | None, float]]) -> None:
         frame = encode_frame(time, points)
         try:
-            if self._fd is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._open()
             view = memoryview(frame)
             while view:
                 n = os.write(self._fd, view)

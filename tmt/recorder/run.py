@@ -105,7 +105,8 @@ class _SnapshotProgress:
 
 
 def active_run() -> "LiveRun | None":
-    """The run `tmt.log`/`tmt.save` write to: this context's run, else the process's only one.
+    """The run `tmt.log`/`tmt.save` write to: this context's run, else the process's only one,
+    else the run TMT_RUN_ID names (this process was started by `tmt run`).
 
     The fallback lets threads started inside a run (which do not inherit context
     variables) log to it; with several live runs it is ambiguous, so there is none.
@@ -114,7 +115,18 @@ def active_run() -> "LiveRun | None":
     if run is not None and run._live:
         return run
     with _live_lock:
-        return _live[0] if len(_live) == 1 else None
+        if _live:
+            return _live[0] if len(_live) == 1 else None
+    return _attached_base()
+
+
+def _attached_base() -> "LiveRun | None":
+    if not os.environ.get("TMT_RUN_ID"):
+        return None
+    from tmt.recorder.attach import attachment  # only processes started by `tmt run` load it
+
+    att = attachment()
+    return att.base if att is not None else None
 
 
 def _now_iso() -> str:
@@ -158,6 +170,8 @@ class LiveRun:
         save_on_exception: bool = False,
         duplicate_strategy: DuplicateStrategy | None = None,
         repo: Any = None,
+        argv: list[str] | None = None,
+        parent: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise RecordingError(f"a run name must be a non-empty string, got {name!r}")
@@ -172,9 +186,12 @@ class LiveRun:
         self.save_on_exception = save_on_exception  # always on now: kept for the predecessor's callers
         self.duplicate_strategy = duplicate_strategy or DuplicateStrategy()
         self.repo = repo
+        self.argv = argv  # the command line to record (default: sys.argv)
+        self.env_extra: dict[str, Any] = {}  # more env keys (tmt run's options)
         self.record = None
         self.id: str | None = None
         self.parent: str | None = None
+        self._parent_given = parent  # the parent to record, instead of the enclosing run's
         self._live = False
         self._lock = threading.RLock()
         self._token: Token | None = None
@@ -184,6 +201,7 @@ class LiveRun:
         self._series: dict[str, tuple[list, list, list]] = {}
         self._t0 = 0.0
         self._sigterm = False
+        self._attach = None  # the Attachment when this run is another process's (TMT_RUN_ID)
 
     def __repr__(self) -> str:
         state = "live" if self._live else (self.record.status if self.record else "not started")
@@ -199,33 +217,50 @@ class LiveRun:
         self._end(exc)
         return False
 
-    def _begin(self) -> None:
+    def _begin(self, *, catch_sigterm: bool = True, attach: bool = True) -> None:
+        """Snapshot the code and write the `running` record. `attach=False`: never become
+        the run TMT_RUN_ID names, nor another live run's child (`tmt run` owns its run)."""
         from tmt.records.model import Record, new_run_id
         from tmt.recorder.env import GitProbe, capture_env
         from tmt.recorder.journal import JournalWriter
         from tmt.recorder.packages import own_loaded
         from tmt.snapshot.build import snapshot_repo
+        from tmt.snapshot.rootlock import RootLock
         from tmt.store.pins import PinFile
+        from tmt.repo import ensure_store_gitignore
 
-        if self._live or self.record is not None:
+        if self._live or self.record is not None or self._attach is not None:
             raise RecordingError(f"run {self.name!r} was already started; start a new run instead")
         # before tmt's own lazy imports (ignore rules, progress), which env.packages leaves out
         self._own_loaded = own_loaded()
+        enclosing = active_run() if attach else None
+        if enclosing is not None and enclosing._attach is not None and enclosing is enclosing._attach.base:
+            if self._claim(enclosing._attach, catch_sigterm):
+                return
         repo = self.repo = self.repo or _open_repo(self.config_path)
-        enclosing = active_run()
+        ensure_store_gitignore(repo.tmt_dir)  # stores made before tmt wrote one get it now
         self.id = new_run_id()
-        self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
+        if self._parent_given is not None:
+            self.parent = self._parent_given
+        else:
+            self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
         self._t0 = time.monotonic()
         created = _now_iso()
-        git = GitProbe(repo.root)
+        git = GitProbe(repo.root, skip=repo.view)
         pin = PinFile(repo.tmt_dir)
+        # Shared with other starting runs, exclusive to an in-place checkout: held from before
+        # the snapshot until the running record is out, so no run records a half-restored
+        # tree and a checkout sees every run that started (tmt.snapshot.rootlock).
+        root_lock = RootLock(repo.tmt_dir, repo.root, exclusive=False)
         try:
+            root_lock.acquire()
             progress = _SnapshotProgress()
             try:
                 snap = snapshot_repo(repo, pin=pin, progress=progress)
             finally:
                 progress.close()
-            env = capture_env(repo.root, repo.tmt_dir.parent)
+            env = capture_env(repo.root, repo.tmt_dir.parent, argv=self.argv)
+            env.update(self.env_extra)
             code = {
                 "root": repo.root_label,
                 "tree": snap.tree,
@@ -250,13 +285,42 @@ class LiveRun:
             git.cancel()
             pin.close()
             raise
+        finally:
+            root_lock.release()
         self._pin = pin
         self._journal = JournalWriter(repo.tmt_dir, self.id)
         self._live = True
         with _live_lock:
             _live.append(self)
         self._token = _current.set(self)
-        self._sigterm = enclosing is None and _catch_sigterm()
+        self._sigterm = catch_sigterm and enclosing is None and _catch_sigterm()
+
+    def _claim(self, att: Any, catch_sigterm: bool) -> bool:
+        """Become the run TMT_RUN_ID names, if no run of this process has yet: the first
+        top-level run attaches; later ones are recorded on their own, as its children."""
+        with _live_lock:
+            if att.claimed:
+                return False
+            att.claimed = True
+        self._attach = att
+        self.id = att.run_id
+        self.repo = att.repo
+        self._t0 = time.monotonic()
+        applied: list[str] = []
+        if att.overrides and self._override_params is not None:
+            applied = self._override_params(att.overrides)
+        self._live = True
+        with _live_lock:
+            _live.append(self)
+        self._token = _current.set(self)
+        self._sigterm = catch_sigterm and _catch_sigterm()
+        if self.params or applied:
+            att.report({"e": "params", "source": "recorder", "values": to_params(self.params), "applied": applied})
+        return True
+
+    #: set by the decorator: applies `tmt rerun --set` values to the call's arguments and
+    #: returns the names it applied
+    _override_params: Callable[[dict[str, Any]], list[str]] | None = None
 
     def _duplicate_parent(self, repo) -> str | None:
         if self.duplicate_strategy.policy is not DuplicatePolicy.AS_SUB_ENTRY:
@@ -301,48 +365,89 @@ class LiveRun:
                     status = "completed"
                 else:
                     status = "failed"
-            rec = self.record
-            rec.status = status
-            rec.finished_at = _now_iso()
-            rec.duration_s = round(time.monotonic() - self._t0, 6)
-            rec.metrics = metrics
-            rec.outputs = outputs
-            rec.params = to_params(self.params)
-            rec.env["packages"] = _packages(self.repo, self._own_loaded)
+            error = None
             if exc is not None and status != "completed":
-                rec.error = _error_info(exc, self.repo.root)
+                error = _error_info(exc, self.repo.root)
             try:
-                rec.series = self._pack_series()
-                rec.series_summary = self._summary()
-                self._journal.close()
-                journal = self._journal.path if self._series else None
-                publish(self.repo.experiments_dir, self.repo.tmp_dir, rec, final=True, journal=journal)
-            except Exception as e:  # not only TmtError: the run's own exception must win
-                self._journal.close()
-                if exc is None:
-                    if isinstance(e, OSError):
-                        raise StoreError(f"could not write the final record of run {self.id}: {e.strerror or e}") from e
-                    raise
-                msg = e.message if isinstance(e, TmtError) else f"{type(e).__name__}: {e}"
-                warn(f"could not write the final record of run {self.id}: {msg}")
+                if self._attach is not None:
+                    self._report_end(status, metrics, outputs, error, exc)
+                else:
+                    self._finish(status, metrics, error, outputs=outputs, strict=exc is None)
             finally:
-                self._pin.close()
-                if self._sigterm:
-                    _release_sigterm()
-                with _live_lock:
-                    if self in _live:
-                        _live.remove(self)
-                if self._token is not None:
-                    try:
-                        _current.reset(self._token)
-                    except ValueError:  # ended in another context (another thread)
-                        pass
-                    self._token = None
+                self._release()
 
     def _summary(self) -> dict[str, Any]:
         from tmt.records.series import Series, record_summary
 
         return record_summary({name: Series(name, *cols) for name, cols in self._series.items()})
+
+    def _finish(self, status: str, metrics: dict[str, Any], error: dict[str, Any] | None, *,
+                outputs: dict[str, Any] | None = None, strict: bool, journal: bool | None = None,
+                packages: dict[str, str] | None | bool = True) -> None:
+        """Write the final record: series packed into blobs, then the record. `strict`: a
+        failure to write raises (else it is a warning: the run's own exception must win).
+        `journal`: delete the journal after the record (default: if series were logged).
+        `packages`: env.packages (True: this process's imports; None: leave it out)."""
+        rec = self.record
+        rec.status = status
+        rec.finished_at = _now_iso()
+        rec.duration_s = round(time.monotonic() - self._t0, 6)
+        rec.metrics = metrics
+        rec.outputs = outputs or {}
+        rec.params = to_params(self.params)
+        if packages is True:
+            packages = _packages(self.repo, self._own_loaded)
+        if isinstance(packages, dict):
+            rec.env["packages"] = packages
+        rec.error = error
+        try:
+            rec.series = self._pack_series()
+            rec.series_summary = self._summary()
+            self._journal.close()
+            drop = bool(self._series) if journal is None else journal
+            publish(self.repo.experiments_dir, self.repo.tmp_dir, rec, final=True,
+                    journal=self._journal.path if drop else None)
+        except Exception as e:  # not only TmtError: the run's own exception must win
+            self._journal.close()
+            if strict:
+                if isinstance(e, OSError):
+                    raise StoreError(f"could not write the final record of run {self.id}: {e.strerror or e}") from e
+                raise
+            msg = e.message if isinstance(e, TmtError) else f"{type(e).__name__}: {e}"
+            warn(f"could not write the final record of run {self.id}: {msg}")
+
+    def _report_end(self, status: str, metrics: dict[str, Any], outputs: dict[str, Any],
+                    error: dict[str, Any] | None, exc: BaseException | None) -> None:
+        """An attached run's end: its params, metrics, outputs, error and imported packages
+        go to the owner, which writes the record (tmt/recorder/attach.py)."""
+        from tmt.records.model import encode_metric
+
+        event = {"e": "end", "status": status, "params": to_params(self.params),
+                 "metrics": {k: encode_metric(v) for k, v in metrics.items()}, "outputs": outputs,
+                 "error": error, "packages": _packages(self.repo, self._own_loaded)}
+        try:
+            self._attach.report(event)
+        except TmtError as e:
+            if exc is None:
+                raise
+            warn(f"could not report the end of run {self.id[:8]}: {e.message}")
+
+    def _release(self) -> None:
+        """Forget the run: pin, SIGTERM handler, the live list, the context variable."""
+        if self._pin is not None:
+            self._pin.close()
+        if self._sigterm:
+            _release_sigterm()
+            self._sigterm = False
+        with _live_lock:
+            if self in _live:
+                _live.remove(self)
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:  # ended in another context (another thread)
+                pass
+            self._token = None
 
     def _pack_series(self) -> dict[str, str]:
         from tmt.records.series import Series, encode_series
@@ -388,6 +493,11 @@ class LiveRun:
             values.append((key, to_float(key, value)))
         if not values:
             return
+        if self._attach is not None:
+            if not self._live:
+                raise RecordingError(f"run {self.name!r} has ended; it cannot log any more")
+            self._attach.log(values, step)
+            return
         t = time.time()
         with self._lock:
             if not self._live:
@@ -426,6 +536,10 @@ class LiveRun:
 
         if not isinstance(name, str) or not name:
             raise RecordingError(f"tmt.save needs a non-empty string name, got {name!r}")
+        if self._attach is not None:
+            if not self._live:
+                raise RecordingError(f"run {self.name!r} has ended; it cannot save any more")
+            return self._attach.save(obj, name, allow_exist, extension, custom_save, format)
         with self._lock:
             if not self._live:
                 raise RecordingError(f"run {self.name!r} has ended; it cannot save any more")

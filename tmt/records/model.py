@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 else:
     def RunId(value: str) -> str:  # what typing.NewType is at run time: the identity
         return value
-STATUSES = ("running", "completed", "failed", "interrupted")
+#: `crashed` is stored only by `tmt run`, for a command killed by SIGKILL or a crash signal;
+#: a `running` record whose process is gone is *shown* as crashed (effective_status).
+STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
 _RUN_ID_RE = re.compile(r"[0-9a-f]{32}\Z")
 
 

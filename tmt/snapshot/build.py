@@ -23,7 +23,9 @@ from tmt._units import format_size as _human  # one size format for every module
 from tmt._warn import warn as default_warn
 from tmt.errors import SnapshotError, StoreError
 from tmt.snapshot import tree as treemod
-from tmt.snapshot.ignore import ALWAYS_IGNORED, IGNORE_FILES, Rules, is_ignored, load_rules
+from tmt.snapshot.ignore import (
+    ALWAYS_IGNORED, BUILTIN_DIRS, ENV_MARKERS, IGNORE_FILES, Rules, is_ignored, load_rules, reincluded,
+)
 from tmt.snapshot.statcache import StatCache, is_racy
 from tmt.store.ids import ObjectId
 from tmt.store.objects import Batch, ObjectStore
@@ -38,6 +40,10 @@ CHUNK_BYTES = 32 * 1024 * 1024
 PROGRESS_PHASE = "snapshot"
 _MAX_RETRIES = 3
 _IGNORE_NAMES = frozenset(os.fsencode(n) for n in IGNORE_FILES)
+_SPECIAL_NAMES = _IGNORE_NAMES | ENV_MARKERS
+#: A first snapshot past either of these says so (a stray dataset or venv is then noticed).
+BIG_FILES = 5_000
+BIG_BYTES = 100 * 1024 * 1024
 _row_name = itemgetter(0)
 _FILE, _EXEC, _LINK, _TREE = treemod.FILE, treemod.EXEC, treemod.SYMLINK, treemod.TREE
 
@@ -51,6 +57,8 @@ class SnapshotResult:
     new_objects: int = 0
     new_bytes: int = 0
     hashed: int = 0  # files read this time (not from the cache)
+    #: temp files a killed in-place checkout left (never recorded; the next checkout removes them)
+    checkout_temps: list[bytes] = field(default_factory=list)
 
 
 class _Dir:
@@ -106,6 +114,7 @@ class _Snapshotter:
             self.cache = stat_cache
         else:
             self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
+        self.first = cache_dir is not None and not self.cache.dirs  # nothing seen here before
 
     def _reset(self, trusted: bool) -> None:
         self.trusted = trusted  # may whole directories be reused from the cache?
@@ -118,11 +127,13 @@ class _Snapshotter:
         self.holes = False  # some row lost its file (vanished, unreadable)
         self.new_dirs: dict[bytes, tuple] = {}
         self.changed = False
+        self.temps: list[bytes] = []
         self.walk_start_ns = time.time_ns()
 
     # -- phase 1: walk ---------------------------------------------------------------------
 
-    def walk(self, dir_abs: bytes, rel: bytes, stack: list[Rules]) -> _Dir:
+    def walk(self, dir_abs: bytes, rel: bytes, stack: list[Rules]) -> _Dir | None:
+        """The directory as walked, or None for a Python environment left out."""
         d = _Dir(rel)
         try:
             with os.scandir(dir_abs) as it:
@@ -131,12 +142,15 @@ class _Snapshotter:
             self._skip(rel or b".", f"cannot list directory: {e.strerror}")
             self.changed = True
             return d
-        for entry in entries:
-            if entry.name in _IGNORE_NAMES:
-                rules = load_rules(dir_abs, os.fsdecode(rel), stack[-1].sig if stack else b"")
+        # One set lookup per entry finds ignore files and environment markers alike.
+        special = [entry.name for entry in entries if entry.name in _SPECIAL_NAMES]
+        if special:
+            if rel and not ENV_MARKERS.isdisjoint(special) and not reincluded(stack, os.fsdecode(rel)):
+                return None  # a virtualenv or conda env: not code, and never to be deleted
+            if not _IGNORE_NAMES.isdisjoint(special):
+                rules = load_rules(dir_abs, os.fsdecode(rel), stack[-1].sig if stack else b"", self.warn)
                 if rules is not None:
                     stack = [*stack, rules]
-                break
         d.sig = stack[-1].sig if stack else b""
         old = self.cache.dirs.get(rel)
         old_entries = old[4] if old is not None else {}
@@ -209,6 +223,8 @@ class _Snapshotter:
                         subs.append((name, walked.pop(name)))
                         continue
                     child_rel = rel + name
+                    if name in BUILTIN_DIRS and not reincluded(stack, os.fsdecode(child_rel) + "/"):
+                        continue
                     if (
                         stack
                         and not (known and child_rel + b"/" in self.cache.dirs)
@@ -216,6 +232,8 @@ class _Snapshotter:
                     ):
                         continue
                     sub = self.walk(entry.path, child_rel + b"/", stack)
+                    if sub is None:
+                        continue
                     subs.append((name, sub))
                     if fast and not sub.same:
                         return -1, subs
@@ -248,6 +266,8 @@ class _Snapshotter:
                 out[0].append((name, kind, hit))
             elif fast:
                 return -1, subs
+            elif name.startswith(b".tmt-") and is_checkout_temp(name):
+                self.temps.append(rel + name)  # only ever a miss: the cache never holds one
             else:
                 kind = _LINK if fmt == _S_IFLNK else (_EXEC if mode & 0o111 else _FILE)
                 out[1].append((name, kind, entry.path, key))
@@ -399,7 +419,8 @@ class _Snapshotter:
             self._check_present(self.to_pin)
         self._save_cache(epoch)
         result = SnapshotResult(
-            ObjectId(info[0].hex()), info[2], info[1], list(self.skipped), new_objects, new_bytes, self.hashed
+            ObjectId(info[0].hex()), info[2], info[1], list(self.skipped), new_objects, new_bytes, self.hashed,
+            list(self.temps),
         )
         return result, trusted
 
@@ -438,7 +459,24 @@ class _Snapshotter:
             )
         for path, reason in self.skipped:
             self.warn(f"skipped {path}: {reason}")
+        if self.first and (result.files > BIG_FILES or result.bytes > BIG_BYTES):
+            self._warn_big(result)
         return result
+
+    def _warn_big(self, result: SnapshotResult) -> None:
+        """Once, on the first snapshot of a large code root: the biggest top-level folders."""
+        from tmt.text import printable
+
+        tops = [(rel, info) for rel, info in self.new_dirs.items() if rel.count(b"/") == 1 and info[0] is not None]
+        tops.sort(key=lambda t: (-t[1][1], t[0]))
+        biggest = ", ".join(
+            f"{printable(os.fsdecode(rel))} ({info[2]:,} files, {_human(info[1])})" for rel, info in tops[:5]
+        )
+        self.warn(
+            f"this first snapshot of {printable(os.fsdecode(self.root))} holds {result.files:,} files "
+            f"({_human(result.bytes)})" + (f"; the biggest folders: {biggest}" if biggest else "")
+            + ". If some are data, outputs or an environment, add them to .tmtignore (git's syntax)"
+        )
 
     def _save_cache(self, epoch: str | None) -> None:
         if not self.changed and epoch == self.cache.epoch and len(self.new_dirs) == len(self.cache.dirs):
@@ -447,6 +485,11 @@ class _Snapshotter:
         self.cache.epoch = epoch
         if self.cache_dir is not None:
             self.cache.save(self.cache_dir, self.store.tmp_dir)
+
+
+def is_checkout_temp(name: bytes) -> bool:
+    """`.tmt-<12 hex>-<name>`: the temp name an in-place checkout writes a file under."""
+    return len(name) > 18 and name[17:18] == b"-" and all(c in b"0123456789abcdef" for c in name[5:17])
 
 
 def snapshot(

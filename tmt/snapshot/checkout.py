@@ -1,5 +1,8 @@
 """Materialize a tree into a directory: read-only hard links for views, real copies to restore.
 
+A process with effective uid 0 writes through mode 0444, so its views are reflinks or
+copies, never hard links: a write into a hard-linked view would change the store.
+
 Safety: entry names are validated when a tree is decoded (no '/', '.', '..', NUL), and
 every file-system call is made relative to an open directory descriptor opened with
 O_NOFOLLOW, so neither a hostile tree nor a symlink already in the target can make us write
@@ -12,7 +15,7 @@ import fcntl
 import os
 import shutil
 import stat as statmod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +23,16 @@ from tmt._sys import token_hex
 from tmt.errors import CheckoutError, InvalidTree, ObjectNotFound, UnsafePath
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.tree import MAX_DEPTH
+from tmt.store import fsutil
 from tmt.store.fsutil import LINK_UNSUPPORTED
 from tmt.store.ids import ObjectId
 from tmt.store.objects import ObjectStore
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _FICLONE = 0x40049409  # linux/fs.h
+#: Called right before a file of the tree takes its place, with (dirfd, name, path); what it
+#: returns is called right after. In-place checkout checks there that it replaces only what
+#: the backup holds (tmt.workspace).
+Guard = Callable[[int, bytes, bytes], Callable[[], None]]
 
 
 @dataclass(slots=True)
@@ -57,7 +65,8 @@ def materialize(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str
     `link=True` gives a read-only view: files are hard links to the store's objects (a copy
     where linking fails, e.g. across file systems; executables are always copied, since a
     shared object cannot carry their mode). Editing such a file in place would edit the
-    store: the files are read-only so that this takes an explicit chmod.
+    store: the files are read-only so that this takes an explicit chmod. For root, who writes
+    through that mode, files are always reflinked or copied.
     """
     target = Path(target)
     if target.exists() or target.is_symlink():
@@ -101,6 +110,71 @@ def restore(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str]) -
     finally:
         os.close(fd)
     return stats
+
+
+def restore_entries(
+    store: ObjectStore,
+    target: str | os.PathLike[str],
+    entries: list[tuple[bytes, treemod.TreeEntry]],
+    *,
+    guard: Guard | None = None,
+    on_missing: Callable[[str], bool] | None = None,
+) -> CheckoutStats:
+    """Write just `entries` ((path, entry) pairs, files and symlinks) into the existing
+    folder `target` as real, writable files, creating folders on the way. `on_missing(oid)`
+    may wait for a gc that moved a pinned object aside, then says whether to try again."""
+    nested: dict[bytes, dict | treemod.TreeEntry] = {}
+    for path, entry in entries:
+        parts = path.split(b"/")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[parts[-1]] = entry
+    stats = CheckoutStats()
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)  # the caller's code root (see restore)
+    except OSError as e:
+        raise CheckoutError(f"cannot restore into {target}: {e.strerror or e}") from e
+    try:
+        _write_nodes(store, nested, fd, stats, b"", _umask(), guard, on_missing)
+    finally:
+        os.close(fd)
+    return stats
+
+
+def _write_nodes(store, node: dict, dirfd: int, stats: CheckoutStats, where: bytes, umask: int,
+                 guard: Guard | None, on_missing: Callable[[str], bool] | None) -> None:
+    for name, value in sorted(node.items()):
+        path = where + name
+        try:
+            if isinstance(value, dict):
+                sub = _open_subdir(dirfd, name, True, path)
+                try:
+                    _write_nodes(store, value, sub, stats, path + b"/", umask, guard, on_missing)
+                finally:
+                    os.close(sub)
+                continue
+            for attempt in (0, 1):
+                try:
+                    _write_entry(store, value, dirfd, stats, path, umask, guard)
+                    break
+                except ObjectNotFound as err:
+                    if attempt or on_missing is None or not on_missing(value.oid):
+                        raise CheckoutError(f"cannot check out {os.fsdecode(path)}: {err.message}", err.hint) from err
+        except OSError as err:
+            raise CheckoutError(f"cannot write {os.fsdecode(path)}: {err.strerror or err}") from err
+
+
+def _write_entry(store, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, path: bytes, umask: int,
+                 guard: Guard | None) -> None:
+    if e.kind == treemod.SYMLINK:
+        target = store.get(e.oid)
+        if not target or b"\0" in target:  # os.symlink would raise ValueError on NUL
+            raise InvalidTree(f"entry {os.fsdecode(path)!r} is a symlink to an invalid target {target[:80]!r}")
+        _place(dirfd, e.name, True, path, lambda tmp: os.symlink(target, tmp, dir_fd=dirfd), guard)
+        stats.files += 1
+    else:
+        _write_file(store, e, dirfd, stats, link=False, replace=True, path=path, umask=umask, guard=guard)
 
 
 def _write_tree(
@@ -164,7 +238,7 @@ def _open_subdir(dirfd: int, name: bytes, replace: bool, path: bytes) -> int:
         raise
 
 
-def _place(dirfd: int, name: bytes, replace: bool, path: bytes, make) -> None:
+def _place(dirfd: int, name: bytes, replace: bool, path: bytes, make, guard: Guard | None = None) -> None:
     """Create `name` via a temp name in the same directory, then rename it into place."""
     tmp = b".tmt-" + token_hex(6).encode() + b"-" + name[:100]
     make(tmp)
@@ -185,7 +259,10 @@ def _place(dirfd: int, name: bytes, replace: bool, path: bytes, make) -> None:
                     )
             except FileNotFoundError:
                 pass
+        after = guard(dirfd, name, path) if guard is not None else None
         os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        if after is not None:
+            after()
     except BaseException:
         try:
             os.unlink(tmp, dir_fd=dirfd)
@@ -195,13 +272,14 @@ def _place(dirfd: int, name: bytes, replace: bool, path: bytes, make) -> None:
 
 
 def _write_file(
-    store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, path: bytes, umask: int
+    store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, path: bytes,
+    umask: int, guard: Guard | None = None,
 ) -> None:
     src = store.path(e.oid)
     executable = e.kind == treemod.EXEC
     if not os.path.exists(src):
         raise ObjectNotFound(e.oid)
-    if link and not executable:
+    if link and not executable and not fsutil.ignores_file_modes():  # root: a copy (module doc)
         def make_link(tmp: bytes) -> None:
             try:
                 os.link(src, tmp, dst_dir_fd=dirfd)
@@ -216,7 +294,7 @@ def _write_file(
         _place(dirfd, e.name, replace, path, make_link)
     else:
         mode = (0o555 if executable else 0o444) if link else (0o777 if executable else 0o666) & ~umask
-        _place(dirfd, e.name, replace, path, lambda tmp: _copy(src, dirfd, tmp, mode))
+        _place(dirfd, e.name, replace, path, lambda tmp: _copy(src, dirfd, tmp, mode), guard)
         stats.copied += 1
     stats.files += 1
     stats.bytes += e.size

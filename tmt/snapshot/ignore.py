@@ -1,4 +1,5 @@
-"""Ignore rules: nested .gitignore files and .tmtignore with git's semantics (via pathspec).
+"""Ignore rules: nested .gitignore files and .tmtignore with git's semantics (via pathspec),
+plus the built-in excludes (environments, caches, trackers' folders).
 
 Matching is on the hot path of every snapshot, so each rules file is compiled once into a
 single alternation regex used as a pre-filter; only paths it matches go through the exact
@@ -9,19 +10,37 @@ pattern decides a path only when it matches *that path*, as git does. pathspec's
 also match every path below a matching folder (the `ps_d` group marks such a match); those
 matches are not decisions here: with "a" and "!c.py", the folder c.py/a stays ignored
 although "!c.py" matches its parent (pathspec's check_file("c.py/a/") says otherwise).
+
+Files are read as git reads them: a UTF-8 byte order mark is skipped, a line git would skip
+(an invalid pattern such as `build\\` or a lone `!`) is skipped with one warning naming the
+file and line, and an ignore file that is a symlink (or not a regular file) is not read.
 """
 from __future__ import annotations
 
 import os
 import re
+import stat as statmod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from blake3 import blake3
 
 IGNORE_FILES = (".gitignore", ".tmtignore")
 ALWAYS_IGNORED = frozenset((b".tmt", b".git"))
+#: Folders no snapshot takes unless the user's own rules re-include them (`!wandb/`): caches
+#: that tools rebuild, and other trackers' run folders (which hold data, not code).
+BUILTIN_DIRS = frozenset(
+    n.encode()
+    for n in ("__pycache__", "node_modules", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache",
+              ".ruff_cache", "mlruns", "wandb")
+)
+#: A folder holding one of these is a Python environment (virtualenv, venv, conda): left out
+#: like BUILTIN_DIRS, so a venv inside the project is neither recorded nor ever deleted.
+ENV_MARKERS = frozenset((b"pyvenv.cfg", b"conda-meta"))
+_BOM = b"\xef\xbb\xbf"
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 _DIR_GROUP = "ps_d"  # pathspec's marker group: the match ended at a folder boundary
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # no symlink, no FIFO that blocks
 
 
 @dataclass(slots=True)
@@ -34,7 +53,9 @@ class Rules:
 
     base: str  # relative dir of the ignore file, '' for the root, else ending with '/'
     sig: bytes  # digest of every rules file from the root down to this one
-    lines: list[str]
+    lines: list[tuple[str, int, str]]  # (file, line number, text)
+    negates: bool = False  # some line re-includes (`!…`): only then can a built-in exclude lose
+    warn: Callable[[str], None] | None = None  # where invalid lines are reported (compile time)
     patterns: list[tuple[re.Pattern[str], bool, bool]] | None = None  # (regex, include, ends at ps_d), last first
     prefilter: re.Pattern[str] | None = None
 
@@ -61,10 +82,21 @@ class Rules:
         return None
 
     def _compile(self) -> None:
-        import pathspec  # only projects with ignore files pay for importing it
+        from pathspec import GitIgnoreSpec  # only projects with ignore files pay for importing it
 
-        spec = pathspec.GitIgnoreSpec.from_lines(self.lines)
-        active = [p for p in spec.patterns if p.include is not None and getattr(p, "regex", None) is not None]
+        active = []
+        for fname, lineno, text in self.lines:
+            try:
+                patterns = GitIgnoreSpec.from_lines([text]).patterns
+            except ValueError:  # pathspec's GitIgnorePatternError
+                # git skips such a line (`build\`, a lone `!`) and goes on: so do we.
+                if self.warn is not None:
+                    from tmt.text import printable
+
+                    self.warn(f"{printable(fname)}:{lineno}: skipped '{printable(text)}', "
+                              "which is not a valid pattern (git skips it too)")
+                continue
+            active.extend(p for p in patterns if p.include is not None and getattr(p, "regex", None) is not None)
         self.patterns = []
         if not active:
             return
@@ -81,32 +113,76 @@ class Rules:
                 self.patterns.append((p.regex, bool(p.include), False))
 
 
-def load_rules(dir_abs: bytes, base_rel: str, parent_sig: bytes = b"") -> Rules | None:
-    """The rules of `dir_abs`'s ignore files, or None if they hold no pattern.
+def read_ignore_file(dir_abs: bytes, name: str) -> bytes | None:
+    """The bytes of ignore file `name` in `dir_abs`, or None: missing, a folder, a symlink
+    (git does not follow a symlinked .gitignore either), a FIFO or device, unreadable."""
+    try:
+        fd = os.open(os.path.join(dir_abs, os.fsencode(name)), _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        if not statmod.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
-    `sig` identifies the whole stack of rules in force (`parent_sig` is the enclosing one's),
-    so the snapshot's cache can tell that ignore decisions made last time still hold.
-    """
-    lines: list[str] = []
+
+def parse_rules(files: list[tuple[str, bytes]], base_rel: str, parent_sig: bytes = b"",
+                warn: Callable[[str], None] | None = None) -> Rules | None:
+    """Rules from (file name, bytes) pairs of one folder (in IGNORE_FILES order), or None if
+    they hold no pattern. `sig` identifies the whole stack of rules in force (`parent_sig` is
+    the enclosing one's), so the snapshot's cache can tell that earlier decisions still hold."""
+    lines: list[tuple[str, int, str]] = []
     digest = blake3(parent_sig)
     digest.update(os.fsencode(base_rel) + b"\0")
-    for name in IGNORE_FILES:
-        try:
-            with open(os.path.join(dir_abs, os.fsencode(name)), "rb") as f:
-                raw = f.read()
-            digest.update(name.encode() + b"\0" + raw + b"\0")
-            lines.extend(raw.decode("utf-8", "surrogateescape").splitlines())
-        except OSError:  # missing, a folder, unreadable: no rules from this file
-            continue
-    if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
+    for name, raw in files:
+        digest.update(name.encode() + b"\0" + raw + b"\0")
+        if raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        label = base_rel + name
+        for n, text in enumerate(raw.decode("utf-8", "surrogateescape").splitlines(), 1):
+            if text.strip() and not text.startswith("#"):
+                lines.append((label, n, text))
+    if not lines:
         return None
-    return Rules(base_rel, digest.digest(), lines)
+    return Rules(base_rel, digest.digest(), lines, any(t.startswith("!") for _, _, t in lines), warn)
+
+
+def load_rules(dir_abs: bytes, base_rel: str, parent_sig: bytes = b"",
+               warn: Callable[[str], None] | None = None) -> Rules | None:
+    """The rules of `dir_abs`'s ignore files, or None if they hold no pattern."""
+    files = []
+    for name in IGNORE_FILES:
+        raw = read_ignore_file(dir_abs, name)
+        if raw is not None:
+            files.append((name, raw))
+    return parse_rules(files, base_rel, parent_sig, warn) if files else None
+
+
+def decision(stack: list[Rules], rel: str) -> bool | None:
+    """Deeper rules files override shallower ones; within one file the last match wins.
+    True: ignored, False: re-included by a negation, None: no rule says."""
+    for rules in reversed(stack):
+        d = rules.decide(rel)
+        if d is not None:
+            return d
+    return None
 
 
 def is_ignored(stack: list[Rules], rel: str) -> bool:
-    """Deeper rules files override shallower ones; within one file the last match wins."""
-    for rules in reversed(stack):
-        decision = rules.decide(rel)
-        if decision is not None:
-            return decision
-    return False
+    return decision(stack, rel) is True
+
+
+def reincluded(stack: list[Rules], rel: str) -> bool:
+    """Whether the user's rules explicitly keep folder `rel` (ending with '/'), which a
+    built-in exclude would leave out. Rules without a negation are not even compiled."""
+    return any(r.negates for r in stack) and decision(stack, rel) is False

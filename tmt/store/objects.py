@@ -32,6 +32,7 @@ class ObjectStore:
         self.objects_dir = self.tmt_dir / "objects"
         self.tmp_dir = self.tmt_dir / "tmp"
         self._epoch_path = self.tmt_dir / "gc.epoch"
+        self._lazy: bool | None = None  # a lazy clone (`tmt clone --lazy`)? known on first miss
 
     # -- reading -------------------------------------------------------------------------
 
@@ -40,7 +41,12 @@ class ObjectStore:
 
     def path(self, oid: ObjectId) -> Path:
         validate_oid(oid)
-        return self.objects_dir / oid[:2] / oid[2:]
+        path = self.objects_dir / oid[:2] / oid[2:]
+        if self._lazy is None:
+            self._lazy = os.path.exists(self.tmt_dir / "lazy-remote")
+        if self._lazy and not path.exists():
+            self._fetch_missing(oid)  # callers open or link the path next
+        return path
 
     def has(self, oid: ObjectId) -> bool:
         return os.path.exists(self._fspath(validate_oid(oid)))
@@ -48,29 +54,46 @@ class ObjectStore:
     def _fspath(self, oid: str) -> str:
         return f"{self.objects_dir}/{oid[:2]}/{oid[2:]}"
 
-    def get(self, oid: ObjectId, *, verify: bool = False) -> bytes:
+    def get(self, oid: ObjectId, *, verify: bool = False, _fetch: bool = True) -> bytes:
         try:
             with open(self._fspath(validate_oid(oid)), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+            if not (_fetch and self._fetch_missing(oid)):
+                raise ObjectNotFound(oid) from None
+            return self.get(oid, verify=verify, _fetch=False)
         except OSError as e:
             raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
         if verify and hash_bytes(data) != oid:
             raise CorruptObject(oid, "its content does not match its id")
         return data
 
-    def open(self, oid: ObjectId) -> BinaryIO:
+    def open(self, oid: ObjectId, *, _fetch: bool = True) -> BinaryIO:
         try:
             return open(self._fspath(validate_oid(oid)), "rb")
         except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+            if not (_fetch and self._fetch_missing(oid)):
+                raise ObjectNotFound(oid) from None
+            return self.open(oid, _fetch=False)
 
-    def size(self, oid: ObjectId) -> int:
+    def size(self, oid: ObjectId, *, _fetch: bool = True) -> int:
         try:
             return os.stat(self._fspath(validate_oid(oid))).st_size
         except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+            if not (_fetch and self._fetch_missing(oid)):
+                raise ObjectNotFound(oid) from None
+            return self.size(oid, _fetch=False)
+
+    def _fetch_missing(self, oid: ObjectId) -> bool:
+        """In a lazy clone, fetch a missing object from its remote (tmt/remote/lazy.py);
+        elsewhere (the marker file is looked for once) False at no cost."""
+        if self._lazy is None:
+            self._lazy = os.path.exists(self.tmt_dir / "lazy-remote")
+        if not self._lazy:
+            return False
+        from tmt.remote.lazy import fetch_missing
+
+        return fetch_missing(self, oid)
 
     def __iter__(self) -> Iterator[ObjectId]:
         """Every object id on disk (names that are not ids are skipped)."""

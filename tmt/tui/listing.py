@@ -83,7 +83,7 @@ class Listing:
         self.sort_key = "created_at"
         self.descending = True
         self.generation: Any = None
-        self._order: list[int] | None = None
+        self._order: tuple[bool, list[int]] | None = None  # (backups included, every run in order)
         self._rank: dict[int, int] | None = None
         self.rids: list[int] = []  # the list shown, in order
         self.total = 0
@@ -102,24 +102,27 @@ class Listing:
 
         return self.idx.run(read, quiet=True)
 
-    def _sorted_all(self) -> list[int]:
-        if self._order is None:
-            from tmt.query.runs import order_rids
+    def _order_of(self, filters: Filters) -> list[int]:
+        """Every run in the sort's order; checkout backups only when the filter asks for their
+        tag, as in `tmt ls`."""
+        from tmt.query.index import BACKUP_TAG
+        from tmt.query.runs import order_rids
 
-            self._order = order_rids(self.repo, self.sort_key, descending=self.descending)
+        backups = BACKUP_TAG in filters.tags
+        if self._order is None or self._order[0] != backups:
+            self._order = (backups, order_rids(self.repo, self.sort_key, descending=self.descending, backups=backups))
             self._rank = None
-        return self._order
+        return self._order[1]
 
     def _query(self, filters: Filters, parent_id: str | None) -> list[int]:
         from tmt.query.runs import select_rids
 
-        order = self._sorted_all()
+        order = self._order_of(filters)
         self.total = len(order)
         if not filters:
             return order
-        found = select_rids(self.repo, **filters.kwargs(), parent=parent_id)
-        if len(found) == len(order):
-            return order
+        # Backups included: the order leaves them out (one query per sort, not per keystroke).
+        found = select_rids(self.repo, **filters.kwargs(), parent=parent_id, backups=True)
         if len(found) * 8 > len(order):  # most runs: walk the order once
             keep = set(found)
             return [r for r in order if r in keep]
@@ -211,24 +214,26 @@ class Listing:
         self.generation = self._gen()
         self._cells.clear()
 
-    def changes(self) -> "tuple[Any, list[int], list[int]] | None":
+    def changes(self) -> "tuple[Any, tuple[bool, list[int]], list[int]] | None":
         """What the list is now if the index changed since it was made (records written or
         deleted), else None; cheap when nothing changed (a stat of the records folder).
         Changes nothing, so it can run in a thread while the screen draws; `apply` it then."""
         gen = self._gen()  # Index.run syncs first: new and rewritten records are seen
         if gen == self.generation:
             return None
+        from tmt.query.index import BACKUP_TAG
         from tmt.query.runs import order_rids, select_rids
 
-        order = order_rids(self.repo, self.sort_key, descending=self.descending)
+        backups = BACKUP_TAG in self.filters.tags
+        order = order_rids(self.repo, self.sort_key, descending=self.descending, backups=backups)
         if not self.filters:
-            return gen, order, order
-        found = set(select_rids(self.repo, **self.filters.kwargs(), parent=self.parent_id))
-        return gen, order, [r for r in order if r in found]
+            return gen, (backups, order), order
+        found = set(select_rids(self.repo, **self.filters.kwargs(), parent=self.parent_id, backups=True))
+        return gen, (backups, order), [r for r in order if r in found]
 
-    def apply(self, changes: "tuple[Any, list[int], list[int]]") -> None:
+    def apply(self, changes: "tuple[Any, tuple[bool, list[int]], list[int]]") -> None:
         self.generation, self._order, self.rids = changes
-        self.total = len(self._order)
+        self.total = len(self._order[1])
         self._rank = None
         self._cells.clear()
 
