@@ -325,8 +325,7 @@ class TmtApp(App):
 
     def _apply(self, found) -> None:
         screen = self.runs_screen
-        if found is not None:
-            self.listing.apply(found)
+        if found is not None and self.listing.apply(found):
             screen.refreshed()
         elif self.listing.forget_live():  # running runs: their last values move
             screen.table.refresh()

@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from tmt.workspace import RunDiff
 
 Segments = list[tuple[str, "str | None"]]
-Cell = "str | tuple[str, str | None]"
 
 HEADING = "bold"
 CHANGED = "yellow"

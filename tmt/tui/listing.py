@@ -47,6 +47,16 @@ class Column:
     descending_first: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The list made again after the store changed (see `Listing.changes`)."""
+
+    asked: tuple[str, str, bool]  # the filter and sort it was made for
+    generation: Any
+    order: tuple[bool, list[int]]
+    rids: list[int]
+
+
 @dataclass(slots=True)
 class Row:
     rid: int
@@ -214,28 +224,35 @@ class Listing:
         self.generation = self._gen()
         self._cells.clear()
 
-    def changes(self) -> "tuple[Any, tuple[bool, list[int]], list[int]] | None":
+    def changes(self) -> "Changes | None":
         """What the list is now if the index changed since it was made (records written or
         deleted), else None; cheap when nothing changed (a stat of the records folder).
         Changes nothing, so it can run in a thread while the screen draws; `apply` it then."""
-        gen = self._gen()  # Index.run syncs first: new and rewritten records are seen
-        if gen == self.generation:
-            return None
         from tmt.query.index import BACKUP_TAG
         from tmt.query.runs import order_rids, select_rids
 
-        backups = BACKUP_TAG in self.filters.tags
-        order = order_rids(self.repo, self.sort_key, descending=self.descending, backups=backups)
-        if not self.filters:
-            return gen, (backups, order), order
-        found = set(select_rids(self.repo, **self.filters.kwargs(), parent=self.parent_id, backups=True))
-        return gen, (backups, order), [r for r in order if r in found]
+        asked = (self.filter_text, self.sort_key, self.descending)
+        filters, parent_id = self.filters, self.parent_id
+        gen = self._gen()  # Index.run syncs first: new and rewritten records are seen
+        if gen == self.generation:
+            return None
+        backups = BACKUP_TAG in filters.tags
+        order = order_rids(self.repo, asked[1], descending=asked[2], backups=backups)
+        if not filters:
+            return Changes(asked, gen, (backups, order), order)
+        found = set(select_rids(self.repo, **filters.kwargs(), parent=parent_id, backups=True))
+        return Changes(asked, gen, (backups, order), [r for r in order if r in found])
 
-    def apply(self, changes: "tuple[Any, tuple[bool, list[int]], list[int]]") -> None:
-        self.generation, self._order, self.rids = changes
+    def apply(self, changes: "Changes") -> bool:
+        """Take `changes` unless the filter or the sort changed meanwhile (then the next
+        look computes them again); whether they were taken."""
+        if changes.asked != (self.filter_text, self.sort_key, self.descending):
+            return False
+        self.generation, self._order, self.rids = changes.generation, changes.order, changes.rids
         self.total = len(self._order[1])
         self._rank = None
         self._cells.clear()
+        return True
 
     def poll(self) -> bool:
         """`changes()` applied at once; whether there were any."""
@@ -244,9 +261,7 @@ class Listing:
         except TmtError as e:  # a parent deleted meanwhile, say
             self.error = e.message
             return False
-        if found is not None:
-            self.apply(found)
-        return found is not None
+        return found is not None and self.apply(found)
 
     def forget_live(self) -> bool:
         """Drop the cells of running runs (their series' last values and durations move);
