@@ -124,15 +124,15 @@ def test_object_pinned_while_gc_runs_is_put_back(proj, monkeypatch):
     oid = proj.store.put(b"old object a new run re-adds")
     age(proj, oid)
     pin = PinFile(proj.tmt_dir)
-    real = gcmod._Gc._load_records
+    real = gcmod._Gc._live_pins
 
-    def load(self, first):
+    def pins(self, first):
         if not first:  # between "move aside" and "mark again": the writer pins and re-adds
             assert not proj.store.has(oid)
             pin.add([oid])
         return real(self, first)
 
-    monkeypatch.setattr(gcmod._Gc, "_load_records", load)
+    monkeypatch.setattr(gcmod._Gc, "_live_pins", pins)
     r = gc(proj, grace=0)
     pin.close()
     assert proj.store.has(oid)

@@ -8,11 +8,21 @@ save). gc runs a fixed number of times meanwhile; then fsck must find nothing mi
 """
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tmt.maintenance import fsck, gc
+from tmt.records.io import write_record
+from tmt.records.model import Record, new_run_id
+from tmt.snapshot.tree import TreeEntry, encode_tree
+from tmt.store.ids import hash_bytes
+from tmt.store.pins import PinFile
+
+gcmod = importlib.import_module("tmt.maintenance.gc")
 
 RAW_WRITER = textwrap.dedent('''
     import os, sys
@@ -112,3 +122,93 @@ def test_gc_racing_writers_loses_nothing(repo, python, tmp_path):
     final = fsck(repo)
     assert final.ok, [p.message for p in final.remaining][:5]
     assert not final.by_kind("dangling_object")
+
+
+@pytest.mark.parametrize("released_after", ["records", "pins"])
+def test_writer_publishing_and_unpinning_during_the_second_mark_loses_nothing(repo, monkeypatch, released_after):
+    """The interleaving the loop above can only hit by chance, made to happen every time.
+
+    A writer re-uses an old unreferenced tree (dedup): it pins it and finds it present just
+    before gc moves it aside; then, while gc marks again, it publishes its record and drops
+    its pin, right after gc's read of the records (or of the pins). gc must see the pin or
+    the record, whichever it reads second, and put the tree back.
+    """
+    blob = repo.store.put(b"shared content")
+    old = repo.store.put(encode_tree([TreeEntry(b"f", "f", blob, 14)]))  # its record was deleted
+    pin = PinFile(repo.tmt_dir)
+    rec = Record(id=new_run_id(), name="w", status="completed", created_at="2026-01-01T00:00:00+00:00")
+    real_scan, real_load, real_pins = gcmod._Gc._scan, gcmod._Gc._load_records, gcmod._Gc._live_pins
+    state = {"armed": False, "released": False}
+
+    def scan(self, marker):  # after the first mark, before the move: pin, find, write the top
+        out = real_scan(self, marker)
+        assert old in {oid for oid, _ in out}
+        pin.add([blob, old])
+        assert repo.store.has(old) and repo.store.has(blob)
+        top = encode_tree([TreeEntry(b"lib", "d", old, 0)])
+        pin.add([hash_bytes(top)])
+        rec.code = {"root": ".", "tree": repo.store.put(top)}
+        state["armed"] = True
+        return out
+
+    def release(what):
+        if state["armed"] and not state["released"] and what == released_after:
+            write_record(repo.experiments_dir, repo.tmp_dir, rec)
+            pin.close()
+            state["released"] = True
+
+    def load(self, first):
+        out = real_load(self, first)
+        release("records")
+        return out
+
+    def pins(self, first):
+        out = real_pins(self, first)
+        release("pins")
+        return out
+
+    monkeypatch.setattr(gcmod._Gc, "_scan", scan)
+    monkeypatch.setattr(gcmod._Gc, "_load_records", load)
+    monkeypatch.setattr(gcmod._Gc, "_live_pins", pins)
+    r = gc(repo, grace=0)
+    assert state["released"] and r.objects_restored == 2
+    assert repo.store.get(old, verify=True) and repo.store.has(blob)
+    check = fsck(repo)
+    assert check.ok, [p.message for p in check.remaining]
+
+
+def test_tree_pinned_before_it_is_written_is_walked_when_a_record_needs_it(repo, monkeypatch):
+    """A snapshot pins its new trees, then its new blobs, then publishes them all. A first
+    mark that reads the pin in between marks the tree (not written yet: it cannot be read)
+    as a plain id, and does not see the blob, which is published before the scan and moved
+    aside. When the run has ended before the second mark (record published, pin dropped),
+    only its record reaches the tree, and gc must walk it then to keep the blob."""
+    data = b"a file the run added"
+    blob = hash_bytes(data)
+    tree = encode_tree([TreeEntry(b"new.py", "f", blob, len(data))])
+    tree_id = hash_bytes(tree)
+    pin = PinFile(repo.tmt_dir)
+    pin.add([tree_id])  # read by the first mark: the tree does not exist yet
+    rec = Record(id=new_run_id(), name="w", status="completed", created_at="2026-01-01T00:00:00+00:00",
+                 code={"root": ".", "tree": tree_id})
+    real_scan, real_pins = gcmod._Gc._scan, gcmod._Gc._live_pins
+
+    def scan(self, marker):  # after the first mark: the blob is pinned, both are published
+        pin.add([blob])
+        repo.store.put(data)
+        repo.store.put(tree)
+        return real_scan(self, marker)
+
+    def pins(self, first):
+        if not first:  # the run ended before the second mark
+            write_record(repo.experiments_dir, repo.tmp_dir, rec)
+            pin.close()
+        return real_pins(self, first)
+
+    monkeypatch.setattr(gcmod._Gc, "_scan", scan)
+    monkeypatch.setattr(gcmod._Gc, "_live_pins", pins)
+    r = gc(repo, grace=0)
+    assert (r.objects_restored, r.objects_deleted) == (1, 0)  # the blob was moved aside, then back
+    assert repo.store.get(blob, verify=True) == data
+    check = fsck(repo)
+    assert check.ok, [p.message for p in check.remaining]

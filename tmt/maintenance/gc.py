@@ -2,16 +2,20 @@
 
 Protocol (docs/maintenance.md, CONTEXT "gc safety protocol"); the order is what makes it safe:
 
-1. mark every id reachable from every record and every live pin (trees recursively);
+1. mark every id reachable from every live pin and every record (trees recursively);
 2. bump the gc epoch, so snapshots stop trusting their cache of "objects that exist";
 3. move unreachable objects older than the grace period into `.tmt/trash-<gcid>/` (rename);
-4. mark again: re-read the records and the live pins *after* every move is done;
+4. mark again: re-read the live pins, *then* the records, *after* every move is done;
 5. move back every trashed object that is now reachable (or was touched within the grace);
 6. delete the rest.
 
 A writer pins an id before it checks or writes the object. If its pin was written before
 step 4 read the pins, step 5 puts the object back; if after, the writer finds the object
-missing (it is in the trash, or gone) and writes it again. A gc killed at any point leaves
+missing (it is in the trash, or gone) and writes it again. Pins are read before records
+because a writer does the opposite: it publishes its record, then drops its pin. Read in
+the other order, the record of a writer that published it after the records were listed
+and dropped its pin before the pins were read would be seen in neither, and the objects
+it found present just before the move would be deleted. A gc killed at any point leaves
 at most a trash folder, which the next gc (or `fsck --repair`) moves back before anything
 else: trashed objects are never deleted without passing through steps 4-5 again.
 """
@@ -141,11 +145,12 @@ class _Gc:
     def run(self) -> None:
         # A crashed gc's trash goes back first, dry run or not: that only undoes damage.
         self.r.trash_restored = restore_trash(self.tmt_dir)
+        pins = self._live_pins(first=True)  # pins before records (module docstring)
         records = self._load_records(first=True)
         if self.keep_last is not None:
             records = self._keep_last(records)
         marker = Marker(read=store_reader(self.store))
-        self._mark(marker, records, first=True)
+        self._mark(marker, records, pins)
         candidates = self._scan(marker)
         self.r.objects_deleted = len(candidates)
         self.r.bytes_freed = sum(size for _, size in candidates)
@@ -201,7 +206,14 @@ class _Gc:
 
     # -- marking ---------------------------------------------------------------------------
 
-    def _mark(self, marker: Marker, records: list[Record], first: bool, trash: dict[str, str] | None = None) -> None:
+    def _live_pins(self, first: bool) -> set[ObjectId]:
+        if first and not self.dry_run:
+            self.r.pins_removed = remove_dead_pins(self.tmt_dir)
+        return live_pins(self.tmt_dir)
+
+    def _mark(self, marker: Marker, records: list[Record], pins: set[ObjectId],
+              trash: dict[str, str] | None = None) -> None:
+        """Mark from `records` and from `pins`, which the caller read *before* the records."""
         self.progress("mark", 0, len(records))
         trees: list[tuple[ObjectId, str]] = []
         blobs: list[tuple[ObjectId, str]] = []
@@ -227,9 +239,6 @@ class _Gc:
                 f"({reason}); gc cannot tell which objects it needs, so it deletes nothing",
                 "run `tmt fsck --repair` to restore it, or `tmt gc --force` to proceed anyway",
             )
-        if first and not self.dry_run:
-            self.r.pins_removed = remove_dead_pins(self.tmt_dir)
-        pins = live_pins(self.tmt_dir)
         trees_p = [(o, "pin") for o in pins if looks_like_tree(self.store, o, trash)]
         tree_set = {o for o, _ in trees_p}
         marker.add_blobs((o, "pin") for o in pins if o not in tree_set)
@@ -305,10 +314,13 @@ class _Gc:
                 self.progress("move", i, total)
         self.progress("move", total, total)
 
-        # Second mark, only after every move: new records and pins written meanwhile.
+        # Second mark, only after every move: new pins and records written meanwhile. Pins
+        # first: a writer publishes its record before it drops its pin, so a pin that is
+        # gone when we read the pins left a record that the listing after it includes.
         marker.read = store_reader(self.store, moved)
+        pins = self._live_pins(first=False)
         records = self._load_records(first=False)
-        self._mark(marker, records, first=False, trash=moved)
+        self._mark(marker, records, pins, trash=moved)
         now = time.time()
         doomed: list[str] = []
         restored = 0

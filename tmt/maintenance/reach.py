@@ -152,7 +152,9 @@ class Marker:
     `via[id]` (when `track`) says how an id was first reached: (root label, parent tree or
     None, entry name); `describe(id)` turns that into "record …: path/in/tree".
     `problems[id]` holds trees that were needed but missing or undecodable: their children
-    are unknown, which gc must treat as "cannot decide".
+    are unknown, which gc must treat as "cannot decide". `expected_tree` holds the ids
+    reached as trees (walked, or in `problems`): an id that is only `marked` was reached
+    as a blob, and is still walked when something later reaches it as a tree.
     """
 
     read: Reader
@@ -175,8 +177,9 @@ class Marker:
     def add_trees(self, items: Iterable[tuple[ObjectId, str]]) -> None:
         level = []
         for oid, label in items:
-            # A tree that failed before is retried: it may have been restored since.
-            if oid in self.marked and oid not in self.problems:
+            # A tree that failed before is retried: it may have been restored since. An id
+            # marked only as a blob so far (a pin of a tree not yet written) is walked now.
+            if oid in self.expected_tree and oid not in self.problems:
                 continue
             self.marked.add(oid)
             self.expected_tree.add(oid)
@@ -243,10 +246,13 @@ class Marker:
                     for e in res:
                         child = e.oid
                         is_tree = e.kind == treemod.TREE
-                        if child in self.marked and not (is_tree and child in self.problems):
+                        if is_tree:
+                            if child in self.expected_tree and child not in self.problems:
+                                continue  # walked already (see add_trees)
+                        elif child in self.marked:
                             continue
                         self.marked.add(child)
-                        if self.track:
+                        if self.track and child not in self.via:
                             self.via[child] = (self.via[oid][0], oid, e.name)
                         if is_tree:
                             self.expected_tree.add(child)
