@@ -10,10 +10,13 @@ DESIGN section 20: opens in under 1.5 s; a filter keystroke answers in under 150
   `run 1/100000`), wall and CPU (utime + stime of the process at that moment, from
   /proc); medians of --repeat starts. Beside it, the floor: `python -c "import textual.app"`
   and `tmt ls -n 50` on the same store.
-- keystroke: the app in Textual's headless driver (Pilot), the same code as on a terminal
-  without the terminal's writes: each key of a filter typed into the bar, from the key press
-  until the screen is drawn again (`pilot.pause()`), wall and CPU of the process; then the
-  same filters through the list alone (`Listing.set_filter`), without Textual.
+- keystroke: the app in Textual's headless driver, the same code as on a terminal without
+  the terminal's writes: each key of a filter typed into the bar, from the key event until
+  the app has handled what it caused and drawn the frame, wall and CPU of the process; then
+  the same filters through the list alone (`Listing.set_filter`), without Textual. The
+  first filter on a key no query has used fills the index's kv table for that key, once
+  per store (as the first `tmt ls --where` on it does), in a thread while the list stays
+  as it was: the time from such a key to the filtered list is printed apart.
 
 The store is written as record files (benchmarks/cli.py's make_store: 50 names, 3 params,
 3 metrics, a series); the index is built once, before anything is timed. Load matters on a
@@ -104,13 +107,36 @@ def run_cmd(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime
 
 
-def keystrokes(cwd: Path) -> list[tuple[str, float, float]]:
-    """(text typed so far, wall, cpu) of every key of TYPED, typed into the filter bar."""
+def forget_kv(cwd: Path) -> None:
+    """Empty the index's kv table, as in a store no `--where` has been used on."""
+    def drop(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM kv")
+        conn.execute("DELETE FROM kv_keys")
+        conn.execute("COMMIT")
+
+    from tmt.query import index as ix
+    from tmt.repo import Repo
+
+    ix.index_for(Repo.find(cwd)).run(drop)
+
+
+def keystrokes(cwd: Path) -> list[tuple[str, float, float, float | None]]:
+    """(text typed so far, wall, cpu, fill) of every key of TYPED, typed into the filter bar;
+    fill: when the key started the index's fill of a key new to it (in the background), the
+    seconds from the key to the filtered list, else None.
+
+    Each key goes to the app as the terminal driver sends it; the time runs until the app
+    has handled every message it caused (the bar's Changed, the list's query) and drawn the
+    frame. Not `pilot.press`: it sleeps in 20 ms steps until the process looks idle, which
+    would add some 60-100 ms of sleep to every key."""
     os.chdir(cwd)
+    from textual import events
+
     from tmt.repo import Repo
     from tmt.tui.app import TmtApp
 
-    out: list[tuple[str, float, float]] = []
+    out: list[tuple[str, float, float, float | None]] = []
 
     async def main() -> None:
         app = TmtApp(Repo.find(), poll=False)
@@ -119,15 +145,29 @@ def keystrokes(cwd: Path) -> list[tuple[str, float, float]]:
             for text in TYPED:
                 await pilot.press("slash")
                 await pilot.pause()
-                app.screen.query_one("#filter").value = ""
+                bar = app.screen.query_one("#filter")
+                bar.value = ""
                 await pilot.pause()
                 for n, ch in enumerate(text, 1):
                     key = {" ": "space", ">": "greater_than_sign", "<": "less_than_sign", "=": "equals_sign",
                            ".": "full_stop", "_": "underscore", ":": "colon"}.get(ch, ch)
                     t, c = time.perf_counter(), time.process_time()
-                    await pilot.press(key)
+                    app._driver.send_message(events.Key(key, ch))
+                    while bar.value != text[:n]:
+                        await pilot._wait_for_screen()
+                    for _ in range(2):  # the bar's Changed message, then what it refreshed
+                        await pilot._wait_for_screen()
+                    app.screen._on_timer_update()  # draw the frame now, not at the next tick
+                    wall, cpu = time.perf_counter() - t, time.process_time() - c
+                    fill = None
+                    if app.screen._after_fill is not None:  # a key new to the index: filled in a thread
+                        await app.workers.wait_for_complete()
+                        for _ in range(2):
+                            await pilot._wait_for_screen()
+                        app.screen._on_timer_update()
+                        fill = time.perf_counter() - t
+                    out.append((text[:n], wall, cpu, fill))
                     await pilot.pause()
-                    out.append((text[:n], time.perf_counter() - t, time.process_time() - c))
                 await pilot.press("enter")
                 await pilot.pause()
 
@@ -183,19 +223,26 @@ def main() -> None:
         print(f"  tmt ls -n 50                   wall {med(ls, 0) * 1000:7.0f} ms  cpu {med(ls, 1) * 1000:7.0f} ms")
 
         here = os.getcwd()
+        forget_kv(big)
         keys = keystrokes(big)
         os.chdir(here)
         alone = listing_filters(big)
         os.chdir(here)
-        print(f"\nfilter keystrokes (key press -> screen drawn again), headless app:  {load()}")
-        for (text, wall, cpu), (_t, lw, lc) in zip(keys, alone):
+        print(f"\nfilter keystrokes (key event -> handled and drawn), headless app:  {load()}")
+        for (text, wall, cpu, fill), (_t, lw, lc) in zip(keys, alone):
             print(f"  {text!r:28} wall {wall * 1000:6.0f} ms  cpu {cpu * 1000:6.0f} ms"
-                  f"   (the list alone: wall {lw * 1000:5.0f} ms, cpu {lc * 1000:5.0f} ms)")
-        walls = sorted(k[1] for k in keys)
-        cpus = sorted(k[2] for k in keys)
-        print(f"  {len(keys)} keystrokes: median wall {statistics.median(walls) * 1000:.0f} ms, worst "
+                  f"   (the list alone: wall {lw * 1000:5.0f} ms, cpu {lc * 1000:5.0f} ms)"
+                  + (f"   a key new to the index: list filtered after {fill * 1000:.0f} ms" if fill else ""))
+        steady = keys
+        walls = sorted(k[1] for k in steady)
+        cpus = sorted(k[2] for k in steady)
+        print(f"  {len(steady)} keystrokes: median wall {statistics.median(walls) * 1000:.0f} ms, worst "
               f"{walls[-1] * 1000:.0f} ms; median cpu {statistics.median(cpus) * 1000:.0f} ms, worst "
               f"{cpus[-1] * 1000:.0f} ms   (target: under 150 ms)")
+        fills = [k for k in keys if k[3]]
+        if fills:
+            print(f"  {len(fills)} first filters on a key (kv filled in the background, once per store and key),"
+                  " key to filtered list: " + ", ".join(f"{k[0]!r} {k[3] * 1000:.0f} ms" for k in fills))
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -505,6 +505,12 @@ def select_rids(repo: "Repo", **filters: Any) -> list[int]:
     return idx.run(lambda conn: idx.read(conn, query, plan.kv_keys))
 
 
+def kv_keys_read(**filters: Any) -> list[str]:
+    """The index's kv keys ("m:f1", "p:lr") a query with these filters reads: the first
+    query on a key fills kv for it (every run's value, once per store)."""
+    return _Plan(**filters).kv_keys
+
+
 def fetch_rows(conn, rids: Sequence[int], extra: str = "") -> list[tuple]:
     """Whole index rows (ROW_SQL, then `extra` columns) of these row ids, in no order."""
     out: list[tuple] = []
