@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ pytest.importorskip("textual")
 
 import tmt  # noqa: E402
 from cli_helpers import invoke, make_run  # noqa: E402
-from tui_helpers import SIZE, make_store, new_app, screen_text, settle  # noqa: E402
+from tmt.cli.output import fmt_duration  # noqa: E402
+from tui_helpers import NOW, SIZE, make_store, new_app, screen_text, settle  # noqa: E402
 
 
 def drive(repo, steps, **kwargs):
@@ -358,6 +360,34 @@ def test_the_list_follows_the_store(repo):
 
     text = drive(repo, steps)
     assert "second" in text and "run 1/2" in text
+
+
+def test_a_running_runs_duration_and_every_age_move_with_the_clock(repo):
+    from tmt.tui.listing import AGES_S
+
+    make_run(repo, 1, "done", day=12)  # created at NOW
+    make_run(repo, 2, "live", status="running", pid=os.getpid(), day=12)
+    past = time.time() - 60  # records this fresh are read again by every sync (a new generation)
+    for path in [*repo.experiments_dir.iterdir(), repo.experiments_dir]:
+        os.utime(path, (past, past))
+    clock = [NOW]
+
+    def row_of(text: str, name: str) -> str:
+        return next(line for line in text.splitlines() if f"  {name}  " in line)
+
+    async def steps(pilot, app):
+        shown = [screen_text(app)]
+        for step in (5, AGES_S * 30):  # seconds later, then minutes: every poll redraws
+            clock[0] += step
+            app.poll_now()
+            await settle(pilot)
+            shown.append(screen_text(app))
+        return shown
+
+    first, later, much_later = (dict(live=row_of(t, "live"), done=row_of(t, "done")) for t in
+                                drive(repo, steps, now=lambda: clock[0]))
+    assert fmt_duration(0.0) in first["live"] and fmt_duration(5.0) in later["live"]
+    assert "5m ago" in much_later["done"]
 
 
 def test_a_hostile_store_cannot_drive_the_terminal(repo):

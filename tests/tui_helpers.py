@@ -43,7 +43,7 @@ def screen_text(app) -> str:
 def new_app(repo, **kwargs):
     from tmt.tui.app import TmtApp
 
-    return TmtApp(repo, now=lambda: NOW, poll=False, **kwargs)
+    return TmtApp(repo, **{"now": lambda: NOW, "poll": False, **kwargs})
 
 
 async def settle(pilot) -> None:

@@ -360,8 +360,8 @@ class TmtApp(App):
         screen = self.runs_screen
         if found is not None and self.listing.apply(found):
             screen.refreshed()
-        elif self.listing.forget_live():  # running runs: their last values move
-            screen.table.refresh()
+        elif self.listing.forget_moving():  # running runs' durations and values, ages
+            screen.table.redraw()
         screen.update_status()
 
     # -- actions shared by the list and the detail ---------------------------------------

@@ -34,6 +34,8 @@ NAME_MIN = 8
 GAP = 2
 #: newest runs whose keys are known without a scan (a where key among them is checked no further)
 KEY_SAMPLE = 1000
+#: seconds between two formattings of the cells on screen (their ages: "5m ago")
+AGES_S = 10.0
 
 
 @dataclass(slots=True)
@@ -99,6 +101,7 @@ class Listing:
         self.total = 0
         self.columns: list[Column] = _fixed_columns()
         self._cells: dict[int, Row] = {}
+        self._formatted_at = now()
         self._sample: tuple[Any, KnownKeys] | None = None
         self._every: tuple[Any, KnownKeys] | None = None  # every run's keys, when a scan was needed
         self.set_filter(filter_text)
@@ -289,9 +292,15 @@ class Listing:
             return False
         return found is not None and self.apply(found)
 
-    def forget_live(self) -> bool:
-        """Drop the cells of running runs (their series' last values and durations move);
-        whether there were any."""
+    def forget_moving(self) -> bool:
+        """Drop the cells that the clock has moved: a running run's (its duration and its
+        series' last values move), and every cell once every AGES_S (ages); whether any."""
+        now = self.now()
+        if now - self._formatted_at >= AGES_S:
+            self._formatted_at = now
+            moved = bool(self._cells)
+            self._cells.clear()
+            return moved
         live = [rid for rid, row in self._cells.items() if row.status == "running"]
         for rid in live:
             del self._cells[rid]

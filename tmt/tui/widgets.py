@@ -141,6 +141,11 @@ class RunTable(Widget, can_focus=True):
         self.refresh()
         self.post_message(self.Moved())
 
+    def redraw(self) -> None:
+        """The rows on screen again from the listing (their cells were formatted anew)."""
+        self._rows = None
+        self.refresh()
+
     def current(self) -> Row | None:
         rows = self.listing.window(self.cursor, self.cursor + 1)
         return rows[0] if rows else None
