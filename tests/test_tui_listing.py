@@ -57,7 +57,7 @@ def test_order_rids_is_the_order_of_runs_sort(store, key, descending):
     assert ids_of(store, order_rids(store, key, descending=descending)) == expected
 
 
-@pytest.mark.parametrize("text", ["", "resnet", "f1>0.7", "status:completed tag:paper"])
+@pytest.mark.parametrize("text", ["", "resnet", ".", "e|t", "f1>0.7", "status:completed tag:paper"])
 def test_a_filtered_sorted_listing_is_tmt_runs_sorted(store, text):
     listing = Listing(store, filter_text=text, now=lambda: NOW)
     assert listing.error is None
@@ -105,3 +105,5 @@ def test_checkout_backups_are_hidden_unless_their_tag_is_asked_for(repo):
     assert [row.id for row in listing.window(0, 100)] == [backup.id]
     assert listing.set_filter("resnet")
     assert len(listing.rids) == 3
+    assert listing.set_filter(".")  # every name matches, the backup's too: still hidden
+    assert len(listing.rids) == 6 and backup.id not in [row.id for row in listing.window(0, 100)]

@@ -293,7 +293,7 @@ def _check_running(repo: "Repo", rows: list[tuple], conds: list) -> list[tuple]:
     return out
 
 
-def _names_matching(conn, pattern: str) -> tuple[list[str], bool]:
+def names_matching(conn, pattern: str) -> tuple[list[str], bool]:
     """The run names `pattern` finds, and whether that is every name."""
     try:
         rx = re.compile(pattern)
@@ -385,7 +385,7 @@ class _Plan:
         kv_conds = self.kv_conds
         name_count = None
         if self.name is not None:
-            names, every = _names_matching(conn, self.name)
+            names, every = names_matching(conn, self.name)
             if not names:
                 return []
         if self.name is not None and not every:  # a pattern every name matches filters nothing
