@@ -111,7 +111,7 @@ def test_projects_sharing_a_store_keep_their_stat_caches(store: ObjectStore, tmp
     # Each project in turn, as with a shared TMT_DIR: nothing is read again.
     assert snapshot(a, store, cache_dir=cache, warn=quiet).hashed == 0
     assert snapshot(b, store, cache_dir=cache, warn=quiet).hashed == 0
-    assert len([p for p in cache.iterdir() if p.name.startswith("stat-v3-")]) == 2
+    assert len([p for p in cache.iterdir() if p.name.startswith("stat-v4-")]) == 2
 
 
 # -- a gc epoch change seen mid-snapshot reads changed files once (finding 36) -------------------

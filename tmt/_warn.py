@@ -5,7 +5,11 @@ import sys
 
 
 def warn(message: str) -> None:
+    """Print one warning line; control characters in it (names and paths from the store or
+    the file system) are escaped, so it stays one line and never drives the terminal."""
+    from tmt.text import printable
+
     try:
-        print(f"tmt: warning: {message}", file=sys.stderr, flush=True)
+        print(f"tmt: warning: {printable(message)}", file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass

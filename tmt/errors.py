@@ -64,7 +64,16 @@ class InvalidTree(StoreError, ValueError):
 
 
 class UnsafePath(StoreError):
-    """A tree would write outside its target (path traversal, symlinked parent)."""
+    """A path is not what tmt may write through: a tree entry that would leave its target
+    (traversal, a symlinked parent), or a link or special file where the store keeps its own
+    folder or file (tmt.store.nofollow)."""
+
+
+class TreeTooLarge(InvalidTree):
+    """A tree expands past the configured bound on paths or bytes (a "tree bomb": trees that
+    name the same subtree many times expand exponentially while the store stays tiny)."""
+
+    over = ""  # which bound, for messages: "more than 10,000,000 paths (max_tree_paths)"
 
 
 class SnapshotError(TmtError):

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tmt.errors import RepositoryNotFound, StoreError, UsageError
+from tmt.snapshot.tree import DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_PATHS
+from tmt.store.nofollow import NotAFile, describe, own_dir, read_fd
 from tmt.store.objects import ObjectStore
 
 TMT_DIRNAME = ".tmt"
@@ -26,26 +28,39 @@ class Config:
 
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     code_root: str | None = None  # relative to the folder holding .tmt/, or absolute
+    max_tree_paths: int = DEFAULT_MAX_TREE_PATHS  # bounds on a tree's expansion (tree bombs)
+    max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES
 
     @classmethod
     def from_mapping(cls, data: dict, source: str) -> "Config":
         kwargs = {}
         for key, value in data.items():
             key = key.replace("-", "_")
-            if key == "max_file_size":
-                kwargs[key] = _parse_size(value, source)
+            if key in ("max_file_size", "max_tree_bytes"):
+                kwargs[key] = _parse_size(value, source, key)
+            elif key == "max_tree_paths":
+                if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+                    raise UsageError(f"{source}: max_tree_paths must be a whole number above 0",
+                                     "fix the value (or delete the line for the default, 10,000,000)")
+                kwargs[key] = value
             elif key == "code_root":
                 if not isinstance(value, str):
                     raise UsageError(f"{source}: code_root must be a string path")
                 kwargs[key] = value
         return cls(**kwargs)
 
+    @property
+    def tree_bounds(self):
+        from tmt.snapshot.tree import TreeBounds
 
-def _parse_size(value: object, source: str) -> int:
+        return TreeBounds(self.max_tree_paths, self.max_tree_bytes)
+
+
+def _parse_size(value: object, source: str, key: str = "max_file_size") -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     if isinstance(value, str):
-        units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+        units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
         v = value.strip().lower().removesuffix("ib").removesuffix("b")
         mult = units.get(v[-1:], 1)
         num = v[:-1] if v[-1:] in units else v
@@ -55,9 +70,10 @@ def _parse_size(value: object, source: str) -> int:
             size = 0
         if size > 0:  # "0" or "-5" would leave every file out of every snapshot
             return size
+    default = "10 MiB" if key == "max_file_size" else "1 TiB"
     raise UsageError(
-        f"{source}: max_file_size must be a byte count like 10485760 or '10MiB'",
-        "fix the value (or delete the line for the default, 10 MiB)",
+        f"{source}: {key} must be a byte count like 10485760 or '10MiB'",
+        f"fix the value (or delete the line for the default, {default})",
     )
 
 
@@ -65,8 +81,7 @@ def _load_toml(path: Path, only_if: bytes | None = None) -> dict:
     """The TOML file at `path` ({} if absent). With `only_if`, a file whose bytes do not
     contain it is not parsed at all (most pyproject.toml files have no [tool.tmt])."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_settings(path)
     except (FileNotFoundError, NotADirectoryError):
         return {}
     except OSError as e:
@@ -82,6 +97,26 @@ def _load_toml(path: Path, only_if: bytes | None = None) -> dict:
         return tomllib.loads(data.decode("utf-8"))
     except ValueError as e:
         raise UsageError(f"could not read {path}: {e}", "fix or delete the file") from e
+
+
+#: a settings file larger than this is not one (a link to a device or a huge file)
+MAX_SETTINGS_BYTES = 1 << 20
+
+
+def _read_settings(path: Path) -> bytes:
+    """A settings file's bytes. It may be a link (shared settings), but what it leads to
+    must be a regular file: a FIFO or device is refused at once, never waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(path, describe(st.st_mode))
+        data = read_fd(fd, st.st_size, MAX_SETTINGS_BYTES)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise OSError(0, f"larger than {MAX_SETTINGS_BYTES >> 20} MiB", str(path))
+    return data
 
 
 def _tool_tmt(pyproject: Path) -> dict:
@@ -144,10 +179,12 @@ class Repo:
                 return _default_code_root(self._root_from)
         base = self.tmt_dir.parent
         code_root = Config.from_mapping(self._local, str(self._config_path)).code_root
-        if code_root is None:
-            # [tool.tmt] code_root can only come from the pyproject.toml beside .tmt/
-            pyproject = base / "pyproject.toml"
-            code_root = Config.from_mapping(_tool_tmt(pyproject), str(pyproject)).code_root
+        if code_root is not None:
+            return _inside_project(base, code_root, self._config_path)
+        # [tool.tmt] code_root can only come from the pyproject.toml beside .tmt/: the user's
+        # own file, trusted wherever it points
+        pyproject = base / "pyproject.toml"
+        code_root = Config.from_mapping(_tool_tmt(pyproject), str(pyproject)).code_root
         return (base / code_root).resolve() if code_root else base
 
     @property
@@ -158,8 +195,20 @@ class Repo:
             tool = _tool_tmt(pyproject)
             Config.from_mapping(tool, str(pyproject))  # errors name the file they come from
             merged = {**tool, **self._local}
-            self._config = Config.from_mapping(merged, str(self._config_path)) if merged else Config()
+            config = Config.from_mapping(merged, str(self._config_path)) if merged else Config()
+            self._config = _trusted_bounds(config, Config.from_mapping(tool, str(pyproject)), self._local)
         return self._config
+
+    @property
+    def tree_bounds(self):
+        """How far a tree may expand (Config.tree_bounds). Reading a run's trees (diff of two
+        runs, checkout -o) needs no code root: when the settings cannot find one (a bad
+        code_root), the store's own settings and the defaults bound them."""
+        try:
+            return self.config.tree_bounds
+        except UsageError:
+            local = Config.from_mapping(self._local, str(self._config_path))
+            return _trusted_bounds(local, Config(), self._local).tree_bounds
 
     @property
     def root_label(self) -> str:
@@ -254,9 +303,10 @@ class Repo:
         tdir = Path(tmt_dir) if tmt_dir else Path(folder) / TMT_DIRNAME
         for sub in SUBDIRS:
             try:
-                (tdir / sub).mkdir(parents=True, exist_ok=True)
+                # the store folder itself is the user's choice; below it, never a link
+                own_dir(tdir, sub, create=True)
             except OSError as e:
-                where = e.filename or tdir / sub
+                where = tdir / sub
                 raise StoreError(
                     f"could not create the repository: {where}: {e.strerror or e}",
                     "choose a folder you can write to" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else None,
@@ -268,6 +318,31 @@ class Repo:
         return repo
 
 
+def _trusted_bounds(config: Config, user: Config, local: dict) -> Config:
+    """The tree bounds in force: the store's own config.toml (untrusted: it comes with a copied
+    store) may lower them, never raise them past the user's [tool.tmt] or the defaults."""
+    from dataclasses import replace
+
+    changes = {}
+    for key in ("max_tree_paths", "max_tree_bytes"):
+        if key in local or key.replace("_", "-") in local:
+            changes[key] = min(getattr(config, key), getattr(user, key))
+    return replace(config, **changes) if changes else config
+
+
+def _inside_project(base: Path, code_root: str, source: Path) -> Path:
+    """`code_root` from the store's own config.toml, resolved: it must lie inside `base`, the
+    folder holding the store. The store is untrusted (copied, shared, untarred): its settings
+    must not aim in-place checkouts, diffs and snapshots at a folder elsewhere."""
+    root = (base / code_root).resolve()
+    top = base.resolve()
+    if root != top and top not in root.parents:
+        raise UsageError(
+            f"{source}: code_root {code_root!r} resolves to {root}, outside the project folder {top}",
+            "a store's own settings may only name a folder inside the project; set code_root in "
+            "[tool.tmt] of pyproject.toml for a folder elsewhere, or fix or delete the line",
+        )
+    return root
 def ensure_store_gitignore(tmt_dir: str | os.PathLike[str]) -> None:
     """`.tmt/.gitignore` holding `*`, so that `git add -A` never commits the store (as venv
     does for its folder). Written once; a user's own version is left alone."""

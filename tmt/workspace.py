@@ -48,6 +48,7 @@ from tmt.snapshot import tree as treemod
 from tmt.snapshot.diff import ADDED, MODIFIED, REMOVED, Change, FileDiff, detect_renames, diff_trees, file_diff
 from tmt.store.ids import ObjectId
 from tmt.store.pins import PinFile
+from tmt.text import printable
 
 #: A backup is a run named and tagged so; it never becomes `last`, `last~N` or `NAME~N`, and
 #: `tmt ls` shows it only with --all or --tag checkout-backup (tmt.query: BACKUP_TAG).
@@ -77,7 +78,7 @@ def _code_tree(record: Record) -> ObjectId:
 
 
 def _label(record: Record) -> str:
-    return f"{record.id[:8]} ({record.name})"
+    return f"{record.id[:8]} ({printable(record.name)})"
 
 
 # -- diff -----------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def diff(a: Any, b: Any = None, *, repo: Repo | None = None, progress=None) -> R
     else:
         rb = _resolve(b, repo)
         b_tree = code_tree(rb, required=False)
-    changes = detect_renames(repo.store, diff_trees(repo.store, a_tree, b_tree))  # type: ignore[arg-type]
+    changes = detect_renames(repo.store, diff_trees(repo.store, a_tree, b_tree, bounds=repo.tree_bounds))  # type: ignore[arg-type]
     out = RunDiff(repo, ra, rb, a_tree, b_tree, changes)  # type: ignore[arg-type]
     if rb is not None:
         out.params = _side_by_side(flatten(ra.params), flatten(rb.params))
@@ -196,7 +197,7 @@ def checkout(ref: Any, to: str | os.PathLike[str] | None = None, *, repo: Repo |
         from tmt.repo import write_pointer
         from tmt.snapshot.checkout import materialize
 
-        stats = materialize(repo.store, tree, to)
+        stats = materialize(repo.store, tree, to, bounds=repo.tree_bounds)
         write_pointer(to, repo.tmt_dir)  # runs started in the view record into this store
         return CheckoutResult(record.id, record.name, tree, Path(to), written=stats.files)
     return _checkout_in_place(repo, record, tree, force=force, ref=ref if isinstance(ref, str) else record.id[:8],
@@ -266,14 +267,14 @@ def _refuse(plan: RestorePlan, record: Record, force: bool) -> None:
     if plan.blocking:
         raise CheckoutError(
             "these folders hold files that are not part of the working-tree snapshot, where "
-            f"run {_label(record)} has a file:\n" + "\n".join(f"  {p}" for p in plan.blocking),
+            f"run {_label(record)} has a file:\n" + "\n".join(f"  {printable(p)}" for p in plan.blocking),
             "move them away and check out again",
         )
     if plan.in_the_way and not force:
         raise CheckoutError(
             f"checking out run {_label(record)} would overwrite files that are not part of the "
             "working-tree snapshot (too large, unreadable or new), so no backup could keep "
-            "them:\n" + "\n".join(f"  {p}" for p in plan.in_the_way),
+            "them:\n" + "\n".join(f"  {printable(p)}" for p in plan.in_the_way),
             "move them away, or pass --force to overwrite them",
         )
 
@@ -329,22 +330,26 @@ def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> None:
     the run's record is removed meanwhile."""
     pin.add([tree])
     todo = [(tree, 0)]
+    seen = {tree}  # each distinct tree once: a tree bomb names the same subtree 2**30 times
     while todo:
         oid, depth = todo.pop()
         if depth > treemod.MAX_DEPTH:
             raise InvalidTree(f"tree {oid} nests deeper than {treemod.MAX_DEPTH} levels")
         entries = _read_tree_waiting(repo, oid)
         pin.add([e.oid for e in entries])
-        todo.extend((e.oid, depth + 1) for e in entries if e.kind == treemod.TREE)
+        for e in entries:
+            if e.kind == treemod.TREE and e.oid not in seen:
+                seen.add(e.oid)
+                todo.append((e.oid, depth + 1))
 
 
 def _read_tree_waiting(repo: Repo, oid: ObjectId) -> list[treemod.TreeEntry]:
     try:
-        return treemod.decode_tree(repo.store.get(oid), oid)
+        return treemod.decode_tree(repo.store.get(oid, limit=treemod.MAX_TREE_BYTES), oid)
     except ObjectNotFound:
         if not _wait_for_gc(repo, oid):
             raise
-        return treemod.decode_tree(repo.store.get(oid), oid)
+        return treemod.decode_tree(repo.store.get(oid, limit=treemod.MAX_TREE_BYTES), oid)
 
 
 def _wait_for_gc(repo: Repo, oid: str) -> bool:
@@ -417,7 +422,7 @@ def plan_restore(repo: Repo, current: ObjectId, target: ObjectId) -> RestorePlan
     from tmt.snapshot.excludes import disk_rules, tree_rules
 
     store = repo.store
-    changes = diff_trees(store, current, target)
+    changes = diff_trees(store, current, target, bounds=repo.tree_bounds)
     plan = RestorePlan(current, target, changes)
     here, theirs = disk_rules(repo.root), tree_rules(store, target)
     protected = _interpreter_paths(repo.root)

@@ -61,6 +61,18 @@ class LazyGroup(click.Group):
             if os.environ.get("TMT_TRACEBACK"):
                 raise
             raise TmtClickError(e) from e
+        except UnicodeError as e:
+            # Undecodable bytes (a non-UTF-8 argument, file name or environment) that no
+            # layer turned into a message: one line, never a traceback.
+            if os.environ.get("TMT_TRACEBACK"):
+                raise
+            from tmt.errors import UsageError
+            from tmt.text import printable
+
+            raise TmtClickError(UsageError(
+                f"text that is not valid UTF-8: {printable(e.object[e.start:e.end]) if isinstance(e.object, str) else e.reason}",
+                "tmt keeps names, tags, keys and values as UTF-8; check the arguments for other bytes",
+            )) from e
         except BrokenPipeError:
             # The reader went away (`tmt ls | head`): end quietly, as git does. (click's own
             # handler would exit 1.)
@@ -101,9 +113,13 @@ class TmtClickError(click.ClickException):
         self.exit_code = error.exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"Error: {self.message}", err=True)
+        # Messages name runs, paths and keys from the store: control characters escaped (the
+        # line breaks of a multi-line message are tmt's own).
+        from tmt.text import printable
+
+        click.echo(f"Error: {printable(self.message, keep_newlines=True)}", err=True)
         if self.hint:
-            click.echo(f"hint: {self.hint}", err=True)
+            click.echo(f"hint: {printable(self.hint, keep_newlines=True)}", err=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

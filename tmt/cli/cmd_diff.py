@@ -116,7 +116,10 @@ def _side(record) -> dict | None:
 def _delta(a, b):
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         return None
-    return b - a
+    try:
+        return b - a
+    except OverflowError:  # an integer beyond the float range against a float
+        return None
 
 
 def _file_json(f, *, with_lines: bool) -> dict:

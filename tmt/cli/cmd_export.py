@@ -10,7 +10,8 @@ from tmt.cli.common import filter_options
 @click.option("-f", "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="Output format.")
 @click.option("-o", "--output", "path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically) instead of stdout.")
+              help="Write to FILE instead of stdout: a file is replaced atomically (keeping its mode), a FIFO or "
+                   "device is written into; no folder is created.")
 @filter_options
 def command(fmt: str, path: str | None, name, since, until, status, where, tags, sort, asc, limit) -> None:
     """Export runs, newest first (the same filters as `tmt ls`).
@@ -90,7 +91,10 @@ def to_csv(records: list[dict]) -> str:
     import json
 
     from tmt.records.model import encode_metric
+    from tmt.text import printable
 
+    # Text cells are escaped as everywhere tmt prints (a name holding ESC [ … would drive the
+    # terminal of whoever cats the file); `--format json` keeps every string exactly.
     def cell(v):
         if v is None:
             return ""
@@ -99,14 +103,16 @@ def to_csv(records: list[dict]) -> str:
         if isinstance(v, float):
             return encode_metric(v)
         if isinstance(v, (list, dict)):
-            return json.dumps(v, ensure_ascii=False, sort_keys=True)
+            return printable(json.dumps(v, ensure_ascii=False, sort_keys=True))
+        if isinstance(v, str):
+            return printable(v)
         return v
 
     buf = io.StringIO()
     cols = _columns(records) if records else ["id", "name", "status", "created_at", "finished_at", "duration_s",
                                               "tags", "parent"]
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
+    w.writerow([printable(c) for c in cols])
     for r in records:
         w.writerow([cell(r.get(c)) for c in cols])
     return buf.getvalue()

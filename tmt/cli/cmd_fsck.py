@@ -27,6 +27,7 @@ def command(repair: bool, search: tuple[str, ...], as_json: bool, remote: str | 
     from tmt.cli.output import dump_json, fmt_size
     from tmt.maintenance._progress import StderrProgress
     from tmt.maintenance.fsck import fsck
+    from tmt.text import printable
 
     if search and not repair:
         raise click.UsageError("--search is only used with --repair")
@@ -43,15 +44,15 @@ def command(repair: bool, search: tuple[str, ...], as_json: bool, remote: str | 
     for p in result.problems:
         if p.kind == "dangling_object" and len(dangling) > MAX_DANGLING_SHOWN:
             continue
-        click.echo(f"{p.kind}: {p.message}")
+        click.echo(f"{p.kind}: {printable(p.message)}")  # names paths and trees from the store
         if repair and p.repair and p.severity == "error":
-            click.echo(f"  {'repaired' if p.repaired else 'not repaired'}: {p.repair}")
+            click.echo(f"  {'repaired' if p.repaired else 'not repaired'}: {printable(p.repair)}")
     if len(dangling) > MAX_DANGLING_SHOWN:
         total = sum(p.size or 0 for p in dangling)
         click.echo(f"dangling_object: {len(dangling)} objects ({fmt_size(total)}) are not referenced by any run; "
                    "`tmt gc` deletes them")
     for note in result.notes:
-        click.echo(note)
+        click.echo(printable(note))
     remaining = len(result.remaining)
     summary = (f"Checked {result.objects_checked} objects ({fmt_size(result.bytes_checked)}), "
                f"{result.trees_checked} trees, {result.records_checked} records: ")

@@ -82,5 +82,7 @@ def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[s
                      "journal(s) (their runs are deleted or already packed).")
     if result.pins_removed:
         lines.append(f"Removed {result.pins_removed} pin file(s) of finished processes.")
+    from tmt.text import printable
+
     for line in lines:
-        click.echo(line)
+        click.echo(printable(line))  # record paths and ids come from the store

@@ -13,6 +13,7 @@ def command(folder: str | None) -> None:
     from pathlib import Path
 
     from tmt.repo import find_tmt_dir, init
+    from tmt.text import printable
 
     env = os.environ.get("TMT_DIR")
     if folder is None and env:
@@ -21,6 +22,6 @@ def command(folder: str | None) -> None:
         existing = find_tmt_dir(folder)
     repo = init(folder)
     if existing is not None and existing.resolve() == repo.tmt_dir.resolve():
-        click.echo(f"Reinitialized existing tmt repository in {repo.tmt_dir}", err=True)
+        click.echo(f"Reinitialized existing tmt repository in {printable(repo.tmt_dir)}", err=True)
     else:
-        click.echo(f"Initialized empty tmt repository in {repo.tmt_dir}", err=True)
+        click.echo(f"Initialized empty tmt repository in {printable(repo.tmt_dir)}", err=True)

@@ -20,10 +20,14 @@ def complete_ref(ctx: click.Context, param: click.Parameter, incomplete: str) ->
         candidates = ref_candidates()
     except Exception:  # completion must never print a traceback into the user's shell
         return []
+    from tmt.text import printable
+
     out = []
     for value, help_text in candidates:
-        if value.startswith(incomplete):
-            out.append(CompletionItem(value, help=help_text))
+        # A name with control characters is never typed into the user's shell (its id is
+        # offered instead); help texts are escaped.
+        if value.startswith(incomplete) and printable(value) == value:
+            out.append(CompletionItem(value, help=printable(help_text)))
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,8 +42,9 @@ PAGING: tuple[int, bool] | None = None
 
 
 def message(text: str) -> None:
-    """A message for the person, not data: stderr."""
-    click.echo(text, err=True)
+    """A message for the person, not data: stderr (control characters escaped: a message
+    names runs and paths, which come from the store)."""
+    click.echo(printable(text), err=True)
 
 
 def color_wanted(stream: IO[str] | None = None) -> bool:
@@ -138,7 +140,10 @@ class Output:
             )
         return self._console
 
-    def line(self, text: str = "", style: str | None = None) -> None:
+    def line(self, text: str = "", style: str | None = None, *, keep_tabs: bool = False) -> None:
+        """One line, its control characters escaped (`printable`): a line names runs, paths and
+        keys from the store. `keep_tabs` for lines of code."""
+        text = printable(text, keep_tabs=keep_tabs)
         if self.rich and style and self.color:
             from rich.text import Text
 
@@ -148,10 +153,10 @@ class Output:
 
     def patch_line(self, text: str, style: str | None = None) -> None:
         """One line of a patch. Piped, the file's own characters as UTF-8 (a CR, an escape
-        byte: `git apply` must get them back); on a terminal, control characters escaped
-        (tabs kept) so a file cannot drive the terminal."""
+        byte: `git apply` must get them back; names in it are quoted as git quotes them); on
+        a terminal, control characters escaped (tabs kept) so a file cannot drive it."""
         if self.rich:
-            self.line("\t".join(printable(part) for part in text.split("\t")), style=style)
+            self.line(text, style=style, keep_tabs=True)
         else:
             click.echo(text.encode("utf-8", "surrogateescape"), file=self.stream, color=False)
 
@@ -160,7 +165,7 @@ class Output:
         if self.rich:
             self.line(text, style="bold")
         else:
-            click.echo(f"{text}:", file=self.stream)
+            click.echo(f"{printable(text)}:", file=self.stream)
 
     # -- tables ----------------------------------------------------------------------------
 
@@ -190,7 +195,7 @@ class Output:
             show_header=show_header, header_style="bold", pad_edge=False, show_edge=False, collapse_padding=True,
         )
         for col in columns:
-            t.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap,
+            t.add_column(printable(col.header), justify=col.justify, style=col.style, no_wrap=col.no_wrap,
                          overflow="ellipsis" if col.no_wrap else "fold", min_width=col.min_width)
         for row in rows:
             t.add_row(*(Text(text, style=style or "") for text, style in row))
@@ -278,7 +283,7 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[tuple[str, st
                 show_header: bool = True, indent: int = 0) -> list[str]:
     """Columns separated by two spaces, numbers right-aligned, no trailing spaces."""
     texts = [[text for text, _ in row] for row in rows]
-    header = [c.header for c in columns]
+    header = [printable(c.header) for c in columns]  # headers name metrics: from the store
     widths = [len(h) if show_header else 0 for h in header]
     for row in texts:
         for i, text in enumerate(row):
@@ -320,8 +325,17 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: characters json.dumps(ensure_ascii=False) leaves raw that a terminal may act on (C1 controls
+#: such as U+009B, the 8-bit CSI; line and paragraph separators; bidi overrides) or that no
+#: stream can encode (lone surrogates: undecodable bytes of a file name)
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
 def dumps_json(value: Any) -> str:
-    return json.dumps(jsonable(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    """JSON for scripts: UTF-8, keys sorted; control characters as \\u escapes (the same
+    value to any JSON reader), so the output is safe on a terminal too."""
+    text = json.dumps(jsonable(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def dump_json(value: Any, file: IO[str] | None = None) -> None:
@@ -332,7 +346,12 @@ def dump_json(value: Any, file: IO[str] | None = None) -> None:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return "-"
+    try:
+        if not math.isfinite(seconds) or seconds < 0:
+            return "-"
+    except OverflowError:  # an integer beyond the float range (a record from elsewhere)
         return "-"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
@@ -369,7 +388,7 @@ def fmt_value(value: Any, digits: int = 6) -> str:
             return "inf" if value > 0 else "-inf"
         return f"{value:.{digits}g}"
     if isinstance(value, int):
-        return str(value)
+        return _int_text(value)
     if isinstance(value, str):
         return value
     return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
@@ -387,15 +406,34 @@ def fmt_delta(a: Any, b: Any, digits: int = 4) -> str:
     """b - a for two numbers (with the relative change), else ''."""
     if not _is_number(a) or not _is_number(b):
         return ""
-    d = b - a
+    try:
+        d = b - a
+    except OverflowError:  # an integer beyond the float range and a float (a record from elsewhere)
+        return ""
     if isinstance(d, float) and not math.isfinite(d):
         return ""
     if d == 0:
         return "="
-    text = f"{d:+.{digits}g}" if isinstance(d, float) else f"{d:+d}"
-    if a != 0 and math.isfinite(a):
-        text += f" ({d / abs(a) * 100:+.1f}%)"
+    text = f"{d:+.{digits}g}" if isinstance(d, float) else _int_text(d, sign=True)
+    try:
+        if a != 0 and math.isfinite(a):
+            text += f" ({d / abs(a) * 100:+.1f}%)"
+    except OverflowError:
+        pass
     return text
+
+
+def _int_text(value: int, sign: bool = False) -> str:
+    """An integer for people; one of more than 30 digits as 1.23e+400 (an exact 400-digit
+    number, a record from elsewhere, helps nobody in a table)."""
+    if -10**30 < value < 10**30:
+        return f"{value:+d}" if sign else str(value)
+    try:
+        digits = str(abs(value))
+    except ValueError:  # beyond Python's 4,300-digit limit for str()
+        return "-inf" if value < 0 else "+inf" if sign else "inf"
+    text = f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+    return ("-" if value < 0 else "+" if sign else "") + text
 
 
 def _is_number(v: Any) -> bool:

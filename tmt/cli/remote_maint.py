@@ -49,10 +49,12 @@ def remote_fsck(name: str, repair: bool, as_json: bool) -> None:
     if as_json:
         dump_json(r.to_dict())
         sys.exit(r.exit_code)
+    from tmt.text import printable
+
     dangling = [p for p in r.problems if p.kind == "dangling_object"]
     for p in r.problems:
         if p.kind != "dangling_object" or len(dangling) <= 10:
-            click.echo(f"{p.kind}: {p.message}")
+            click.echo(f"{p.kind}: {printable(p.message)}")  # names keys and paths from the remote
     if len(dangling) > 10:
         click.echo(f"dangling_object: {len(dangling):,} objects are not referenced by any run; "
                    f"`tmt gc --remote {r.remote}` deletes them")

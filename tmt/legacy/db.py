@@ -69,8 +69,10 @@ def run_id_for(legacy_id: str) -> str | None:
 
 def read_db(path: Path) -> LegacyDb:
     """Parse tmt_db.json; StoreError if the file itself cannot be read as 0.1.8's database."""
+    from tmt.store.nofollow import read_file
+
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)  # in the store: never through a link, never blocking on a FIFO
     except OSError as e:
         raise StoreError(f"could not read {path}: {e.strerror or e}", "check its permissions") from e
     try:

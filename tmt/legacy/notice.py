@@ -79,9 +79,11 @@ def db_stamp(tmt_dir: Path) -> list[int] | None:
 
 
 def _read_cache(tmt_dir: Path) -> dict | None:
+    from tmt.store.nofollow import read_file
+
     try:
-        data = json.loads((tmt_dir / "cache" / CACHE_NAME).read_bytes())
-    except (OSError, ValueError):
+        data = json.loads(read_file(tmt_dir / "cache" / CACHE_NAME, limit=1 << 16))
+    except (OSError, ValueError):  # absent, or not tmt's (a link, a FIFO): counted again
         return None
     return data if isinstance(data, dict) else None
 

@@ -7,17 +7,22 @@ Problems are named one by one (kind, object or run id, path, message). Kinds:
   bad_tree         a referenced tree that does not decode, or an entry of the wrong size error
   bad_record       a record file that does not parse, or references a non-id       error
   leftover_trash   a crashed gc's trash folder (its objects look missing)            error
+  unsafe_path      a link or special file where tmt keeps its own folder or file      error
+  bad_cache        a stat cache that is damaged or disagrees with the store           error
+  bad_config       the store's own settings aim outside the project (code_root)       error
   dangling_object  an object nothing references (gc removes it)                      info
   stale_journal    a step-metric journal whose run is deleted or packed (gc removes it) info
   stray_file       a file under objects/ or experiments/ that is not ours            info
 
-`repair=True` restores a crashed gc's trash, moves corrupt objects to .tmt/quarantine/,
+`repair=True` restores a crashed gc's trash, moves unsafe paths and corrupt objects to
+.tmt/quarantine/ (renamed, never followed), deletes disagreeing stat caches,
 restores missing blobs from files with the same BLAKE3 (code root, .tmt/cache/checkouts/,
 extra `search` folders), restores missing trees by snapshotting the code root, rebuilds the
 query index, then checks again and says what it could not repair.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat as statmod
 import time
@@ -29,12 +34,17 @@ from pathlib import Path
 from blake3 import blake3
 
 from tmt.maintenance.gc import restore_trash, stale_journals, trash_dirs
-from tmt.maintenance.lock import GcLock, is_held, os_error
-from tmt.maintenance.reach import TREE_MAGIC, Marker, RecordCache, TreeProblem, looks_like_tree, record_roots
+from tmt.maintenance.lock import LOCK_NAME, GcLock, is_held, os_error
+from tmt.maintenance.reach import (
+    TREE_MAGIC, Marker, RecordCache, TreeProblem, looks_like_tree, record_roots, store_reader,
+)
 from tmt.records.io import RECORD_SUFFIX, record_path
 from tmt.records.model import is_run_id
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
+from tmt.errors import CorruptObject, InvalidTree, ObjectNotFound, StoreError, TreeTooLarge, UnsafePath, UsageError
+from tmt.snapshot import statcache
+from tmt.store import nofollow
 from tmt.store.ids import HEX_DIGITS, ObjectId, hash_bytes
 from tmt.store.pins import live_pins
 
@@ -45,6 +55,9 @@ SEVERITY = {
     "bad_tree": ERROR,
     "bad_record": ERROR,
     "leftover_trash": ERROR,
+    "unsafe_path": ERROR,
+    "bad_cache": ERROR,
+    "bad_config": ERROR,
     "dangling_object": INFO,
     "stale_journal": INFO,
     "stray_file": INFO,
@@ -53,7 +66,7 @@ SEVERITY = {
 QUARANTINE = "quarantine"
 _CHUNK = 1 << 20
 _TREE_KEEP_MAX = 1 << 20  # tree-like objects up to this size are kept in memory for the walk
-_O_RDONLY = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_O_RDONLY = nofollow.O_READ  # never a link, never blocking on a FIFO
 _WHOLE_READ_MAX = 16 << 20  # read smaller objects in one call; stream bigger ones
 
 Progress = Callable[[str, int, int], None]
@@ -141,12 +154,37 @@ def fsck(
         if not repair:
             result = _Check(repo, progress, threads).run()
         else:
+            moved = _unplant_lock(Path(repo.tmt_dir))
             with GcLock(repo.tmt_dir, purpose="fsck --repair"):
-                result = _repair(repo, progress, threads, [Path(s) for s in search])
+                result = _repair(repo, progress, threads, [Path(s) for s in search], moved)
     except OSError as e:  # a read-only or foreign-owned store, a full disk
         raise os_error("fsck --repair" if repair else "fsck", e) from e
     result.duration_s = time.monotonic() - t0
     return result
+
+
+def code_root(repo) -> Path | None:
+    """The code root, or None when the store's settings aim it outside the project (fsck
+    reports that as bad_config, and repairs from the other places)."""
+    try:
+        return repo.root
+    except UsageError:
+        return None
+
+
+def _unplant_lock(tmt_dir: Path) -> list[Problem]:
+    """A link or special file at gc.lock would stop the repair from taking the lock: move it
+    to quarantine first. No gc can hold such a lock (every gc refuses to open one)."""
+    path = tmt_dir / LOCK_NAME
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return []
+    if statmod.S_ISREG(mode):
+        return []
+    p = Problem("unsafe_path", nofollow.unsafe(path, mode, "file").message, path=str(path))
+    p.repair, p.repaired = f"moved to {_quarantine(tmt_dir, path)}", True
+    return [p]
 
 
 # -- checking ---------------------------------------------------------------------------------
@@ -165,8 +203,15 @@ class _Check:
         self.expected_size: dict[str, int] = {}  # blob id -> size a tree or artifact says
         self.tree_bytes: dict[str, bytes] = {}  # verified objects that start like a tree
         self.size_claims: list[tuple[str, list[treemod.TreeEntry]]] = []  # checked after hashing
+        self.shapes: dict[str, tuple[int, int, list[ObjectId]]] = {}  # tree -> treemod.shape, for bounds
 
     def run(self) -> FsckResult:
+        for path, message in nofollow.layout_problems(self.tmt_dir):
+            self.add("unsafe_path", message, path=path)
+        try:
+            self.repo.root
+        except UsageError as e:  # code_root aims outside the project: everything else is still checked
+            self.add("bad_config", f"{e.message}; {e.hint}", path=str(self.repo.tmt_dir / "config.toml"))
         self._trash()
         # Records before objects: a record is published only after its objects, so every
         # object a record we read references was already there when we list objects.
@@ -181,6 +226,9 @@ class _Check:
             self._collect(self._start_hashing(pool))
         marker = self._walk_records(records)
         self._report(marker)
+        self._bounds(records)
+        self._caches()
+        self._confirm_missing()
         return self.r
 
     def add(self, kind: str, message: str, id: str | None = None, path: str | None = None) -> None:
@@ -209,7 +257,10 @@ class _Check:
     def _records(self) -> list:
         """Parse every record (the same reading as gc's), then name the strays beside them."""
         exp = self.repo.experiments_dir
-        good, bad = RecordCache(exp).load()  # records deleted since the listing are skipped
+        try:
+            good, bad = RecordCache(exp).load()  # records deleted since the listing are skipped
+        except UnsafePath:
+            return []  # experiments/ is a link: reported as unsafe_path, never read through
         self.r.records_checked = len(good) + len(bad)
         for path, reason in sorted(bad):
             self.add("bad_record", f"record {path} is corrupt: {reason}", path.name[: -len(RECORD_SUFFIX)], str(path))
@@ -242,9 +293,13 @@ class _Check:
         except FileNotFoundError:
             fans = []
         todo = []
+        if not _real_dir(odir):
+            fans = []  # a link: reported as unsafe_path, never read through
         for fan in fans:
             fpath = f"{odir}/{fan}"
-            if len(fan) != 2 or not set(fan) <= HEX_DIGITS or not os.path.isdir(fpath):
+            if len(fan) == 2 and set(fan) <= HEX_DIGITS and not _real_dir(fpath):
+                continue  # a link or a file where a fan-out folder belongs: an unsafe_path
+            if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
                 self.add("stray_file", f"{fpath} is not an object fan-out folder", path=fpath)
                 continue
             todo.append(fan)
@@ -278,18 +333,21 @@ class _Check:
         if data is not None:
             return data  # verified while hashing
         try:
-            with open(self.store._fspath(oid), "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
+            # fsck checks what is here: a lazy clone's missing tree is not fetched (not_fetched)
+            data = self.store.get(oid, limit=treemod.MAX_TREE_BYTES, fetch=False)
+        except ObjectNotFound:
             raise TreeProblem("missing", "missing from the store") from None
-        except OSError as e:
-            raise TreeProblem("corrupt", f"unreadable: {e.strerror}") from None
+        except CorruptObject as e:
+            raise TreeProblem("corrupt", e.reason) from None
+        except StoreError as e:
+            raise TreeProblem("corrupt", e.message) from None
         if hash_bytes(data) != oid:  # reported as corrupt_object by the hashing side
             raise TreeProblem("corrupt", "its content does not match its id")
         return data
 
     def _on_tree(self, oid: ObjectId, entries: list[treemod.TreeEntry]) -> None:
         self.r.trees_checked += 1
+        self.shapes[oid] = treemod.shape(entries)
         files = [e for e in entries if e.kind in (treemod.FILE, treemod.EXEC)]
         for e in files:
             self.expected_size.setdefault(e.oid, e.size)
@@ -352,6 +410,94 @@ class _Check:
                 ))
         self.marker = marker
 
+    def _bounds(self, records: list) -> None:
+        """A record's tree that expands past the bounds (a tree bomb) is a bad_tree: checkout
+        and diff refuse it. Computed from the trees already decoded, each visited once."""
+        bounds = self.repo.tree_bounds
+        memo: dict = {}
+
+        def shape_of(oid: str):
+            return self.shapes.get(oid, (0, 0, []))  # a missing or bad subtree adds nothing here
+
+        seen: set[str] = set()
+        for rec, roots in records:
+            for tree in roots.trees:
+                if tree in seen or tree not in self.shapes:
+                    continue
+                seen.add(tree)
+                try:
+                    bounds.expansion(shape_of, tree, memo)
+                except TreeTooLarge as e:
+                    self.add("bad_tree", f"tree {tree} (record {rec.id} code) expands to {e.over}: "
+                             "checkout and diff refuse it", tree, f"record {rec.id} code")
+                except InvalidTree:
+                    pass  # too deep: the walk reported it
+
+    def _caches(self) -> None:
+        """Stat caches that are damaged or name objects the store does not have (as they
+        claim): a snapshot drops such entries, and `--repair` deletes the file."""
+        try:
+            folder = Path(nofollow.own_dir(self.tmt_dir, "cache"))
+        except (OSError, UnsafePath):
+            return
+
+        def size_of(oid: str) -> int | None:
+            # Writers add objects (and caches naming them) after we listed the objects: ask
+            # the store again. A corrupt object's size is not judged (it is reported already).
+            if oid in self.corrupt:
+                return -1
+            size = self.sizes.get(oid)
+            if size is not None:
+                return size
+            try:
+                return self.store.stat(oid, _fetch=False).st_size
+            except (ObjectNotFound, CorruptObject, UnsafePath):
+                return None
+
+        for path in statcache.cache_files(folder):
+            epoch = self.store.epoch()
+            reason = statcache.disagreement(path, size_of, epoch)
+            if reason and self.store.epoch() != epoch:  # a gc ran meanwhile: absence means nothing
+                reason = statcache.disagreement(path, size_of, None)
+            if reason:
+                self.add("bad_cache", f"stat cache {path} {reason}; it only saves time: "
+                         "`tmt fsck --repair` deletes it", path=str(path))
+
+    def _confirm_missing(self) -> None:
+        """Drop missing objects that were not lost: beside live writers and gc, a record read
+        at the start may have been deleted since (`tmt rm`, then a gc took its objects), or a
+        gc may have had the object in its trash for a moment. What is still referenced by
+        the records as they are now, and still absent, is reported."""
+        missing = [p for p in self.r.problems if p.kind == "missing_object"]
+        if not missing:
+            return
+        busy = is_held(self.tmt_dir)  # a running gc's trash is a moment's stay; a crashed one's is not
+        gone = {p.id for p in missing if not self.store.has(p.id) and not (busy and _in_trash(self.tmt_dir, p.id))}
+        if gone:
+            try:
+                now, _ = RecordCache(self.repo.experiments_dir).load()
+            except UnsafePath:
+                now = []
+            again = Marker(read=store_reader(self.store), threads=1)
+            for rec in now:
+                roots = record_roots(rec)
+                again.add_blobs(roots.blobs)
+                again.add_trees((t, "record") for t in roots.trees)
+            pinned = live_pins(self.tmt_dir)
+            gone = {o for o in gone if o in again.marked and o not in pinned}
+        self.r.problems = [p for p in self.r.problems if p.kind != "missing_object" or p.id in gone]
+
+
+def _in_trash(tmt_dir: Path, oid: str) -> bool:
+    return any(os.path.lexists(d / oid) for d in trash_dirs(tmt_dir))
+
+
+def _real_dir(path: str) -> bool:
+    try:
+        return statmod.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
 
 def _hash_fans(group: list[tuple[str, str]]) -> list:
     return [_hash_fan(path, fan) for path, fan in group]
@@ -383,13 +529,23 @@ def _hash_fan(path: str, fan: str):
         except FileNotFoundError:
             continue  # removed by a concurrent gc: not our business
         except OSError as e:
+            if not set(name) <= HEX_DIGITS:
+                stray.append(fpath)
+                continue
             sizes[oid] = 0
-            bad.append((oid, f"cannot be read: {e.strerror}"))
+            if e.errno == errno.ELOOP:  # O_NOFOLLOW met a link: never followed
+                bad.append((oid, "it is a symbolic link, not a file"))
+            else:
+                bad.append((oid, f"cannot be read: {e.strerror}"))
             continue
         try:
             st = os.fstat(fd)
-            if not statmod.S_ISREG(st.st_mode):
-                stray.append(fpath)
+            if not statmod.S_ISREG(st.st_mode):  # a FIFO (opened without blocking), device, folder
+                if not set(name) <= HEX_DIGITS:
+                    stray.append(fpath)
+                    continue
+                sizes[oid] = 0
+                bad.append((oid, f"it is {nofollow.describe(st.st_mode)}, not a file"))
                 continue
             if st.st_size <= _WHOLE_READ_MAX:
                 data = os.read(fd, st.st_size)
@@ -428,38 +584,56 @@ def _hash_fan(path: str, fan: str):
 # -- repairing --------------------------------------------------------------------------------
 
 
-def _repair(repo, progress: Progress | None, threads: int, search: list[Path]) -> FsckResult:
+def _repair(repo, progress: Progress | None, threads: int, search: list[Path], moved: list[Problem]) -> FsckResult:
     tmt_dir = Path(repo.tmt_dir)
+    # 0. Links and special files where tmt keeps its own folders and files go to quarantine
+    #    first (the link itself, renamed: never followed), so nothing below writes through one.
+    unsafe = [Problem("unsafe_path", message, path=path) for path, message in nofollow.layout_problems(tmt_dir)]
+    for p in unsafe:
+        try:
+            p.repair = f"moved to {_quarantine(tmt_dir, Path(p.path))}"
+            p.repaired = True
+        except OSError as e:
+            p.repair = f"could not be moved aside: {e.strerror}; move it away by hand"
     trash = [Problem("leftover_trash", f"{d.name}: objects moved aside by a gc that did not finish", path=str(d)) for d in trash_dirs(tmt_dir)]
     restored_from_trash = restore_trash(tmt_dir)
     first = _Check(repo, progress, threads)
     first.run()
-    problems = trash + first.r.problems
+    unsafe = moved + unsafe
+    problems = unsafe + trash + first.r.problems
     for p in trash:
         p.repaired, p.repair = True, f"moved {restored_from_trash} object(s) back into objects/"
 
     # 1. Corrupt objects go to quarantine (never deleted: they may be someone's only copy).
-    qdir = tmt_dir / QUARANTINE
+    #    Snapshots must then stop trusting their caches' "this object exists": bump the epoch.
+    moved = 0
     for p in problems:
         if p.kind == "corrupt_object" and p.id:
-            src = repo.store._fspath(p.id)
-            qdir.mkdir(exist_ok=True)
-            dst = qdir / p.id
-            i = 1
-            while dst.exists():
-                dst = qdir / f"{p.id}.{i}"
-                i += 1
             try:
-                os.rename(src, dst)
-                p.repair = f"moved to {dst}"
+                p.repair = f"moved to {_quarantine(tmt_dir, Path(repo.store._fspath(p.id)), p.id)}"
+                moved += 1
             except FileNotFoundError:
                 pass
+    if moved:
+        repo.store.bump_epoch()
+    for p in problems:
+        if p.kind == "bad_cache" and p.path:  # derived: deleting it costs one full re-hash
+            try:
+                os.unlink(p.path)
+                p.repaired, p.repair = True, "deleted (the next snapshot rebuilds it)"
+            except FileNotFoundError:
+                p.repaired, p.repair = True, "already gone"
+            except OSError as e:
+                p.repair = f"could not be deleted: {e.strerror}"
 
     # 2. Needed blobs that are now absent: look for files with the same size, then hash.
     needed = {p.id for p in problems if p.kind in ("missing_object", "corrupt_object") and p.id}
     needed = {o for o in needed if o in first.marker.marked}
     want = {o: first.expected_size[o] for o in needed if o in first.expected_size}
-    found = _restore_from_files(repo, want, [repo.root, tmt_dir / "cache" / "checkouts", *search], progress)
+    views = tmt_dir / "cache" / "checkouts"
+    root = code_root(repo)
+    roots = [*([root] if root else []), *([views] if _real_dir(str(views)) else []), *search]
+    found = _restore_from_files(repo, want, roots, progress)
 
     # 3. Needed trees: a snapshot of the code root rewrites every tree it contains.
     trees_needed = {o for o in needed if o in first.marker.expected_tree}
@@ -522,6 +696,26 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path]) -
     return r
 
 
+def _quarantine(tmt_dir: Path, path: Path, name: str | None = None) -> Path:
+    """Move `path` (a corrupt object, or whatever sits where tmt keeps its own folder or
+    file) into .tmt/quarantine/ by rename: nothing is deleted, and a link moves as a link.
+    A quarantine folder that is itself a link is renamed aside in the store folder."""
+    qpath = tmt_dir / QUARANTINE
+    if path == qpath:
+        dst = tmt_dir / f"{QUARANTINE}.unsafe-{os.urandom(4).hex()}"
+        os.rename(path, dst)
+        return dst
+    qdir = Path(nofollow.own_dir(tmt_dir, QUARANTINE, create=True))
+    base = name or os.path.relpath(path, tmt_dir).replace("/", "_")
+    dst = qdir / base
+    i = 1
+    while os.path.lexists(dst):
+        dst = qdir / f"{base}.{i}"
+        i += 1
+    os.rename(path, dst)
+    return dst
+
+
 def _why_not(oid: str, want: dict[str, int], trees: set[str]) -> str:
     if oid in trees:
         return "no directory of the code root has this content now; restore it from a backup"
@@ -545,7 +739,7 @@ def _restore_from_files(repo, want: dict[str, int], roots: list[Path], progress)
             if os.path.realpath(dirpath) == tmt_dir:
                 dirnames[:] = []
                 continue
-            if Path(dirpath) == repo.root:
+            if Path(dirpath) == root:
                 dirnames[:] = [d for d in dirnames if d not in skip]
             for name in filenames:
                 path = os.path.join(dirpath, name)
@@ -559,10 +753,10 @@ def _restore_from_files(repo, want: dict[str, int], roots: list[Path], progress)
                                 repo.store.put(target, ObjectId(oid))
                                 found.add(oid)
                         continue
-                    if st.st_size not in sizes:
-                        continue
+                    if not statmod.S_ISREG(st.st_mode) or st.st_size not in sizes:
+                        continue  # a FIFO or device is never opened (it could block forever)
                     h = blake3()
-                    with open(path, "rb") as f:
+                    with nofollow.open_file(path) as f:
                         while chunk := f.read(_CHUNK):
                             h.update(chunk)
                     oid = h.hexdigest()

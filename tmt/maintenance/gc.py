@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat as statmod
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from tmt._sys import host_label, hostname, pid_alive, token_hex
 from tmt._units import parse_duration
-from tmt.errors import RecordError, TmtError, UsageError
+from tmt.errors import RecordError, TmtError, UnsafePath, UsageError
 from tmt.maintenance.lock import GcLock, os_error
 from tmt.maintenance.reach import Marker, RecordCache, looks_like_tree, record_roots, store_reader
 from tmt.records.io import read_record, record_path
@@ -39,15 +40,13 @@ from tmt.records.series import JOURNAL_DIRNAME, JOURNAL_SUFFIX
 from tmt.repo import Repo
 from tmt.store.fsutil import LINK_UNSUPPORTED, tmp_owner
 from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId
-from tmt.store.pins import live_pins, remove_dead_pins
+from tmt.store.nofollow import TRASH_PREFIX, UNSAFE_HINT, layout_problems, own_dir
+from tmt.store.pins import live_pin_owners, live_pins, remove_dead_pins
 
-TRASH_PREFIX = "trash-"
 DEFAULT_GRACE_S = 3600.0
 #: a temp file whose pid is not alive here must also be this old: older names ("<pid>-<rand>")
 #: carry no host, so on a store shared between hosts it may be a live writer's elsewhere.
 TMP_DEAD_MIN_AGE_S = 300.0
-#: a live process's temp file is only removed when older than the grace *and* this.
-TMP_LIVE_MIN_AGE_S = 3600.0
 #: another host's temp file ("<host>_<pid>-<rand>") is only removed when this old.
 TMP_FOREIGN_MIN_AGE_S = 24 * 3600.0
 DELETE_THREADS = 8
@@ -143,6 +142,13 @@ class _Gc:
         self.records = RecordCache(repo.experiments_dir)
 
     def run(self) -> None:
+        # gc deletes and renames all over the store: a link or special file where tmt keeps
+        # its own folder or file (planted in a store copied from elsewhere) stops it before
+        # anything is touched, since deleting "stale" files through a link deletes elsewhere.
+        problems = layout_problems(self.tmt_dir)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UnsafePath(f"{problems[0][1]}{more}; gc changes nothing", UNSAFE_HINT)
         # A crashed gc's trash goes back first, dry run or not: that only undoes damage.
         self.r.trash_restored = restore_trash(self.tmt_dir)
         pins = self._live_pins(first=True)  # pins before records (module docstring)
@@ -248,9 +254,8 @@ class _Gc:
         """Unreachable objects older than the grace period, with their sizes."""
         now = time.time()
         out: list[tuple[ObjectId, int]] = []
-        objects_dir = self.store.objects_dir
         try:
-            fans = sorted(os.listdir(objects_dir))
+            fans = sorted(os.listdir(own_dir(self.tmt_dir, "objects")))
         except FileNotFoundError:
             return out
         marked = marker.marked
@@ -258,7 +263,7 @@ class _Gc:
             if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
                 continue
             try:
-                it = os.scandir(objects_dir / fan)
+                it = os.scandir(own_dir(self.tmt_dir, f"objects/{fan}"))  # checked: never a link
             except (NotADirectoryError, FileNotFoundError):
                 continue
             with it:
@@ -293,7 +298,7 @@ class _Gc:
             # every object still there goes back, reachable or not; the next gc decides again.
             for entry in os.scandir(trash_dir):
                 if len(entry.name) == OID_HEX_LEN and set(entry.name) <= HEX_DIGITS:
-                    _put_back(entry.path, self.store._fspath(ObjectId(entry.name)))
+                    _put_back(self.store, entry.path, ObjectId(entry.name))
             raise
         finally:
             _rmdir_quiet(trash_dir)
@@ -333,7 +338,7 @@ class _Gc:
                 except FileNotFoundError:
                     continue
             if keep:
-                _put_back(path, self.store._fspath(oid))
+                _put_back(self.store, path, oid)
                 restored += 1
             else:
                 doomed.append(oid)
@@ -383,16 +388,18 @@ def _created_key(rec: Record):
         return 0.0
 
 
-def _put_back(trash_path: str, final: str) -> None:
-    # link() never replaces: if a writer re-wrote the object meanwhile, its copy stays.
+def _put_back(store, trash_path: str, oid: ObjectId) -> None:
+    # link() never replaces: if a writer re-wrote the object meanwhile, its copy stays. It
+    # never follows a link either (a planted one would become a hard link to its target).
+    final = store._fspath(oid)
     try:
-        os.link(trash_path, final)
+        os.link(trash_path, final, follow_symlinks=False)
     except FileExistsError:
         pass
     except FileNotFoundError:
-        os.makedirs(os.path.dirname(final), exist_ok=True)
+        store._fan(oid, create=True)
         try:
-            os.link(trash_path, final)
+            os.link(trash_path, final, follow_symlinks=False)
         except FileExistsError:
             pass
     except OSError as e:
@@ -411,10 +418,21 @@ def _rmdir_quiet(path: Path) -> None:
 
 
 def trash_dirs(tmt_dir: Path) -> list[Path]:
+    """gc's trash folders: real folders only (a link named trash-* is never followed; fsck
+    reports it as unsafe_path)."""
+    out = []
     try:
-        return sorted(p for p in Path(tmt_dir).iterdir() if p.name.startswith(TRASH_PREFIX) and p.is_dir())
+        names = os.listdir(tmt_dir)
     except FileNotFoundError:
         return []
+    for name in sorted(names):
+        if name.startswith(TRASH_PREFIX):
+            try:
+                if statmod.S_ISDIR(os.lstat(os.path.join(tmt_dir, name)).st_mode):
+                    out.append(Path(tmt_dir) / name)
+            except OSError:
+                continue
+    return out
 
 
 def restore_trash(tmt_dir: Path) -> int:
@@ -431,7 +449,7 @@ def restore_trash(tmt_dir: Path) -> int:
         for entry in os.scandir(d):
             name = entry.name
             if len(name) == OID_HEX_LEN and set(name) <= HEX_DIGITS and entry.is_file(follow_symlinks=False):
-                _put_back(entry.path, store._fspath(ObjectId(name)))
+                _put_back(store, entry.path, ObjectId(name))
                 n += 1
         _rmdir_quiet(d)
     return n
@@ -441,13 +459,25 @@ def restore_trash(tmt_dir: Path) -> int:
 
 
 def stale_tmp_files(tmp_dir: Path, grace_s: float) -> list[Path]:
-    """Temp files left by dead writers (see TMP_*_MIN_AGE_S for why ages matter too)."""
+    """Temp files left by dead writers. Ages come from this machine's clock, which may be
+    hours off another host's (or this host's, changed meanwhile), so age alone never makes a
+    live writer's file stale:
+
+    - this host's, pid alive: never stale (a live process may be mid-write, however long);
+    - this host's, pid dead: stale after TMP_DEAD_MIN_AGE_S;
+    - another host's: stale only when older than a day (TMP_FOREIGN_MIN_AGE_S, far beyond any
+      clock skew) and no live pin of that process is in pins/ (a long run pins as it writes);
+    - older names without a host ("<pid>-<rand>"): as this host's when the pid is alive,
+      else after TMP_DEAD_MIN_AGE_S.
+    """
     now = time.time()
     out = []
+    store, name = os.path.split(os.fspath(tmp_dir))
     try:
-        it = os.scandir(tmp_dir)
+        it = os.scandir(own_dir(store, name))  # tmt's own folder: a link there is never listed
     except FileNotFoundError:
         return out
+    pinned: set[tuple[str, int]] | None = None
     with it:
         for entry in it:
             try:
@@ -457,10 +487,14 @@ def stale_tmp_files(tmp_dir: Path, grace_s: float) -> list[Path]:
             host, pid = tmp_owner(entry.name)
             if host is not None and host != host_label():
                 # Another host's writer (a long save, a slow first snapshot over NFS): its
-                # pid means nothing here, so only a long age makes its file stale.
-                stale = age > max(grace_s, TMP_FOREIGN_MIN_AGE_S)
+                # pid means nothing here; only a long age and no live pin make it stale.
+                if age <= max(grace_s, TMP_FOREIGN_MIN_AGE_S):
+                    continue
+                if pinned is None:
+                    pinned = live_pin_owners(store)
+                stale = (host, pid) not in pinned
             elif pid is not None and pid_alive(pid):
-                stale = age > max(grace_s, TMP_LIVE_MIN_AGE_S)
+                stale = False
             else:
                 stale = age > TMP_DEAD_MIN_AGE_S
             if stale:
@@ -472,8 +506,9 @@ def remove_stale_tmp(tmp_dir: Path, grace_s: float) -> int:
     n = 0
     for p in stale_tmp_files(tmp_dir, grace_s):
         try:
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
+            # lstat, not is_dir(): a link in tmp/ is removed as a link, never followed
+            if statmod.S_ISDIR(os.lstat(p).st_mode):
+                shutil.rmtree(p)  # never follows links inside (it works from folder descriptors)
             else:
                 p.unlink()
             n += 1
@@ -497,12 +532,11 @@ def stale_journals(repo, grace_s: float) -> list[Path]:
     A journal is created only after its run's record is written, so a journal listed here
     whose record is missing now had its record deleted, never "not yet written".
     """
-    jdir = Path(repo.tmt_dir) / JOURNAL_DIRNAME
     now = time.time()
     out: list[Path] = []
     try:
-        it = os.scandir(jdir)
-    except (FileNotFoundError, NotADirectoryError):
+        it = os.scandir(own_dir(repo.tmt_dir, JOURNAL_DIRNAME))  # never listed through a link
+    except (FileNotFoundError, NotADirectoryError, UnsafePath):  # a link: fsck's unsafe_path
         return out
     with it:
         entries = sorted(it, key=lambda e: e.name)

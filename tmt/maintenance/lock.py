@@ -13,11 +13,13 @@ import errno
 import fcntl
 import json
 import os
+import stat as statmod
 import time
 from pathlib import Path
 
 from tmt._sys import hostname
 from tmt.errors import LockedError, StoreError
+from tmt.store.nofollow import check_entry, open_fd, read_file, share, unsafe
 
 LOCK_NAME = "gc.lock"
 
@@ -36,8 +38,8 @@ def os_error(doing: str, e: OSError) -> StoreError:
 def read_holder(tmt_dir: str | os.PathLike[str]) -> dict | None:
     """What the lock file says about its holder (None if there is no readable lock)."""
     try:
-        data = json.loads((Path(tmt_dir) / LOCK_NAME).read_text())
-    except (OSError, ValueError):
+        data = json.loads(read_file(Path(tmt_dir) / LOCK_NAME, limit=4096))
+    except (OSError, ValueError):  # absent, unreadable, or not a file (a planted link or FIFO)
         return None
     return data if isinstance(data, dict) else None
 
@@ -46,7 +48,7 @@ def is_held(tmt_dir: str | os.PathLike[str]) -> bool:
     """True while a live process holds the gc lock (the file alone proves nothing)."""
     path = Path(tmt_dir) / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd, _ = open_fd(path)  # never a link, never blocking on a FIFO
     except OSError:
         return False
     try:
@@ -68,10 +70,23 @@ class GcLock:
 
     def acquire(self) -> None:
         for _ in range(100):
+            # O_NOFOLLOW and O_NONBLOCK: a link planted at gc.lock is never truncated through,
+            # a FIFO never waited on; anything but a regular file is refused.
+            check_entry(self.path)  # UnsafePath for a link, FIFO or folder there
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
             except OSError as e:
+                if e.errno == errno.ELOOP:
+                    raise unsafe(self.path, expected="file") from None
                 raise os_error("taking the gc lock", e) from e
+            try:
+                st = os.fstat(fd)
+                if not statmod.S_ISREG(st.st_mode):
+                    raise unsafe(self.path, st.st_mode, "file")
+                share(fd, self.path.parent, 0o644)  # a group-shared store: every member's gc may lock
+            except BaseException:
+                os.close(fd)
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
@@ -103,7 +118,10 @@ class GcLock:
         holder = read_holder(self.path.parent) or {}
         who = ""
         if holder:
-            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("time", 0)))
+            try:
+                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(holder.get("time", 0))))
+            except (TypeError, ValueError, OverflowError, OSError):
+                since = "?"
             who = f" ({holder.get('purpose', 'gc')}, pid {holder.get('pid')} on {holder.get('host')} since {since})"
         return LockedError(
             f"another gc is running on this store{who}",

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tmt.errors import InvalidTree, RecordError
+from tmt.errors import CorruptObject, InvalidTree, ObjectNotFound, RecordError, StoreError
 from tmt.records.io import read_record, record_files
 from tmt.records.model import Record
 from tmt.snapshot import tree as treemod
-from tmt.snapshot.tree import MAX_DEPTH
+from tmt.snapshot.tree import MAX_DEPTH, MAX_TREE_BYTES
 from tmt.store.ids import ObjectId, is_oid
+from tmt.store.nofollow import open_fd, read_file
 from tmt.store.objects import ObjectStore
 
 #: Every tree starts with msgpack fixarray(2) then the format number 1.
@@ -115,19 +116,30 @@ Reader = Callable[[ObjectId], bytes]  # raises TreeProblem
 
 
 def store_reader(store: ObjectStore, elsewhere: dict[str, str] | None = None) -> Reader:
-    """Read an object from the store, or from `elsewhere` (id -> path, e.g. gc's trash)."""
+    """Read a tree from the store, or from `elsewhere` (id -> path, e.g. gc's trash), as
+    tmt.store.nofollow reads: never through a link, never blocking, at most MAX_TREE_BYTES."""
 
     def read(oid: ObjectId) -> bytes:
-        for path in (store._fspath(oid), (elsewhere or {}).get(oid)):
-            if path is None:
-                continue
+        try:
+            return store.get(oid, limit=MAX_TREE_BYTES, fetch=False)  # gc: never a download
+        except ObjectNotFound:
+            pass
+        except CorruptObject as e:
+            raise TreeProblem("corrupt", e.reason) from None
+        except StoreError as e:
+            raise TreeProblem("corrupt", e.message) from None
+        path = (elsewhere or {}).get(oid)
+        if path is not None:
             try:
-                with open(path, "rb") as f:
-                    return f.read()
+                data = read_file(path, limit=MAX_TREE_BYTES)
             except FileNotFoundError:
-                continue
+                pass
             except OSError as e:
                 raise TreeProblem("corrupt", f"unreadable: {e.strerror}") from None
+            else:
+                if len(data) > MAX_TREE_BYTES:
+                    raise TreeProblem("corrupt", f"it is larger than {MAX_TREE_BYTES} bytes")
+                return data
         raise TreeProblem("missing", "missing from the store")
 
     return read
@@ -138,10 +150,15 @@ def looks_like_tree(store: ObjectStore, oid: ObjectId, elsewhere: dict[str, str]
         if path is None:
             continue
         try:
-            with open(path, "rb") as f:
-                return f.read(2) == TREE_MAGIC
+            fd, _ = open_fd(path)
         except OSError:
             continue
+        try:
+            return os.read(fd, 2) == TREE_MAGIC
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
     return False
 
 

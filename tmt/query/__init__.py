@@ -14,6 +14,7 @@ from tmt.query.refs import resolve
 from tmt.query.run import Artifact, MissingItem, Run
 from tmt.query.runs import Runs, select
 from tmt.repo import Repo
+from tmt.store.nofollow import own_dir
 
 __all__ = ["get", "runs", "remove", "latest_id", "rebuild_index", "Run", "Runs", "Artifact", "MissingItem"]
 
@@ -87,6 +88,13 @@ def remove(refs_or_runs: "str | Run | Iterable[str | Run]", repo: "Repo | str | 
     for ref in refs_or_runs:
         run = resolve(r, ref)
         targets.setdefault(run.id, run)
+    # Every folder this deletes in must be tmt's own, checked before the first deletion: a
+    # link planted there (cache/checkouts -> elsewhere) would delete what it points to.
+    for folder in ("experiments", "journal", "cache/artifacts", "cache/checkouts"):
+        try:
+            own_dir(r.tmt_dir, folder)
+        except FileNotFoundError:
+            pass
     removed = []
     for run in targets.values():
         try:
@@ -110,8 +118,8 @@ def _drop_cache(repo: Repo, run_id: str) -> None:
     from tmt.query.run import _rmtree_readonly
 
     for sub in ("artifacts", "checkouts"):
-        path = repo.cache_dir / sub / run_id
-        if path.exists():
+        path = repo.cache_dir / sub / run_id  # cache/<sub> checked by remove(); path itself never followed
+        if path.is_symlink() or path.exists():
             try:
                 _rmtree_readonly(path)
             except OSError:

@@ -21,6 +21,7 @@ in-memory index, rebuilt per process.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -31,11 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tmt._warn import warn
-from tmt.errors import CorruptRecord, RecordError
-from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record
+from tmt.errors import CorruptRecord, RecordError, UnsafePath
+from tmt.records.io import RECORD_SUFFIX, check_nesting, read_record, read_record_bytes
 from tmt.records.model import Record, decode, is_run_id, param_value
 from tmt.records.series import stats_of
 from tmt.store import codec
+from tmt.store.nofollow import check_entry, own_dir, share
+from tmt.text import to_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
@@ -164,17 +167,11 @@ def _kv_rows(rid: int, prefix: str, values: dict[str, Any]) -> Iterable[tuple]:
 
 def _read(path: str, run_id: str) -> Record:
     """read_record without pathlib (a rebuild reads 100,000 of them): same checks, same errors."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise RecordError(f"record {path} does not exist") from None
-    except OSError:
-        return read_record(Path(path))  # its error, with its message
+    raw = read_record_bytes(path)  # never through a link, never blocking on a FIFO
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return read_record(Path(path))
+    except (ValueError, RecursionError):
+        return read_record(Path(path))  # its error, with its message
     check_nesting(raw, data, path)
     rec = decode(data, path)
     if rec.id != run_id:
@@ -190,15 +187,25 @@ def prepare(rec: Record, tmt_dir: str | None = None) -> tuple:
     host = env.get("host")
     tags = rec.tags
     return (
-        rec.id, rec.name, rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
+        rec.id, to_text(rec.name), rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
         _epoch(rec.finished_at), rec.finished_at,
-        rec.duration_s if isinstance(rec.duration_s, (int, float)) else None,
+        _finite(rec.duration_s),
         pid if type(pid) is int and _INT64[0] <= pid <= _INT64[1] else None,
-        host if isinstance(host, str) else None,
-        json.dumps([t for t in tags if isinstance(t, str)]) if tags else "[]",
-        rec.parent if isinstance(rec.parent, str) else None,
+        to_text(host) if isinstance(host, str) else None,
+        json.dumps([to_text(t) for t in tags if isinstance(t, str)]) if tags else "[]",
+        to_text(rec.parent) if isinstance(rec.parent, str) else None,
         _pack(rec.params), _pack(rec.metrics), series_column(rec, tmt_dir),
     )
+
+
+def _finite(value: Any) -> float | None:
+    """A duration SQLite can hold (an int beyond 64 bits would overflow the binding)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def series_column(rec: Record, tmt_dir: str | None = None) -> bytes | None:
@@ -213,7 +220,7 @@ def series_column(rec: Record, tmt_dir: str | None = None) -> bytes | None:
     missing = [n for n in rec.series if n not in stats]
     if missing and tmt_dir is not None:
         stats.update(_stats_from_blobs(rec, missing, tmt_dir))
-    return codec.packb({n: list(v) for n, v in stats.items()}) if stats else None
+    return _pack({n: list(v) for n, v in stats.items()}) if stats else None
 
 
 def _stats_from_blobs(rec: Record, names: list[str], tmt_dir: str) -> dict[str, tuple]:
@@ -325,14 +332,30 @@ def series_stat_key(key: str) -> tuple[str, int] | None:
 def _pack(values: dict[str, Any]) -> bytes:
     try:
         return codec.packb(values)
-    except (OverflowError, TypeError, ValueError):
-        # Integers beyond 64 bits: msgpack cannot hold them; the index keeps them as text.
-        return codec.packb(json.loads(json.dumps(values, default=str), parse_int=_safe_int))
+    except (OverflowError, TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return codec.packb(_indexable(values))
 
 
-def _safe_int(text: str) -> int | str:
-    v = int(text)
-    return v if _INT64[0] <= v <= _INT64[1] else text
+def _indexable(value: Any) -> Any:
+    """`value` as msgpack can hold it: integers beyond 64 bits as floats (±inf beyond the
+    float range), so they still compare in `where`, sort and best(); text with undecodable
+    bytes as tmt.text.to_text shows them. The record keeps the exact value."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, str):
+        return to_text(value)
+    if isinstance(value, dict):
+        return {to_text(str(k)): _indexable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_indexable(v) for v in value]
+    return to_text(str(value))
 
 
 def _immediate(conn: sqlite3.Connection, work) -> None:
@@ -367,6 +390,8 @@ class Index:
     def _open(self) -> sqlite3.Connection:
         if not self.memory and not os.access(self.repo.tmt_dir, os.W_OK):
             self.memory = True
+        if not self.memory and not self._own_files():
+            self.memory = True
         if self.memory:
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             _create(conn)
@@ -387,6 +412,34 @@ class Index:
                 return self._open()
             raise
         return conn
+
+    def _own_files(self) -> bool:
+        """Whether index.sqlite (and its -wal, -shm, -journal) are tmt's own regular files,
+        making the database if it is missing, with the store's group permissions (SQLite
+        gives its -wal and -shm files the database's mode), so every member of a group
+        sharing the store can write it. A link or special file there is never opened: SQLite
+        would write (or drop tables) through it. The index is then kept in memory, with a
+        warning once per process; `tmt fsck` names the file, `tmt fsck --repair` moves it aside.
+        """
+        try:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                check_entry(f"{self.path}{suffix}")
+        except UnsafePath as e:
+            if str(self.path) not in _WARNED_UNSAFE:
+                _WARNED_UNSAFE.add(str(self.path))
+                warn(f"{e.message}; the query index is kept in memory (run `tmt fsck`)")
+            return False
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            return True
+        except OSError:
+            return True  # sqlite will say what is wrong (or fall back to memory)
+        try:
+            share(fd, self.repo.tmt_dir, 0o644)
+        finally:
+            os.close(fd)
+        return True
 
     def _init(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -583,7 +636,7 @@ class Index:
         pending: list[tuple[str, str, tuple[int, int, int]]] = []  # (name, path, sig) to use
         to_read: list[tuple[str, str]] = []
         try:
-            it = os.scandir(self.experiments)
+            it = os.scandir(own_dir(self.experiments.parent, self.experiments.name))
         except FileNotFoundError:
             it = None
         if it is not None:
@@ -779,6 +832,7 @@ class Index:
         return self.run(lambda c: c.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
+_WARNED_UNSAFE: set[str] = set()
 _OPEN: dict[str, Index] = {}
 _OPEN_LOCK = threading.Lock()
 

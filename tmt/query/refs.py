@@ -23,6 +23,7 @@ from tmt._units import format_age  # the one age format ("5m ago"), shared with 
 from tmt.errors import AmbiguousRef, UnknownRef
 from tmt.query import index as ix
 from tmt.query.run import Run, row_status
+from tmt.text import is_text, printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
@@ -37,7 +38,8 @@ _NAMED = f"runs.name = ? AND {ix.NOT_BACKUP_SQL}"
 
 
 def candidate_line(row: tuple, now: float | None = None) -> str:
-    return f"{row[ix.C_ID][:8]}  {row[ix.C_NAME]}  {format_age(row[ix.C_CREATED], now)}  {row_status(row)}"
+    # The name comes from a record: escaped here, since the candidates are lines of one message.
+    return f"{row[ix.C_ID][:8]}  {printable(row[ix.C_NAME])}  {format_age(row[ix.C_CREATED], now)}  {row_status(row)}"
 
 
 def _rows(conn, where: str, args: tuple, limit: int, offset: int = 0) -> list[tuple]:
@@ -132,6 +134,8 @@ def resolve_row(repo: "Repo", ref: str) -> tuple:
     ref = ref.strip()
     if not ref:
         raise UnknownRef(ref, hint="give an id prefix, a run name, or `last`")
+    if not is_text(ref):  # undecodable bytes from the command line (os.fsdecode surrogates)
+        raise UnknownRef(ref, hint="this reference has bytes that are not UTF-8 text; run names are UTF-8")
     idx = ix.index_for(repo)
     return idx.run(lambda conn: idx.read(conn, lambda c: _resolve(c, ref)))
 

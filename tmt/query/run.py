@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat as statmod
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -15,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tmt._sys import hostname
-from tmt.errors import CheckoutError, CorruptObject, RecordError, StoreError, TmtError, UsageError
+from tmt.errors import CheckoutError, CorruptObject, RecordError, StoreError, TmtError, UnsafePath, UsageError
 from tmt.query import index as ix
 from tmt.records.io import read_record, record_path
 from tmt.records.model import Record, code_tree, decode_metric, effective_status
 from tmt.store import codec
 from tmt.store import fsutil
 from tmt.store.fsutil import link_or_copy
+from tmt.store.nofollow import forget, open_file, own_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.records.series import Series
@@ -107,34 +109,38 @@ class Artifact:
         repo = self.run.repo
         if not self.object:
             raise RecordError(f"artifact {self.name!r} of run {self.run.id[:8]} has no stored object")
-        src = repo.store.path(self.object)  # validates the id
-        if not src.exists():
-            from tmt.errors import ObjectNotFound
-
-            raise ObjectNotFound(self.object)
-        folder = repo.cache_dir / "artifacts" / self.run.id
-        dest = folder / self.filename
+        repo.store.stat(self.object)  # validates the id; a regular file, never a link or FIFO
+        src = repo.store.path(self.object)
         root = fsutil.ignores_file_modes()
         try:
-            if dest.exists() and os.path.samefile(dest, src) and not root:
-                return dest
-        except OSError:
-            pass
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{os.getpid()}-{self.filename}"
+            # cache/artifacts/<run id>/: tmt's own folders, checked; a link planted there is
+            # never written through (the object itself is read instead, as below)
+            folder = own_dir(repo.tmt_dir, f"cache/artifacts/{self.run.id}", create=True)
+        except (OSError, UnsafePath):
+            folder = None
+        if folder is not None:
+            dest = os.path.join(folder, self.filename)
             try:
-                os.unlink(tmp)
-            except FileNotFoundError:
+                st = os.lstat(dest)
+                if statmod.S_ISREG(st.st_mode) and os.path.samefile(dest, src) and not root:
+                    return Path(dest)
+            except OSError:
                 pass
-            link_or_copy(src, tmp, 0o444)
-            os.replace(tmp, dest)  # atomic: concurrent readers see a whole file
-            return dest
-        except OSError:
-            if root:  # never the object itself: a write by root would change the store
-                return self._private_copy(src)
-            # A read-only store: the object itself is the file (without its file name).
-            return src
+            try:
+                tmp = os.path.join(folder, f".{os.getpid()}-{self.filename}")
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                link_or_copy(src, tmp, 0o444)
+                os.replace(tmp, dest)  # atomic: concurrent readers see a whole file; a planted link is replaced
+                return Path(dest)
+            except OSError:
+                pass
+        if root:  # never the object itself: a write by root would change the store
+            return self._private_copy(src)
+        # A read-only store (or a planted link): the object itself is the file (without its name).
+        return src
 
     def _private_copy(self, src: Path) -> Path:
         import tempfile
@@ -179,8 +185,7 @@ class Artifact:
         from blake3 import blake3
 
         try:
-            with open(self.run.repo.store.path(self.object), "rb") as f:
-                intact = blake3(f.read()).hexdigest() == self.object
+            intact = blake3(self.run.repo.store.get(self.object)).hexdigest() == self.object
         except (OSError, TmtError, TypeError):
             intact = False
         if not intact:
@@ -188,20 +193,23 @@ class Artifact:
 
     def _load(self, path: Path) -> Any:
         fmt = self.format.lower()
+        # The file is opened as tmt.store.nofollow does: never a link, never blocking on a FIFO.
         if fmt in ("pickle", "pkl", "pk", "p"):
             import pickle
 
-            with open(path, "rb") as f:
+            with open_file(path) as f:
                 return pickle.load(f)
         if fmt in ("npy", "npz"):
             import numpy
 
-            return numpy.load(path, allow_pickle=False)
+            with open_file(path) as f:
+                return numpy.load(f, allow_pickle=False)
         if fmt == "json":
-            with open(path, encoding="utf-8") as f:
+            with open_file(path) as f:
                 return json.load(f)
         if fmt in ("txt", "text", "csv", "md"):
-            return path.read_text(encoding="utf-8")
+            with open_file(path) as f:
+                return f.read().decode("utf-8")
         raise UsageError(
             f"tmt does not know how to load artifact {self.name!r} (format {self.format!r})",
             f"pass a loader, e.g. artifact.load(loader=your_load), or open {path}",
@@ -350,24 +358,26 @@ class Run:
         from tmt.repo import write_pointer
         from tmt.snapshot.checkout import materialize
 
-        materialize(self.repo.store, self._code_tree(), target)
+        materialize(self.repo.store, self._code_tree(), target, bounds=self.repo.tree_bounds)
         write_pointer(target, self.repo.tmt_dir)
         return Path(target)
 
     def code_path(self) -> Path:
         """A read-only view of the run's code, materialized once under .tmt/cache/checkouts/
         (root gets its own copies there, never hard links: see tmt.snapshot.checkout)."""
-        folder = self.repo.cache_dir / "checkouts" / self.id
-        if folder.is_dir():
-            return folder
+        try:
+            return Path(own_dir(self.repo.tmt_dir, f"cache/checkouts/{self.id}"))  # never a link
+        except FileNotFoundError:
+            pass
+        folder = Path(own_dir(self.repo.tmt_dir, "cache/checkouts", create=True)) / self.id
         tree = self._code_tree()
         from tmt.snapshot.checkout import materialize
 
         tmp = folder.parent / f".{os.getpid()}-{self.id}"
-        if tmp.exists():
+        if tmp.is_symlink() or tmp.exists():
             _rmtree_readonly(tmp)
         try:
-            materialize(self.repo.store, tree, tmp)
+            materialize(self.repo.store, tree, tmp, bounds=self.repo.tree_bounds)
             from tmt.repo import write_pointer
 
             write_pointer(tmp, self.repo.tmt_dir, relative=True)  # inside the store: moves with it
@@ -413,24 +423,37 @@ class _ArtifactMap(dict):
 
 
 def _rmtree_readonly(path: Path) -> None:
+    """Delete a read-only view (its folders are made writable first). A link at `path` is
+    removed as a link: nothing it points to is chmodded or deleted."""
     import shutil
+
+    try:
+        if not statmod.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            return
+    except FileNotFoundError:
+        return
+    forget(path)
 
     def retry(func, p, _exc):  # read-only folders: make them writable, then retry
         try:
-            os.chmod(os.path.dirname(p), 0o755)
-            os.chmod(p, 0o755)
+            if not os.path.islink(p):
+                os.chmod(os.path.dirname(p), 0o755, follow_symlinks=False)
+                os.chmod(p, 0o755, follow_symlinks=False)
             func(p)
-        except OSError:
+        except (OSError, NotImplementedError):
             pass
 
+    # os.walk never descends into links (followlinks=False); chmod never follows one
     for root, dirs, _files in os.walk(path):
         for d in dirs:
-            try:
-                os.chmod(os.path.join(root, d), 0o755)
-            except OSError:
-                pass
+            p = os.path.join(root, d)
+            if not os.path.islink(p):
+                try:
+                    os.chmod(p, 0o755)
+                except OSError:
+                    pass
     if sys.version_info >= (3, 12):
         shutil.rmtree(path, onexc=retry)
     else:  # pragma: no cover - onerror is deprecated from 3.12
         shutil.rmtree(path, onerror=retry)
-

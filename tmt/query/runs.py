@@ -18,6 +18,7 @@ from tmt.query.filters import parse_time, parse_where_list
 from tmt.query.run import Run, row_status
 from tmt.records.model import param_value
 from tmt.store import codec
+from tmt.text import is_text, printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
@@ -367,6 +368,10 @@ class _Plan:
         if name_contains is not None:
             clauses.append("instr(runs.name, ?) > 0")
             args.append(name_contains)
+        for value in (*args, *(v for _, vs in kv_conds for v in vs)):
+            if isinstance(value, str) and not is_text(value):  # SQLite cannot bind it
+                raise UsageError(f"'{printable(value)}' is not UTF-8 text",
+                                 "names, tags, keys and values in tmt are UTF-8; this argument has other bytes")
         self.name, self.clauses, self.args, self.kv_conds, self.conds = name, clauses, args, kv_conds, conds
         self.wanted = wanted
         # `crashed` is a `running` record whose process is gone, decided in Python: when only

@@ -142,8 +142,17 @@ def write_builtin(obj: Any, name: str, target: Path, fmt: str) -> None:
         with open(target, "w", encoding="utf-8") as f:
             f.write(data)
     else:
-        with open(target, "wb") as f:
-            pickle.dump(obj, f)
+        try:
+            with open(target, "wb") as f:
+                pickle.dump(obj, f)
+        except OSError:
+            raise
+        except Exception as e:  # PicklingError, TypeError (a lock, a generator), AttributeError (a local class), …
+            raise RecordingError(
+                f"cannot save {name!r}: it cannot be pickled ({type(e).__name__}: {e})",
+                "save what can be pickled (e.g. a model's state_dict), or pass custom_save=your_saver; "
+                "arrays and plain values can use format='numpy' or format='json'",
+            ) from None
 
 
 def write_and_store(

@@ -13,6 +13,7 @@ from pathlib import Path
 from tmt.errors import StoreError
 from tmt.records.series import encode_frame, journal_path
 from tmt.store.fsutil import _hint_for
+from tmt.store.nofollow import own_dir, remake
 
 
 class JournalWriter:
@@ -30,8 +31,14 @@ class JournalWriter:
 
     def _open(self) -> None:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            store, folder = self.path.parent.parent, self.path.parent.name
+            own_dir(store, folder, create=True)  # never a link (tmt.store.nofollow)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+            try:
+                self._fd = os.open(self.path, flags, 0o644)
+            except FileNotFoundError:  # removed since it was checked
+                remake(store, folder)
+                self._fd = os.open(self.path, flags, 0o644)
 
     def append(self, time: float, points: list[tuple[str, int | None, float]]) -> None:
         frame = encode_frame(time, points)

@@ -123,9 +123,10 @@ def _mapping(cache_dir: "Path | None") -> Mapping:
 
 
 def _read_cache(cache: str) -> Mapping | None:
+    from tmt.store.nofollow import read_file
+
     try:
-        with open(cache, "rb") as f:
-            data = json.loads(f.read())
+        data = json.loads(read_file(cache))  # in the store: never a link, never blocking on a FIFO
         if data.get("v") != CACHE_VERSION:
             return None
         for folder, sig in data["sites"].items():

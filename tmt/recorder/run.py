@@ -30,6 +30,7 @@ from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, Record
 from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
 from tmt.recorder.publish import publish
 from tmt.recorder.values import split_final, to_float, to_params
+from tmt.text import to_text
 
 _current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=None)
 _live: list["LiveRun"] = []  # every live run of this process, oldest first
@@ -490,7 +491,7 @@ class LiveRun:
         for key, value in metrics.items():
             if not isinstance(key, str) or not key:
                 raise MetricTypeError(f"logged metric names must be non-empty strings, got {key!r}")
-            values.append((key, to_float(key, value)))
+            values.append((to_text(key), to_float(key, value)))  # a name from sys.argv may hold raw bytes
         if not values:
             return
         if self._attach is not None:

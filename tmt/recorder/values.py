@@ -7,8 +7,10 @@ called with must be recordable, so what JSON cannot hold is stored as its repr.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import os
+import sys
 from collections.abc import Mapping
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ MAX_ITEMS = 256
 _MAX_DEPTH = 16
 _CONTAINERS = (list, tuple, set, frozenset, Mapping)
 _PREVIEW = 8  # items shown of a summarised container
+_FLOAT_MAX = int(sys.float_info.max)
+_JSON_INT_BITS = 14_000  # about 4,200 decimal digits: what json.dumps and json.loads accept
 
 
 def _scalar(value: Any) -> Any:
@@ -43,19 +47,19 @@ def _scalar(value: Any) -> Any:
 _NOT_A_NUMBER = object()
 
 
-def _number(value: Any) -> Any:
-    """`value` as bool, int or float (NaN and ±inf kept), or _NOT_A_NUMBER."""
+def _number(value: Any, name: str) -> Any:
+    """`value` (the metric `name`) as bool, int or float (NaN and ±inf kept), or _NOT_A_NUMBER."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return int(value)
+        return _int_metric(name, value)
     if isinstance(value, float):
         return float(value)
     v = _scalar(value)
     if isinstance(v, bool):
         return v
     if isinstance(v, numbers.Integral):
-        return int(v)
+        return _int_metric(name, int(v))
     if isinstance(v, numbers.Real):
         return float(v)
     return _NOT_A_NUMBER
@@ -63,7 +67,7 @@ def _number(value: Any) -> Any:
 
 def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float:
     """A metric value as bool, int or float (NaN and ±inf kept); MetricTypeError otherwise."""
-    number = _number(value)
+    number = _number(value, name)
     if number is not _NOT_A_NUMBER:
         return number
     shown = _short_repr(value)
@@ -73,6 +77,19 @@ def to_metric(name: str, value: Any, what: str = "metric") -> bool | int | float
         f"{what} {name!r} must be a number, got {type(value).__name__} {shown}",
         "metrics are ints, floats, bools or numpy/torch scalars; store other objects with tmt.save()",
     )
+
+
+def _int_metric(name: str, value: int) -> int | float:
+    """An integer metric: exact, unless it is beyond the float range (about 1.8e308), where no
+    comparison, sort or JSON reader would keep it: then ±inf, with a warning."""
+    value = int(value)
+    if -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return value
+    from tmt._warn import warn
+
+    warn(f"metric {name!r} is an integer beyond the float range; it is recorded as "
+         f"{'inf' if value > 0 else '-inf'}")
+    return math.inf if value > 0 else -math.inf
 
 
 def split_final(values: Mapping[Any, Any]) -> tuple[dict[str, bool | int | float], dict[str, Any]]:
@@ -89,7 +106,7 @@ def split_final(values: Mapping[Any, Any]) -> tuple[dict[str, bool | int | float
         if value is None:
             continue
         name = key if isinstance(key, str) else str(key)
-        number = _number(value) if name else _NOT_A_NUMBER
+        number = _number(value, name) if name else _NOT_A_NUMBER
         if number is _NOT_A_NUMBER:
             outputs[name] = to_param(value)
         else:
@@ -154,6 +171,8 @@ def to_param(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return value if len(value) <= MAX_STR else value[: MAX_STR - 3] + "..."
     if isinstance(value, int):
+        if value.bit_length() > _JSON_INT_BITS:  # JSON (and str()) refuse past 4,300 digits
+            return f"<an integer of {value.bit_length()} bits>"
         return int(value)
     if isinstance(value, float):
         return encode_metric(float(value))

@@ -236,8 +236,11 @@ def read_journal(tmt_dir: str | os.PathLike[str], run_id: str) -> dict[str, Seri
 
     A missing journal gives {}: the run logged nothing, or it was already packed.
     """
+    from tmt.store.nofollow import own_dir, read_file
+
     try:
-        data = journal_path(tmt_dir, run_id).read_bytes()
+        own_dir(tmt_dir, JOURNAL_DIRNAME)
+        data = read_file(journal_path(tmt_dir, run_id))  # never a link, never blocking on a FIFO
     except FileNotFoundError:
         return {}
     except OSError as e:

@@ -178,10 +178,17 @@ def remove(repo: Repo, name: str) -> RemoteSpec:
 
 
 def lazy_remote(repo: Repo) -> str | None:
+    from tmt.store.nofollow import read_file
+
     try:
-        return (repo.tmt_dir / LAZY_FILE).read_text(encoding="utf-8").strip() or None
-    except (FileNotFoundError, UnicodeDecodeError):
+        return read_file(repo.tmt_dir / LAZY_FILE, limit=4096).decode("utf-8").strip() or None
+    except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as e:  # a link or FIFO planted there: not ours
+        from tmt.errors import StoreError
+
+        raise StoreError(f"{repo.tmt_dir / LAZY_FILE} cannot be read: {getattr(e, 'strerror', None) or e}",
+                         "run `tmt fsck`") from None
 
 
 def set_lazy(repo: Repo, name: str | None) -> None:

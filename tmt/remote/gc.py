@@ -261,8 +261,7 @@ class _Gc:
         def is_tree(item: tuple[str, str]) -> bool:
             oid, key = item
             if self.local.has(oid):
-                with open(self.local.path(oid), "rb") as f:
-                    return f.read(2) == TREE_MAGIC
+                return self.local.head(oid, 2) == TREE_MAGIC
             info = self.rem.head(key)
             if info is None or info.size > TREE_MAX:
                 return False

@@ -11,13 +11,14 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tmt.errors import CorruptObject, ObjectNotFound, StoreError
+from tmt.errors import CorruptObject, CorruptRecord, ObjectNotFound, StoreError
 from tmt.records.io import RECORD_SUFFIX, record_files, record_path
 from tmt.repo import Repo
 from tmt.snapshot import tree as treemod
 from tmt.store.fsutil import _hint_for, _unlink_quiet, fsync_dir, syncfs, tmp_name, write_tmp
 from tmt.store.ids import ObjectId, hash_bytes
 from tmt.store.objects import OBJECT_MODE, Batch
+from tmt.store.nofollow import open_fd, own_dir, read_fd
 from tmt.store.pins import PinFile
 
 
@@ -29,24 +30,32 @@ class LocalStore:
 
     # -- objects ---------------------------------------------------------------------------
 
+    # Through the store's reads (tmt.store.nofollow): an object that is a link, a FIFO or a
+    # device is corrupt, never followed (a push would upload what a planted link points to)
+    # nor waited on.
+
     def has(self, oid: str) -> bool:
-        return os.path.exists(self._store._fspath(oid))
+        """Whether the object is here; CorruptObject when what is at its path is not a
+        regular file (a push must not skip it as "not here", nor upload its target)."""
+        try:
+            self._store.stat(ObjectId(oid), _fetch=False)
+        except ObjectNotFound:
+            return False
+        return True
 
     def path(self, oid: str) -> Path:
+        """The object's file, checked to be a regular file (CorruptObject otherwise)."""
+        self._store.stat(ObjectId(oid), _fetch=False)
         return Path(self._store._fspath(oid))
 
     def size(self, oid: str) -> int:
-        try:
-            return os.stat(self._store._fspath(oid)).st_size
-        except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+        return self._store.stat(ObjectId(oid), _fetch=False).st_size
 
     def get(self, oid: str) -> bytes:
-        try:
-            with open(self._store._fspath(oid), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            raise ObjectNotFound(oid) from None
+        return self._store.head(ObjectId(oid), _fetch=False)
+
+    def head(self, oid: str, n: int) -> bytes:
+        return self._store.head(ObjectId(oid), n, _fetch=False)
 
     def tree_entries(self, oid: str, data: bytes | None = None) -> list[treemod.TreeEntry]:
         """The entries of tree `oid` (from `data` when given), validated."""
@@ -57,8 +66,7 @@ class LocalStore:
         return self._store.batch()
 
     def tmp_path(self) -> Path:
-        os.makedirs(self._store.tmp_dir, exist_ok=True)
-        return Path(tmp_name(self._store.tmp_dir))
+        return Path(tmp_name(own_dir(self.repo.tmt_dir, "tmp", create=True)))
 
     def publish_file(self, tmp: Path, oid: str) -> None:
         """Publish a downloaded temp file as object `oid` after re-hashing it (it is deleted
@@ -101,12 +109,15 @@ class LocalStore:
         """A record's exact bytes and its file's mtime in ns (its version stamp), or None."""
         path = record_path(self.repo.experiments_dir, run_id)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-                st = os.fstat(f.fileno())
+            fd, st = open_fd(path)  # never a link, never blocking on a FIFO
         except FileNotFoundError:
             return None
-        return data, st.st_mtime_ns
+        except OSError as e:
+            raise CorruptRecord(str(path), e.strerror or str(e)) from None
+        try:
+            return read_fd(fd, st.st_size), st.st_mtime_ns
+        finally:
+            os.close(fd)
 
     def write_records(self, items: Iterable[tuple[str, bytes, int]]) -> None:
         """Publish records (run id, exact bytes, version stamp) atomically, each with its mtime
@@ -118,8 +129,7 @@ class LocalStore:
         items = list(items)
         if not items:
             return
-        exp = self.repo.experiments_dir
-        exp.mkdir(parents=True, exist_ok=True)
+        exp = Path(own_dir(self.repo.tmt_dir, "experiments", create=True))  # never a link
         tmps = []
         try:
             for run_id, data, stamp in items:

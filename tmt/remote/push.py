@@ -156,7 +156,9 @@ def create_only(repo: Repo, rem: Remote, spec: config.RemoteSpec, *, quiet: bool
     path = repo.cache_dir / "remotes" / f"{spec.name}.json"
     ident = f"{spec.url} {spec.endpoint_url or ''}"
     try:
-        cached = json.loads(path.read_text())
+        from tmt.store.nofollow import read_file
+
+        cached = json.loads(read_file(path, limit=1 << 16))  # in the store: never a link or FIFO
         if cached.get("ident") == ident and isinstance(cached.get("create_only"), bool):
             ok = cached["create_only"]
             if not quiet:

@@ -21,7 +21,7 @@ from blake3 import blake3
 
 from tmt._units import format_size as _human  # one size format for every module
 from tmt._warn import warn as default_warn
-from tmt.errors import SnapshotError, StoreError
+from tmt.errors import CorruptObject, ObjectNotFound, SnapshotError, StoreError, UnsafePath
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.ignore import (
     ALWAYS_IGNORED, BUILTIN_DIRS, ENV_MARKERS, IGNORE_FILES, Rules, is_ignored, load_rules, reincluded,
@@ -123,6 +123,7 @@ class _Snapshotter:
         self.too_large: list[str] = []
         self.pending: list[tuple[list, bytes, bytes, bytes, _Dir, tuple]] = []
         self.to_pin: list[bytes] = []  # ids relied on without writing them (checked if untrusted)
+        self.sizes: dict[bytes, int] = {}  # file blob ids taken from the cache -> size they must have
         self.blobs: list[tuple[bytes, bytes]] = []  # small blobs made in the walk (symlink targets)
         self.holes = False  # some row lost its file (vanished, unreadable)
         self.new_dirs: dict[bytes, tuple] = {}
@@ -179,6 +180,7 @@ class _Snapshotter:
             rows.append([name, kind, hit[1], hit[0][0]])
             new_entries[name] = hit
             d.reused.append(hit[1])
+            self.sizes[hit[1]] = hit[0][0]
         for name, sub in subs:
             if sub.same:
                 if sub.info[0] is not None:  # else: empty or fully ignored, as last time
@@ -425,15 +427,24 @@ class _Snapshotter:
         return result, trusted
 
     def _check_present(self, ids: list[bytes]) -> None:
-        """Raise _Retry, forgetting what the cache knew, if objects we rely on are gone."""
+        """Raise _Retry, forgetting what the cache knew, if objects we rely on are gone or
+        are not what the cache says (a blob of another size: a damaged cache entry)."""
         pending = self.batch._pending if self.batch is not None else {}
+        stat = self.store.stat
+        sizes = self.sizes
 
-        def has(oid: ObjectId) -> bool:  # written to the caller's batch counts as there
-            return oid in pending or self.store.has(oid)
+        def good(oid: bytes, size: int | None) -> bool:
+            if ObjectId(oid.hex()) in pending:  # written to the caller's batch counts as there
+                return True
+            try:
+                st = stat(ObjectId(oid.hex()))
+            except (ObjectNotFound, CorruptObject, UnsafePath):
+                return False
+            return size is None or st.st_size == size
 
-        if any(not has(ObjectId(oid.hex())) for oid in set(ids)):
+        if any(not good(oid, sizes.get(oid)) for oid in set(ids)):
             self.cache.dirs = {
-                rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if has(ObjectId(e[1].hex()))}, info[5])
+                rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if good(e[1], e[0][0])}, info[5])
                 for rel, info in self.new_dirs.items()
             }
             raise _Retry
@@ -446,6 +457,13 @@ class _Snapshotter:
                 result, _ = self.run_once(trusted)
                 break
             except _Retry:
+                trusted = False
+            except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+                # A cache file that passed its checksum but not its shape (written by someone
+                # else's tool, or planted): it only ever costs speed. Walk again without it.
+                if not self.cache.dirs:
+                    raise
+                self.cache = StatCache(self.cache.root)
                 trusted = False
         else:
             self.cache = StatCache(self.cache.root)

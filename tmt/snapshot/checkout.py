@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tmt._sys import token_hex
-from tmt.errors import CheckoutError, InvalidTree, ObjectNotFound, UnsafePath
+from tmt.errors import CheckoutError, CorruptObject, InvalidTree, ObjectNotFound, UnsafePath
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.tree import MAX_DEPTH
 from tmt.store import fsutil
@@ -29,6 +29,7 @@ from tmt.store.ids import ObjectId
 from tmt.store.objects import ObjectStore
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _FICLONE = 0x40049409  # linux/fs.h
+_MAX_LINK = 4096  # PATH_MAX: no symlink target is longer
 #: Called right before a file of the tree takes its place, with (dirfd, name, path); what it
 #: returns is called right after. In-place checkout checks there that it replaces only what
 #: the backup holds (tmt.workspace).
@@ -44,30 +45,57 @@ class CheckoutStats:
 
 
 def read_tree(store: ObjectStore, oid: ObjectId) -> list[treemod.TreeEntry]:
-    return treemod.decode_tree(store.get(oid), oid)
+    return treemod.decode_tree(store.get(oid, limit=treemod.MAX_TREE_BYTES), oid)
 
 
-def walk_tree(store: ObjectStore, oid: ObjectId, prefix: bytes = b"", depth: int = 0) -> Iterator[tuple[bytes, treemod.TreeEntry]]:
-    """Every non-tree entry below `oid`, as (relative path bytes, entry), depth first."""
+def bounded_reader(store: ObjectStore, oid: ObjectId, bounds: treemod.TreeBounds | None):
+    """entries_of(tree id) for a walk of tree `oid`, after checking that it expands within
+    `bounds` (TreeTooLarge otherwise, before anything is written). Trees read for the check
+    are kept, so the walk reads each one once."""
+    cache: dict[str, list[treemod.TreeEntry]] = {}
+
+    def entries_of(t: ObjectId) -> list[treemod.TreeEntry]:
+        entries = cache.get(t)
+        if entries is None:
+            entries = cache[t] = read_tree(store, t)
+        return entries
+
+    (bounds or treemod.TreeBounds()).expansion(lambda t: treemod.shape(entries_of(t)), oid)
+    return entries_of
+
+
+def walk_tree(store: ObjectStore, oid: ObjectId, bounds: treemod.TreeBounds | None = None) -> Iterator[tuple[bytes, treemod.TreeEntry]]:
+    """Every non-tree entry below `oid`, as (relative path bytes, entry), depth first (a tree
+    expanding past `bounds` raises TreeTooLarge first)."""
+    yield from _walk(bounded_reader(store, oid, bounds), oid, b"", 0)
+
+
+def _walk(entries_of, oid: ObjectId, prefix: bytes, depth: int) -> Iterator[tuple[bytes, treemod.TreeEntry]]:
     if depth > MAX_DEPTH:
         raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
-    for e in read_tree(store, oid):
+    for e in entries_of(oid):
         path = prefix + e.name
         if e.kind == treemod.TREE:
-            yield from walk_tree(store, e.oid, path + b"/", depth + 1)
+            yield from _walk(entries_of, e.oid, path + b"/", depth + 1)
         else:
             yield path, e
 
 
-def materialize(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str], *, link: bool = True) -> CheckoutStats:
+def materialize(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str], *, link: bool = True,
+                bounds: treemod.TreeBounds | None = None) -> CheckoutStats:
     """Write tree `oid` into `target`, which must not exist or be an empty directory.
 
     `link=True` gives a read-only view: files are hard links to the store's objects (a copy
     where linking fails, e.g. across file systems; executables are always copied, since a
     shared object cannot carry their mode). Editing such a file in place would edit the
     store: the files are read-only so that this takes an explicit chmod. For root, who writes
-    through that mode, files are always reflinked or copied.
+    through that mode, files are always reflinked or copied. A tree that expands past
+    `bounds` is refused before anything is written.
     """
+    try:
+        entries_of = bounded_reader(store, oid, bounds)
+    except ObjectNotFound as e:
+        raise CheckoutError(f"cannot check out .: {e.message}", e.hint) from e
     target = Path(target)
     if target.exists() or target.is_symlink():
         if not target.is_dir() or target.is_symlink() or any(target.iterdir()):
@@ -83,19 +111,21 @@ def materialize(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str
     stats = CheckoutStats()
     fd = os.open(target, _DIR_FLAGS)
     try:
-        _write_tree(store, oid, fd, stats, link=link, replace=False, depth=0, where=b"")
+        _write_tree(store, entries_of, oid, fd, stats, link=link, replace=False, depth=0, where=b"")
     finally:
         os.close(fd)
     return stats
 
 
-def restore(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str]) -> CheckoutStats:
+def restore(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str],
+            bounds: treemod.TreeBounds | None = None) -> CheckoutStats:
     """Write tree `oid` over `target` as real, writable files (reflinks where supported).
 
     Files of the tree replace what is at their path; nothing else in `target` is touched.
     A directory standing where the tree has a file is an error, so ignored data inside it is
     never deleted.
     """
+    entries_of = bounded_reader(store, oid, bounds)
     target = Path(target)
     stats = CheckoutStats()
     try:
@@ -106,7 +136,7 @@ def restore(store: ObjectStore, oid: ObjectId, target: str | os.PathLike[str]) -
     except OSError as e:
         raise CheckoutError(f"cannot restore into {target}: {e.strerror or e}") from e
     try:
-        _write_tree(store, oid, fd, stats, link=False, replace=True, depth=0, where=b"", umask=_umask())
+        _write_tree(store, entries_of, oid, fd, stats, link=False, replace=True, depth=0, where=b"", umask=_umask())
     finally:
         os.close(fd)
     return stats
@@ -161,6 +191,8 @@ def _write_nodes(store, node: dict, dirfd: int, stats: CheckoutStats, where: byt
                 except ObjectNotFound as err:
                     if attempt or on_missing is None or not on_missing(value.oid):
                         raise CheckoutError(f"cannot check out {os.fsdecode(path)}: {err.message}", err.hint) from err
+                except CorruptObject as err:  # a link or FIFO where the object belongs: never read
+                    raise CheckoutError(f"cannot check out {os.fsdecode(path)}: {err.message}", err.hint) from err
         except OSError as err:
             raise CheckoutError(f"cannot write {os.fsdecode(path)}: {err.strerror or err}") from err
 
@@ -168,7 +200,7 @@ def _write_nodes(store, node: dict, dirfd: int, stats: CheckoutStats, where: byt
 def _write_entry(store, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, path: bytes, umask: int,
                  guard: Guard | None) -> None:
     if e.kind == treemod.SYMLINK:
-        target = store.get(e.oid)
+        target = store.get(e.oid, limit=_MAX_LINK)
         if not target or b"\0" in target:  # os.symlink would raise ValueError on NUL
             raise InvalidTree(f"entry {os.fsdecode(path)!r} is a symlink to an invalid target {target[:80]!r}")
         _place(dirfd, e.name, True, path, lambda tmp: os.symlink(target, tmp, dir_fd=dirfd), guard)
@@ -179,6 +211,7 @@ def _write_entry(store, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, 
 
 def _write_tree(
     store: ObjectStore,
+    entries_of,
     oid: ObjectId,
     dirfd: int,
     stats: CheckoutStats,
@@ -192,7 +225,7 @@ def _write_tree(
     if depth > MAX_DEPTH:
         raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
     try:
-        entries = read_tree(store, oid)
+        entries = entries_of(oid)
     except ObjectNotFound as e:
         raise CheckoutError(f"cannot check out {os.fsdecode(where) or '.'}: {e.message}", e.hint) from e
     for e in entries:
@@ -202,19 +235,19 @@ def _write_tree(
                 sub = _open_subdir(dirfd, e.name, replace, path)
                 try:
                     _write_tree(
-                        store, e.oid, sub, stats, link=link, replace=replace, depth=depth + 1, where=path + b"/", umask=umask
+                        store, entries_of, e.oid, sub, stats, link=link, replace=replace, depth=depth + 1, where=path + b"/", umask=umask
                     )
                 finally:
                     os.close(sub)
             elif e.kind == treemod.SYMLINK:
-                target = store.get(e.oid)
+                target = store.get(e.oid, limit=_MAX_LINK)
                 if not target or b"\0" in target:  # os.symlink would raise ValueError on NUL
                     raise InvalidTree(f"tree {oid} entry {e.name!r} is a symlink to an invalid target {target[:80]!r}")
                 _place(dirfd, e.name, replace, path, lambda tmp: os.symlink(target, tmp, dir_fd=dirfd))
                 stats.files += 1
             else:
                 _write_file(store, e, dirfd, stats, link=link, replace=replace, path=path, umask=umask)
-        except ObjectNotFound as err:
+        except (ObjectNotFound, CorruptObject) as err:
             raise CheckoutError(f"cannot check out {os.fsdecode(path)}: {err.message}", err.hint) from err
         except OSError as err:
             raise CheckoutError(f"cannot write {os.fsdecode(path)}: {err.strerror or err}") from err
@@ -275,18 +308,19 @@ def _write_file(
     store: ObjectStore, e: treemod.TreeEntry, dirfd: int, stats: CheckoutStats, *, link: bool, replace: bool, path: bytes,
     umask: int, guard: Guard | None = None,
 ) -> None:
-    src = store.path(e.oid)
+    src = store._fspath(e.oid)
     executable = e.kind == treemod.EXEC
-    if not os.path.exists(src):
-        raise ObjectNotFound(e.oid)
+    store.stat(e.oid)  # a regular file, or ObjectNotFound / CorruptObject: never a link or FIFO
     if link and not executable and not fsutil.ignores_file_modes():  # root: a copy (module doc)
         def make_link(tmp: bytes) -> None:
             try:
-                os.link(src, tmp, dst_dir_fd=dirfd)
+                # follow_symlinks=False: even a link swapped in since the check is linked as
+                # a link, never as a hard link to what it points at
+                os.link(src, tmp, dst_dir_fd=dirfd, follow_symlinks=False)
             except OSError as err:
                 if err.errno not in LINK_UNSUPPORTED:
                     raise
-                _copy(src, dirfd, tmp, 0o444)
+                _copy(store, e.oid, dirfd, tmp, 0o444)
                 stats.copied += 1
             else:
                 stats.linked += 1
@@ -294,14 +328,14 @@ def _write_file(
         _place(dirfd, e.name, replace, path, make_link)
     else:
         mode = (0o555 if executable else 0o444) if link else (0o777 if executable else 0o666) & ~umask
-        _place(dirfd, e.name, replace, path, lambda tmp: _copy(src, dirfd, tmp, mode), guard)
+        _place(dirfd, e.name, replace, path, lambda tmp: _copy(store, e.oid, dirfd, tmp, mode), guard)
         stats.copied += 1
     stats.files += 1
     stats.bytes += e.size
 
 
-def _copy(src: Path, dirfd: int, name: bytes, mode: int) -> None:
-    with open(src, "rb") as fsrc:
+def _copy(store: ObjectStore, oid: ObjectId, dirfd: int, name: bytes, mode: int) -> None:
+    with store.open(oid) as fsrc:  # never a link, never blocking on a FIFO
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dirfd)
         try:
             with open(fd, "wb", closefd=False) as fdst:

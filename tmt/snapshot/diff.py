@@ -83,29 +83,79 @@ class FileDiff:
         return self.header + body
 
 
-def diff_trees(store: ObjectStore, old: ObjectId | None, new: ObjectId | None) -> list[Change]:
+def diff_trees(store: ObjectStore, old: ObjectId | None, new: ObjectId | None, *,
+               bounds: treemod.TreeBounds | None = None) -> list[Change]:
     """Every file-level change from tree `old` to tree `new`, sorted by path.
 
     A path that is a file on one side and a folder on the other shows up as the file
     removed (or added) plus the folder's files added (or removed). Either tree may be None
-    (the empty tree).
+    (the empty tree). A comparison that would expand past `bounds` (a tree bomb on either
+    side) raises TreeTooLarge before any change is listed.
     """
-    return list(_diff(store, old, new, b"", 0))
+    trees: dict[str, dict[bytes, treemod.TreeEntry]] = {}
+
+    def entries(oid: ObjectId | None) -> dict[bytes, treemod.TreeEntry]:
+        if oid is None:
+            return {}
+        hit = trees.get(oid)
+        if hit is None:
+            hit = trees[oid] = {e.name: e for e in read_tree(store, oid)}
+        return hit
+
+    bounds = bounds or treemod.TreeBounds()
+    paths, nbytes = _size(entries, old, new, {}, bounds.max_paths + 1, bounds.max_bytes + 1, 0)
+    if paths > bounds.max_paths or nbytes > bounds.max_bytes:
+        for side in (old, new):  # name the tree that is too large (a bomb), if one alone is
+            if side is not None:
+                bounds.expansion(lambda t: treemod.shape(list(entries(t).values())), side)
+        bounds.check(f"{old} against {new}", paths, nbytes, what="the comparison of tree")
+    return list(_diff(entries, old, new, b"", 0))
 
 
-def _entries(store: ObjectStore, oid: ObjectId | None) -> dict[bytes, treemod.TreeEntry]:
-    if oid is None:
-        return {}
-    return {e.name: e for e in read_tree(store, oid)}
+def _size(entries, old: ObjectId | None, new: ObjectId | None, memo: dict, cap_paths: int, cap_bytes: int,
+          depth: int) -> tuple[int, int]:
+    """(changes, bytes of the changed entries) that _diff(old, new) yields, each distinct pair
+    of trees visited once, sums capped just past the bounds (the walk stops there)."""
+    if old == new:
+        return 0, 0
+    hit = memo.get((old, new))
+    if hit is not None:
+        return hit
+    if depth > MAX_DEPTH:
+        raise InvalidTree(f"tree nests deeper than {MAX_DEPTH} levels")
+    a, b = entries(old), entries(new)
+    paths = nbytes = 0
+    for name in a.keys() | b.keys():
+        ea, eb = a.get(name), b.get(name)
+        if ea is not None and eb is not None and ea.oid == eb.oid and ea.kind == eb.kind:
+            continue
+        a_tree = ea is not None and ea.is_tree
+        b_tree = eb is not None and eb.is_tree
+        for e, is_tree in ((ea, a_tree), (eb, b_tree)):
+            if e is not None and not is_tree:
+                nbytes += e.size
+        if a_tree or b_tree:
+            paths += (ea is not None and not a_tree) + (eb is not None and not b_tree)
+            p, n = _size(entries, ea.oid if a_tree else None, eb.oid if b_tree else None, memo,
+                         cap_paths, cap_bytes, depth + 1)
+            paths += p
+            nbytes += n
+        else:
+            paths += 1
+        if paths >= cap_paths or nbytes >= cap_bytes:
+            paths, nbytes = min(paths, cap_paths), min(nbytes, cap_bytes)
+            break
+    memo[(old, new)] = (paths, nbytes)
+    return paths, nbytes
 
 
-def _diff(store: ObjectStore, old: ObjectId | None, new: ObjectId | None, prefix: bytes, depth: int) -> Iterator[Change]:
+def _diff(entries, old: ObjectId | None, new: ObjectId | None, prefix: bytes, depth: int) -> Iterator[Change]:
     if old == new:
         return
     if depth > MAX_DEPTH:
         raise InvalidTree(f"tree nests deeper than {MAX_DEPTH} levels")
-    a = _entries(store, old)
-    b = _entries(store, new)
+    a = entries(old)
+    b = entries(new)
     for name in sorted(a.keys() | b.keys()):
         ea, eb = a.get(name), b.get(name)
         path = prefix + name
@@ -119,7 +169,7 @@ def _diff(store: ObjectStore, old: ObjectId | None, new: ObjectId | None, prefix
                 yield Change(path, REMOVED, ea, None)
             if eb is not None and not b_tree:
                 yield Change(path, ADDED, None, eb)
-            yield from _diff(store, ea.oid if a_tree else None, eb.oid if b_tree else None, path + b"/", depth + 1)
+            yield from _diff(entries, ea.oid if a_tree else None, eb.oid if b_tree else None, path + b"/", depth + 1)
         elif ea is None:
             yield Change(path, ADDED, None, eb)
         elif eb is None:

@@ -15,10 +15,12 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import time
 from pathlib import Path
 
 from tmt.errors import CheckoutInProgress, StoreError
+from tmt.store.nofollow import unsafe
 
 #: How long a starting run waits for a checkout to finish (and a checkout for starting runs)
 #: before failing; a second checkout fails at once.
@@ -50,13 +52,22 @@ class RootLock:
         try:
             # 0666 less the umask, as for the store's other files: a group store stays shared.
             # Another user's lock file may be read-only for us: flock works on that too.
+            # O_NONBLOCK and the fstat below: a FIFO or device planted at the lock's path (a
+            # store from elsewhere) is refused, never waited on or written to (nofollow).
+            flags = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | flags, 0o666)
             except PermissionError:
-                fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = os.open(self.path, os.O_RDONLY | flags)
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise unsafe(self.path, expected="file") from None
             raise StoreError(f"could not open the checkout lock {self.path}: {e.strerror or e}",
                              "check the permissions of the .tmt folder") from e
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise unsafe(self.path, st.st_mode, "file")
         mode = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
         deadline = time.monotonic() + wait_s
         while True:

@@ -11,7 +11,7 @@ TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Literal
 
-from tmt.errors import InvalidTree
+from tmt.errors import InvalidTree, TreeTooLarge
 from tmt.store import codec
 from tmt.store.ids import ObjectId, hash_bytes, is_oid
 
@@ -26,6 +26,9 @@ KINDS = frozenset((FILE, EXEC, SYMLINK, TREE))
 MAX_NAME = 4096
 #: Deepest nesting of trees any reader follows (a hostile tree may nest without end).
 MAX_DEPTH = 512
+#: Largest tree object any reader loads (a directory of a million entries is ~100 MB); a
+#: record naming a bigger object as its tree is refused before it is read into memory.
+MAX_TREE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,72 @@ class TreeEntry:
     @property
     def is_tree(self) -> bool:
         return self.kind == TREE
+
+
+#: Bounds on a tree's expansion (every path below it, and the bytes of its files), checked by
+#: checkout, diff and fsck before they walk it (settings max_tree_paths, max_tree_bytes).
+DEFAULT_MAX_TREE_PATHS = 10_000_000
+DEFAULT_MAX_TREE_BYTES = 1 << 40  # 1 TiB
+
+
+@dataclass(frozen=True, slots=True)
+class TreeBounds:
+    """How far a tree may expand: paths (files, links and folders, at every level) and bytes
+    (the sizes its file and link entries claim). Content addressing lets 30 small trees, each
+    naming the next twice, stand for 2**30 paths: every walk is bounded first."""
+
+    max_paths: int = DEFAULT_MAX_TREE_PATHS
+    max_bytes: int = DEFAULT_MAX_TREE_BYTES
+
+    def check(self, oid: str, paths: int, nbytes: int, what: str = "tree") -> None:
+        """Raise TreeTooLarge when (paths, nbytes) is past either bound."""
+        if paths > self.max_paths:
+            over = f"more than {self.max_paths:,} paths (max_tree_paths)"
+        elif nbytes > self.max_bytes:
+            over = f"more than {self.max_bytes:,} bytes (max_tree_bytes)"
+        else:
+            return
+        error = TreeTooLarge(
+            f"{what} {oid} expands to {over}; refusing to walk it",
+            "a tree this large is almost always a damaged or hostile store (a \"tree bomb\" names "
+            "the same subtree many times): run `tmt fsck`; for a real one, raise max_tree_paths or "
+            "max_tree_bytes in [tool.tmt] of pyproject.toml",
+        )
+        error.over = over
+        raise error
+
+    def expansion(self, shape_of, oid: ObjectId, memo: dict | None = None) -> tuple[int, int]:
+        """(paths, bytes) below tree `oid`, each distinct subtree visited once; `shape_of(id)`
+        gives a tree's `shape`. Sums stop growing past the bounds, so a bomb costs one visit of
+        each of its few trees, not an exponential walk. Raises TreeTooLarge when past."""
+        memo = {} if memo is None else memo
+        paths, nbytes = _expand(shape_of, oid, memo, self.max_paths + 1, self.max_bytes + 1, 0)
+        self.check(oid, paths, nbytes)
+        return paths, nbytes
+
+
+def shape(entries: list[TreeEntry]) -> tuple[int, int, list[ObjectId]]:
+    """What a tree adds to an expansion: (its entries, the bytes of its non-tree entries, its
+    subtrees' ids)."""
+    subtrees = [e.oid for e in entries if e.kind == TREE]
+    return len(entries), sum(e.size for e in entries if e.kind != TREE), subtrees
+
+
+def _expand(shape_of, oid: str, memo: dict, cap_paths: int, cap_bytes: int, depth: int) -> tuple[int, int]:
+    hit = memo.get(oid)
+    if hit is not None:
+        return hit
+    if depth > MAX_DEPTH:
+        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
+    paths, nbytes, subtrees = shape_of(oid)
+    for sub in subtrees:
+        if paths >= cap_paths or nbytes >= cap_bytes:
+            break  # past the bound already: the rest cannot bring it back
+        p, b = _expand(shape_of, sub, memo, cap_paths, cap_bytes, depth + 1)
+        paths += p
+        nbytes += b
+    result = memo[oid] = (min(paths, cap_paths), min(nbytes, cap_bytes))
+    return result
 
 
 def _valid_size(size: object) -> bool:

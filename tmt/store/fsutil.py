@@ -5,7 +5,8 @@ import errno
 import os
 
 from tmt._sys import host_label
-from tmt.errors import StoreError
+from tmt.errors import StoreError, UnsafePath
+from tmt.store.nofollow import own_dir, remake, share
 
 
 def tmp_name(tmp_dir: str | os.PathLike[str], suffix: str = "") -> str:
@@ -28,14 +29,22 @@ def tmp_owner(name: str) -> tuple[str | None, int | None]:
 
 
 def write_tmp(tmp_dir: str, data: bytes, *, fsync: bool = True, mode: int = 0o644) -> str:
-    """Write `data` to a new temp file under `tmp_dir` and return its path."""
+    """Write `data` to a new temp file under the store's `tmp_dir` and return its path.
+
+    `tmp_dir` is checked (and made) as tmt's own folder (tmt.store.nofollow): a link there
+    would put the bytes, and later gc's deletions, outside the store.
+    """
+    store, name = os.path.split(os.fspath(tmp_dir))
+    own_dir(store, name, create=True)
     path = tmp_name(tmp_dir)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileNotFoundError:
-        os.makedirs(tmp_dir, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = os.open(path, flags, mode)
+    except FileNotFoundError:  # removed since it was checked: made again
+        remake(store, name)
+        fd = os.open(path, flags, mode)
     try:
+        share(fd, store, mode)
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
@@ -73,7 +82,9 @@ def atomic_write(
     sync_dir: bool = True,
     make_dirs: bool = False,
 ) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never a mix.
+    """Replace `path`, a file in the store, with `data` so that readers see the old or the
+    new file, never a mix. The folder of `path` must be the store folder or one of its own
+    (checked: never a link); a link at `path` itself is replaced, never written through.
 
     fsync the temp file before the rename, or a crash can publish an empty file.
     `durable=False` skips the fsyncs, for derived caches that may be lost but not torn.
@@ -83,20 +94,26 @@ def atomic_write(
     """
     path = os.fspath(path)
     try:
+        store = os.path.dirname(os.fspath(tmp_dir))
+        folder = os.path.relpath(os.path.dirname(path) or ".", store)
+        if folder != ".":
+            own_dir(store, folder, create=make_dirs)  # a store-internal folder: never a link
         tmp = write_tmp(os.fspath(tmp_dir), data, fsync=durable)
         try:
             try:
                 os.replace(tmp, path)
             except FileNotFoundError:
-                if not make_dirs or not os.path.exists(tmp):
+                if not make_dirs or folder == "." or not os.path.exists(tmp):
                     raise
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                remake(store, folder)  # removed since it was checked: made again
                 os.replace(tmp, path)
         except BaseException:
             _unlink_quiet(tmp)
             raise
         if durable and sync_dir:
             fsync_dir(os.path.dirname(path) or ".")
+    except UnsafePath:
+        raise
     except OSError as e:
         raise StoreError(f"could not write {path}: {e.strerror or e}", _hint_for(e)) from e
 
@@ -170,7 +187,7 @@ def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode:
     """
     if not ignores_file_modes():
         try:
-            os.link(src, dst)
+            os.link(src, dst, follow_symlinks=False)  # a link at src is linked as a link, never its target
             return True
         except OSError as e:
             if e.errno not in LINK_UNSUPPORTED:
@@ -183,11 +200,14 @@ _FICLONE = 0x40049409  # linux/fs.h: share the blocks, copy on write
 
 
 def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode: int) -> None:
-    """A new file `dst` (must not exist) with `src`'s bytes: a reflink where supported."""
+    """A new file `dst` (must not exist) with `src`'s bytes: a reflink where supported. `src`
+    is a store object: opened as tmt.store.nofollow does (never a link, never a FIFO)."""
     import fcntl
     import shutil
 
-    with open(src, "rb") as fsrc:
+    from tmt.store.nofollow import open_file
+
+    with open_file(src) as fsrc:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat as statmod
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ if TYPE_CHECKING:
 
 from blake3 import blake3
 
-from tmt.errors import CorruptObject, ObjectNotFound, StoreError
+from tmt.errors import CorruptObject, ObjectNotFound, StoreError, UnsafePath
 from tmt.store.fsutil import LINK_UNSUPPORTED, _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
+from tmt.store.nofollow import NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
 from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, ObjectId, hash_bytes, validate_oid
 
 OBJECT_MODE = 0o444
@@ -28,6 +30,7 @@ class ObjectStore:
     """
 
     def __init__(self, tmt_dir: str | os.PathLike[str]) -> None:
+        forget_all()  # opening a store: what was checked before is checked again (nofollow)
         self.tmt_dir = Path(tmt_dir)
         self.objects_dir = self.tmt_dir / "objects"
         self.tmp_dir = self.tmt_dir / "tmp"
@@ -38,51 +41,91 @@ class ObjectStore:
 
     # Public methods validate ids: an unchecked string such as '' or '../x' would otherwise
     # name a path outside objects/ (has('') was True: it named the objects folder itself).
+    # Every read goes through tmt.store.nofollow: objects/ and the fan-out folder must be real
+    # folders, and the object a regular file, opened without following a link or blocking
+    # on a FIFO. Anything else is a corrupt object, never a way out of the store. In a lazy
+    # clone (`tmt clone --lazy`) a missing object is fetched from its remote first.
 
     def path(self, oid: ObjectId) -> Path:
         validate_oid(oid)
         path = self.objects_dir / oid[:2] / oid[2:]
         if self._lazy is None:
             self._lazy = os.path.exists(self.tmt_dir / "lazy-remote")
-        if self._lazy and not path.exists():
+        if self._lazy and not os.path.lexists(path):
             self._fetch_missing(oid)  # callers open or link the path next
         return path
 
     def has(self, oid: ObjectId) -> bool:
-        return os.path.exists(self._fspath(validate_oid(oid)))
+        """Whether the object is in the store as a regular file (in a real fan-out folder)."""
+        try:
+            return statmod.S_ISREG(self.stat(oid, _fetch=False).st_mode)
+        except (ObjectNotFound, CorruptObject, UnsafePath):
+            return False
 
     def _fspath(self, oid: str) -> str:
         return f"{self.objects_dir}/{oid[:2]}/{oid[2:]}"
 
-    def get(self, oid: ObjectId, *, verify: bool = False, _fetch: bool = True) -> bytes:
+    def _fan(self, oid: str, create: bool = False) -> None:
+        """Check (or make) objects/ and the object's fan-out folder: real folders, no links."""
+        own_dir(self.tmt_dir, f"objects/{oid[:2]}", create=create)
+
+    def stat(self, oid: ObjectId, *, _fetch: bool = True) -> os.stat_result:
+        """lstat of the object file: ObjectNotFound when absent, CorruptObject when it is not
+        a regular file (a link, FIFO, device, socket or folder)."""
+        path = self._fspath(validate_oid(oid))
         try:
-            with open(self._fspath(validate_oid(oid)), "rb") as f:
-                data = f.read()
+            self._fan(oid)
+            st = os.lstat(path)
         except FileNotFoundError:
             if not (_fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
-            return self.get(oid, verify=verify, _fetch=False)
-        except OSError as e:
-            raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
+            return self.stat(oid, _fetch=False)
+        if not statmod.S_ISREG(st.st_mode):
+            raise CorruptObject(oid, f"it is {describe(st.st_mode)}, not a file")
+        return st
+
+    def get(self, oid: ObjectId, *, verify: bool = False, limit: int | None = None, fetch: bool = True) -> bytes:
+        """The object's bytes. With `limit`, an object longer than that is refused
+        (CorruptObject): a caller that expects a tree or a link target bounds its memory.
+        `fetch=False` reads only what is here, even in a lazy clone (gc, fsck)."""
+        data = self.head(oid, None if limit is None else limit + 1, _fetch=fetch)
+        if limit is not None and len(data) > limit:
+            raise CorruptObject(oid, f"it is larger than {limit} bytes")
         if verify and hash_bytes(data) != oid:
             raise CorruptObject(oid, "its content does not match its id")
         return data
 
-    def open(self, oid: ObjectId, *, _fetch: bool = True) -> BinaryIO:
+    def head(self, oid: ObjectId, n: int | None = None, *, _fetch: bool = True) -> bytes:
+        """The first `n` bytes of the object (all of it when None)."""
+        path = self._fspath(validate_oid(oid))
         try:
-            return open(self._fspath(validate_oid(oid)), "rb")
+            self._fan(oid)
+            return read_file(path, None if n is None else max(n - 1, 0))[: n]
+        except FileNotFoundError:
+            if not (_fetch and self._fetch_missing(oid)):
+                raise ObjectNotFound(oid) from None
+            return self.head(oid, n, _fetch=False)
+        except NotAFile as e:
+            raise CorruptObject(oid, e.strerror) from None
+        except OSError as e:
+            raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
+
+    def open(self, oid: ObjectId, *, _fetch: bool = True) -> BinaryIO:
+        path = self._fspath(validate_oid(oid))
+        try:
+            self._fan(oid)
+            return open_file(path)
         except FileNotFoundError:
             if not (_fetch and self._fetch_missing(oid)):
                 raise ObjectNotFound(oid) from None
             return self.open(oid, _fetch=False)
+        except NotAFile as e:
+            raise CorruptObject(oid, e.strerror) from None
+        except OSError as e:
+            raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
 
-    def size(self, oid: ObjectId, *, _fetch: bool = True) -> int:
-        try:
-            return os.stat(self._fspath(validate_oid(oid))).st_size
-        except FileNotFoundError:
-            if not (_fetch and self._fetch_missing(oid)):
-                raise ObjectNotFound(oid) from None
-            return self.size(oid, _fetch=False)
+    def size(self, oid: ObjectId) -> int:
+        return self.stat(oid).st_size
 
     def _fetch_missing(self, oid: ObjectId) -> bool:
         """In a lazy clone, fetch a missing object from its remote (tmt/remote/lazy.py);
@@ -96,17 +139,18 @@ class ObjectStore:
         return fetch_missing(self, oid)
 
     def __iter__(self) -> Iterator[ObjectId]:
-        """Every object id on disk (names that are not ids are skipped)."""
+        """Every object id on disk (names that are not ids, and fan-out folders that are not
+        real folders, are skipped: fsck reports them)."""
         try:
-            fans = sorted(os.listdir(self.objects_dir))
-        except FileNotFoundError:
+            fans = sorted(os.listdir(own_dir(self.tmt_dir, "objects")))
+        except (FileNotFoundError, UnsafePath):
             return
         for fan in fans:
             if len(fan) != 2 or not set(fan) <= HEX_DIGITS:
                 continue
             try:
-                names = sorted(os.listdir(self.objects_dir / fan))
-            except (NotADirectoryError, FileNotFoundError):
+                names = sorted(os.listdir(own_dir(self.tmt_dir, f"objects/{fan}")))
+            except (NotADirectoryError, FileNotFoundError, UnsafePath):
                 continue
             for name in names:
                 oid = fan + name
@@ -130,10 +174,9 @@ class ObjectStore:
     def put_file(self, path: str | os.PathLike[str]) -> tuple[ObjectId, int]:
         """Stream a file of any size into the store: hash while copying to a temp file."""
         hasher = blake3()
-        tmp = tmp_name(self.tmp_dir)
+        tmp = tmp_name(own_dir(self.tmt_dir, "tmp", create=True))
         size = 0
         try:
-            os.makedirs(self.tmp_dir, exist_ok=True)
             with open(path, "rb") as src, open(tmp, "xb") as dst:
                 while chunk := src.read(1 << 20):
                     hasher.update(chunk)
@@ -141,7 +184,7 @@ class ObjectStore:
                     size += len(chunk)
                 dst.flush()
                 os.fsync(dst.fileno())
-            os.chmod(tmp, OBJECT_MODE)
+                os.fchmod(dst.fileno(), OBJECT_MODE)
         except OSError as e:
             _unlink_quiet(tmp)
             raise StoreError(f"could not store {os.fspath(path)}: {e.strerror or e}", _hint_for(e)) from e
@@ -156,8 +199,23 @@ class ObjectStore:
         return Batch(self)
 
     def _refresh_if_present(self, oid: ObjectId) -> bool:
+        """Whether the object exists (then its mtime is refreshed: gc treats it as new).
+
+        Something planted where the object belongs (a link, FIFO, device) is not the object:
+        it is removed (the entry itself, never what a link points to) and False returned,
+        so the caller writes the real bytes in its place.
+        """
+        path = self._fspath(oid)
         try:
-            os.utime(self._fspath(oid))
+            self._fan(oid)
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if not statmod.S_ISREG(st.st_mode):
+            _remove_planted(path, st.st_mode)
+            return False
+        try:
+            os.utime(path, follow_symlinks=False)
             return True
         except FileNotFoundError:
             return False
@@ -168,22 +226,38 @@ class ObjectStore:
     def _publish(self, tmp: str, oid: ObjectId) -> None:
         final = self._fspath(oid)
         try:
+            self._fan(oid, create=True)
             try:
-                _link_or_rename(tmp, final)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                _link_or_rename(tmp, final)
+                try:
+                    _link_or_rename(tmp, final)
+                except FileNotFoundError:  # the fan-out folder was removed since its check
+                    remake(self.tmt_dir, f"objects/{oid[:2]}")
+                    _link_or_rename(tmp, final)
+            except FileExistsError:
+                # Another writer published the same content first (same bytes: nothing to
+                # do), or something planted was there (removed by the check): link again.
+                if self._refresh_if_present(oid):
+                    _unlink_quiet(tmp)
+                else:
+                    _link_or_rename(tmp, final)
         except FileExistsError:
-            # Another writer published the same content first; same bytes, so nothing to do.
             _unlink_quiet(tmp)
             self._refresh_if_present(oid)
+        except UnsafePath:
+            _unlink_quiet(tmp)
+            raise
         except OSError as e:
             _unlink_quiet(tmp)
             raise StoreError(f"could not publish object {oid}: {e.strerror or e}", _hint_for(e)) from e
 
     def remove(self, oid: ObjectId) -> None:
         """Delete one object (gc and fsck only)."""
-        _unlink_quiet(self._fspath(validate_oid(oid)))
+        validate_oid(oid)
+        try:
+            self._fan(oid)
+        except (FileNotFoundError, UnsafePath):
+            return
+        _unlink_quiet(self._fspath(oid))
 
     # -- gc epoch --------------------------------------------------------------------------
 
@@ -194,8 +268,8 @@ class ObjectStore:
         same token means nothing was removed since, so the existence checks can be skipped.
         """
         try:
-            return self._epoch_path.read_text().strip() or None
-        except OSError:
+            return read_file(self._epoch_path, limit=256).decode("ascii").strip() or None
+        except (OSError, ValueError):  # absent, or not tmt's (a link, a FIFO, junk): untrusted
             return None
 
     def bump_epoch(self) -> str:
@@ -204,6 +278,14 @@ class ObjectStore:
         token = os.urandom(16).hex()  # not `secrets`: its import costs ~7 ms of start-up
         atomic_write(self._epoch_path, token.encode(), self.tmp_dir)
         return token
+
+
+def _remove_planted(path: str, mode: int) -> None:
+    """Remove a non-file found where an object belongs (unlink never follows a link); a
+    folder there is refused: its content is not ours to delete."""
+    if statmod.S_ISDIR(mode):
+        raise UnsafePath(f"{path} is a folder where tmt keeps an object", "run `tmt fsck --repair`, which moves it aside")
+    _unlink_quiet(path)
 
 
 def _link_or_rename(tmp: str, final: str) -> None:
@@ -231,7 +313,7 @@ class Batch:
         self.store = store
         self._pending: dict[ObjectId, str] = {}
         self._lock = threading.Lock()
-        os.makedirs(store.tmp_dir, exist_ok=True)
+        own_dir(store.tmt_dir, "tmp", create=True)
 
     def add(self, data: bytes, oid: ObjectId | None = None) -> ObjectId:
         oid = oid or hash_bytes(data)

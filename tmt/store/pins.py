@@ -18,8 +18,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tmt._sys import host_label, pid_alive, token_hex
-from tmt.errors import StoreError
+from tmt.errors import StoreError, UnsafePath
 from tmt.store.ids import ObjectId
+from tmt.store.nofollow import own_dir, read_file, remake
 
 PIN_SUFFIX = ".pin"
 #: A pin from another host cannot be checked for liveness; it counts this long.
@@ -48,12 +49,19 @@ class PinFile:
                 os.close(self._fd)
                 self._fd = None
             if self._fd is None:
-                self.dir.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                own_dir(self.dir.parent, "pins", create=True)  # never a link: see tmt.store.nofollow
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                try:
+                    self._fd = os.open(self.path, flags, 0o644)
+                except FileNotFoundError:  # pins/ removed since it was checked
+                    remake(self.dir.parent, "pins")
+                    self._fd = os.open(self.path, flags, 0o644)
             # A short write would shift every later id: loop until all of it is written.
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
+        except UnsafePath:
+            raise
         except OSError as e:
             from tmt.store.fsutil import _hint_for
 
@@ -91,7 +99,7 @@ def pin_is_live(path: Path) -> bool:
     if owner[0] == host_label():
         return pid_alive(owner[1])
     try:
-        return time.time() - path.stat().st_mtime < FOREIGN_PIN_TTL_S
+        return time.time() - path.lstat().st_mtime < FOREIGN_PIN_TTL_S
     except OSError:
         return False
 
@@ -128,7 +136,7 @@ def live_pins(tmt_dir: str | os.PathLike[str], *, remove_dead: bool = False) -> 
         if not pin_is_live(path):
             continue
         try:
-            raw = path.read_bytes()
+            raw = read_file(path)  # a link or FIFO planted in pins/ is no pin: never followed
         except OSError:
             continue
         whole = len(raw) - len(raw) % 32
@@ -136,8 +144,20 @@ def live_pins(tmt_dir: str | os.PathLike[str], *, remove_dead: bool = False) -> 
     return pins
 
 
+def live_pin_owners(tmt_dir: str | os.PathLike[str]) -> set[tuple[str, int]]:
+    """(host, pid) of every live pin: a process still writing (gc keeps its temp files)."""
+    out = set()
+    for path in _pin_files(Path(tmt_dir) / "pins"):
+        owner = _owner(path)
+        if owner is not None and pin_is_live(path):
+            out.add(owner)
+    return out
+
+
 def _pin_files(d: Path) -> Iterator[Path]:
+    """The pin files in pins/, if it is tmt's own folder (a link there is never listed)."""
     try:
-        yield from (p for p in d.iterdir() if p.name.endswith(PIN_SUFFIX))
-    except FileNotFoundError:
+        names = os.listdir(own_dir(d.parent, d.name))
+    except (FileNotFoundError, NotADirectoryError, UnsafePath):
         return
+    yield from (d / n for n in names if n.endswith(PIN_SUFFIX))
