@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -164,16 +163,13 @@ def main() -> None:
     # burst of load then hits all three alike instead of one series.
     t_raw1, t_rawn, t_fsck = C.Timing(note="warm cache"), C.Timing(note="warm cache"), C.Timing(note="warm cache")
     bpaths = [p.encode() for p in paths]
-    res = None
     for i in range(-1, args.repeat):
         for timing, fn in ((t_raw1, lambda: C.read_and_hash(bpaths)), (t_rawn, lambda: hash_threaded(paths, threads)),
                            (t_fsck, lambda: fsck(repo))):
             t0 = time.perf_counter()
-            out = fn()
+            fn()
             if i >= 0:
                 timing.samples.append(time.perf_counter() - t0)
-            if timing is t_fsck:
-                res = out
     floor = min(t_raw1.median, t_rawn.median)
     mbps = lambda t: f"{total / t / 1e6:,.0f} MB/s"  # noqa: E731
     rows = [

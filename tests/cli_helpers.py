@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +18,6 @@ ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     runner = CliRunner()
     return runner.invoke(cli, list(args), input=input, env={**ENV, **(env or {})}, catch_exceptions=False)
-
-
-def dead_pid() -> int:
-    p = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    return int(p.stdout)
 
 
 def make_run(repo, n: int, name: str, *, status: str = "completed", params: dict | None = None,

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tmt.repo import Repo
+from tmt.store.objects import ObjectStore
 
 os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
 try:
@@ -74,3 +76,17 @@ def repo(project: Path) -> Repo:
 def python() -> str:
     """The interpreter running the tests, for real child processes."""
     return sys.executable
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStore:
+    """An empty object store of its own (a test module may define a `store` of another kind)."""
+    return ObjectStore(tmp_path / ".tmt")
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The pid of a process that has exited: what a crashed writer leaves in pins, locks and temp names."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid

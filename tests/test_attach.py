@@ -9,6 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from tmt.records.io import read_record, record_files
 from tmt.records.model import Record
 
@@ -61,6 +63,7 @@ def test_a_process_that_logs_after_the_run_ended_is_told_so(project: Path) -> No
     assert rec.status == "completed"
 
 
+@pytest.mark.slow
 def test_gc_beside_an_attached_save_keeps_the_object(project: Path) -> None:
     (project / "saver.py").write_text(textwrap.dedent("""
         import sys, tmt

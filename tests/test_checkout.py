@@ -199,6 +199,39 @@ def test_restore_over_a_read_only_view(store: ObjectStore, code: Path, tmp_path:
     assert stat.S_IMODE(store.path(hash_bytes(b"print('hi')\n")).stat().st_mode) == 0o444
 
 
+def test_restore_follows_the_umask_in_force_at_each_call(store: ObjectStore, tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    make(code, {"a.py": "a\n"})
+    tree = snapshot(code, store, warn=lambda m: None).tree
+    old = os.umask(0o022)
+    try:
+        restore(store, tree, tmp_path / "w1")
+        os.umask(0o077)  # changed between two restores of one process
+        restore(store, tree, tmp_path / "w2")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "w1" / "a.py").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "w2" / "a.py").stat().st_mode) == 0o600
+
+
+def test_restore_never_sets_the_process_umask(store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.umask() can only be read by setting it; meanwhile other threads' files get wrong modes."""
+    code = tmp_path / "code"
+    make(code, {"a.py": "a\n", "b/c.py": "c\n"})
+    tree = snapshot(code, store, warn=lambda m: None).tree
+    calls = []
+    real = os.umask
+    old = real(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda m: calls.append(m) or real(m))
+        restore(store, tree, tmp_path / "w")
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    assert calls == []
+    assert stat.S_IMODE((tmp_path / "w" / "b" / "c.py").stat().st_mode) == 0o640
+
+
 def test_restore_refuses_a_folder_where_a_file_goes(store: ObjectStore, code: Path, tmp_path: Path) -> None:
     tree = tree_of(store, code)
     work = tmp_path / "work"

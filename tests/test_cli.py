@@ -3,23 +3,22 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
-from cli_helpers import dead_pid, invoke, make_run
+from cli_helpers import invoke, make_run
 from tmt.cli import COMMANDS
 from tmt.records.io import record_files
 
 
 @pytest.fixture
-def three(repo):
+def three(repo, dead_pid: int):
     """Two completed runs (different code, params, metrics) and a crashed one."""
     a = make_run(repo, 1, "base", params={"lr": 0.1, "opt": {"name": "sgd"}}, metrics={"f1": 0.61234, "loss": 0.5},
                  files={"train.py": b"lr = 0.1\n"})
     b = make_run(repo, 2, "lr_high", params={"lr": 0.5, "opt": {"name": "sgd"}}, metrics={"f1": 0.7, "acc": 0.9},
                  tags=["paper"], files={"train.py": b"lr = 0.5\n"})
-    c = make_run(repo, 3, "lr_high", status="running", pid=dead_pid(), params={"lr": 0.9})
+    c = make_run(repo, 3, "lr_high", status="running", pid=dead_pid, params={"lr": 0.9})
     return a, b, c
 
 

@@ -63,6 +63,7 @@ def recorded(project, python):
     return project, first
 
 
+@pytest.mark.slow
 def test_main_flows(recorded, tmp_path):
     project, first = recorded
     r = tmt_cmd("ls", cwd=project)

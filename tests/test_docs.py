@@ -1,6 +1,7 @@
 """docs/cli.md documents every command and every option (regenerate: python scripts/gen_cli_docs.py)."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -25,8 +26,18 @@ def _commands() -> list[str]:
     return cli.list_commands(click.Context(cli))
 
 
-def test_every_command_exists_and_is_listed():
-    assert _commands() == list(COMMANDS)  # every verb of COMMANDS has its module
+def test_every_command_module_is_listed_loads_and_is_in_the_help():
+    modules = sorted(p.stem.removeprefix("cmd_") for p in (ROOT / "tmt" / "cli").glob("cmd_*.py"))
+    assert modules == sorted(COMMANDS)  # a cmd_<verb>.py not in COMMANDS is a verb nobody can run
+    ctx = click.Context(cli)
+    for name in _commands():
+        cmd = cli.get_command(ctx, name)
+        assert isinstance(cmd, click.Command) and cmd.name == name, name
+    out = subprocess.run([sys.executable, "-m", "tmt", "--help"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    for name, summary in COMMANDS.items():
+        assert re.search(rf"^  {name} +{re.escape(summary)}$", out.stdout, re.M), f"`tmt --help` lacks {name}"
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_broken import FILES, RUN_IDS, copy_store, record_run, tree_entry  # noqa: E402
+from make_broken import FILES, RUN_IDS, copy_store, record_run, tree_entry, write_files  # noqa: E402
 
 from tmt.maintenance import fsck  # noqa: E402
 from tmt.records.io import record_path  # noqa: E402
@@ -100,7 +100,7 @@ def test_missing_tree(store):
 @pytest.mark.parametrize("name,needle", [
     ("missing_blob", f"missing_object: object {UTIL} (record {A} code: lib/util.py) is missing"),
     ("corrupt_blob", f"corrupt_object: object {TRAIN} is corrupt: its content hashes to "),
-    ("truncated_record", f"bad_record: record "),
+    ("truncated_record", "bad_record: record "),
     ("missing_tree", f"missing_object: tree {LIB} (record {A} code: lib) is missing"),
     ("dangling", f"dangling_object: object {DANGLING} is not referenced by any run (21 bytes)"),
 ])
@@ -153,6 +153,7 @@ def test_repair_corrupt_blob_quarantines_and_restores(store):
     assert fsck(repo).ok
 
 
+@pytest.mark.slow
 def test_repair_reports_what_it_cannot_restore(store, tmp_path):
     repo = store("missing_blob")
     (repo.root / "lib" / "util.py").write_text("LR = 0.2\nEPOCHS = 3\n")  # same size, new content
@@ -322,3 +323,18 @@ def test_record_deleted_during_fsck_is_not_bad(repo, monkeypatch):
     monkeypatch.setattr(os, "listdir", listdir_then_delete)
     r = fsck(repo)
     assert not r.by_kind("bad_record") and r.records_checked == 0
+
+
+def test_fsck_repair_moves_a_file_standing_where_quarantine_belongs_aside(repo):
+    write_files(repo.root, FILES)
+    rec = record_run(repo)
+    victim = repo.store.path(rec.code["tree"])
+    os.chmod(victim, 0o644)
+    victim.write_bytes(b"damaged")
+    (repo.tmt_dir / "quarantine").write_text("a file where a folder should be")
+    out = tmt(["fsck", "--repair"], repo.root)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith(f"unsafe_path: {repo.tmt_dir / 'quarantine'} is a file, where tmt keeps its own folder")
+    aside = [p for p in repo.tmt_dir.iterdir() if p.name.startswith("quarantine.unsafe-")]
+    assert [p.read_text() for p in aside] == ["a file where a folder should be"]  # kept, not deleted
+    assert (repo.tmt_dir / "quarantine" / rec.code["tree"]).read_bytes() == b"damaged"

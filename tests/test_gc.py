@@ -1,6 +1,7 @@
 """gc: keeps exactly what records and live runs need, deletes the rest after the grace period."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -9,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from make_broken import FILES, record_run, remove_object, tree_entry, write_files  # noqa: E402
 
-from tmt.errors import LockedError, UsageError  # noqa: E402
+import tmt  # noqa: E402
+from tmt._sys import hostname  # noqa: E402
+from tmt.errors import LockedError, StoreError, UsageError  # noqa: E402
 from tmt.maintenance import GcRefused, fsck, gc, parse_duration  # noqa: E402
 import importlib  # noqa: E402
 
@@ -23,18 +25,12 @@ from tmt.maintenance.lock import GcLock  # noqa: E402
 from tmt.records.io import record_path, write_record  # noqa: E402
 from tmt.records.model import Record, new_run_id  # noqa: E402
 from tmt.snapshot.checkout import walk_tree  # noqa: E402
-from tmt.store.pins import PinFile  # noqa: E402
+from tmt.store.pins import PinFile, remove_dead_pins  # noqa: E402
 
 
 def age(repo, oid: str, seconds: float = 7200) -> None:
     t = time.time() - seconds
     os.utime(repo.store.path(oid), (t, t))
-
-
-def dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
 
 
 def reachable(repo, rec) -> set[str]:
@@ -107,13 +103,13 @@ def test_live_pins_protect_blobs_and_whole_trees(proj):
     assert list(proj.store) == [] and r.objects_deleted > 3
 
 
-def test_dead_pins_are_removed_and_protect_nothing(proj):
+def test_dead_pins_are_removed_and_protect_nothing(proj, dead_pid: int):
     oid = proj.store.put(b"was pinned by a dead process")
     pins = proj.tmt_dir / "pins"
     pins.mkdir(exist_ok=True)
     from tmt._sys import host_label
 
-    dead = pins / f"{host_label()}_{dead_pid()}_abcd.pin"
+    dead = pins / f"{host_label()}_{dead_pid}_abcd.pin"
     dead.write_bytes(bytes.fromhex(oid))
     r = gc(proj, grace=0)
     assert r.pins_removed == 1 and not dead.exists()
@@ -236,10 +232,10 @@ def test_leftover_trash_is_restored_then_judged(proj):
     assert fsck(proj).ok
 
 
-def test_stale_temp_files(proj):
+def test_stale_temp_files(proj, dead_pid: int):
     tmp = proj.tmp_dir
     old = time.time() - 3 * 3600
-    dead = dead_pid()
+    dead = dead_pid
     files = {
         "dead_old": tmp / f"{dead}-aaaa",
         "dead_young": tmp / f"{dead}-bbbb",
@@ -278,6 +274,58 @@ def test_keep_last_dry_run_deletes_no_record(proj):
     assert len(list(proj.experiments_dir.iterdir())) == 2
 
 
+def day(i: int) -> str:
+    return f"2026-01-{i:02d}T00:00:00+00:00"
+
+
+def test_keep_last_deletes_a_run_like_rm_cached_views_included(proj):
+    """keep-last left .tmt/cache/artifacts/<id> and cache/checkouts/<id> (hard links): the
+    space was not freed although bytes_freed said so."""
+    old = record_run(proj, "a", created_at=day(1), artifacts={"m": b"old weights"})
+    new = record_run(proj, "a", created_at=day(2), artifacts={"m": b"new weights"})
+    run = tmt.get(old.id, repo=proj)
+    art = run.artifacts["m"].path
+    view = run.code_path()
+    assert art.exists() and view.is_dir()
+    r = gc(proj, grace=0, keep_last=1)
+    assert r.records_deleted == [old.id]
+    assert not art.exists() and not (proj.cache_dir / "artifacts" / old.id).exists()
+    assert not (proj.cache_dir / "checkouts" / old.id).exists()
+    assert not proj.store.has(old.artifacts[0]["object"])
+    assert [x.id for x in tmt.runs(repo=proj)] == [new.id]
+    assert fsck(proj).ok
+
+
+def _own(repo, rec, pid: int):
+    """The record as if `pid` on this host had recorded it."""
+    rec = dataclasses.replace(rec, env={"host": hostname(), "pid": pid})
+    write_record(repo.experiments_dir, repo.tmp_dir, rec)
+    return rec
+
+
+def test_keep_last_prunes_crashed_runs_but_never_running_ones(proj, dead_pid: int):
+    """A crashed run (recorded `running`, its process gone) was never pruned."""
+    crashed = _own(proj, record_run(proj, "a", status="running", created_at=day(1)), dead_pid)
+    live = _own(proj, record_run(proj, "a", status="running", created_at=day(2)), os.getpid())
+    done = record_run(proj, "a", created_at=day(3))
+    r = gc(proj, grace=0, keep_last=0)
+    assert r.records_deleted == sorted([crashed.id, done.id])
+    assert {p.stem for p in proj.experiments_dir.iterdir()} == {live.id}
+
+
+def test_one_dead_pin_removal_for_gc_and_live_pins(proj, dead_pid: int):
+    pins = proj.tmt_dir / "pins"
+    pins.mkdir(exist_ok=True)
+    from tmt._sys import host_label
+
+    dead = pins / f"{host_label()}_{dead_pid}_abcd.pin"
+    foreign = pins / f"elsewhere_{dead_pid}_abcd.pin"
+    for p in (dead, foreign):
+        p.write_bytes(b"\0" * 32)
+    assert remove_dead_pins(proj.tmt_dir) == 1
+    assert not dead.exists() and foreign.exists()  # another host's pin is never deleted here
+
+
 def test_lock_held_by_live_process(proj, python):
     code = (
         "import sys, time\nfrom tmt.maintenance.lock import GcLock\n"
@@ -296,8 +344,8 @@ def test_lock_held_by_live_process(proj, python):
     gc(proj, grace=0)  # its process is gone: the lock is stale
 
 
-def test_stale_lock_file_is_taken_over(proj):
-    (proj.tmt_dir / "gc.lock").write_text(json.dumps({"host": "h", "pid": dead_pid(), "time": 0}))
+def test_stale_lock_file_is_taken_over(proj, dead_pid: int):
+    (proj.tmt_dir / "gc.lock").write_text(json.dumps({"host": "h", "pid": dead_pid, "time": 0}))
     gc(proj, grace=0)
     assert not (proj.tmt_dir / "gc.lock").exists()
     with GcLock(proj.tmt_dir):
@@ -322,6 +370,7 @@ def run_cli(args, cwd):
                           cwd=cwd, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_cli_gc(proj):
     record_run(proj)
     proj.store.put(b"1234567890")
@@ -338,6 +387,7 @@ def test_cli_gc(proj):
                         "hint: use a number of seconds or a number with a unit: 90s, 30m, 1h, 2d, 0\n")
 
 
+@pytest.mark.slow
 def test_cli_gc_refuses_on_corrupt_record(proj):
     rec = record_run(proj)
     p = record_path(proj.experiments_dir, rec.id)
@@ -401,3 +451,94 @@ def test_progress_only_on_a_terminal_and_only_when_slow(proj):
     with StderrProgress(delay_s=0, stream=tty) as p:
         fsck(proj, progress=p)
         assert p._bar is not None  # slow enough (delay 0): a rich bar was started
+
+
+# -- journals ---------------------------------------------------------------------------------
+
+
+def test_gc_removes_journals_no_reader_needs_and_fsck_names_them(proj):
+    packed = record_run(proj, "packed", series={"loss": [1.0, 0.5]})  # final, with series
+    running = record_run(proj, "running", status="running")  # its journal is its data
+    unpacked = record_run(proj, "plain")  # final without series: its journal is left alone
+    gone = new_run_id()  # record deleted
+    jdir = proj.tmt_dir / "journal"
+    jdir.mkdir()
+    journals = {rid: jdir / f"{rid}.log" for rid in (packed.id, running.id, unpacked.id, gone)}
+    for p in journals.values():
+        p.write_bytes(b"frames")
+    (jdir / "notes.txt").write_text("not a journal")
+
+    r = fsck(proj)
+    stale = sorted(p.path for p in r.problems if p.kind == "stale_journal")
+    assert stale == sorted([str(journals[packed.id]), str(journals[gone])])
+    assert r.ok  # informational: nothing is lost
+    problem = next(p for p in r.problems if p.path == str(journals[gone]))
+    assert problem.message == (f"{journals[gone]} is not needed: its run is deleted or its series are packed; "
+                               "`tmt gc` removes it")
+
+    out = run_cli(["gc", "--grace", "0", "--dry-run"], proj.root)
+    assert "Would remove 2 stale step-metric journal(s) (their runs are deleted or already packed).\n" in out.stdout
+    assert all(p.exists() for p in journals.values())
+    out = run_cli(["gc", "--grace", "0", "--json"], proj.root)
+    assert json.loads(out.stdout)["journals_removed"] == 2
+    assert {p.name for p in jdir.iterdir()} == {f"{running.id}.log", f"{unpacked.id}.log", "notes.txt"}
+
+
+def test_an_orphan_journal_within_the_grace_is_kept(proj):
+    """A live run whose record was deleted (rm --force) may still be appending."""
+    jdir = proj.tmt_dir / "journal"
+    jdir.mkdir()
+    orphan = jdir / f"{new_run_id()}.log"
+    orphan.write_bytes(b"frames")
+    assert gc(proj).journals_removed == 0  # default grace: an hour
+    assert orphan.exists()
+
+
+# -- OS errors are messages, not tracebacks ---------------------------------------------------
+
+
+def test_gc_lock_that_cannot_be_opened_is_an_error_message(proj):
+    (proj.tmt_dir / "gc.lock").mkdir()
+    out = run_cli(["gc"], proj.root)
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"Error: {proj.tmt_dir / 'gc.lock'} is a folder, where tmt keeps its own file; "
+                                 "tmt never follows or writes through it\nhint: ")
+
+
+def test_gc_that_cannot_make_its_trash_folder_says_so(proj, monkeypatch):
+    record_run(proj)
+    proj.store.put(b"junk")
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if self.name.startswith("trash-"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(StoreError) as e:
+        gc(proj, grace=0)
+    assert e.value.message.startswith(f"gc failed: {proj.tmt_dir}/trash-")
+    assert e.value.message.endswith(": Permission denied")
+    assert e.value.hint == ("gc and fsck --repair change files all over the .tmt folder: "
+                            "run them as its owner, on a writable mount")
+    assert fsck(proj).ok
+
+
+# -- imports ----------------------------------------------------------------------------------
+
+
+def test_imports_stay_lazy():
+    code = (
+        "import sys, importlib\n"
+        "import tmt\n"
+        "print('typing' in sys.modules)\n"
+        "import tmt.maintenance.reach\n"
+        "print('concurrent.futures' in sys.modules)\n"
+        "from tmt.maintenance.gc import gc as f\n"
+        "print('tmt.maintenance.fsck' in sys.modules)\n"
+        "from tmt.maintenance import gc, fsck\n"
+        "print(gc is f is tmt.gc, fsck is tmt.fsck, callable(fsck))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split("\n") == ["False", "False", "False", "True True True", ""], out.stderr

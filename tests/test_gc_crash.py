@@ -77,6 +77,7 @@ def all_reachable_present(repo: Repo) -> None:
     assert not check.by_kind("dangling_object")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trial", range(5))
 def test_sigkill_during_gc_loses_nothing(tmp_path, python, trial):
     rnd = random.Random(trial)
@@ -104,6 +105,7 @@ def test_sigkill_during_gc_loses_nothing(tmp_path, python, trial):
     assert len(list(repo.store)) < N_GARBAGE  # and the garbage did go in the end
 
 
+@pytest.mark.slow
 def test_fsck_repair_also_recovers_a_killed_gc(tmp_path, python):
     root = tmp_path / "p"
     root.mkdir()

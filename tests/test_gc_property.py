@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,6 +39,7 @@ def stores(draw):
     return blobs, trees, records, pins
 
 
+@pytest.mark.slow
 @given(stores())
 def test_gc_keeps_exactly_the_reachable_set(spec):
     blobs, trees, records, pins = spec
@@ -47,7 +49,7 @@ def test_gc_keeps_exactly_the_reachable_set(spec):
         blob_ids = [store.put(b) for b in blobs]
         tree_ids, children = [], {}
         for kids in trees:
-            entries, seen = [], set()
+            entries = []
             for j, (kind, k) in enumerate(kids):
                 oid = blob_ids[k] if kind == "b" else tree_ids[k]
                 size = len(blobs[k]) if kind == "b" else 0

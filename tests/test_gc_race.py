@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -89,6 +88,7 @@ API_WRITER = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_gc_racing_writers_loses_nothing(repo, python, tmp_path):
     (repo.root / "code.py").write_text("x = 0\n")
     stop = tmp_path / "stop"

@@ -180,6 +180,7 @@ def layouts(draw):
     return files
 
 
+@pytest.mark.slow
 @settings(max_examples=40)
 @given(layouts())
 def test_random_rules_match_git(tmp_path_factory: pytest.TempPathFactory, files: dict[str, str]) -> None:

@@ -39,6 +39,7 @@ def golden(tmp_path: Path) -> Path:
     return extract_golden(tmp_path / "unpacked")
 
 
+@pytest.mark.slow
 def test_the_committed_store_migrates(golden: Path, tmp_path: Path) -> None:
     check_migrated(golden, expected_runs(golden), tmp_path)
 
@@ -69,6 +70,7 @@ def test_a_store_without_legacy_files_never_loads_the_legacy_code(project: Path,
     assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_the_notice_is_said_once_per_process_and_counts_what_is_not_imported(golden: Path, python: str) -> None:
     code = "import tmt\nfor _ in range(3):\n    tmt.runs(repo='.')\n"
     proc = subprocess.run([python, "-c", code], cwd=golden, capture_output=True, text=True, check=True)
@@ -111,6 +113,7 @@ def test_a_store_without_a_legacy_database(repo, project: Path) -> None:
     assert json.loads(tmt(project, "migrate", "--json").stdout)["db"] is None
 
 
+@pytest.mark.slow
 def test_what_cannot_be_imported_is_reported_and_the_rest_is_imported(golden: Path, tmp_path: Path) -> None:
     runs = expected_runs(golden)
     a, b, c, d = (r["legacy_id"] for r in runs)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from cli_helpers import dead_pid, invoke, make_run
+from cli_helpers import invoke, make_run
 from tmt.records.series import Series, encode_frame, encode_series, journal_path, record_summary
 
 
@@ -98,8 +98,8 @@ def test_series_statistics_sort_and_filter(sweep):
     assert ids("--where", "loss.max >= 0.8", "--where", "params.dataset == iris") == ["22222222", "11111111"]
 
 
-def test_runs_that_did_not_finish_show_their_series_last_values(repo, sweep):
-    crashed = make_run(repo, 4, "svm", status="running", pid=dead_pid(), params={"C": 10.0, "dataset": "wine"})
+def test_runs_that_did_not_finish_show_their_series_last_values(repo, sweep, dead_pid: int):
+    crashed = make_run(repo, 4, "svm", status="running", pid=dead_pid, params={"C": 10.0, "dataset": "wine"})
     path = journal_path(repo.tmt_dir, crashed.id)
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(b"".join(encode_frame(float(t), [("loss", t, 0.5 - t / 10), ("f1", t, 0.6 + t / 100)])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -145,6 +144,7 @@ def test_config_argument(recorded, project, monkeypatch, tmp_path):
         TmtManager(config=str(tmp_path / "nothing"))
 
 
+@pytest.mark.slow
 def test_thousands_of_runs_through_the_public_api(project):
     (project / "model.py").write_text("W = 1\n")
 
@@ -177,7 +177,6 @@ def test_thousands_of_runs_through_the_public_api(project):
     assert tmt.get(one.id[:12]).id == one.id
     with pytest.raises((AmbiguousRef, tmt.errors.UnknownRef)):
         tmt.get("ctx")
-    t = time.perf_counter()  # the index is a cache: a rebuild gives the same answers
+    # the index is a cache: a rebuild gives the same answers
     assert tmt.query.rebuild_index() == 2000
     assert tmt.runs(where="f1 > 0.5").ids == [r.id for r in all_runs if r.metrics["f1"] > 0.5]
-    assert time.perf_counter() - t >= 0

@@ -235,6 +235,7 @@ def test_png_needs_the_plot_extra(repo, tmp_path, monkeypatch):
     assert not (tmp_path / "a.png").exists()
 
 
+@pytest.mark.slow
 def test_png_through_matplotlib_is_a_real_picture(repo, tmp_path):
     pytest.importorskip("matplotlib")  # in the [test] extra; the [plot] extra for users
     from PIL import Image

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -80,6 +79,7 @@ def on_disk(base: bytes) -> dict[bytes, tuple]:
     return out
 
 
+@pytest.mark.slow
 @given(layouts)
 def test_snapshot_then_materialize_gives_identical_files(tmp_path_factory: pytest.TempPathFactory, layout: dict) -> None:
     base = os.fsencode(tmp_path_factory.mktemp("prop"))
@@ -122,6 +122,7 @@ entries = st.lists(
 )
 
 
+@pytest.mark.slow
 @given(entries, st.randoms(use_true_random=False))
 def test_tree_encode_decode_round_trip(items: list[TreeEntry], rnd) -> None:
     data = encode_tree(items)
@@ -140,6 +141,7 @@ def test_decode_never_fails_with_a_foreign_exception(data: bytes) -> None:
         pass
 
 
+@pytest.mark.slow
 @settings(max_examples=100)
 @given(entries, st.data())
 def test_any_single_byte_flip_is_refused_or_still_canonical(items: list[TreeEntry], data: st.DataObject) -> None:

@@ -1,6 +1,7 @@
 """tmt.runs / Runs / Run: filters, tables, artifacts, series, checkout, remove."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import pickle
@@ -154,6 +155,7 @@ def test_best_skips_nan_and_missing(repo):
     assert tmt.runs(where="f1 > 100").ids == [c.id]
 
 
+@pytest.mark.slow
 def test_to_records_and_pandas(sweep):
     runs = tmt.runs(name="lr_0")
     recs = runs.to_records()
@@ -324,3 +326,115 @@ def test_parse_where_and_time_units():
     with pytest.raises(UsageError) as e:
         parse_where("params.opt > adam")
     assert e.value.message == "where expression 'params.opt > adam' orders by a string; only == and != apply to it"
+
+
+# -- a limit counts crashed and running runs after they are told apart -----------------------
+
+
+def test_limit_with_crashed_status(repo, python):
+    import os
+
+    from tmt._sys import hostname
+
+    dead = int(subprocess.run([python, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    crashed = [make_run(repo, f"c{i}", at=i, status="running", env={"host": hostname(), "pid": dead}).id
+               for i in range(3)]
+    live = [make_run(repo, f"l{i}", at=10 + i, status="running", env={"host": hostname(), "pid": os.getpid()}).id
+            for i in range(4)]
+    from tmt.query.runs import select
+
+    got = select(repo, status="crashed", newest_first=True, limit=2)
+    assert got.ids == crashed[::-1][:2] and got.statuses == ["crashed", "crashed"]
+    assert select(repo, status="running", limit=2).ids == live[:2]
+    assert select(repo, status=["crashed", "failed"], newest_first=True, limit=5).ids == crashed[::-1]
+    from cli_helpers import invoke
+
+    res = invoke("ls", "--status", "crashed", "-n", "2", "--json")
+    assert res.exit_code == 0, res.output
+    assert [r["id"] for r in json.loads(res.stdout)] == crashed[::-1][:2]
+
+
+# -- nested params in where and sort; a sort of mixed kinds --------------------------------
+
+
+def test_where_and_sort_on_nested_params(repo):
+    a = make_run(repo, "a", at=0, params={"opt": {"lr": 0.2, "name": "adam"}, "depth": 3})
+    b = make_run(repo, "b", at=1, params={"opt": {"lr": 0.05, "name": "sgd"}})
+    c = make_run(repo, "c", at=2, params={"opt.lr": 0.5})  # a dotted top-level key reads the same
+    make_run(repo, "d", at=3, params={"opt": 1})
+    assert tmt.runs(where="params.opt.lr > 0.1").ids == [a.id, c.id]
+    assert tmt.runs(where=["params.opt.name == sgd"]).ids == [b.id]
+    assert tmt.runs(where="params.depth == 3").ids == [a.id]
+    assert tmt.runs().sort("params.opt.lr").ids[:3] == [b.id, a.id, c.id]
+    from cli_helpers import invoke
+
+    res = invoke("ls", "--where", "params.opt.lr < 0.3", "--sort", "params.opt.lr", "--json")
+    assert res.exit_code == 0 and [r["id"] for r in json.loads(res.stdout)] == [a.id, b.id]
+
+
+def test_sort_mixed_numbers_and_text(repo):
+    ids = {v: make_run(repo, f"r{n}", at=n, params={"x": v}).id for n, v in enumerate([10, "b", 9, "a", 2.5])}
+    assert tmt.runs().sort("params.x").ids == [ids[2.5], ids[9], ids[10], ids["a"], ids["b"]]
+
+
+# -- a query imports no difflib, random or shutil -------------------------------------------
+
+
+def test_query_imports_stay_small(repo, python):
+    a = make_run(repo, "a", at=0)
+    code = (
+        "import sys, tmt; r = tmt.runs(where='f1 > 0'); g = tmt.get('a'); "
+        "print(g.id, sorted(m for m in ('difflib', 'random', 'shutil') if m in sys.modules))"
+    )
+    p = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split(" ", 1) == [a.id, "[]\n"]
+
+
+def test_artifact_path_and_code_path_still_work(repo, tmp_path):
+    """link_or_copy / onexc paths of query.run: an artifact file and a removable checkout."""
+    from tmt.snapshot.build import snapshot_repo
+
+    (repo.root / "train.py").write_text("print(1)\n")
+    snap = snapshot_repo(repo, warn=lambda m: None)
+    oid = repo.store.put(b"payload")
+    rec = make_run(repo, "art", at=0, code={"tree": snap.tree, "root": str(repo.root), "files": 1, "bytes": 9},
+                   artifacts=[{"name": "m", "object": oid, "size": 7, "format": "txt", "filename": "m.txt"}])
+    run = tmt.get("art")
+    assert run.artifacts["m"].path.read_bytes() == b"payload" and run.artifacts["m"].path.name == "m.txt"
+    view = run.code_path()
+    assert (view / "train.py").read_text() == "print(1)\n"
+    tmt.query.remove("art")
+    assert not view.exists() and not (repo.cache_dir / "artifacts" / rec.id).exists()
+
+
+def test_where_keeps_booleans_and_numbers_apart(repo):
+    one = make_run(repo, "one", at=0, params={"x": 1})
+    yes = make_run(repo, "yes", at=1, params={"x": True})
+    assert tmt.runs(where="params.x == 1").ids == [one.id]
+    assert tmt.runs(where="params.x == true").ids == [yes.id]
+    assert tmt.runs(where="params.x != 0").ids == [one.id]
+
+
+def test_loading_a_damaged_artifact_names_the_object_and_fsck(project) -> None:
+    import os
+
+    import tmt
+    from tmt.errors import CorruptObject, RecordError
+
+    with tmt.start_run(name="saver") as r:
+        r.save([1, 2, 3], name="obj")
+        r.save({"a": 1}, name="custom", extension=".json", custom_save=lambda o, p: open(p, "wb").write(b"{not json"))
+    art = tmt.get("saver").artifacts["obj"]
+    assert art.load() == [1, 2, 3]
+    # Bytes that do not unpickle but are intact: a tmt error saying how to load them.
+    with pytest.raises(RecordError) as err:
+        tmt.get("saver").artifacts["custom"].load()
+    assert "could not be loaded" in err.value.message and "loader=" in err.value.hint
+    # Damaged bytes: the object is named and fsck suggested, not a raw unpickling error.
+    path = art.run.repo.store.path(art.object)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"garbage\n")
+    with pytest.raises(CorruptObject) as err:
+        tmt.get("saver").artifacts["obj"].load()
+    assert art.object in err.value.message and "tmt fsck --repair" in err.value.hint

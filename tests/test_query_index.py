@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import textwrap
 
+import pytest
+
 from test_query import make_run
 
 import tmt
@@ -156,6 +158,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_many_processes_at_once_never_see_locked(repo, python, tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -187,3 +190,113 @@ def test_where_after_records_change(repo):
     assert tmt.runs(where="f1 > 0").ids == [a.id]
     assert rebuild_index(repo) == 1
     assert tmt.runs(where="f1 < 0.5").ids == [a.id]
+
+
+# -- one index shared by threads ---------------------------------------------------------
+
+
+def test_queries_from_many_threads(repo):
+    import threading
+
+    runs = [make_run(repo, f"t{i}", at=i, metrics={"f1": (i + 1) / 20}) for i in range(20)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def worker(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(60):
+                if n == 0 and i % 3 == 0:
+                    make_run(repo, f"new{i}", at=100 + i)  # forces syncs (write transactions)
+                if i % 2:
+                    assert tmt.runs(where="f1 > 0").ids == [r.id for r in runs]  # the new runs have no f1
+                else:
+                    assert 20 <= len(tmt.runs()) <= 40
+                assert tmt.get(runs[i % 20].id[:8]).id == runs[i % 20].id
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(tmt.runs()) == 40
+
+
+# -- the AS_SUB_ENTRY parent is one index lookup, not a scan of every record ---------------
+
+
+def test_latest_id(repo):
+    from tmt.query import latest_id
+
+    assert latest_id("a", repo=repo) is None
+    a1 = make_run(repo, "a", at=0)
+    a2 = make_run(repo, "a", at=5)
+    make_run(repo, "b", at=9)
+    make_run(repo, "a~1", at=10)
+    assert latest_id("a", repo=repo) == a2.id
+    assert latest_id("a") == a2.id and a1.id != a2.id
+
+
+def test_sub_entry_parent_reads_no_record(repo, monkeypatch):
+    from pathlib import Path
+
+    from tmt.recorder import DuplicatePolicy, DuplicateStrategy, tmt_recorder
+
+    runs = [make_run(repo, "exp" if i % 5 == 0 else f"other{i}", at=i) for i in range(30)]
+    idx = ix.index_for(repo)
+    idx.sync()
+    idx.connection().execute("UPDATE meta SET value = value + 10000000000 WHERE key = 'scanned'")  # trusted
+    reads: list[str] = []
+    real = Path.read_bytes
+
+    def counting(self):
+        if self.parent == repo.experiments_dir:
+            reads.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+
+    @tmt_recorder(name="exp", duplicate_strategy=DuplicateStrategy(DuplicatePolicy.AS_SUB_ENTRY))
+    def train():
+        return {"f1": 1.0}
+
+    train()
+    assert reads == []
+    monkeypatch.setattr(Path, "read_bytes", real)
+    assert tmt.get("exp").parent == runs[25].id
+
+
+# -- no fork from a process with other threads ---------------------------------------------
+
+FORK_SCRIPT = """
+import os, sys, threading
+from tmt.query import index as ix
+from tmt.repo import Repo
+
+forks = []
+os.register_at_fork(before=lambda: forks.append(1))
+ix.PARALLEL_MIN = 1
+ix.os.cpu_count = lambda: 2
+repo = Repo.find()
+stop = threading.Event()
+busy = threading.Thread(target=stop.wait)  # a training loop, the recorder's fsync thread...
+busy.start()
+n1 = ix.rebuild_index(repo)
+with_thread = len(forks)
+stop.set()
+busy.join()
+n2 = ix.rebuild_index(repo)
+print(n1, n2, with_thread, len(forks) - with_thread)
+"""
+
+
+def test_rebuild_forks_workers_only_without_other_threads(repo, python):
+    ids = [make_run(repo, f"r{i}", at=i).id for i in range(4)]
+    p = subprocess.run([python, "-c", FORK_SCRIPT], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    n1, n2, with_thread, alone = map(int, p.stdout.split())
+    assert (n1, n2, with_thread) == (4, 4, 0) and alone > 0
+    assert tmt.runs().ids == ids

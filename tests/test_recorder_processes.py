@@ -7,6 +7,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tmt.records.io import read_record, record_files
 from tmt.records.model import Record, effective_status
 from tmt.records.series import journal_path, load_series, read_journal
@@ -194,6 +196,7 @@ def test_nested_runs_in_a_child_process(project: Path, python: str) -> None:
     assert cv.metrics == {"mean": 2.0} and all(r.status == "completed" for r in recs)
 
 
+@pytest.mark.slow
 def test_concurrent_processes_record_into_one_store(project: Path, python: str) -> None:
     (project / "lib").mkdir()
     for i in range(20):

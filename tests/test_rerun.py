@@ -43,6 +43,7 @@ TRAIN_V1 = """
 """
 
 
+@pytest.mark.slow
 def test_rerun_of_an_old_run_after_the_code_changed_gives_its_result(project: Path) -> None:
     write(project, "train.py", TRAIN_V1)
     cli("run", "--", sys.executable, "train.py", "--lr", "0.25", cwd=project)
@@ -65,6 +66,7 @@ def test_rerun_of_an_old_run_after_the_code_changed_gives_its_result(project: Pa
     assert (project / "train.py").read_text() == "print('f1: 99')\n"  # the working tree untouched
 
 
+@pytest.mark.slow
 def test_rerun_of_a_decorated_run_runs_its_script_again(project: Path) -> None:
     write(project, "fit.py", """
         import sys
@@ -100,6 +102,7 @@ CLOCK = """
 """
 
 
+@pytest.mark.slow
 def test_verify_a_deterministic_script_is_reproduced(project: Path) -> None:
     write(project, "det.py", DETERMINISTIC)
     cli("run", "--", sys.executable, "det.py", cwd=project)
@@ -109,6 +112,7 @@ def test_verify_a_deterministic_script_is_reproduced(project: Path) -> None:
         f"reproduced: 2 metric(s) and 1 series agree with run {ref.id[:8]} (within 1e-12 relative)")
 
 
+@pytest.mark.slow
 def test_verify_a_script_that_reads_the_clock_differs(project: Path) -> None:
     write(project, "clock.py", CLOCK)
     cli("run", "--", sys.executable, "clock.py", cwd=project)
@@ -120,6 +124,7 @@ def test_verify_a_script_that_reads_the_clock_differs(project: Path) -> None:
     assert lines[-1] == f"  started  {ref.metrics['started']!r} -> {new.metrics['started']!r}"
 
 
+@pytest.mark.slow
 def test_rerun_set_of_a_param_the_run_does_not_have_is_refused(project: Path) -> None:
     write(project, "train.py", TRAIN_V1)
     cli("run", "--", sys.executable, "train.py", cwd=project)
@@ -130,6 +135,7 @@ def test_rerun_set_of_a_param_the_run_does_not_have_is_refused(project: Path) ->
     assert len(records(project)) == 1
 
 
+@pytest.mark.slow
 def test_rerun_in_a_chosen_folder(project: Path, tmp_path: Path) -> None:
     write(project, "train.py", TRAIN_V1)
     cli("run", "--", sys.executable, "train.py", cwd=project)
@@ -141,6 +147,7 @@ def test_rerun_in_a_chosen_folder(project: Path, tmp_path: Path) -> None:
     assert new.code["root"] == os.path.relpath(where, project)
 
 
+@pytest.mark.slow
 def test_a_run_inside_a_view_records_into_the_store_it_came_from(project: Path, tmp_path: Path) -> None:
     write(project, "train.py", TRAIN_V1)
     cli("run", "--", sys.executable, "train.py", cwd=project)
@@ -210,6 +217,7 @@ def test_a_fifo_named_tmt_is_never_opened(tmp_path: Path) -> None:
     assert Repo.find(view).tmt_dir == outer.tmt_dir  # passed by, without blocking on it
 
 
+@pytest.mark.slow
 def test_rerun_links_data_the_snapshot_left_out(project: Path) -> None:
     (project / ".gitignore").write_text("data/\n")
     (project / "data").mkdir()
@@ -228,6 +236,7 @@ def test_rerun_links_data_the_snapshot_left_out(project: Path) -> None:
     assert f"Error: --link count.py: count.py is part of run {new.id[:8]}'s code\n" in proc.stderr
 
 
+@pytest.mark.slow
 def test_rerun_runs_the_program_ref_ran_not_whatever_path_finds_now(project: Path, tmp_path: Path) -> None:
     bindir = tmp_path / "venv-bin"
     bindir.mkdir()

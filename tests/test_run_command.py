@@ -70,6 +70,7 @@ ARGPARSE = """
 """
 
 
+@pytest.mark.slow
 def test_argparse_script_records_parsed_params_metrics_series_and_output(git_project: Path) -> None:
     write(git_project, "train.py", ARGPARSE)
     proc = cli("run", "--", sys.executable, "train.py", "--lr", "0.25", cwd=git_project)
@@ -121,6 +122,7 @@ def test_shell_command_params_from_argv_and_overrides(project: Path) -> None:
     assert (loss.steps, loss.values) == ([1, 2], [0.5, 0.25])
 
 
+@pytest.mark.slow
 def test_progress_bars_are_saved_as_a_terminal_shows_them(project: Path) -> None:
     write(project, "bar.py", r"""
         import sys
@@ -137,6 +139,7 @@ def test_progress_bars_are_saved_as_a_terminal_shows_them(project: Path) -> None
     assert rec.metrics == {"loss": 0.125}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "status", "code", "message"),
     [
@@ -194,6 +197,7 @@ def test_signal_is_forwarded_and_the_run_is_interrupted_with_its_steps(project: 
     assert not list((project / ".tmt" / "journal").iterdir())  # packed, channel closed
 
 
+@pytest.mark.slow
 def test_output_through_a_real_pseudo_terminal_keeps_colours(project: Path) -> None:
     import pty
     import select
@@ -264,6 +268,7 @@ def test_child_tmt_log_save_and_decorated_function_attach_to_the_run(project: Pa
     assert not list((project / ".tmt" / "pins").glob("*.pin"))  # the shared pin file is gone too
 
 
+@pytest.mark.slow
 def test_metrics_file_written_by_the_command_and_no_scalars(project: Path) -> None:
     write(project, "writer.py", """
         import json

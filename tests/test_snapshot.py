@@ -24,13 +24,14 @@ from tmt.store.objects import ObjectStore
 MiB = 1 << 20
 
 
-def make(root: Path, files: dict[str, str | bytes]) -> None:
+def make(root: Path, files: dict[str, str | bytes]) -> Path:
     for rel, content in files.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, str):
             content = content.encode()
         p.write_bytes(content)
+    return root
 
 
 def settle() -> None:
@@ -432,6 +433,7 @@ def test_snapshot_leaves_no_temp_files_or_pins(repo: Repo, project: Path) -> Non
 # -- real processes -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_processes_snapshot_the_same_root_at_once(repo: Repo, project: Path, python: str) -> None:
     make(project, {f"pkg{i % 7}/sub{i % 3}/m{i}.py": f"value = {i}\n" * (i % 50 + 1) for i in range(400)})
     os.chmod(project / "pkg0" / "sub0" / "m0.py", 0o755)
@@ -462,3 +464,73 @@ def test_objects_are_read_only(repo: Repo, project: Path) -> None:
     snap(repo)
     for oid in repo.store:
         assert stat.S_IMODE(repo.store.path(oid).stat().st_mode) == 0o444
+
+
+# -- memory: a chunk of files read at once is bounded by bytes ---------------------------------
+
+
+def test_files_are_read_in_chunks_bounded_by_bytes(store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    monkeypatch.setattr(build, "HASH_THREADS", 1)
+    monkeypatch.setattr(build, "CHUNK_BYTES", 1 << 20, raising=False)
+    code = make(tmp_path / "code", {f"data{i}.bin": os.urandom(256 * 1024) for i in range(40)})  # 10 MiB
+    tracemalloc.start()
+    try:
+        result = snapshot(code, store, max_file_size=300_000, warn=lambda m: None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.files == 40 and result.hashed == 40
+    assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB while reading 10 MiB in 1 MiB chunks"
+    for i in range(40):
+        assert store.has(hash_bytes((code / f"data{i}.bin").read_bytes()))
+
+
+# -- one stat cache per code root -------------------------------------------------------------
+
+
+def test_projects_sharing_a_store_keep_their_stat_caches(store: ObjectStore, tmp_path: Path) -> None:
+    a = make(tmp_path / "a", {f"a{i}.py": b"a%d" % i for i in range(5)})
+    b = make(tmp_path / "b", {f"b{i}.py": b"b%d" % i for i in range(5)})
+    cache = store.tmt_dir / "cache"
+    store.bump_epoch()
+    settle()
+    assert snapshot(a, store, cache_dir=cache, warn=lambda m: None).hashed == 5
+    assert snapshot(b, store, cache_dir=cache, warn=lambda m: None).hashed == 5
+    # Each project in turn, as with a shared TMT_DIR: nothing is read again.
+    assert snapshot(a, store, cache_dir=cache, warn=lambda m: None).hashed == 0
+    assert snapshot(b, store, cache_dir=cache, warn=lambda m: None).hashed == 0
+    assert len([p for p in cache.iterdir() if p.name.startswith("stat-v4-")]) == 2
+
+
+# -- a gc epoch change seen mid-snapshot reads changed files once -------------------------------
+
+
+class EpochBumpedDuringWalk(ObjectStore):
+    """gc runs (bumps the epoch) after the snapshot's first look at the epoch."""
+
+    def __init__(self, tmt_dir: Path) -> None:
+        super().__init__(tmt_dir)
+        self.calls = 0
+
+    def epoch(self):
+        self.calls += 1
+        if self.calls == 2:
+            self.bump_epoch()
+        return super().epoch()
+
+
+def test_an_epoch_change_during_the_snapshot_reads_changed_files_once(tmp_path: Path) -> None:
+    code = make(tmp_path / "code", {f"f{i}.py": b"%d" % i for i in range(5)})
+    store = ObjectStore(tmp_path / ".tmt")
+    store.bump_epoch()
+    cache = store.tmt_dir / "cache"
+    settle()
+    snapshot(code, store, cache_dir=cache, warn=lambda m: None)
+    (code / "f0.py").write_bytes(b"changed, and longer")
+    bumped = EpochBumpedDuringWalk(store.tmt_dir)
+    result = snapshot(code, bumped, cache_dir=cache, warn=lambda m: None)
+    assert result.hashed == 1
+    assert result.files == 5
+    assert result.tree == snapshot(code, ObjectStore(tmp_path / "fresh"), warn=lambda m: None).tree

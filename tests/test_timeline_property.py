@@ -65,6 +65,7 @@ def make(n: int, jumps: int, snr: float, seed: int) -> tuple[list[float], list[i
     return values, cuts, groups
 
 
+@pytest.mark.slow
 @settings(max_examples=12)
 @given(st.lists(timeline_shape, min_size=40, max_size=40))
 def test_recall_and_false_jumps_at_known_snr(batch):

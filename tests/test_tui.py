@@ -25,6 +25,14 @@ def drive(repo, steps, **kwargs):
     return asyncio.run(main())
 
 
+def age_records(repo) -> None:
+    """Records a minute old: records this fresh are read again by every sync of the index
+    (their mtimes could hide a later change), a write and a new generation each time."""
+    past = time.time() - 60
+    for path in [*repo.experiments_dir.iterdir(), repo.experiments_dir]:
+        os.utime(path, (past, past))
+
+
 def shown_ids(app) -> list[str]:
     return [row.id for row in app.listing.window(0, len(app.listing.rids))]
 
@@ -101,6 +109,7 @@ def test_a_filter_on_a_key_new_to_the_index_fills_it_in_the_background(repo):
     import sqlite3
 
     make_store(repo)
+    age_records(repo)  # else the app's own syncs would write, and wait for the lock held below
     kv_keys = "SELECT key FROM kv_keys ORDER BY key"
 
     async def steps(pilot, app):
@@ -366,9 +375,7 @@ def test_a_running_runs_duration_and_every_age_move_with_the_clock(repo):
 
     make_run(repo, 1, "done", day=12)  # created at NOW
     make_run(repo, 2, "live", status="running", pid=os.getpid(), day=12)
-    past = time.time() - 60  # records this fresh are read again by every sync (a new generation)
-    for path in [*repo.experiments_dir.iterdir(), repo.experiments_dir]:
-        os.utime(path, (past, past))
+    age_records(repo)
     clock = [NOW]
 
     def row_of(text: str, name: str) -> str:

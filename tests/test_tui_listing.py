@@ -6,7 +6,7 @@ import os
 import pytest
 
 import tmt
-from cli_helpers import dead_pid, invoke, make_run
+from cli_helpers import invoke, make_run
 from tmt.query.runs import order_rids, select, select_rids
 from tmt.query.search import parse_filter
 from tmt.records.series import encode_frame, journal_path
@@ -23,10 +23,10 @@ SORTS = ["created_at", "id", "name", "status", "duration_s", "metrics.f1", "para
 
 
 @pytest.fixture
-def store(repo):
+def store(repo, dead_pid):
     make_store(repo)
     live = make_run(repo, 7, "resnet", status="running", pid=os.getpid(), params={"lr": 0.5})
-    dead = make_run(repo, 8, "resnet", status="running", pid=dead_pid(), params={"lr": 0.2})  # crashed
+    dead = make_run(repo, 8, "resnet", status="running", pid=dead_pid, params={"lr": 0.2})  # crashed
     for rec, values in ((live, [0.5, 0.05]), (dead, [0.4, 0.085])):  # their series are in their journals
         path = journal_path(repo.tmt_dir, rec.id)
         path.parent.mkdir(parents=True, exist_ok=True)

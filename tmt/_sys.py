@@ -27,7 +27,7 @@ def token_hex(nbytes: int) -> str:
     return os.urandom(nbytes).hex()
 
 
-def pid_alive(pid: int) -> bool:
+def pid_alive(pid: object) -> bool:
     """Whether process `pid` is running on this host (a pid out of range is not, nor a zombie)."""
     if not isinstance(pid, int) or pid <= 0:
         return False

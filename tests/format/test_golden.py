@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from tmt.errors import CorruptRecord, RecordError
 from tmt.records.io import read_record, record_bytes, record_files
 from tmt.records.model import Record, decode, encode
-from tmt.records.series import decode_series
+from tmt.records.series import decode_series, encode_frame, iter_frames, series_from_frames
 from tmt.snapshot.checkout import materialize, walk_tree
 from tmt.snapshot.tree import TreeEntry, decode_tree, encode_tree
 from tmt.store.ids import hash_bytes
@@ -67,6 +68,13 @@ ROOT_TREE_HEX = (
     "522ae2f7f1754a88029d211f94c408747261696e2e7079a166c4205fbb34f0718767ca443a8325e79621297586"
     "736fc5ab449d3ec589995af8303d0f"
 )
+# The journal vector of docs/format.md (section 4.1): two log() calls, one point without a step.
+JOURNAL_HEX = (
+    "0000002b9301cb41d954fc402000009293a46c6f737300cb3fd000000000000093a3616363c0cb3ff000000000"
+    "00000000001c9301cb41d954fc404000009193a46c6f737301cb3fc0000000000000"
+)
+#: The timestamps tmt writes (docs/format.md, section 6.1).
+WRITER_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?[+-]\d{2}:\d{2}(:\d{2}(\.\d{6})?)?\Z")
 RECORD_KEYS = [
     "format", "id", "name", "status", "created_at", "finished_at", "duration_s", "description", "tags",
     "code", "params", "metrics", "series", "artifacts", "parent", "env", "error",
@@ -205,3 +213,50 @@ def test_record_that_is_not_json_is_a_record_error() -> None:
     with pytest.raises(RecordError) as err:
         record_bytes(rec)
     assert err.value.message == f"record {'0' * 32} cannot be written as JSON: Out of range float values are not JSON compliant: nan"
+
+
+def test_journal_vector_encodes_reads_back_and_is_in_the_docs() -> None:
+    data = encode_frame(1700000000.5, [("loss", 0, 0.25), ("acc", None, 1.0)]) + encode_frame(
+        1700000001.0, [("loss", 1, 0.125)]
+    )
+    assert data.hex() == JOURNAL_HEX and len(data) == 79
+    series = series_from_frames(iter_frames(data))
+    assert {name: list(s) for name, s in series.items()} == {"loss": [(0, 0.25), (1, 0.125)], "acc": [(None, 1.0)]}
+    assert series["loss"].times == [1700000000.5, 1700000001.0]
+    assert [t for t, _ in iter_frames(data[:-1])] == [1700000000.5]  # a torn last frame is not read
+    assert list(iter_frames(b"\0\0\0\0" + data)) == []  # a zero length stops the reader
+    doc = DOC.read_text(encoding="utf-8")
+    block = re.search(r"<!-- vector: journal -->\s*```\n(.*?)```", doc, re.S)
+    assert block, "docs/format.md lost its journal vector"
+    assert "".join(block.group(1).split()) == JOURNAL_HEX
+
+
+def test_timestamps_tmt_writes_and_reads(repo) -> None:
+    import tmt
+
+    with tmt.start_run("t") as run:
+        pass
+    rec = read_record(repo.experiments_dir / f"{run.id}.json")
+    assert WRITER_TIME.match(rec.created_at) and WRITER_TIME.match(rec.finished_at)
+    assert "." in rec.created_at  # a run writes microseconds
+
+    def valid(stamp: str) -> bool:
+        data = encode(Record(id="0" * 32, name="x", created_at=stamp))
+        try:
+            decode(data, "t")
+            return True
+        except CorruptRecord as e:
+            assert e.reason == f"invalid created_at {stamp!r} (ISO 8601 with a UTC offset)"
+            return False
+
+    # What every Python tmt supports reads (the Python 3.10 set) ...
+    for stamp in ["2024-03-01T12:00:00+00:00", "2024-03-01T12:00:00.123456-05:30", "2024-03-01 12:00:00.123+01:00",
+                  "2024-03-01T12:00+00:00", "2024-03-01T12+00:00", "2024-03-01T12:00:00+01:00:30"]:
+        assert valid(stamp), stamp
+    # ... no time without an offset does ...
+    for stamp in ["2024-03-01T12:00:00", "2024-03-01", "yesterday", "2024-03-01T24:00:00+00:00"]:
+        assert not valid(stamp), stamp
+    # ... and the forms only Python 3.11's fromisoformat knows depend on the interpreter.
+    for stamp in ["2024-03-01T12:00:00Z", "2024-03-01T12:00:00+0100", "20240301T120000+00:00",
+                  "2024-03-01T12:00:00.1+00:00"]:
+        assert valid(stamp) == (sys.version_info >= (3, 11)), stamp

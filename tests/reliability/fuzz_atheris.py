@@ -17,7 +17,7 @@ with atheris.instrument_imports():
     import fuzz_targets as ft
     import tmt.query
     import tmt.records.io
-    import tmt.snapshot.tree
+    import tmt.snapshot.tree  # noqa: F401 - imported to be instrumented
 
 from tmt.repo import Repo  # noqa: E402
 

@@ -17,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 import workload
 from tmt.repo import Repo
 from tmt.snapshot.checkout import walk_tree
@@ -94,6 +96,7 @@ def assert_consistent(root: Path, allow_repair: bool = False, injected: str | No
     return "repaired"
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_large_first_snapshot(project: Path, python: str) -> None:
     rng = random.Random(1)
     big = project / "big"
@@ -119,6 +122,7 @@ def test_sigkill_during_a_large_first_snapshot(project: Path, python: str) -> No
     assert killer.landed == 5
 
 
+@pytest.mark.slow
 def test_sigkill_during_record_writes(project: Path, python: str) -> None:
     """A writer that saves objects (each save rewrites its record) and ends runs, killed at
     random: every run it reported finished is whole; the killed run is at most `crashed`.
@@ -158,6 +162,7 @@ def _garbage(repo: Repo, n: int, seed: int) -> None:
             b.add(rng.randbytes(rng.randint(10, 600)))
 
 
+@pytest.mark.slow
 def test_sigkill_during_gc(project: Path, python: str) -> None:
     (project / "train.py").write_text("x = 1\n")
     runs = {one_run(python, project, f"r{k}"): f"r{k}" for k in range(3)}
@@ -179,6 +184,7 @@ def test_sigkill_during_gc(project: Path, python: str) -> None:
     print(f"\ngc kills: {killer.landed} landed, {repaired} needed fsck --repair")
 
 
+@pytest.mark.slow
 def test_sigkill_during_fsck_repair(project: Path, python: str) -> None:
     """Damage (a corrupt code blob, a missing one, a crashed gc's trash), then
     `tmt fsck --repair` killed at random; a full repair afterwards fixes everything."""

@@ -4,6 +4,7 @@ another exception.
 """
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,7 @@ def test_decode_tree_random_bytes(data: bytes) -> None:
     ft.decode_tree(data)
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(msgpack_values)
 def test_decode_tree_random_msgpack(value) -> None:
@@ -54,6 +56,7 @@ rows = st.lists(st.tuples(
 ).map(list), max_size=5)
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(st.sampled_from([1, 0, 2, -1, True, 1.0, "1", None]), rows)
 def test_decode_tree_tree_shaped(version, entries) -> None:
@@ -66,6 +69,7 @@ def test_read_record_random_bytes(tmp_path: Path, data: bytes) -> None:
     ft.read_record(tmp_path, data)
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=list(HealthCheck))
 @given(json_values)
 def test_read_record_random_json(tmp_path: Path, value) -> None:
@@ -75,6 +79,7 @@ def test_read_record_random_json(tmp_path: Path, value) -> None:
 record_keys = list(ft.valid_record())
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=list(HealthCheck), max_examples=300)
 @given(st.dictionaries(st.sampled_from(record_keys + ["extra", "code.tree", "artifacts.0"]),
                        json_values | hex_ids, max_size=4),
@@ -98,6 +103,7 @@ refs = (st.lists(ref_parts | st.text(max_size=6), min_size=1, max_size=4).map(""
         | st.tuples(st.sampled_from(["last", "lr", "nope"]), big_numbers).map("~".join))
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(refs)
 def test_get_random_refs(store, ref: str) -> None:
@@ -113,6 +119,7 @@ values = st.sampled_from(["0.5", "1", "-1", "nan", "inf", "1e999", "'lr'", '"a b
 where_exprs = st.tuples(operands, ops, values).map(lambda t: " ".join(t)) | st.text(max_size=25)
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(st.lists(where_exprs, min_size=1, max_size=3))
 def test_where_random_expressions(store, exprs: list[str]) -> None:
@@ -138,6 +145,10 @@ def test_huge_numbers_in_where(store, expr: str, n: int) -> None:
     assert len(tmt.runs(where=[expr], repo=store)) == n
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("atheris") is None,
+                    reason="atheris is not installed (optional: pip install atheris); the libFuzzer run is skipped, "
+                           "the hypothesis fuzzing still runs")
 def test_atheris_short_run(store, tmp_path: Path) -> None:
     """libFuzzer (atheris) on the same targets, coverage-guided, 20,000 inputs, fixed seed."""
     r = subprocess.run(

@@ -10,6 +10,8 @@ import shutil
 import stat
 from pathlib import Path
 
+import pytest
+
 import tmt
 import workload
 from tmt.snapshot.checkout import read_tree
@@ -27,6 +29,7 @@ def edit_in_place(path: Path, data: bytes) -> None:
         f.write(data)
 
 
+@pytest.mark.slow
 def test_in_place_edit_is_caught_and_repaired_from_the_code_root(repo, project: Path, tmp_path: Path) -> None:
     (project / "train.py").write_text("lr = 0.1\n" * 20)
     run_id = record(project)
@@ -56,6 +59,7 @@ def test_in_place_edit_is_caught_and_repaired_from_the_code_root(repo, project: 
     assert (fresh / "train.py").read_text() == "lr = 0.1\n" * 20
 
 
+@pytest.mark.slow
 def test_no_intact_copy_in_the_code_root_then_search(repo, project: Path, tmp_path: Path) -> None:
     (project / "model.py").write_text("layers = 3\n")
     backup = tmp_path / "backup"
@@ -76,6 +80,7 @@ def test_no_intact_copy_in_the_code_root_then_search(repo, project: Path, tmp_pa
     assert tmt.get(run_id, repo=project).code_path().joinpath("model.py").read_text() == "layers = 3\n"
 
 
+@pytest.mark.slow
 def test_editors_that_replace_files_do_no_harm(repo, project: Path, tmp_path: Path) -> None:
     (project / "a.py").write_text("a = 1\n")
     run_id = record(project)

@@ -66,6 +66,7 @@ CHECKOUT_ERRORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(hostile.RUN_IDS))
 def test_checkout_o_show_and_in_place(store, case: str, tmp_path: Path) -> None:
     project, outside, ids = store
@@ -103,6 +104,7 @@ def test_checkout_o_show_and_in_place(store, case: str, tmp_path: Path) -> None:
     assert sorted(os.listdir(outside)) == ["keep.txt"] and (outside / "keep.txt").read_text() == "mine\n"
 
 
+@pytest.mark.slow
 def test_symlink_then_a_file_beneath_it_in_place(store) -> None:
     """Run 'link' leaves d -> OUTSIDE in the code root; run 'under_link' has d/evil.py. The
     second checkout replaces the link by a folder; nothing is written through it."""
@@ -118,6 +120,7 @@ def test_symlink_then_a_file_beneath_it_in_place(store) -> None:
     assert os.readlink(project / "d") == str(outside) and sorted(os.listdir(outside)) == ["keep.txt"]
 
 
+@pytest.mark.slow
 def test_ls_lists_and_fsck_reports_every_hostile_record(store) -> None:
     project, outside, ids = store
     ls = tmt(project, "ls", "--json")
@@ -131,7 +134,7 @@ def test_ls_lists_and_fsck_reports_every_hostile_record(store) -> None:
     assert fsck.returncode == 1
     problems = json.loads(fsck.stdout)["problems"]
     msgs = "\n".join(p["message"] for p in problems)
-    assert f"references code.tree '../../../../outside', which is not an object id" in msgs
+    assert "references code.tree '../../../../outside', which is not an object id" in msgs
     assert "references artifact a -> '../../../../../../etc/passwd', which is not an object id" in msgs
     assert f"file name does not match its id {'cd' * 16}" in msgs
     assert "invalid entry name b'..'" in msgs and "invalid entry name b'a/b'" in msgs

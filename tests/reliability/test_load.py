@@ -12,12 +12,15 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import workload
 
 WRITERS = 8
 RUNS = 12
 
 
+@pytest.mark.slow
 def test_writers_and_gc_fsck_loop(project: Path, python: str) -> None:
     workload.setup_project(project)
     assert workload.run_tmt(["init"], project).returncode == 0
@@ -75,8 +78,8 @@ def test_writers_and_gc_fsck_loop(project: Path, python: str) -> None:
 
     # Reported, not asserted: do runs take longer while a gc runs? (they never wait for it)
     spans = [(t0, t1) for _, t0, t1, _ in gcs]
-    during = [l["dt"] for l in lines if any(a < l["end"] and l["start"] < b for a, b in spans)]
-    outside = [l["dt"] for l in lines if not any(a < l["end"] and l["start"] < b for a, b in spans)]
+    during = [ln["dt"] for ln in lines if any(a < ln["end"] and ln["start"] < b for a, b in spans)]
+    outside = [ln["dt"] for ln in lines if not any(a < ln["end"] and ln["start"] < b for a, b in spans)]
     med = lambda xs: f"{statistics.median(xs) * 1000:.0f} ms (n={len(xs)})" if xs else "-"  # noqa: E731
     print(f"\nload: {WRITERS} writers x {RUNS} runs, {len(gcs)} gc and {len(fscks)} fsck passes; "
           f"run duration median overlapping a gc {med(during)}, not overlapping {med(outside)}",

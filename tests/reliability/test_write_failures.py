@@ -53,6 +53,7 @@ def assert_clean(root: Path) -> None:
     assert os.listdir(root / ".tmt" / "tmp") == []  # failed writes removed their temp files
 
 
+@pytest.mark.slow
 def test_size_limit_during_the_first_snapshot(project: Path, python: str) -> None:
     (project / "train.py").write_text("x = 1\n")
     (project / "weights.bin").write_bytes(os.urandom(2 * LIMIT))  # code, under max_file_size
@@ -70,6 +71,7 @@ def test_size_limit_during_the_first_snapshot(project: Path, python: str) -> Non
     assert_clean(project)
 
 
+@pytest.mark.slow
 def test_size_limit_while_saving_an_object(project: Path, python: str) -> None:
     (project / "train.py").write_text("x = 1\n")
     first = py(python, run_code(), project)
@@ -90,6 +92,7 @@ def test_size_limit_while_saving_an_object(project: Path, python: str) -> None:
     assert list(failed[0].series("loss").values) == [1.0]
 
 
+@pytest.mark.slow
 def test_size_limit_during_an_in_place_checkout(project: Path, python: str) -> None:
     (project / "train.py").write_text("x = 1\n")
     (project / "weights.bin").write_bytes(os.urandom(2 * LIMIT))
@@ -132,6 +135,7 @@ def small_fs(tmp_path: Path):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_full_file_system(small_fs: Path | None, tmp_path: Path, python: str) -> None:
     root = (small_fs or tmp_path / "plain") / "project"
     root.mkdir(parents=True)

@@ -97,7 +97,7 @@ def _wait_ready(server: Server) -> None:
         except Exception:
             if time.monotonic() > deadline:
                 server.stop()
-                raise RuntimeError(f"the S3 server was not ready in {READY_TIMEOUT_S} s:\n{server.log.read_text()[-3000:]}")
+                raise RuntimeError(f"the S3 server was not ready in {READY_TIMEOUT_S} s:\n{server.log.read_text()[-3000:]}") from None
             time.sleep(0.2)
 
 

@@ -89,6 +89,7 @@ def test_files_in_and_out(backend, tmp_path):
         backend.get("objects/ff/none", into=tmp_path / "never.bin")
 
 
+@pytest.mark.slow
 def test_racing_creates_of_one_name_leave_one_winner(backend):
     results = []
     barrier = threading.Barrier(6)

@@ -71,6 +71,7 @@ def test_unreachable_endpoint_fails_fast(local_project, s3_env):
     ]
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_times_out(local_project, s3_env, monkeypatch):
     """A listener that accepts and stays silent (a hung proxy): bounded by the read timeout."""
     srv = socket.socket()
@@ -181,6 +182,7 @@ def test_remote_names_and_urls(local_project):
     assert invoke("remote", "ls").output == ""
 
 
+@pytest.mark.slow
 def test_corrupt_object_on_the_remote_is_never_published(tmp_path):
     a = make_project(tmp_path / "a")
     rid = record(a)

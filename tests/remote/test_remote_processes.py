@@ -132,6 +132,7 @@ def test_sigkill_during_push_and_pull_then_resume(tmp_path, seaweed, s3_url):
     assert {k for k in sa if k.startswith("experiments/")} == {k for k in sc if k.startswith("experiments/")}
 
 
+@pytest.mark.slow
 def test_a_server_that_ignores_create_only_writes(tmp_path, rclone_s3, s3_env):
     """rclone's S3 gateway overwrites despite If-None-Match: detected; pushes and pulls stay
     safe (every name is derived from its content), remote gc refuses without --force."""

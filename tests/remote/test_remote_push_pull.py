@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from remote_helpers import make_project, record, store_files, tmt_cmd
 
 
@@ -12,6 +14,7 @@ def _add(project: Path, url: str, endpoint: str, name: str = "origin") -> None:
     tmt_cmd("remote", "add", name, url, "--endpoint-url", endpoint, cwd=project)
 
 
+@pytest.mark.slow
 def test_round_trip_byte_for_byte(tmp_path, seaweed, s3_url):
     a = make_project(tmp_path / "laptop")
     ids = [record(a, "train", n) for n in range(2)]
@@ -43,6 +46,7 @@ def test_round_trip_byte_for_byte(tmp_path, seaweed, s3_url):
     assert "Already up to date" in tmt_cmd("pull", cwd=b).stdout
 
 
+@pytest.mark.slow
 def test_push_with_nothing_new_lists_only_records(tmp_path, seaweed, s3_url):
     a = make_project(tmp_path / "a")
     record(a)
@@ -55,6 +59,7 @@ def test_push_with_nothing_new_lists_only_records(tmp_path, seaweed, s3_url):
     assert "Everything up to date on origin" in tmt_cmd("push", cwd=a).stdout
 
 
+@pytest.mark.slow
 def test_two_machines_share_one_bucket(tmp_path, seaweed, s3_url):
     """Two project folders stand for a cluster node and a laptop: each records, pushes,
     pulls and checks out the other's runs."""
@@ -81,6 +86,7 @@ def test_two_machines_share_one_bucket(tmp_path, seaweed, s3_url):
     assert tmt_cmd("fsck", "--remote", "origin", cwd=node).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_running_record_is_replaced_by_its_final_version(tmp_path, seaweed, s3_url):
     import tmt
     from tmt.records.io import read_record, record_path, write_record
@@ -108,6 +114,7 @@ def test_a_running_record_is_replaced_by_its_final_version(tmp_path, seaweed, s3
     assert "Everything up to date" in tmt_cmd("push", cwd=tmp_path / "b").stdout
 
 
+@pytest.mark.slow
 def test_push_refs_and_pull_filters(tmp_path, seaweed, s3_url):
     a = make_project(tmp_path / "a")
     first = record(a, "baseline", 0)
@@ -128,6 +135,7 @@ def test_push_refs_and_pull_filters(tmp_path, seaweed, s3_url):
     assert out["runs_pulled"] == [first] and out["objects_downloaded"] == 0
 
 
+@pytest.mark.slow
 def test_lazy_clone_fetches_objects_when_a_command_needs_them(tmp_path, seaweed, s3_url):
     import tmt
 
@@ -156,6 +164,7 @@ def test_lazy_clone_fetches_objects_when_a_command_needs_them(tmp_path, seaweed,
     assert "records only" in tmt_cmd("pull", cwd=lazy).stdout
 
 
+@pytest.mark.slow
 def test_plain_folder_remote(tmp_path):
     a = make_project(tmp_path / "a")
     rid = record(a)
@@ -176,6 +185,7 @@ def test_plain_folder_remote(tmp_path):
     assert len(pushed) == 1 and pushed[0].startswith(backup)
 
 
+@pytest.mark.slow
 def test_default_clone_folder_and_failed_clone_leaves_nothing(tmp_path, seaweed, s3_url):
     out = tmt_cmd("clone", s3_url, "--endpoint-url", seaweed.endpoint, cwd=tmp_path, check=False)
     assert out.returncode == 1
@@ -192,6 +202,7 @@ def test_default_clone_folder_and_failed_clone_leaves_nothing(tmp_path, seaweed,
     assert (tmp_path / s3_url.rsplit("/", 1)[-1] / ".tmt").is_dir()
 
 
+@pytest.mark.slow
 def test_api_twins(tmp_path, seaweed, s3_url, monkeypatch):
     import tmt
 

@@ -117,8 +117,7 @@ def _entry(item: Any, where: str, parent: str | None, refused: list[tuple[str, s
         refused.append((where, "not a JSON object"))
         return None
     legacy_id = item.get("id")
-    run_id = run_id_for(legacy_id) if isinstance(legacy_id, str) else None
-    if run_id is None:
+    if not isinstance(legacy_id, str) or (run_id := run_id_for(legacy_id)) is None:
         refused.append((where, f"its id {str(legacy_id)[:80]!r} is not a uuid"))
         return None
     created, saved = _time(item.get("date_created")), _time(item.get("date_saved"))

@@ -34,7 +34,7 @@ from typing import Any
 from tmt.legacy import notice
 from tmt.legacy.db import DB_NAME, LegacyDb, LegacyEntry, read_db
 from tmt.records.io import record_bytes, record_path
-from tmt.records.model import Record
+from tmt.records.model import Record, RunId
 from tmt.text import printable
 
 PROGRESS_PHASE = "migrate"
@@ -355,16 +355,16 @@ class _Migration:
                                             entry.legacy_id))
                 self.r.notes.extend(f"{label}: {printable(m)}" for m in said if not m.startswith("skipped "))
         artifacts = []
-        for name, path in plan.results:
+        for name, result in plan.results:
             try:
-                oid, size = store_result(self.repo.store, pin, batch, path)
+                oid, size = store_result(self.repo.store, pin, batch, result)
             except TmtError as e:
                 problems.append(Problem(f"{label}: result {printable(name)!r} could not be read ({e.message}); "
                                         "not imported", entry.legacy_id))
                 continue
             artifacts.append({
                 "name": name, "object": oid, "size": size,
-                "format": _FORMATS.get(path.suffix.lower(), "pickle"), "filename": path.name,
+                "format": _FORMATS.get(result.suffix.lower(), "pickle"), "filename": result.name,
             })
         metrics: dict[str, Any] = {}
         outputs: dict[str, Any] = {}
@@ -376,7 +376,7 @@ class _Migration:
             else:
                 outputs[name] = value  # strings, lists, dicts: what tmt keeps as outputs
         record = Record(
-            id=entry.run_id,
+            id=RunId(entry.run_id),
             name=entry.name,
             status="completed",
             created_at=_iso(created),

@@ -15,6 +15,8 @@ TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Any, NewType
 
+    from tmt.store.ids import ObjectId
+
 from tmt._sys import hostname, pid_alive
 from tmt.errors import CorruptRecord
 
@@ -51,7 +53,7 @@ class Record:
     code: dict[str, Any] | None = None  # {root, tree, files, bytes, git}
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    series: dict[str, str] = field(default_factory=dict)  # name -> blob id
+    series: dict[str, ObjectId] = field(default_factory=dict)  # name -> blob id
     artifacts: list[dict[str, Any]] = field(default_factory=list)  # {name, object, size, format, filename}
     parent: str | None = None
     env: dict[str, Any] = field(default_factory=dict)

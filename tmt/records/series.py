@@ -123,10 +123,10 @@ def record_summary(series: dict[str, Series]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def stats_of(summary: Any) -> dict[str, tuple[Any, Any, Any]]:
+def stats_of(summary: Any) -> dict[str, tuple[float | None, ...]]:
     """{name: (last, min, max)} of a record's `series_summary` (floats; None where unknown);
     entries of the wrong shape (a hand-edited record) are left out."""
-    out = {}
+    out: dict[str, tuple[float | None, ...]] = {}
     if not isinstance(summary, dict):
         return out
     for name, info in summary.items():

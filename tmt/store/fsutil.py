@@ -8,6 +8,10 @@ from tmt._sys import host_label
 from tmt.errors import StoreError, UnsafePath
 from tmt.store.nofollow import own_dir, remake, share
 
+TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def tmp_name(tmp_dir: str | os.PathLike[str], suffix: str = "") -> str:
     """A new temp path "<host>_<pid>-<rand><suffix>" under `tmp_dir`.
@@ -21,6 +25,7 @@ def tmp_name(tmp_dir: str | os.PathLike[str], suffix: str = "") -> str:
 def tmp_owner(name: str) -> tuple[str | None, int | None]:
     """(host, pid) of a temp file or folder named by `tmp_name`; host None for the older
     "<pid>-<rand>" names (no host), pid None for a name in neither form."""
+    host: str | None
     host, sep, rest = name.partition("_")
     if not sep:
         host, rest = None, name
@@ -137,7 +142,7 @@ def _unlink_quiet(path: str) -> None:
         pass
 
 
-_libc = None
+_libc: Any = None  # None until loaded, then a ctypes.CDLL or False
 
 
 def syncfs(path: str | os.PathLike[str]) -> bool:

@@ -68,6 +68,8 @@ def describe(mode: int) -> str:
 class NotAFile(OSError):
     """A path where tmt expects a regular file holds something else (`what`: "a FIFO", …)."""
 
+    strerror: str  # always set, unlike OSError's
+
     def __init__(self, path: str | os.PathLike[str], what: str) -> None:
         super().__init__(errno.EINVAL, f"it is {what}, not a file", os.fspath(path))
         self.what = what
