@@ -337,6 +337,7 @@ def test_deeply_nested_tree_is_refused(store: ObjectStore, tmp_path: Path) -> No
     with pytest.raises(InvalidTree) as err:
         materialize(store, oid, arena / "target")
     assert err.value.message.endswith("nests deeper than 512 levels")
+    assert err.value.hint == "no project nests that deep: the store is damaged or hostile (`tmt fsck` names the tree)"
     assert os.listdir(arena) == []  # refused before anything is written
     with pytest.raises(InvalidTree, match="nests deeper than 512 levels"):
         list(walk_tree(store, oid))

@@ -515,3 +515,71 @@ def test_a_group_shared_store_gives_every_new_file_the_groups_permissions(projec
         assert all(stat.S_IMODE(o.stat().st_mode) == 0o444 for o in fan.iterdir())  # objects stay read-only
     rec = next((repo.tmt_dir / "experiments").iterdir())
     assert rec.stat().st_mode & 0o060 == 0o060
+
+
+def test_a_sparse_legacy_database_is_refused_unread(project: Path) -> None:
+    """A 3 GiB sparse tmt_db.json (a few bytes in a tarball) is refused before it is read."""
+    (project / ".tmt").mkdir()
+    with open(project / ".tmt" / "tmt_db.json", "wb") as f:
+        f.truncate(3 << 30)
+    r = invoke("migrate", "--dry-run")
+    assert r.exit_code == 1, r.output
+    assert "tmt_db.json is larger than 256 MiB: not a tmt 0.1.8 database tmt can read" in r.output
+    assert "hint: move it away if it is not one" in r.output
+
+
+def test_a_journal_is_read_frame_by_frame_up_to_its_bound(project: Path, monkeypatch, capsys) -> None:
+    from tmt.records import series
+
+    with tmt.start_run("live") as run:
+        for i in range(20):
+            run.log({"loss": float(i)}, step=i)
+        frames = series.journal_path(run.repo.tmt_dir, run.id).read_bytes()
+        assert len(series.read_journal(run.repo.tmt_dir, run.id)["loss"].values) == 20
+        monkeypatch.setattr(series, "MAX_JOURNAL_BYTES", len(frames) // 2)
+        monkeypatch.setattr(os, "fstat", lambda fd, real=os.fstat: os.stat_result(
+            (*real(fd)[:6], 3 << 30, *real(fd)[7:])))
+        half = series.read_journal(run.repo.tmt_dir, run.id)["loss"].values
+        monkeypatch.undo()
+    assert 0 < len(half) < 20 and half == [float(i) for i in range(len(half))]
+    assert f"journal/{run.id}.log is larger than {len(frames) // 2} B: only its first {len(frames) // 2} B of steps is read" \
+        in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ['"99999999999999999999999 TiB"', "99999999999999999999999", '"1e300"'])
+def test_a_byte_count_beyond_any_file_is_a_usage_error(project: Path, value: str) -> None:
+    repo = Repo.init(project)
+    (repo.tmt_dir / "config.toml").write_text(f"max_file_size = {value}\n")
+    with pytest.raises(UsageError) as e:
+        Repo(repo.tmt_dir).config
+    assert e.value.message == f"{repo.tmt_dir / 'config.toml'}: max_file_size must be a byte count like 10485760 or '10MiB'"
+
+
+def test_an_error_a_program_sees_never_drives_its_terminal(project: Path) -> None:
+    """The exception a decorated function's caller gets quotes store strings escaped."""
+    repo = Repo.init(project)
+    (repo.tmt_dir / "config.toml").write_text('code_root = "\\u001b]0;PWN\\u0007"\n')
+
+    @tmt.recorder(name="r")
+    def f() -> None:
+        pass
+
+    with pytest.raises(tmt.errors.TmtError) as e:
+        f()
+    assert str(e.value) == f"code root {project}/\\x1b]0;PWN\\x07 is not a directory"
+    assert str(e.value).isprintable()
+
+
+def test_dates_beyond_the_calendar_show_as_dates(project: Path) -> None:
+    from tmt._units import format_age
+
+    assert format_age("0001-01-01T00:00:00+14:00") == "0001-01-01"
+    assert format_age("9999-12-31T23:59:59-14:00") == "9999-12-31"
+    assert format_age(1e20) == "-"
+
+
+def test_a_path_too_long_for_the_file_system_is_a_message_not_a_bug_report(project: Path, tmp_path: Path) -> None:
+    rid = record()
+    r = invoke("checkout", rid, "-o", str(tmp_path / ("x" * 300)))
+    assert r.exit_code == 1
+    assert r.output.splitlines()[-1] == "hint: the path is longer than this file system allows: choose a shorter target folder"

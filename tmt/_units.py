@@ -64,7 +64,10 @@ def format_age(when: datetime | str | float | int | None, now: datetime | float 
     if isinstance(when, (int, float)):
         if not math.isfinite(when):
             return "-"
-        when = datetime.fromtimestamp(when, timezone.utc)
+        try:
+            when = datetime.fromtimestamp(when, timezone.utc)
+        except (OverflowError, ValueError, OSError):  # beyond year 9999
+            return "-"
     elif isinstance(when, str):
         try:
             when = datetime.fromisoformat(when)
@@ -76,7 +79,10 @@ def format_age(when: datetime | str | float | int | None, now: datetime | float 
         now = datetime.now(timezone.utc)
     elif isinstance(now, (int, float)):
         now = datetime.fromtimestamp(now, timezone.utc)
-    secs = (now - when).total_seconds()
+    try:
+        secs = (now - when).total_seconds()
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        return when.date().isoformat()
     if secs < 0:
         return "just now" if secs > -60 else when.date().isoformat()
     if secs < 60:
@@ -87,7 +93,10 @@ def format_age(when: datetime | str | float | int | None, now: datetime | float 
         return f"{int(secs // 3600)}h ago"
     if secs < AGE_DATE_AFTER_DAYS * 86400:
         return f"{int(secs // 86400)}d ago"
-    return when.astimezone().date().isoformat()
+    try:
+        return when.astimezone().date().isoformat()
+    except (OverflowError, ValueError, OSError):
+        return when.date().isoformat()
 
 
 def format_size(n: int | float | None) -> str:

@@ -19,9 +19,12 @@ class TmtError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        if self.hint:
-            return f"{self.message}\nhint: {self.hint}"
-        return self.message
+        # A message often quotes a store's strings (names, paths): as the exception a user's
+        # program sees, it must not drive the terminal either.
+        from tmt.text import printable
+
+        text = f"{self.message}\nhint: {self.hint}" if self.hint else self.message
+        return printable(text, keep_newlines=True)
 
 
 class UsageError(TmtError):

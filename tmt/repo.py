@@ -56,8 +56,12 @@ class Config:
         return TreeBounds(self.max_tree_paths, self.max_tree_bytes)
 
 
+#: the largest byte count a setting may hold (1 EiB): beyond it a read size overflows
+MAX_SIZE_SETTING = 1 << 60
+
+
 def _parse_size(value: object, source: str, key: str = "max_file_size") -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SIZE_SETTING:
         return value
     if isinstance(value, str):
         units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -68,7 +72,7 @@ def _parse_size(value: object, source: str, key: str = "max_file_size") -> int:
             size = int(float(num) * mult)
         except (ValueError, OverflowError):  # "abc", "nan", "inf"
             size = 0
-        if size > 0:  # "0" or "-5" would leave every file out of every snapshot
+        if 0 < size <= MAX_SIZE_SETTING:  # "0" or "-5" would leave every file out of every snapshot
             return size
     default = "10 MiB" if key == "max_file_size" else "1 TiB"
     raise UsageError(

@@ -334,7 +334,7 @@ def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> None:
     while todo:
         oid, depth = todo.pop()
         if depth > treemod.MAX_DEPTH:
-            raise InvalidTree(f"tree {oid} nests deeper than {treemod.MAX_DEPTH} levels")
+            raise InvalidTree(f"tree {oid} nests deeper than {treemod.MAX_DEPTH} levels", treemod.DEEP_HINT)
         entries = _read_tree_waiting(repo, oid)
         pin.add([e.oid for e in entries])
         for e in entries:
@@ -445,6 +445,12 @@ def plan_restore(repo: Repo, current: ObjectId, target: ObjectId) -> RestorePlan
                 continue  # already the run's bytes: not rewritten
         if (c.status == MODIFIED or st is not None) and untouchable(c.path):
             plan.kept.append(c.name)  # there, and ignored by a side: never rewritten
+            continue
+        if c.status == ADDED and (any(c.path.startswith(p) for p in protected)
+                                  or here.in_left_out_folder(c.path) or theirs.in_left_out_folder(c.path)):
+            # Nothing new goes into a venv, a cache or an ignored folder: a run's tree that
+            # holds .venv/.../sitecustomize.py must not reach the user's interpreter.
+            plan.kept.append(c.name)
             continue
         plan.to_write.append(c)
     removed = {c.path for c in plan.to_delete}

@@ -91,6 +91,7 @@ class Planted:
     b: str  # the newer one's
     fsck: str | None = None  # a fault kind `tmt fsck --json` must report (None: none required)
     notes: dict = field(default_factory=dict)
+    never_written: list[str] = field(default_factory=list)  # project paths no command may create
 
 
 def _record_two_runs(project: Path) -> tuple[str, str]:
@@ -201,7 +202,9 @@ def _escapes(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     evil = f"evil{ESC}name\n"
     blob = put_raw(repo, f"print('{ESC}')\n".encode())
     sub = raw_tree(repo, [[f"f{ESC}.py".encode(), "f", blob, 17]])
-    tree = raw_tree(repo, [[b"lib\x1b[31m", "d", sub, 17], [f"t{ESC}.py".encode(), "f", blob, 17]])
+    target = f"../{ESC}".encode()
+    tree = raw_tree(repo, [[b"lib\x1b[31m", "d", sub, 17], [b"link", "l", put_raw(repo, target), len(target)],
+                           [f"t{ESC}.py".encode(), "f", blob, 17]])
     _rewrite(repo, b, name=evil, tags=[evil], description=evil, params={evil: evil},
              metrics={evil: 1.0, "f1": 0.9}, status="failed",
              error={"type": evil, "message": evil, "traceback": f"Traceback\n  {ESC}\n"},
@@ -309,7 +312,8 @@ def _stat_cache_flipped(repo: Repo, a: str, b: str, outside: Path) -> Planted:
 
 def _huge_numbers(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     _rewrite(repo, b, metrics={"f1": 10**400, "neg": -(10**400), "big": 2**70, "loss": 0.5},
-             params={"n": 10**300, "lr": 0.2}, duration_s=10**400)
+             params={"n": 10**300, "lr": 0.2}, duration_s=10**400,
+             created_at="0001-01-01T00:00:00+14:00", finished_at="9999-12-31T23:59:59-14:00")
     return Planted(a, b)
 
 
@@ -329,6 +333,69 @@ def _fanout_is_file(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     fan = repo.store.objects_dir / oid[:2]
     _swap(fan, lambda p: p.write_text("not a folder"))
     return Planted(a, b, fsck="unsafe_path")
+
+
+def _add_to_tree(repo: Repo, b: str, rows: list) -> None:
+    """Run b's tree with raw `rows` [name, kind, oid, size] added at the top."""
+    from tmt.records.io import read_record, record_path
+    from tmt.snapshot.checkout import read_tree
+
+    code = dict(read_record(record_path(repo.experiments_dir, b)).code)
+    old = [[e.name, e.kind, e.oid, e.size] for e in read_tree(repo.store, code["tree"])]
+    code["tree"] = raw_tree(repo, sorted(old + rows))
+    _rewrite(repo, b, code=code)
+
+
+def _reserved_in_tree(repo: Repo, a: str, b: str, outside: Path) -> Planted:
+    """A tree holding .git/hooks/pre-commit, .tmt/config.toml and sub/.TMT (a view pointer
+    naming another store): an in-place checkout would plant a hook the user's next commit
+    runs, a config in the store, a pointer that records the user's code elsewhere."""
+    hook = f"#!/bin/sh\ntouch {outside}/pwned\n".encode()
+    config, pointer, util = b"max_file_size = 1\n", f"tmtdir: {outside}\n".encode(), b"x = 1\n"
+    n = len(hook) + len(config) + len(pointer) + len(util)
+    hooks = raw_tree(repo, [[b"pre-commit", "x", put_raw(repo, hook), len(hook)]])
+    _add_to_tree(repo, b, [
+        [b".git", "d", raw_tree(repo, [[b"hooks", "d", hooks, len(hook)]]), len(hook)],
+        [b".tmt", "d", raw_tree(repo, [[b"config.toml", "f", put_raw(repo, config), len(config)]]), len(config)],
+        [b"sub", "d", raw_tree(repo, [[b".TMT", "f", put_raw(repo, pointer), len(pointer)],
+                                      [b"util.py", "f", put_raw(repo, util), len(util)]]), n],
+    ])
+    return Planted(a, b, fsck="bad_tree", never_written=[".git/hooks/pre-commit", ".tmt/config.toml", "sub"])
+
+
+def _venv_in_tree(repo: Repo, a: str, b: str, outside: Path) -> Planted:
+    """The user keeps a venv (and caches) in the project; run b's tree holds a
+    sitecustomize.py for it, which every later start of that interpreter would run."""
+    root = repo.root
+    (root / ".venv" / "lib").mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (root / "__pycache__").mkdir()
+    code = f"open('{outside}/pwned', 'w')\n".encode()
+    site = raw_tree(repo, [[b"sitecustomize.py", "f", put_raw(repo, code), len(code)]])
+    _add_to_tree(repo, b, [
+        [b".venv", "d", raw_tree(repo, [[b"lib", "d", site, len(code)]]), len(code)],
+        [b"__pycache__", "d", site, len(code)],
+    ])
+    return Planted(a, b, never_written=[".venv/lib/sitecustomize.py", "__pycache__/sitecustomize.py"])
+
+
+def _sparse_journal(repo: Repo, a: str, b: str, outside: Path) -> Planted:
+    """Run b looks live (this host, pid 1) and its journal is a 3 GiB sparse file (a few
+    bytes in a tarball): readers stream frames and stop at the first, never read 3 GiB."""
+    import socket
+
+    _rewrite(repo, b, status="running", finished_at=None, series={},
+             env={"host": socket.gethostname(), "pid": 1})
+    with open(repo.tmt_dir / "journal" / f"{b}.log", "wb") as f:
+        f.truncate(3 << 30)
+    return Planted(a, b)
+
+
+def _sparse_pin(repo: Repo, a: str, b: str, outside: Path) -> Planted:
+    """A 3 GiB sparse file in pins/, named as another host's live pin."""
+    with open(repo.tmt_dir / "pins" / "h_1_00000000.pin", "wb") as f:
+        f.truncate(3 << 30)
+    return Planted(a, b)
 
 
 #: case -> planter(repo, a, b, outside) -> Planted
@@ -372,6 +439,10 @@ PLANTED = {
     "undecodable_names": _undecodable_names,
     "stat_cache_flipped": _stat_cache_flipped,
     "huge_numbers": _huge_numbers,
+    "reserved_names_in_tree": _reserved_in_tree,
+    "venv_in_tree": _venv_in_tree,
+    "journal_sparse": _sparse_journal,
+    "pin_sparse": _sparse_pin,
 }
 
 

@@ -86,6 +86,13 @@ EXPECT = {
     "huge_numbers": {"ls --where --sort": (0, "{b8}"), "show": (0, "1.00e+400"), "diff A B": (0, "1.00e+400")},
     "undecodable_names": {"ls": (0, "caf\\xe9\\xff"), "diff A B": (0, '"b/caf\\351.py"')},
     "stat_cache_flipped": {"fsck": (1, "is damaged: its checksum does not match")},
+    "reserved_names_in_tree": {"checkout (in place)": (1, "entry name b'.git' is reserved"),
+                               "checkout -o": (1, "entry name b'.git' is reserved"),
+                               "fsck": (1, "is reserved: no snapshot holds .git or .tmt")},
+    "venv_in_tree": {"checkout (in place)": (0, "Checked out")},
+    "journal_sparse": {"ls": (0, "{b8}"), "show": (0, "running")},
+    "pin_sparse": {"gc --grace 0": (1, "pins/h_1_00000000.pin is larger than 1 GiB: not a pin tmt writes"),
+                   "fsck": (1, "pins/h_1_00000000.pin is larger than 1 GiB")},
 }
 
 #: what a terminal may be sent: printable characters and line breaks, nothing else
@@ -163,6 +170,7 @@ def test_every_command_on_a_planted_store(planted) -> None:
         assert "Traceback (most recent call last)" not in r.output, (what, r.output)
         assert clean(r.output, patch=argv[0] == "diff"), (what, r.output)
         assert hostile.snapshot_tree(outside) == before, (what, "changed a file outside the store")
+        assert not [p for p in info.never_written if os.path.lexists(project / p)], (what, "wrote a planted path")
         if label in expect:
             code, text = expect[label]
             assert (r.exit_code, text.format(b=info.b, b8=info.b[:8], a8=info.a[:8]) in r.output) == (code, True), (what, r.output)

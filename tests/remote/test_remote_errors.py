@@ -4,6 +4,7 @@ and URLs, corrupt or foreign remotes."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from pathlib import Path
@@ -242,3 +243,49 @@ def test_a_missing_remote_folder_is_named(local_project, tmp_path):
         f"{tmp_path / 'no' / 'such'} does not exist",
         "hint: check that the disk or share is mounted, or fix the remote's path with `tmt remote add`",
     ]
+
+
+def test_a_fifo_in_a_folder_remote_is_refused_never_waited_on(local_project, tmp_path):
+    """A shared folder is untrusted: a FIFO where a record or an object belongs is an error
+    naming it (pull, clone, fsck --remote), never a wait."""
+    record(local_project)
+    share = tmp_path / "share"
+    invoke("remote", "add", "disk", str(share))
+    assert invoke("push", "disk").exit_code == 0
+    rec = next(share.glob("records/*/*.json"))
+    obj = next(p for p in share.glob("objects/*/*"))
+    for planted in (rec, obj):
+        planted.chmod(0o644)
+        planted.unlink()
+        os.mkfifo(planted)
+    b = make_project(tmp_path / "b")
+    tmt_cmd("remote", "add", "disk", str(share), cwd=b)
+    for argv, cwd in ((["pull", "disk"], b), (["fsck", "--remote", "disk"], b),
+                      (["clone", str(share), str(tmp_path / "c")], tmp_path)):
+        out = tmt_cmd(*argv, cwd=cwd, check=False, timeout=60)  # a wait would time out
+        assert out.returncode == 1, (argv, out.stdout, out.stderr)
+        assert "on the remote " + str(share) + " is a FIFO, where tmt keeps its own; tmt never follows, reads or " \
+            "writes through it" in out.stderr, (argv, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
+def test_push_never_writes_through_links_planted_in_a_folder_remote(local_project, tmp_path):
+    rid = record(local_project)
+    share, outside = tmp_path / "share", tmp_path / "outside"
+    (share / "objects").mkdir(parents=True)
+    (share / "records").mkdir()
+    outside.mkdir()
+    for name in ("tmp", "records/" + rid):
+        os.symlink(outside, share / name)
+    for fan in os.listdir(local_project / ".tmt" / "objects"):
+        os.symlink(outside, share / "objects" / fan)
+    invoke("remote", "add", "disk", str(share))
+    r = invoke("push", "disk")
+    assert r.exit_code == 1
+    assert f"Error: tmp on the remote {share} is a symbolic link, where tmt keeps its own; tmt never follows, " \
+        "reads or writes through it" in r.output
+    assert "hint: someone changed the remote folder: remove that entry there (nothing else is touched)" in r.output
+    (share / "tmp").unlink()
+    r = invoke("push", "disk")
+    assert r.exit_code == 1 and "is a symbolic link, where tmt keeps its own" in r.output
+    assert os.listdir(outside) == []

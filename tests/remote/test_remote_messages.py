@@ -112,6 +112,9 @@ def test_remote_ls_show_and_a_malformed_remotes_file(proj, tmp_path):
         f"Error: {proj / '.tmt' / 'remotes.toml'}: the remote 'origin' is malformed",
         "hint: fix or delete it there (or `tmt remote rm` it)",
     ]
+    (proj / ".tmt" / "remotes.toml").write_text('[lab]\nurl = "s3://lab-bucket/x"\n\n["b\\u001b[2J"]\nurl = 7\n')
+    assert invoke("remote", "rm", "b\x1b[2J").output == "Removed remote b\\x1b[2J (malformed); nothing on it was deleted.\n"
+    assert invoke("remote", "ls").output.splitlines() == ["lab  s3://lab-bucket/x  (default)"]
 
 
 def test_clone_into_a_project_that_has_a_store(proj, tmp_path):

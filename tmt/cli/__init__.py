@@ -6,6 +6,7 @@ and `tmt ls` start fast.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -82,9 +83,10 @@ class LazyGroup(click.Group):
             if os.environ.get("TMT_TRACEBACK"):
                 raise
             where = f"{os.fsdecode(e.filename)}: " if e.filename else ""
-            raise TmtClickError(StoreError(
-                f"{where}{e.strerror or e}", "set TMT_TRACEBACK=1 to see where it happened, and report it"
-            )) from e
+            hint = "set TMT_TRACEBACK=1 to see where it happened, and report it"
+            if e.errno == errno.ENAMETOOLONG:  # a name or path from the store, not a bug
+                hint = "the path is longer than this file system allows: choose a shorter target folder"
+            raise TmtClickError(StoreError(f"{where}{e.strerror or e}", hint)) from e
         except Exception as e:
             # sqlite is only the query index's: an error it did not map (read-only store,
             # full disk, still busy after the retries) is still a message. sqlite3 is only

@@ -66,7 +66,7 @@ def rm(name: str) -> None:
     from tmt.text import printable
 
     spec = tmt.remote.rm(name)
-    click.echo(f"Removed remote {spec.name} ({printable(spec.url)}); nothing on it was deleted.")
+    click.echo(f"Removed remote {printable(spec.name)} ({printable(spec.url)}); nothing on it was deleted.")
 
 
 @command.command("show")

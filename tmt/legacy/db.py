@@ -67,14 +67,22 @@ def run_id_for(legacy_id: str) -> str | None:
     return rid if _HEX32.match(rid) else None
 
 
+#: 0.1.8 rewrote its whole database at the end of every run: real ones are a few MiB. A larger
+#: file (a sparse one in a tarball) is refused before it is read.
+MAX_DB_BYTES = 256 << 20
+
+
 def read_db(path: Path) -> LegacyDb:
     """Parse tmt_db.json; StoreError if the file itself cannot be read as 0.1.8's database."""
     from tmt.store.nofollow import read_file
 
     try:
-        raw = read_file(path)  # in the store: never through a link, never blocking on a FIFO
+        raw = read_file(path, MAX_DB_BYTES)  # in the store: never through a link, never blocking on a FIFO
     except OSError as e:
         raise StoreError(f"could not read {path}: {e.strerror or e}", "check its permissions") from e
+    if len(raw) > MAX_DB_BYTES:
+        raise StoreError(f"{path} is larger than {MAX_DB_BYTES >> 20} MiB: not a tmt 0.1.8 database tmt can read",
+                         "move it away if it is not one")
     try:
         data = json.loads(raw.decode("utf-8"))  # 0.1.8 wrote NaN as a bare NaN: json reads it
     except (UnicodeDecodeError, ValueError, RecursionError) as e:

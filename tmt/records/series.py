@@ -199,22 +199,48 @@ def iter_frames(data: bytes) -> Iterator[tuple[float, list[tuple[str, int | None
         (n,) = _LEN.unpack_from(data, pos)
         if n == 0 or n > MAX_FRAME or pos + _LEN.size + n > end:
             return
-        try:
-            obj = codec.unpackb(data[pos + _LEN.size : pos + _LEN.size + n])
-            ver, t, pts = obj
-            if ver != JOURNAL_FORMAT or not isinstance(t, float):
-                return
-            points = []
-            for name, step, value in pts:
-                if not isinstance(name, str) or not isinstance(value, float):
-                    return
-                if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
-                    return
-                points.append((name, step, value))
-        except (ValueError, TypeError):
+        frame = _decode_frame(data[pos + _LEN.size : pos + _LEN.size + n])
+        if frame is None:
             return
-        yield t, points
+        yield frame
         pos += _LEN.size + n
+
+
+def _stream_frames(f, limit: int) -> Iterator[tuple[float, list[tuple[str, int | None, float]]]]:
+    """iter_frames over a file object, reading one frame at a time and at most `limit`
+    bytes: a journal of zeros (a sparse file) costs one read, not its apparent size."""
+    used = 0
+    while used + _LEN.size <= limit:
+        head = f.read(_LEN.size)
+        if len(head) < _LEN.size:
+            return
+        (n,) = _LEN.unpack(head)
+        used += _LEN.size + n
+        if n == 0 or n > MAX_FRAME or used > limit:
+            return
+        body = f.read(n)
+        frame = _decode_frame(body) if len(body) == n else None
+        if frame is None:
+            return
+        yield frame
+
+
+def _decode_frame(body: bytes) -> tuple[float, list[tuple[str, int | None, float]]] | None:
+    try:
+        obj = codec.unpackb(body)
+        ver, t, pts = obj
+        if ver != JOURNAL_FORMAT or not isinstance(t, float):
+            return None
+        points = []
+        for name, step, value in pts:
+            if not isinstance(name, str) or not isinstance(value, float):
+                return None
+            if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+                return None
+            points.append((name, step, value))
+    except (ValueError, TypeError):
+        return None
+    return t, points
 
 
 def series_from_frames(frames: Iterable[tuple[float, list[tuple[str, int | None, float]]]]) -> dict[str, Series]:
@@ -231,23 +257,42 @@ def series_from_frames(frames: Iterable[tuple[float, list[tuple[str, int | None,
     return {n: Series(n, steps[n], values[n], times[n]) for n in values}
 
 
+#: The most of a journal any reader takes (a run logging 10 metrics a step writes ~200 bytes a
+#: step: 5 million steps). A longer one, live or planted (a sparse file), is read this far.
+MAX_JOURNAL_BYTES = 1 << 30
+
+
 def read_journal(tmt_dir: str | os.PathLike[str], run_id: str) -> dict[str, Series]:
     """The series of a run that has not been packed (live, or crashed before its end).
 
-    A missing journal gives {}: the run logged nothing, or it was already packed.
+    A missing journal gives {}: the run logged nothing, or it was already packed. Frames are
+    read one by one up to MAX_JOURNAL_BYTES, past which a warning says the rest is not read.
     """
-    from tmt.store.nofollow import own_dir, read_file
+    from tmt.store.nofollow import open_file, own_dir
 
+    path = journal_path(tmt_dir, run_id)
     try:
         own_dir(tmt_dir, JOURNAL_DIRNAME)
-        data = read_file(journal_path(tmt_dir, run_id))  # never a link, never blocking on a FIFO
+        f = open_file(path)  # never a link, never blocking on a FIFO
     except FileNotFoundError:
         return {}
     except OSError as e:
         from tmt.errors import RecordError
 
         raise RecordError(f"could not read journal of run {run_id}: {e.strerror or e}") from e
-    return series_from_frames(iter_frames(data))
+    with f:
+        if os.fstat(f.fileno()).st_size > MAX_JOURNAL_BYTES:
+            from tmt._units import format_size
+            from tmt._warn import warn
+
+            bound = format_size(MAX_JOURNAL_BYTES)
+            warn(f"{JOURNAL_DIRNAME}/{path.name} is larger than {bound}: only its first {bound} of steps is read")
+        try:
+            return series_from_frames(_stream_frames(f, MAX_JOURNAL_BYTES))
+        except OSError as e:
+            from tmt.errors import RecordError
+
+            raise RecordError(f"could not read journal of run {run_id}: {e.strerror or e}") from e
 
 
 def load_series(repo: "Repo", record: "Record", name: str) -> Series | None:

@@ -103,7 +103,10 @@ def _path(repo: Repo) -> Path:
 
 
 def load(repo: Repo) -> list[RemoteSpec]:
-    data = _load_toml(_path(repo))
+    return _specs(repo, _load_toml(_path(repo)))
+
+
+def _specs(repo: Repo, data: dict) -> list[RemoteSpec]:
     specs = []
     for name, table in data.items():
         if not isinstance(table, dict) or not isinstance(table.get("url"), str) or not _NAME_RE.match(name):
@@ -166,8 +169,14 @@ def add(repo: Repo, spec: RemoteSpec) -> RemoteSpec:
 
 
 def remove(repo: Repo, name: str) -> RemoteSpec:
-    spec = get(repo, name)
-    save(repo, [s for s in load(repo) if s.name != name])
+    data = _load_toml(_path(repo))
+    if name not in data:
+        get(repo, name)  # raises: no remote of that name
+    table = data[name]
+    # A malformed entry can be removed too (load's error says so): only the others are checked.
+    url = table.get("url") if isinstance(table, dict) and isinstance(table.get("url"), str) else "malformed"
+    spec = RemoteSpec(name, url)
+    save(repo, _specs(repo, {k: v for k, v in data.items() if k != name}))
     lazy = lazy_remote(repo)
     if lazy == name:
         try:

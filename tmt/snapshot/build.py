@@ -215,7 +215,7 @@ class _Snapshotter:
         max_size = self.max_file_size
         for entry in entries:
             name = entry.name
-            if name in ALWAYS_IGNORED:
+            if len(name) == 4 and name.lower() in ALWAYS_IGNORED:  # .GIT too (tree.RESERVED_NAMES)
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):

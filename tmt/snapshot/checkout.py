@@ -72,7 +72,7 @@ def walk_tree(store: ObjectStore, oid: ObjectId, bounds: treemod.TreeBounds | No
 
 def _walk(entries_of, oid: ObjectId, prefix: bytes, depth: int) -> Iterator[tuple[bytes, treemod.TreeEntry]]:
     if depth > MAX_DEPTH:
-        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
+        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels", treemod.DEEP_HINT)
     for e in entries_of(oid):
         path = prefix + e.name
         if e.kind == treemod.TREE:
@@ -223,7 +223,7 @@ def _write_tree(
     umask: int = 0o022,
 ) -> None:
     if depth > MAX_DEPTH:
-        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
+        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels", treemod.DEEP_HINT)
     try:
         entries = entries_of(oid)
     except ObjectNotFound as e:

@@ -122,7 +122,7 @@ def _size(entries, old: ObjectId | None, new: ObjectId | None, memo: dict, cap_p
     if hit is not None:
         return hit
     if depth > MAX_DEPTH:
-        raise InvalidTree(f"tree nests deeper than {MAX_DEPTH} levels")
+        raise InvalidTree(f"tree nests deeper than {MAX_DEPTH} levels", treemod.DEEP_HINT)
     a, b = entries(old), entries(new)
     paths = nbytes = 0
     for name in a.keys() | b.keys():
@@ -153,7 +153,7 @@ def _diff(entries, old: ObjectId | None, new: ObjectId | None, prefix: bytes, de
     if old == new:
         return
     if depth > MAX_DEPTH:
-        raise InvalidTree(f"tree nests deeper than {MAX_DEPTH} levels")
+        raise InvalidTree(f"tree nests deeper than {MAX_DEPTH} levels", treemod.DEEP_HINT)
     a = entries(old)
     b = entries(new)
     for name in sorted(a.keys() | b.keys()):

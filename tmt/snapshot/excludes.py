@@ -34,17 +34,27 @@ class SideRules:
         self._stacks: dict[bytes, list[Rules] | None] = {}
 
     def ignored(self, path: bytes) -> bool:
-        parts = path.split(b"/")
+        stack = self._folder_stack(path)
+        if stack is _OUT:
+            return True
+        if path.rsplit(b"/", 1)[-1] in ALWAYS_IGNORED:
+            return True
+        return bool(stack) and is_ignored(stack, os.fsdecode(path))
+
+    def in_left_out_folder(self, path: bytes) -> bool:
+        """Whether a folder above `path` is left out (a venv, `__pycache__`, an ignored
+        folder): a checkout writes nothing new there, whatever the run's tree holds."""
+        return self._folder_stack(path) is _OUT
+
+    def _folder_stack(self, path: bytes) -> list[Rules] | None:
         stack = self._stack(b"", [])
         rel = b""
-        for part in parts[:-1]:
+        for part in path.split(b"/")[:-1]:
             rel += part + b"/"
             stack = self._stack(rel, stack)
             if stack is _OUT:
-                return True
-        if parts[-1] in ALWAYS_IGNORED:
-            return True
-        return bool(stack) and is_ignored(stack, os.fsdecode(path))
+                return _OUT
+        return stack
 
     def _stack(self, rel: bytes, parent: list[Rules]) -> list[Rules] | None:
         if rel in self._stacks:

@@ -24,8 +24,13 @@ SYMLINK: Kind = "l"
 TREE: Kind = "d"
 KINDS = frozenset((FILE, EXEC, SYMLINK, TREE))
 MAX_NAME = 4096
+#: Names no tree may hold, in any case (a case-insensitive file system would open `.GIT` as
+#: `.git`): no snapshot records them, and a checkout writing one would plant a git hook or a
+#: store config in the user's project (like git's verify_path).
+RESERVED_NAMES = frozenset((b".git", b".tmt"))
 #: Deepest nesting of trees any reader follows (a hostile tree may nest without end).
 MAX_DEPTH = 512
+DEEP_HINT = "no project nests that deep: the store is damaged or hostile (`tmt fsck` names the tree)"
 #: Largest tree object any reader loads (a directory of a million entries is ~100 MB); a
 #: record naming a bigger object as its tree is refused before it is read into memory.
 MAX_TREE_BYTES = 256 * 1024 * 1024
@@ -103,7 +108,7 @@ def _expand(shape_of, oid: str, memo: dict, cap_paths: int, cap_bytes: int, dept
     if hit is not None:
         return hit
     if depth > MAX_DEPTH:
-        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels")
+        raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels", DEEP_HINT)
     paths, nbytes, subtrees = shape_of(oid)
     for sub in subtrees:
         if paths >= cap_paths or nbytes >= cap_bytes:
@@ -128,6 +133,13 @@ def check_name(name: bytes) -> None:
         raise InvalidTree(f"invalid entry name {name!r}: contains '/' or NUL")
     if len(name) > MAX_NAME:
         raise InvalidTree(f"entry name too long ({len(name)} bytes)")
+    if is_reserved(name):
+        raise InvalidTree(f"entry name {name!r} is reserved: no snapshot holds .git or .tmt")
+
+
+def is_reserved(name: bytes) -> bool:
+    """`.git` or `.tmt` in any case (see RESERVED_NAMES)."""
+    return len(name) == 4 and name.lower() in RESERVED_NAMES
 
 
 def encode_tree(entries: Iterable[TreeEntry]) -> bytes:

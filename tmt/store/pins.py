@@ -20,11 +20,14 @@ from pathlib import Path
 from tmt._sys import host_label, pid_alive, token_hex
 from tmt.errors import StoreError, UnsafePath
 from tmt.store.ids import ObjectId
-from tmt.store.nofollow import own_dir, read_file, remake
+from tmt.store.nofollow import open_fd, own_dir, read_fd, remake
 
 PIN_SUFFIX = ".pin"
 #: A pin from another host cannot be checked for liveness; it counts this long.
 FOREIGN_PIN_TTL_S = 24 * 3600
+#: A pin file holds 32 bytes an object: this is 33 million objects, three times a tree at the
+#: default max_tree_paths. A larger one (a sparse file) is refused, never read whole.
+MAX_PIN_BYTES = 1 << 30
 
 
 class PinFile:
@@ -136,9 +139,21 @@ def live_pins(tmt_dir: str | os.PathLike[str], *, remove_dead: bool = False) -> 
         if not pin_is_live(path):
             continue
         try:
-            raw = read_file(path)  # a link or FIFO planted in pins/ is no pin: never followed
+            fd, st = open_fd(path)  # a link or FIFO planted in pins/ is no pin: never followed
         except OSError:
             continue
+        try:
+            raw = read_fd(fd, st.st_size, MAX_PIN_BYTES) if st.st_size <= MAX_PIN_BYTES else b""
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if st.st_size > MAX_PIN_BYTES or len(raw) > MAX_PIN_BYTES:
+            # Not ignored: if it were a live writer's, gc would delete what the writer needs.
+            raise StoreError(
+                f"pins/{path.name} is larger than {MAX_PIN_BYTES >> 30} GiB: not a pin tmt writes",
+                "if no tmt process is running from this store, delete that file",
+            )
         whole = len(raw) - len(raw) % 32
         pins.update(ObjectId(raw[i : i + 32].hex()) for i in range(0, whole, 32))
     return pins
