@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "timeline": "A metric across runs in the order they ran, its jumps explained.",
     "run": "Record any command as a run, without changing it.",
     "rerun": "Run a recorded run's code again, as a new run.",
+    "tui": "Browse, filter, compare and act on runs in a terminal UI.",
 }
 
 

@@ -241,6 +241,15 @@ class Table:
                 return ValueColumn(kind, key[8:] if key.startswith("metrics.") else key)
         return None
 
+    def choose(self, metric_names: str | None, param_names: str | None, column_names: str | None) -> list[ValueColumn]:
+        """The value columns after the fixed ones: exactly --columns; else --metrics (default:
+        the most common metrics) then --params (default: the params that differ)."""
+        if column_names is not None:
+            return self.resolve(column_names, "metric")
+        metrics = self.resolve(metric_names, "metric") if metric_names is not None else self.default_metrics()
+        params = self.resolve(param_names, "param") if param_names is not None else self.changed_params()
+        return metrics + [p for p in params if p not in metrics]
+
     def has_text(self, param: str) -> bool:
         """Whether a param column holds text (left-aligned) rather than numbers."""
         return any(isinstance(p.get(param), (str, list, dict)) for p in self.params)
@@ -275,12 +284,7 @@ def render(out, runs, metric_names: str | None, param_names: str | None, column_
     )
 
     table = Table(runs)
-    if column_names is not None:
-        columns = table.resolve(column_names, "metric")
-    else:
-        metrics = table.resolve(metric_names, "metric") if metric_names is not None else table.default_metrics()
-        params = table.resolve(param_names, "param") if param_names is not None else table.changed_params()
-        columns = metrics + [p for p in params if p not in metrics]
+    columns = table.choose(metric_names, param_names, column_names)
     now = datetime.now(timezone.utc)
     values = [table.cells(c) for c in columns]
     rows = [

@@ -82,6 +82,21 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
 
 
+def sort_order(values: Sequence[Any], descending: bool) -> list[int]:
+    """Positions of `values` in sorted order: missing ones (None, NaN) last, ties in the
+    order given, numbers before text (mixed kinds) as `Runs.sort` promises."""
+    have: list[int] = []
+    missing: list[int] = []
+    for n, v in enumerate(values):
+        (missing if v is None or (isinstance(v, float) and math.isnan(v)) else have).append(n)
+    try:
+        have.sort(key=lambda n: values[n], reverse=descending)
+    except TypeError:  # mixed kinds: numbers by value first, then the rest by their text
+        have.sort(key=lambda n: (0, values[n], "") if _is_number(values[n]) else (1, 0, str(values[n])),
+                  reverse=descending)
+    return have + missing
+
+
 class Runs(Sequence[Run]):
     """An ordered collection of runs (oldest first unless sorted)."""
 
@@ -182,17 +197,7 @@ class Runs(Sequence[Run]):
         duration_s). Runs without a value go last; numbers sort before text."""
         if reverse is not None:
             descending = reverse
-        values = self._values(key)
-        have: list[int] = []
-        missing: list[int] = []
-        for n, v in enumerate(values):
-            (missing if v is None or (isinstance(v, float) and math.isnan(v)) else have).append(n)
-        try:
-            have.sort(key=lambda n: values[n], reverse=descending)
-        except TypeError:  # mixed kinds: numbers by value first, then the rest by their text
-            have.sort(key=lambda n: (0, values[n], "") if _is_number(values[n]) else (1, 0, str(values[n])),
-                      reverse=descending)
-        order = have + missing
+        order = sort_order(self._values(key), descending)
         st = self.statuses
         return Runs(self.repo, [self._rows[n] for n in order], [st[n] for n in order])
 
@@ -289,13 +294,155 @@ def _check_running(repo: "Repo", rows: list[tuple], conds: list) -> list[tuple]:
     return out
 
 
-def _names_matching(conn, pattern: str) -> list[str]:
+def names_matching(conn, pattern: str) -> tuple[list[str], bool]:
+    """The run names `pattern` finds, and whether that is every name."""
     try:
         rx = re.compile(pattern)
     except re.error as e:
         raise UsageError(f"name {pattern!r} is not a valid regular expression: {e}", "e.g. name='lr_.*'") from None
     names = [n for (n,) in conn.execute("SELECT DISTINCT name FROM runs")]
-    return [n for n in names if rx.search(n)]
+    found = [n for n in names if rx.search(n)]
+    return found, len(found) == len(names)
+
+
+class _Plan:
+    """The SQL of a query's filters (parsed and checked once), run against one snapshot of
+    the index with the columns a caller needs: whole rows (`select`) or row ids (`select_rids`)."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        status: str | Iterable[str] | None = None,
+        where: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        parent: str | None = None,
+        exact_name: str | None = None,
+        name_contains: str | None = None,
+        backups: bool | None = None,
+    ) -> None:
+        clauses: list[str] = []
+        args: list[Any] = []
+        tag_list = [tags] if isinstance(tags, str) else list(tags or ())
+        if not (backups if backups is not None else ix.BACKUP_TAG in tag_list):
+            clauses.append(ix.NOT_BACKUP_SQL)
+        if since is not None:
+            clauses.append("runs.created_at >= ?")
+            args.append(parse_time(since, "since"))
+        if until is not None:
+            clauses.append("runs.created_at <= ?")
+            args.append(parse_time(until, "until"))
+        wanted: set[str] | None = None
+        if status is not None:
+            wanted = {status} if isinstance(status, str) else set(status)
+            bad = sorted(wanted - set(STATUS_CHOICES))
+            if bad:
+                raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
+            # crashed: stored by `tmt run` (a killed command), or a dead `running` record
+            stored = wanted | ({"running"} if "crashed" in wanted else set())
+            clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
+            args.extend(sorted(stored))
+        # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
+        kv_conds: list[tuple[str, list[Any]]] = []
+        conds = parse_where_list(where)  # type: ignore[arg-type]
+        for cond in conds:
+            if cond.kind == "bool":
+                kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
+            elif cond.kind == "num":
+                kv_conds.append((f"{{t}}.key = ? AND {{t}}.num {cond.op} ?", [cond.key, cond.value]))
+            else:
+                kv_conds.append((f"{{t}}.key = ? AND {{t}}.num IS NULL AND {{t}}.txt {cond.op} ?",
+                                 [cond.key, cond.value]))
+        if tags is not None:
+            for tag in [tags] if isinstance(tags, str) else list(tags):
+                clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
+                args.append(tag)
+        if parent is not None:
+            clauses.append("runs.parent = ?")
+            args.append(parent)
+        if exact_name is not None:
+            clauses.append("runs.name = ?")
+            args.append(exact_name)
+        if name_contains is not None:
+            clauses.append("instr(runs.name, ?) > 0")
+            args.append(name_contains)
+        for value in (*args, *(v for _, vs in kv_conds for v in vs)):
+            if isinstance(value, str) and not is_text(value):  # SQLite cannot bind it
+                raise UsageError(f"'{printable(value)}' is not UTF-8 text",
+                                 "names, tags, keys and values in tmt are UTF-8; this argument has other bytes")
+        self.name, self.clauses, self.args, self.kv_conds, self.conds = name, clauses, args, kv_conds, conds
+        self.wanted = wanted
+        # `crashed` is a `running` record whose process is gone, decided in Python: when only
+        # one of the two is asked for, a SQL LIMIT would count rows dropped afterwards.
+        self.split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
+        # A condition on a series statistic (loss.last) holds for a running or crashed run by
+        # its journal, which the index does not hold: such runs are checked in Python, after SQL.
+        self.journal_conds = [c for c in conds if c.key.startswith("m:") and ix.series_stat_key(c.key[2:])]
+        self.kv_keys = sorted({pa[0] for _p, pa in kv_conds})
+
+    def fetch(self, conn, cols: str, tail: str = "") -> list[tuple]:
+        """Rows of `cols` (the first one identifies a row) matching the SQL part of the
+        filters, plus, when a condition needs a journal, every `running` row the other
+        filters keep. Inside `Index.read` (one snapshot, kv filled for `kv_keys`)."""
+        cl, a = list(self.clauses), list(self.args)
+        kv_conds = self.kv_conds
+        name_count = None
+        if self.name is not None:
+            names, every = names_matching(conn, self.name)
+            if not names:
+                return []
+        if self.name is not None and not every:  # a pattern every name matches filters nothing
+            cl.append(f"runs.name IN ({','.join('?' * len(names))})")
+            a.extend(names)
+            if kv_conds:
+                name_count = conn.execute(
+                    f"SELECT COUNT(*) FROM runs WHERE name IN ({','.join('?' * len(names))})", names
+                ).fetchone()[0]
+        base_cl, base_args = list(cl), list(a)
+        source = "runs"
+        if kv_conds:
+            # Drive the query from the most selective condition (counted on the covering
+            # index, which is cheap), then check the others per run through the kv primary
+            # key. SQLite would otherwise build a temporary table for every condition.
+            counts = [
+                conn.execute(f"SELECT COUNT(*) FROM kv WHERE {p.format(t='kv')}", pa).fetchone()[0] for p, pa in kv_conds
+            ]
+            order = sorted(range(len(kv_conds)), key=counts.__getitem__)
+            checks = order
+            rid = "runs.rid"
+            if name_count is None or counts[order[0]] < name_count:
+                first, checks = order[0], order[1:]
+                p, pa = kv_conds[first]
+                if cols == "runs.rid" and not cl:
+                    # Row ids and nothing but kv conditions: the kv index alone answers.
+                    source, cols, rid = "kv AS k0", "k0.rid", "k0.rid"
+                else:
+                    source = "kv AS k0 CROSS JOIN runs ON runs.rid = k0.rid"
+                cl.insert(0, p.format(t="k0"))
+                a[0:0] = pa
+            for n in checks:
+                p, pa = kv_conds[n]
+                cl.append(f"EXISTS (SELECT 1 FROM kv WHERE kv.rid = {rid} AND {p.format(t='kv')})")
+                a.extend(pa)
+        sql = f"SELECT {cols} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
+        found = conn.execute(sql, a).fetchall()
+        if self.journal_conds:
+            cols = "runs.rid" if cols == "k0.rid" else cols
+            sql = f"SELECT {cols} FROM runs WHERE " + " AND ".join(["runs.status = 'running'", *base_cl])
+            seen = {r[0] for r in found}
+            found += [r for r in conn.execute(sql, base_args).fetchall() if r[0] not in seen]
+        return found
+
+    def keep_running(self, repo: "Repo", rows: list[tuple]) -> list[tuple]:
+        """Of whole rows, those that the Python-side checks keep (journal conditions, and
+        running vs crashed when only one is asked for)."""
+        if self.journal_conds:
+            rows = _check_running(repo, rows, self.conds)
+        if self.split:
+            rows = [r for r, s in zip(rows, effective_statuses(rows)) if s in self.wanted]  # type: ignore[operator]
+        return rows
 
 
 def select(
@@ -316,122 +463,23 @@ def select(
 ) -> Runs:
     """The runs matching every given filter, oldest first (see `tmt.runs`). Checkout backups
     are left out unless `backups` is true or `tags` asks for their tag (the default, None)."""
-    clauses: list[str] = []
-    args: list[Any] = []
-    tag_list = [tags] if isinstance(tags, str) else list(tags or ())
-    if not (backups if backups is not None else ix.BACKUP_TAG in tag_list):
-        clauses.append(ix.NOT_BACKUP_SQL)
-    if since is not None:
-        clauses.append("runs.created_at >= ?")
-        args.append(parse_time(since, "since"))
-    if until is not None:
-        clauses.append("runs.created_at <= ?")
-        args.append(parse_time(until, "until"))
-    wanted: set[str] | None = None
-    if status is not None:
-        wanted = {status} if isinstance(status, str) else set(status)
-        bad = sorted(wanted - set(STATUS_CHOICES))
-        if bad:
-            raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
-        # crashed: stored by `tmt run` (a killed command), or a dead `running` record
-        stored = wanted | ({"running"} if "crashed" in wanted else set())
-        clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
-        args.extend(sorted(stored))
-    # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
-    kv_conds: list[tuple[str, list[Any]]] = []
-    conds = parse_where_list(where)  # type: ignore[arg-type]
-    for cond in conds:
-        if cond.kind == "bool":
-            kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
-        elif cond.kind == "num":
-            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num {cond.op} ?", [cond.key, cond.value]))
-        else:
-            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num IS NULL AND {{t}}.txt {cond.op} ?", [cond.key, cond.value]))
-    if tags is not None:
-        for tag in [tags] if isinstance(tags, str) else list(tags):
-            clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
-            args.append(tag)
-    if parent is not None:
-        clauses.append("runs.parent = ?")
-        args.append(parent)
-    if exact_name is not None:
-        clauses.append("runs.name = ?")
-        args.append(exact_name)
-    if name_contains is not None:
-        clauses.append("instr(runs.name, ?) > 0")
-        args.append(name_contains)
-    for value in (*args, *(v for _, vs in kv_conds for v in vs)):
-        if isinstance(value, str) and not is_text(value):  # SQLite cannot bind it
-            raise UsageError(f"'{printable(value)}' is not UTF-8 text",
-                             "names, tags, keys and values in tmt are UTF-8; this argument has other bytes")
+    plan = _Plan(name=name, since=since, until=until, status=status, where=where, tags=tags, parent=parent,
+                 exact_name=exact_name, name_contains=name_contains, backups=backups)
+    split, journal_conds = plan.split, plan.journal_conds
     # Without a limit, sorting in Python is faster than SQLite's walk of the time index
     # (rows come in table order, which is mostly time order already).
-    # `crashed` is a `running` record whose process is gone, decided in Python: when only one
-    # of the two is asked for, a SQL LIMIT would count rows dropped afterwards.
-    split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
-    # A condition on a series statistic (loss.last) holds for a running or crashed run by its
-    # journal, which the index does not hold: such runs are checked in Python, after SQL.
-    journal_conds = [c for c in conds if c.key.startswith("m:") and ix.series_stat_key(c.key[2:])]
     order = "DESC" if newest_first else "ASC"
     sql_limit = None if split or journal_conds else limit
     tail = "" if sql_limit is None else f" ORDER BY runs.created_at {order}, runs.id {order} LIMIT {int(sql_limit)}"
-
-    kv_keys = sorted({pa[0] for _p, pa in kv_conds})
     idx = ix.index_for(repo)
-
-    def query(conn):
-        return idx.read(conn, snapshot_query, kv_keys)
-
-    def snapshot_query(conn):
-        cl, a = list(clauses), list(args)
-        name_count = None
-        if name is not None:
-            names = _names_matching(conn, name)
-            if not names:
-                return []
-            cl.append(f"runs.name IN ({','.join('?' * len(names))})")
-            a.extend(names)
-            if kv_conds:
-                name_count = conn.execute(
-                    f"SELECT COUNT(*) FROM runs WHERE name IN ({','.join('?' * len(names))})", names
-                ).fetchone()[0]
-        base_cl, base_args = list(cl), list(a)
-        source = "runs"
-        if kv_conds:
-            # Drive the query from the most selective condition (counted on the covering
-            # index, which is cheap), then check the others per run through the kv primary
-            # key. SQLite would otherwise build a temporary table for every condition.
-            counts = [
-                conn.execute(f"SELECT COUNT(*) FROM kv WHERE {p.format(t='kv')}", pa).fetchone()[0] for p, pa in kv_conds
-            ]
-            order = sorted(range(len(kv_conds)), key=counts.__getitem__)
-            checks = order
-            if name_count is None or counts[order[0]] < name_count:
-                first, checks = order[0], order[1:]
-                p, pa = kv_conds[first]
-                source = "kv AS k0 CROSS JOIN runs ON runs.rid = k0.rid"
-                cl.insert(0, p.format(t="k0"))
-                a[0:0] = pa
-            for n in checks:
-                p, pa = kv_conds[n]
-                cl.append(f"EXISTS (SELECT 1 FROM kv WHERE kv.rid = runs.rid AND {p.format(t='kv')})")
-                a.extend(pa)
-        sql = f"SELECT {ix.ROW_SQL} FROM {source}" + (" WHERE " + " AND ".join(cl) if cl else "") + tail
-        found = conn.execute(sql, a).fetchall()
-        if journal_conds:
-            sql = f"SELECT {ix.ROW_SQL} FROM runs WHERE " + " AND ".join(["runs.status = 'running'", *base_cl])
-            seen = {r[ix.C_ID] for r in found}
-            found += [r for r in conn.execute(sql, base_args).fetchall() if r[ix.C_ID] not in seen]
-        return found
-
-    rows = idx.run(query)
+    rows = idx.run(lambda conn: idx.read(conn, lambda c: plan.fetch(c, ix.ROW_SQL, tail), plan.kv_keys))
     if journal_conds:
-        rows = _check_running(repo, rows, conds)
+        rows = _check_running(repo, rows, plan.conds)
     if sql_limit is None:
         rows.sort(key=itemgetter(ix.C_CREATED, ix.C_ID), reverse=newest_first)
     statuses = effective_statuses(rows)
     if split:
-        keep = [n for n, s in enumerate(statuses) if s in wanted]  # type: ignore[operator]
+        keep = [n for n, s in enumerate(statuses) if s in plan.wanted]  # type: ignore[operator]
         if limit is not None and limit >= 0:  # a negative LIMIT is no limit in SQLite too
             keep = keep[: int(limit)]
         rows = [rows[n] for n in keep]
@@ -440,3 +488,99 @@ def select(
         rows, statuses = rows[: int(limit)], statuses[: int(limit)]
     return Runs(repo, rows, statuses)
 
+
+def select_rids(repo: "Repo", **filters: Any) -> list[int]:
+    """The index row ids (`runs.rid`) of the runs `select(repo, **filters)` returns, in no
+    particular order: what a view that fetches rows only to show them needs (the TUI's
+    list of 100,000 runs). Only `running` rows are read whole, for the checks decided in
+    Python. Row ids hold for one generation of the index (a rewritten record gets a new one).
+    """
+    plan = _Plan(**filters)
+    idx = ix.index_for(repo)
+
+    def query(conn) -> list[int]:
+        if not (plan.split or plan.journal_conds):
+            # the row id alone: the name and time indexes cover it (no table lookups)
+            return [rid for (rid,) in plan.fetch(conn, "runs.rid")]
+        found = plan.fetch(conn, "runs.rid, runs.status")
+        live = [rid for rid, status in found if status == "running"]
+        kept = {r[-1] for r in plan.keep_running(repo, fetch_rows(conn, live, extra="runs.rid"))}
+        return [rid for rid, status in found if status != "running" or rid in kept]
+
+    return idx.run(lambda conn: idx.read(conn, query, plan.kv_keys))
+
+
+def kv_keys_read(**filters: Any) -> list[str]:
+    """The index's kv keys ("m:f1", "p:lr") a query with these filters reads: the first
+    query on a key fills kv for it (every run's value, once per store)."""
+    return _Plan(**filters).kv_keys
+
+
+def fetch_rows(conn, rids: Sequence[int], extra: str = "") -> list[tuple]:
+    """Whole index rows (ROW_SQL, then `extra` columns) of these row ids, in no order."""
+    out: list[tuple] = []
+    cols = ix.ROW_SQL + (f", {extra}" if extra else "")
+    for i in range(0, len(rids), 500):
+        chunk = list(rids[i:i + 500])
+        out += conn.execute(f"SELECT {cols} FROM runs WHERE runs.rid IN ({','.join('?' * len(chunk))})",
+                            chunk).fetchall()
+    return out
+
+
+#: sort keys that are index columns, and their SQL
+_FIELD_SQL = {"id": "runs.id", "name": "runs.name", "status": "runs.status", "created_at": "runs.created_at",
+              "finished_at": "runs.finished_at", "duration_s": "runs.duration"}
+
+
+def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = False, backups: bool = False) -> list[int]:
+    """The row ids of every run in the order `select(repo).sort(key, descending=...)` gives
+    them, computed by SQLite (the TUI sorts 100,000 runs this way, then filters by rank).
+
+    `key` as `Runs.sort` takes it: a field, `params.NAME` or a metric (`metrics.NAME` or a
+    bare name, `NAME.last/.min/.max` a series statistic). Runs without a value go last; ties
+    keep the oldest first; numbers sort before text (after it when descending). Unlike
+    `Runs.sort`, list and dict values (which the index does not hold) count as missing.
+    `created_at` descending is the newest-first order of `tmt ls` (ties: the higher id first).
+    Checkout backups are left out unless `backups`.
+    """
+    direction = "DESC" if descending else "ASC"
+    where = "" if backups else f" WHERE {ix.NOT_BACKUP_SQL}"
+    idx = ix.index_for(repo)
+    if key == "created_at":
+        sql = f"SELECT rid FROM runs{where} ORDER BY runs.created_at {direction}, runs.id {direction}"
+        return idx.run(lambda conn: [r for (r,) in conn.execute(sql)])
+    if key in _FIELD_SQL:
+        col = _FIELD_SQL[key]
+        sql = f"SELECT rid FROM runs{where} ORDER BY ({col} IS NULL), {col} {direction}, runs.created_at, runs.id"
+        return idx.run(lambda conn: [r for (r,) in conn.execute(sql)])
+    if key.startswith("params."):
+        kv_key = "p:" + key[7:]
+    else:
+        kv_key = "m:" + (key[8:] if key.startswith("metrics.") else key)
+    # SQLite orders numbers before text, as Runs.sort's fallback for mixed kinds does.
+    value = "COALESCE(kv.num, kv.b, kv.txt)"
+    join = f"FROM runs LEFT JOIN kv ON kv.rid = runs.rid AND kv.key = ?{where}"
+    stat = ix.series_stat_key(kv_key[2:]) if kv_key.startswith("m:") else None
+
+    def query(conn) -> list[int]:
+        live = conn.execute("SELECT rid, id FROM runs WHERE status = 'running'").fetchall() if stat else []
+        if not live:
+            sql = f"SELECT runs.rid {join} ORDER BY ({value} IS NULL), {value} {direction}, runs.created_at, runs.id"
+            return [r for (r,) in conn.execute(sql, (kv_key,))]
+        # A running (or crashed) run's series statistics are in its journal, not the index:
+        # such runs are placed by those, in Python (a final metric of that name still wins).
+        from tmt.records.series import read_journal, summarize
+
+        rows = conn.execute(f"SELECT runs.rid, {value} {join} ORDER BY runs.created_at, runs.id", (kv_key,)).fetchall()
+        journal: dict[int, Any] = {}
+        for rid, run_id in live:
+            try:
+                s = read_journal(repo.tmt_dir, run_id).get(stat[0])
+            except TmtError:
+                s = None
+            if s is not None and len(s):
+                journal[rid] = summarize(s)[("last", "min", "max")[stat[1]]]
+        values = [v if v is not None or rid not in journal else journal[rid] for rid, v in rows]
+        return [rows[n][0] for n in sort_order(values, descending)]
+
+    return idx.run(lambda conn: idx.read(conn, query, [kv_key]))
