@@ -300,3 +300,47 @@ def test_rebuild_forks_workers_only_without_other_threads(repo, python):
     n1, n2, with_thread, alone = map(int, p.stdout.split())
     assert (n1, n2, with_thread) == (4, 4, 0) and alone > 0
     assert tmt.runs().ids == ids
+
+
+# The runs table as every index since SCHEMA_VERSION 5 has it: changing it needs a version bump.
+GOLDEN_RUNS_TABLE = """CREATE TABLE runs (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    created_iso TEXT NOT NULL,
+    finished_at REAL,
+    finished_iso TEXT,
+    duration REAL,
+    pid INTEGER,
+    host TEXT,
+    tags TEXT NOT NULL,
+    parent TEXT,
+    params BLOB NOT NULL,
+    metrics BLOB NOT NULL,
+    series BLOB,
+    f_mtime INTEGER NOT NULL,
+    f_size INTEGER NOT NULL,
+    f_ino INTEGER NOT NULL
+)"""
+
+
+def test_runs_table_on_disk_is_the_version_5_layout(repo):
+    make_run(repo, "a")
+    assert len(tmt.runs()) == 1
+    with sqlite3.connect(repo.tmt_dir / "index.sqlite") as c:
+        (sql,) = c.execute("SELECT sql FROM sqlite_master WHERE name = 'runs'").fetchone()
+        assert c.execute("PRAGMA user_version").fetchone()[0] == ix.SCHEMA_VERSION == 5
+    assert sql == GOLDEN_RUNS_TABLE
+
+
+def test_row_read_back_from_the_index_is_the_prepared_record(repo):
+    rec = make_run(repo, "a", params={"lr": 0.1}, metrics={"f1": 0.5}, tags=["paper"], parent=None)
+    prepared = ix.prepare(rec, str(repo.tmt_dir))
+    idx = ix.index_for(repo)
+    (row,) = idx.run(lambda c: c.execute(f"SELECT {ix.ROW_SQL} FROM runs").fetchall())
+    assert row == prepared
+    assert (row[ix.C_ID], row[ix.C_NAME], row[ix.C_TAGS], row[ix.C_DURATION], row[ix.C_HOST], row[ix.C_PID]) == (
+        rec.id, "a", '["paper"]', 30.0, "elsewhere", 1)
+    assert row[ix.C_FINISHED_ISO] == rec.finished_at and row[ix.C_CREATED_ISO] == rec.created_at

@@ -52,14 +52,49 @@ _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 T = TypeVar("T")
 
-# Columns of a run row, in this order (see ROW_SQL); runs.py indexes rows by these constants.
-ROW_COLUMNS = (
-    "id", "name", "status", "created_at", "created_iso", "finished_iso", "duration", "pid",
-    "host", "tags", "parent", "params", "metrics", "finished_at", "series",
+#: The index row of a record, defined once: (column, SQL type, its value from the record and
+#: the .tmt folder). The runs table, its INSERT, prepare() and the C_* positions query code
+#: indexes rows by are all derived from it, in this order (the table's column order).
+_COLUMNS: tuple[tuple[str, str, Callable[[Record, "str | None"], Any]], ...] = (
+    ("id", "TEXT NOT NULL UNIQUE", lambda r, d: r.id),
+    ("name", "TEXT NOT NULL", lambda r, d: to_text(r.name)),
+    ("status", "TEXT NOT NULL", lambda r, d: r.status),
+    ("created_at", "REAL NOT NULL", lambda r, d: _epoch(r.created_at) or 0.0),
+    ("created_iso", "TEXT NOT NULL", lambda r, d: r.created_at),
+    ("finished_at", "REAL", lambda r, d: _epoch(r.finished_at)),
+    ("finished_iso", "TEXT", lambda r, d: r.finished_at),
+    ("duration", "REAL", lambda r, d: _finite(r.duration_s)),
+    ("pid", "INTEGER", lambda r, d: _pid((r.env or {}).get("pid"))),
+    ("host", "TEXT", lambda r, d: _text_or_none((r.env or {}).get("host"))),
+    ("tags", "TEXT NOT NULL", lambda r, d: _tags(r.tags)),
+    ("parent", "TEXT", lambda r, d: _text_or_none(r.parent)),
+    ("params", "BLOB NOT NULL", lambda r, d: _pack(r.params)),
+    ("metrics", "BLOB NOT NULL", lambda r, d: _pack(r.metrics)),
+    ("series", "BLOB", lambda r, d: series_column(r, d)),
 )
-(C_ID, C_NAME, C_STATUS, C_CREATED, C_CREATED_ISO, C_FINISHED_ISO, C_DURATION, C_PID, C_HOST,
- C_TAGS, C_PARENT, C_PARAMS, C_METRICS, C_FINISHED, C_SERIES) = range(len(ROW_COLUMNS))
+#: The record file's signature, stored after the row (not part of what queries select).
+_SIG_COLUMNS = (("f_mtime", "INTEGER NOT NULL"), ("f_size", "INTEGER NOT NULL"), ("f_ino", "INTEGER NOT NULL"))
+_EXTRACTORS = tuple(get for _c, _t, get in _COLUMNS)
+
+ROW_COLUMNS = tuple(c for c, _t, _get in _COLUMNS)
+_POS = {c: n for n, c in enumerate(ROW_COLUMNS)}
+C_ID, C_NAME, C_STATUS = _POS["id"], _POS["name"], _POS["status"]
+C_CREATED, C_CREATED_ISO = _POS["created_at"], _POS["created_iso"]
+C_FINISHED, C_FINISHED_ISO, C_DURATION = _POS["finished_at"], _POS["finished_iso"], _POS["duration"]
+C_PID, C_HOST, C_TAGS, C_PARENT = _POS["pid"], _POS["host"], _POS["tags"], _POS["parent"]
+C_PARAMS, C_METRICS, C_SERIES = _POS["params"], _POS["metrics"], _POS["series"]
 ROW_SQL = ", ".join(f"runs.{c}" for c in ROW_COLUMNS)
+_RUNS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS runs (\n    rid INTEGER PRIMARY KEY,\n"
+    + ",\n".join(f"    {c} {t}" for c, t, _get in _COLUMNS)
+    + ",\n"
+    + ",\n".join(f"    {c} {t}" for c, t in _SIG_COLUMNS)
+    + "\n);"
+)
+_INSERT_RUNS = (
+    f"INSERT INTO runs (rid, {', '.join(ROW_COLUMNS)}, {', '.join(c for c, _t in _SIG_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (1 + len(_COLUMNS) + len(_SIG_COLUMNS)))})"
+)
 #: Runs an in-place checkout recorded as backups (tmt.workspace): never `last`, `last~N`
 #: or `NAME~N`, and listed only when asked for (tmt ls --all, --tag checkout-backup).
 BACKUP_TAG = "checkout-backup"
@@ -72,27 +107,7 @@ NOT_BACKUP_SQL = (
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
-CREATE TABLE IF NOT EXISTS runs (
-    rid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    created_iso TEXT NOT NULL,
-    finished_at REAL,
-    finished_iso TEXT,
-    duration REAL,
-    pid INTEGER,
-    host TEXT,
-    tags TEXT NOT NULL,
-    parent TEXT,
-    params BLOB NOT NULL,
-    metrics BLOB NOT NULL,
-    series BLOB,
-    f_mtime INTEGER NOT NULL,
-    f_size INTEGER NOT NULL,
-    f_ino INTEGER NOT NULL
-);
+{_RUNS_TABLE}
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at, id);
 CREATE INDEX IF NOT EXISTS runs_name ON runs (name, created_at);
 CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent);
@@ -182,20 +197,19 @@ def _read(path: str, run_id: str) -> Record:
 def prepare(rec: Record, tmt_dir: str | None = None) -> tuple:
     """A record as an index row (without its rid and file signature). `tmt_dir` lets a
     record without a series summary have its series read from the store instead."""
-    env = rec.env or {}
-    pid = env.get("pid")
-    host = env.get("host")
-    tags = rec.tags
-    return (
-        rec.id, to_text(rec.name), rec.status, _epoch(rec.created_at) or 0.0, rec.created_at,
-        _epoch(rec.finished_at), rec.finished_at,
-        _finite(rec.duration_s),
-        pid if type(pid) is int and _INT64[0] <= pid <= _INT64[1] else None,
-        to_text(host) if isinstance(host, str) else None,
-        json.dumps([to_text(t) for t in tags if isinstance(t, str)]) if tags else "[]",
-        to_text(rec.parent) if isinstance(rec.parent, str) else None,
-        _pack(rec.params), _pack(rec.metrics), series_column(rec, tmt_dir),
-    )
+    return tuple([get(rec, tmt_dir) for get in _EXTRACTORS])
+
+
+def _pid(pid: Any) -> int | None:
+    return pid if type(pid) is int and _INT64[0] <= pid <= _INT64[1] else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return to_text(value) if isinstance(value, str) else None
+
+
+def _tags(tags: Any) -> str:
+    return json.dumps([to_text(t) for t in tags if isinstance(t, str)]) if tags else "[]"
 
 
 def _finite(value: Any) -> float | None:
@@ -703,13 +717,13 @@ class Index:
     def _upsert(conn: sqlite3.Connection, changed: list[tuple[tuple, tuple[int, int, int]]], fresh: bool = False) -> None:
         """Insert (or replace) prepared records; `fresh`: the tables are empty."""
         if not fresh:
-            Index._delete_runs(conn, [row[0] for row, _sig in changed])
+            Index._delete_runs(conn, [row[C_ID] for row, _sig in changed])
         first = (conn.execute("SELECT COALESCE(MAX(rid), 0) FROM runs").fetchone()[0]) + 1
-        changed = sorted(changed, key=lambda c: c[0][3])  # table order = time order: fast scans
+        changed = sorted(changed, key=lambda c: c[0][C_CREATED])  # table order = time order: fast scans
         rows = [(first + n, *row, *sig) for n, (row, sig) in enumerate(changed)]
         # Only keys some query has filtered on are kept in kv (see ensure_keys).
         keys = {k for (k,) in conn.execute("SELECT key FROM kv_keys")}
-        kv = _kv_for(rows, keys, 0, 13, 14, 15) if keys else []
+        kv = _kv_for(rows, keys, 0, 1 + C_PARAMS, 1 + C_METRICS, 1 + C_SERIES) if keys else []  # rid first
         # Many rows: building the secondary indexes once, after the inserts, is much faster
         # than updating them row by row (readers keep their snapshot until the commit).
         bulk = len(rows) > 5000
@@ -718,9 +732,7 @@ class Index:
             for name in _SECONDARY:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
         conn.executemany(
-            "INSERT INTO runs (rid, id, name, status, created_at, created_iso, finished_at, finished_iso,"
-            " duration, pid, host, tags, parent, params, metrics, series, f_mtime, f_size, f_ino)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT_RUNS,
             rows,
         )
         if kv:

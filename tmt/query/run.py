@@ -233,12 +233,12 @@ class Run:
 
     @classmethod
     def from_record(cls, repo: "Repo", rec: Record) -> "Run":
-        row = (
-            rec.id, rec.name, rec.status, ix._epoch(rec.created_at) or 0.0, rec.created_at, rec.finished_at,
-            rec.duration_s, (rec.env or {}).get("pid"), (rec.env or {}).get("host"), json.dumps(rec.tags),
-            rec.parent, ix._pack(rec.params), ix._pack(rec.metrics), ix._epoch(rec.finished_at),
-            ix.series_column(rec, os.fspath(repo.tmt_dir)),
-        )
+        # The index row of `rec`, but with the record's own values where the index cleans them.
+        env = rec.env or {}
+        exact = {"name": rec.name, "duration": rec.duration_s, "pid": env.get("pid"), "host": env.get("host"),
+                 "tags": json.dumps(rec.tags), "parent": rec.parent}
+        prepared = ix.prepare(rec, os.fspath(repo.tmt_dir))
+        row = tuple(exact.get(c, v) for c, v in zip(ix.ROW_COLUMNS, prepared))
         return cls(repo, row, rec)
 
     # -- from the index --------------------------------------------------------------------
