@@ -222,3 +222,20 @@ def test_diff_runs_and_working_tree(repo):
     w = diff(r2, repo=repo)
     assert w.b is None and [(c.name, c.status) for c in w.changes] == [("c.py", "added")]
     assert w.params == [] and w.metrics == []
+
+
+def test_backup_record_is_laid_out_as_a_recorded_run_of_the_same_tree(repo, project):
+    import tmt
+    from tmt.records.io import record_path
+    from tmt.workspace import save_backup
+
+    (project / "train.py").write_text("x = 1\n")
+    with tmt.start_run("exp"):
+        pass
+    run = tmt.get("exp").record
+    backup, reused = save_backup(repo, snapshot_repo(repo), ref="exp")
+    assert not reused
+    assert backup.code == run.code and list(backup.code) == ["root", "tree", "files", "bytes", "git"]
+    assert read_record(record_path(repo.experiments_dir, backup.id)) == backup
+    assert (backup.name, backup.status, backup.tags, backup.duration_s) == (BACKUP_NAME, "completed", ["checkout-backup"], 0.0)
+    assert backup.finished_at == backup.created_at and backup.params == {} and backup.parent is None

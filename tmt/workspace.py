@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tmt.errors import CheckoutError, CheckoutInterrupted, InvalidTree, ObjectNotFound, RecordError, TmtError
-from tmt.records.model import Record, code_tree, effective_status, flatten, new_run_id
+from tmt.records.model import Record, code_tree, effective_status, flatten, new_record, new_run_id
 from tmt.repo import Repo, ensure_store_gitignore
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.diff import ADDED, MODIFIED, REMOVED, Change, FileDiff, detect_renames, diff_trees, file_diff
@@ -758,17 +758,10 @@ def save_backup(repo: Repo, snap, *, ref: str) -> tuple[Record, bool]:
         git = git_state(repo.root, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
     except ImportError:  # pragma: no cover
         env = {"pid": os.getpid()}
-    record = Record(
-        id=new_run_id(),
-        name=BACKUP_NAME,
-        status="completed",
-        created_at=now,
-        finished_at=now,
-        duration_s=0.0,
-        description=f"working tree before `tmt checkout {ref}`",
-        tags=[BACKUP_TAG],
-        code={"root": repo.root_label, "tree": snap.tree, "files": snap.files, "bytes": snap.bytes, "git": git},
-        env=env,
+    record = new_record(
+        new_run_id(), BACKUP_NAME, created_at=now, root=repo.root_label, snap=snap, git=git, env=env,
+        status="completed", finished_at=now, duration_s=0.0,
+        description=f"working tree before `tmt checkout {ref}`", tags=[BACKUP_TAG],
     )
     # The query index notices the new record file by itself (it syncs with experiments/).
     write_record(repo.experiments_dir, repo.tmp_dir, record)

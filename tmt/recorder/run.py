@@ -237,7 +237,7 @@ class LiveRun:
     def _begin(self, *, catch_sigterm: bool = True, attach: bool = True) -> None:
         """Snapshot the code and write the `running` record. `attach=False`: never become
         the run TMT_RUN_ID names, nor another live run's child (`tmt run` owns its run)."""
-        from tmt.records.model import Record, new_run_id
+        from tmt.records.model import new_record, new_run_id
         from tmt.recorder.env import capture_env
         from tmt.recorder.gitinfo import git_state
         from tmt.recorder.journal import JournalWriter
@@ -284,26 +284,11 @@ class LiveRun:
                 progress.close()
             env = capture_env(repo.root, repo.tmt_dir.parent, argv=self.argv)
             env.update(self.env_extra)
-            code = {
-                "root": repo.root_label,
-                "tree": snap.tree,
-                "files": snap.files,
-                "bytes": snap.bytes,
-                # a view or rerun folder is no work tree of the user's: no git state
-                "git": None if repo.view else git_state(repo.root, snap, cache_dir=repo.cache_dir,
-                                                        tmp_dir=repo.tmp_dir),
-            }
-            self.record = Record(
-                id=self.id,
-                name=self.name,
-                status="running",
-                created_at=created,
-                description=self.description,
-                tags=list(self.tags),
-                code=code,
-                params=to_params(self.params),
-                parent=self.parent,
-                env=env,
+            # a view or rerun folder is no work tree of the user's: no git state
+            git = None if repo.view else git_state(repo.root, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
+            self.record = new_record(
+                self.id, self.name, created_at=created, root=repo.root_label, snap=snap, git=git, env=env,
+                description=self.description, tags=self.tags, params=to_params(self.params), parent=self.parent,
             )
             publish(repo.experiments_dir, repo.tmp_dir, self.record, final=False)
         except BaseException:

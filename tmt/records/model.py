@@ -15,6 +15,7 @@ TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Any, NewType
 
+    from tmt.snapshot.build import SnapshotResult
     from tmt.store.ids import ObjectId
 
 from tmt._sys import hostname, pid_alive
@@ -75,6 +76,30 @@ class Record:
         ids.extend(self.series.values())
         ids.extend(a["object"] for a in self.artifacts if a.get("object"))
         return ids
+
+
+def new_record(
+    run_id: RunId, name: str, *, created_at: str, root: str, snap: SnapshotResult, git: dict[str, Any] | None,
+    env: dict[str, Any], status: str = "running", finished_at: str | None = None, duration_s: float | None = None,
+    description: str = "", tags: list[str] | tuple[str, ...] = (), params: dict[str, Any] | None = None,
+    parent: str | None = None,
+) -> Record:
+    """The record of a new run of the code in `snap` (labelled `root`): one place for what
+    the recorder and a checkout's backup write, so their records never drift apart."""
+    return Record(
+        id=run_id,
+        name=name,
+        status=status,
+        created_at=created_at,
+        finished_at=finished_at,
+        duration_s=duration_s,
+        description=description,
+        tags=list(tags),
+        code={"root": root, "tree": snap.tree, "files": snap.files, "bytes": snap.bytes, "git": git},
+        params=params if params is not None else {},
+        parent=parent,
+        env=env,
+    )
 
 
 _KEYS = (
