@@ -38,3 +38,15 @@ def s3_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def s3_url(seaweed, s3_env) -> str:
     """A fresh prefix of the SeaweedFS bucket for this test."""
     return seaweed.url(f"t-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def local_project(tmp_path, monkeypatch):
+    """A project with a store, as the working directory: the remote commands run from it."""
+    from cli_helpers import invoke
+    from remote_helpers import make_project
+
+    p = make_project(tmp_path / "p")
+    monkeypatch.chdir(p)
+    invoke("init")
+    return p

@@ -61,3 +61,8 @@ def store_files(tmt_dir: Path) -> dict[str, bytes]:
             if p.is_file():
                 out[str(p.relative_to(tmt_dir))] = p.read_bytes()
     return out
+
+
+def error_lines(result) -> list[str]:
+    """The `Error:` and `hint:` lines of a CLI result."""
+    return [line for line in result.output.splitlines() if line.startswith(("Error:", "hint:"))]

@@ -12,19 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import invoke
-from remote_helpers import make_project, record, tmt_cmd
-
-
-@pytest.fixture
-def local_project(tmp_path, monkeypatch):
-    p = make_project(tmp_path / "p")
-    monkeypatch.chdir(p)
-    invoke("init")
-    return p
-
-
-def _errors(result) -> list[str]:
-    return [line for line in result.output.splitlines() if line.startswith(("Error:", "hint:"))]
+from remote_helpers import error_lines, make_project, record, tmt_cmd
 
 
 def test_wrong_secret_names_the_fix(local_project, seaweed, s3_url, monkeypatch):
@@ -32,7 +20,7 @@ def test_wrong_secret_names_the_fix(local_project, seaweed, s3_url, monkeypatch)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     r = invoke("push")
     assert r.exit_code == 1
-    assert _errors(r) == [
+    assert error_lines(r) == [
         f"Error: {s3_url} at {seaweed.endpoint} refused the credentials from AWS_ACCESS_KEY_ID: the secret key does "
         "not match (SignatureDoesNotMatch)",
         "hint: check AWS_SECRET_ACCESS_KEY (or aws_secret_access_key in the profile)",
@@ -43,7 +31,7 @@ def test_unknown_access_key(local_project, seaweed, s3_url, monkeypatch):
     invoke("remote", "add", "origin", s3_url, "--endpoint-url", seaweed.endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "nobody")
     r = invoke("pull")
-    assert _errors(r) == [
+    assert error_lines(r) == [
         f"Error: {s3_url} at {seaweed.endpoint} does not accept the access key from AWS_ACCESS_KEY_ID (InvalidAccessKeyId)",
         "hint: check AWS_ACCESS_KEY_ID / the profile (and AWS_SESSION_TOKEN), and that --endpoint-url is the "
         "service the key belongs to",
@@ -53,7 +41,7 @@ def test_unknown_access_key(local_project, seaweed, s3_url, monkeypatch):
 def test_missing_bucket(local_project, seaweed, s3_env):
     invoke("remote", "add", "origin", "s3://no-such-bucket/x", "--endpoint-url", seaweed.endpoint)
     r = invoke("push")
-    assert _errors(r) == [
+    assert error_lines(r) == [
         f"Error: the bucket 'no-such-bucket' does not exist at {seaweed.endpoint}",
         "hint: create it (e.g. `aws s3 mb s3://no-such-bucket`), or fix the remote's URL or --endpoint-url",
     ]
@@ -66,7 +54,7 @@ def test_unreachable_endpoint_fails_fast(local_project, s3_env):
     s.close()  # nothing listens there now
     invoke("remote", "add", "origin", "s3://tmt-test/x", "--endpoint-url", f"http://127.0.0.1:{port}")
     r = invoke("pull")
-    assert _errors(r) == [
+    assert error_lines(r) == [
         f"Error: cannot reach http://127.0.0.1:{port} (connection refused, after 3 retries)",
         "hint: check --endpoint-url (or AWS_ENDPOINT_URL) and that the service is up and reachable",
     ]
@@ -102,7 +90,7 @@ def test_a_server_that_never_answers_times_out(local_project, s3_env, monkeypatc
             c.close()
         srv.close()
     assert r.exit_code == 1
-    assert _errors(r)[0].startswith("Error: cannot reach http://127.0.0.1:") and "timed out" in _errors(r)[0]
+    assert error_lines(r)[0].startswith("Error: cannot reach http://127.0.0.1:") and "timed out" in error_lines(r)[0]
 
 
 def test_no_credentials(local_project, seaweed, monkeypatch):
@@ -111,7 +99,7 @@ def test_no_credentials(local_project, seaweed, monkeypatch):
     invoke("remote", "add", "origin", "s3://tmt-test/x", "--endpoint-url", seaweed.endpoint)
     r = invoke("push")
     home = Path.home()
-    assert _errors(r) == [
+    assert error_lines(r) == [
         "Error: no AWS credentials found",
         "hint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with keys in "
         f"{home}/.aws/credentials (or pass --profile to `tmt remote add`); AWS_SKIP_SIGNATURE=true for a public bucket",
@@ -140,7 +128,7 @@ def test_profiles_from_the_aws_files(local_project, seaweed, s3_url, monkeypatch
     assert invoke("pull", "other").exit_code == 0
     r = invoke("remote", "add", "ghost", s3_url, "--profile", "ghost")
     r = invoke("pull", "ghost")
-    assert _errors(r) == [
+    assert error_lines(r) == [
         f"Error: AWS profile 'ghost' is not in {aws}/credentials or {aws}/config",
         "hint: add it there (aws configure --profile ghost), or change the remote's --profile",
     ]
@@ -148,37 +136,37 @@ def test_profiles_from_the_aws_files(local_project, seaweed, s3_url, monkeypatch
 
 
 def test_remote_names_and_urls(local_project):
-    assert _errors(invoke("push")) == [
+    assert error_lines(invoke("push")) == [
         "Error: this repository has no remote",
         "hint: add one: tmt remote add origin s3://bucket/prefix (or a folder path)",
     ]
     assert invoke("remote", "add", "origin", "/tmp/x").exit_code == 0
-    assert _errors(invoke("remote", "add", "origin", "/tmp/y")) == [
+    assert error_lines(invoke("remote", "add", "origin", "/tmp/y")) == [
         "Error: a remote named 'origin' already exists",
         "hint: remove it first (tmt remote rm origin) or choose another name",
     ]
-    assert _errors(invoke("pull", "nope")) == [
+    assert error_lines(invoke("pull", "nope")) == [
         "Error: no remote named 'nope' (known: origin)", "hint: list them with `tmt remote ls`"]
-    assert _errors(invoke("remote", "add", "bad/name", "/tmp/x")) == [
+    assert error_lines(invoke("remote", "add", "bad/name", "/tmp/x")) == [
         "Error: 'bad/name' is not a valid remote name",
         "hint: use letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit, e.g. origin",
     ]
-    assert _errors(invoke("remote", "add", "s", "sftp://host/path")) == [
+    assert error_lines(invoke("remote", "add", "s", "sftp://host/path")) == [
         "Error: sftp:// remotes are not supported yet",
         "hint: mount the server (e.g. sshfs host:/path /mnt/tmt) and add the folder /mnt/tmt, or use an S3 bucket",
     ]
-    assert _errors(invoke("remote", "add", "g", "gs://bucket/x")) == [
+    assert error_lines(invoke("remote", "add", "g", "gs://bucket/x")) == [
         "Error: unsupported remote URL 'gs://bucket/x'",
         "hint: use s3://bucket/prefix (any S3-compatible service) or a folder path",
     ]
-    assert _errors(invoke("remote", "add", "b", "s3://Bad_Bucket/x")) == [
+    assert error_lines(invoke("remote", "add", "b", "s3://Bad_Bucket/x")) == [
         "Error: 'Bad_Bucket' is not an S3 bucket name",
         "hint: bucket names are 3-63 characters: lowercase letters, digits, '.' and '-'; write s3://bucket/prefix",
     ]
-    assert _errors(invoke("remote", "add", "e", "/tmp/z", "--endpoint-url", "http://x")) == [
+    assert error_lines(invoke("remote", "add", "e", "/tmp/z", "--endpoint-url", "http://x")) == [
         "Error: --endpoint-url, --profile and --region are for s3:// remotes only"]
     r = invoke("remote", "add", "in", str(local_project / ".tmt" / "r"))
-    assert _errors(r)[0].startswith("Error: the remote folder ") and "inside this repository's store" in _errors(r)[0]
+    assert error_lines(r)[0].startswith("Error: the remote folder ") and "inside this repository's store" in error_lines(r)[0]
     assert invoke("remote", "rm", "origin").output == "Removed remote origin (/tmp/x); nothing on it was deleted.\n"
     assert invoke("remote", "ls").output == ""
 
@@ -232,13 +220,13 @@ def test_clone_refuses_a_folder_in_use(tmp_path):
 
 def test_a_missing_remote_folder_is_named(local_project, tmp_path):
     invoke("remote", "add", "disk", str(tmp_path / "unmounted"))
-    assert _errors(invoke("pull", "disk")) == [
+    assert error_lines(invoke("pull", "disk")) == [
         f"Error: the remote folder {tmp_path / 'unmounted'} does not exist",
         "hint: check that the disk or share is mounted and the path is right (tmt remote show)",
     ]
     invoke("remote", "add", "deep", str(tmp_path / "no" / "such" / "mount"))
     record(local_project)
-    assert _errors(invoke("push", "deep")) == [
+    assert error_lines(invoke("push", "deep")) == [
         f"Error: cannot create the remote folder {tmp_path / 'no' / 'such' / 'mount'}: "
         f"{tmp_path / 'no' / 'such'} does not exist",
         "hint: check that the disk or share is mounted, or fix the remote's path with `tmt remote add`",

@@ -10,21 +10,9 @@ import pytest
 
 import tmt
 from cli_helpers import invoke
-from remote_helpers import make_project, record
+from remote_helpers import error_lines, make_project, record
 from tmt.errors import MissingDependency, RemoteError, UsageError
 from tmt.remote import aws
-
-
-@pytest.fixture
-def proj(tmp_path, monkeypatch):
-    p = make_project(tmp_path / "p")
-    monkeypatch.chdir(p)
-    invoke("init")
-    return p
-
-
-def _errors(result) -> list[str]:
-    return [line for line in result.output.splitlines() if line.startswith(("Error:", "hint:"))]
 
 
 @pytest.fixture
@@ -83,7 +71,7 @@ def test_without_the_s3_extra(monkeypatch, s3_env):
 def test_url_forms():
     from tmt.remote.config import normalize_url
 
-    assert normalize_url("s3://bucket//team/proj/") == "s3://bucket/team/proj"
+    assert normalize_url("s3://bucket//team/local_project/") == "s3://bucket/team/local_project"
     assert normalize_url("file:///mnt/x") == "/mnt/x"
     with pytest.raises(UsageError) as e:
         normalize_url("s3://bucket/a/../b")
@@ -93,7 +81,7 @@ def test_url_forms():
     assert e.value.message == "a remote URL is needed: s3://bucket/prefix or a folder path"
 
 
-def test_remote_ls_show_and_a_malformed_remotes_file(proj, tmp_path):
+def test_remote_ls_show_and_a_malformed_remotes_file(local_project, tmp_path):
     assert invoke("remote", "add", "origin", str(tmp_path / "share")).output == \
         f"Added remote origin: {tmp_path / 'share'} (the default)\n"
     invoke("remote", "add", "lab", "s3://lab-bucket/x", "--endpoint-url", "http://127.0.0.1:1", "--profile", "lab")
@@ -103,26 +91,26 @@ def test_remote_ls_show_and_a_malformed_remotes_file(proj, tmp_path):
     ]
     assert json.loads(invoke("remote", "ls", "--json").output)[1] == {
         "name": "lab", "url": "s3://lab-bucket/x", "endpoint_url": "http://127.0.0.1:1", "profile": "lab", "region": None}
-    record(proj)
+    record(local_project)
     invoke("push")
     assert invoke("remote", "show").output.splitlines() == [
         "name         origin  (default)", f"url          {tmp_path / 'share'}", "runs         1 (1 record versions)"]
-    (proj / ".tmt" / "remotes.toml").write_text('[origin]\nurl = 7\n')
-    assert _errors(invoke("remote", "ls")) == [
-        f"Error: {proj / '.tmt' / 'remotes.toml'}: the remote 'origin' is malformed",
+    (local_project / ".tmt" / "remotes.toml").write_text('[origin]\nurl = 7\n')
+    assert error_lines(invoke("remote", "ls")) == [
+        f"Error: {local_project / '.tmt' / 'remotes.toml'}: the remote 'origin' is malformed",
         "hint: fix or delete it there (or `tmt remote rm` it)",
     ]
-    (proj / ".tmt" / "remotes.toml").write_text('[lab]\nurl = "s3://lab-bucket/x"\n\n["b\\u001b[2J"]\nurl = 7\n')
+    (local_project / ".tmt" / "remotes.toml").write_text('[lab]\nurl = "s3://lab-bucket/x"\n\n["b\\u001b[2J"]\nurl = 7\n')
     assert invoke("remote", "rm", "b\x1b[2J").output == "Removed remote b\\x1b[2J (malformed); nothing on it was deleted.\n"
     assert invoke("remote", "ls").output.splitlines() == ["lab  s3://lab-bucket/x  (default)"]
 
 
-def test_clone_into_a_project_that_has_a_store(proj, tmp_path):
-    r = invoke("clone", str(tmp_path / "share"), str(proj))
-    assert _errors(r) == [f"Error: {proj} already holds a tmt store", "hint: pull into it instead: tmt pull"]
+def test_clone_into_a_project_that_has_a_store(local_project, tmp_path):
+    r = invoke("clone", str(tmp_path / "share"), str(local_project))
+    assert error_lines(r) == [f"Error: {local_project} already holds a tmt store", "hint: pull into it instead: tmt pull"]
 
 
-def test_options_that_do_not_combine_with_remote(proj):
+def test_options_that_do_not_combine_with_remote(local_project):
     r = invoke("gc", "--remote", "origin", "--keep-last", "2")
     assert r.exit_code == 2 and "--keep-last prunes local runs; it does not combine with --remote" in r.output
     r = invoke("fsck", "--remote", "origin", "--repair")
@@ -130,9 +118,9 @@ def test_options_that_do_not_combine_with_remote(proj):
     assert "--repair works on the local store; repair a remote by pushing the runs again" in r.output
 
 
-def test_damaged_local_and_remote_records(proj, tmp_path):
-    good = record(proj, "good", 0)
-    (proj / ".tmt" / "experiments" / ("f" * 32 + ".json")).write_text("{not json")
+def test_damaged_local_and_remote_records(local_project, tmp_path):
+    good = record(local_project, "good", 0)
+    (local_project / ".tmt" / "experiments" / ("f" * 32 + ".json")).write_text("{not json")
     invoke("remote", "add", "origin", str(tmp_path / "share"))
     r = invoke("push")
     assert r.exit_code == 1
@@ -178,8 +166,8 @@ def test_a_lazy_clone_whose_remote_is_gone(tmp_path):
     assert e.value.hint == "run `tmt fsck --remote origin` there; push the run again from a machine that has it"
 
 
-def test_an_endpoint_without_its_scheme(proj):
+def test_an_endpoint_without_its_scheme(local_project):
     r = invoke("remote", "add", "origin", "s3://bucket/x", "--endpoint-url", "127.0.0.1:8333")
     assert r.exit_code == 2
-    assert _errors(r) == ["Error: --endpoint-url '127.0.0.1:8333' is not a URL",
+    assert error_lines(r) == ["Error: --endpoint-url '127.0.0.1:8333' is not a URL",
                           "hint: write it with its scheme, e.g. https://127.0.0.1:8333 (or http:// for a local server)"]
