@@ -1,6 +1,7 @@
 """Helpers for the CLI tests: deterministic runs written as records, a CliRunner at a fixed width."""
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -47,3 +48,14 @@ def make_run(repo, n: int, name: str, *, status: str = "completed", params: dict
     )
     write_record(repo.experiments_dir, repo.tmp_dir, rec)
     return rec
+
+
+def files_of(root: Path, skip: tuple[str, ...] = (".tmt",)) -> dict[str, bytes]:
+    """Every file under `root` (relative POSIX path -> bytes), folders named in `skip` left out."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in skip]
+        for f in files:
+            p = Path(dirpath, f)
+            out[p.relative_to(root).as_posix()] = p.read_bytes()
+    return out

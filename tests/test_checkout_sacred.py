@@ -19,7 +19,7 @@ from tmt.snapshot.checkout import walk_tree
 from tmt.store.pins import live_pins
 from tmt.workspace import checkout
 
-from cli_helpers import invoke
+from cli_helpers import files_of, invoke
 
 
 def put(root: Path, files: dict[str, bytes | None]) -> None:
@@ -30,16 +30,6 @@ def put(root: Path, files: dict[str, bytes | None]) -> None:
         else:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data)
-
-
-def files_of(root: Path, skip: tuple[str, ...] = (".tmt",)) -> dict[str, bytes]:
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in skip]
-        for f in files:
-            p = Path(dirpath, f)
-            out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return out
 
 
 def record(name: str = "train") -> str:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import files_of
 
 TMT = shutil.which("tmt", path=str(Path(sys.executable).parent)) or str(Path(sys.executable).parent / "tmt")
 
@@ -33,16 +34,6 @@ def tmt_cmd(*args: str, cwd: Path, input: str | None = None, env: dict | None = 
     e.update({"COLUMNS": "100", "NO_COLOR": "1"})
     e.update(env or {})
     return subprocess.run([TMT, *args], cwd=cwd, capture_output=True, text=True, input=input, env=e, timeout=60)
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != ".tmt"]
-        for f in files:
-            p = Path(dirpath, f)
-            out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return out
 
 
 @pytest.fixture

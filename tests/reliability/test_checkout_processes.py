@@ -17,20 +17,11 @@ import pytest
 
 import tmt
 import workload
+from cli_helpers import files_of
 
 pytestmark = pytest.mark.slow
 
 FILES = 80
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != ".tmt"]
-        for f in files:
-            p = Path(dirpath, f)
-            out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return out
 
 
 def write_version(root: Path, v: int) -> None:
