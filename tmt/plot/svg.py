@@ -108,9 +108,9 @@ def render_svg(fig: Figure, width: int = 800, plot_height: int = 320) -> str:
         out.append(f'<text x="{left}" y="{top - 8}" fill="{AXIS}" font-size="11">{esc(fig.y_label)}</text>')
     # markers under the data
     for m in fig.markers:
-        x = _n(sx(m.x))
-        out.append(f'<g><line x1="{x}" y1="{top}" x2="{x}" y2="{bottom_axis}" stroke="{AXIS}" '
-                   f'stroke-dasharray="4 3"/><text x="{x}" y="{top - 6}" text-anchor="middle" '
+        mx = _n(sx(m.x))
+        out.append(f'<g><line x1="{mx}" y1="{top}" x2="{mx}" y2="{bottom_axis}" stroke="{AXIS}" '
+                   f'stroke-dasharray="4 3"/><text x="{mx}" y="{top - 6}" text-anchor="middle" '
                    f'font-weight="bold" fill="{TEXT}">{esc(m.label)}</text></g>')
     # curves
     ty = math.log10 if fig.logy else None

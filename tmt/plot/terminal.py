@@ -142,7 +142,8 @@ class Chart:
         height = max(self.height, 3)
         yr, xr = fig.y_range(), fig.x_range()
         if yr is None or xr is None:
-            return [[("(nothing to draw)", AXIS_STYLE)]] + self._legend(width)
+            nothing: list[Line] = [[("(nothing to draw)", AXIS_STYLE)]]
+            return nothing + self._legend(width)
         ylo, yhi = padded(*yr)
         x0, x1 = xr
         if x1 <= x0:

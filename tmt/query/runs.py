@@ -564,7 +564,7 @@ def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = Fals
 
     def query(conn) -> list[int]:
         live = conn.execute("SELECT rid, id FROM runs WHERE status = 'running'").fetchall() if stat else []
-        if not live:
+        if not live or stat is None:
             sql = f"SELECT runs.rid {join} ORDER BY ({value} IS NULL), {value} {direction}, runs.created_at, runs.id"
             return [r for (r,) in conn.execute(sql, (kv_key,))]
         # A running (or crashed) run's series statistics are in its journal, not the index:
