@@ -127,9 +127,9 @@ def stdout_is_terminal() -> bool:
 def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: bool) -> Command:
     """Start `argv` in a new session, its output to a pseudo-terminal or pipes."""
     stderr_tty = _isatty(2)
-    slave = master = None
-    if use_pty:
-        master, slave = os.openpty()
+    pty = os.openpty() if use_pty else None  # (master, slave)
+    if pty is not None:
+        slave = pty[1]
         _copy_size(1, slave)
         _raw_output(slave)
         stdout = slave
@@ -141,17 +141,18 @@ def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: boo
         proc = subprocess.Popen(argv, stdin=None, stdout=stdout, stderr=stderr, cwd=cwd, env=env,
                                 start_new_session=True, close_fds=True)
     except BaseException:
-        for fd in (master, slave):
-            if fd is not None:
-                os.close(fd)
+        for fd in pty or ():
+            os.close(fd)
         raise
     sources = []
-    if use_pty:
+    if pty is not None:
+        master, slave = pty
         os.close(slave)  # only the command holds it now: its exit gives EOF (EIO) on the master
         sources.append(_Source(master, 1, "stdout"))
         if proc.stderr is not None:
             sources.append(_Source(proc.stderr.fileno(), 2, "stderr"))
     else:
+        assert proc.stdout is not None and proc.stderr is not None  # both are pipes
         sources.append(_Source(proc.stdout.fileno(), 1, "stdout"))
         sources.append(_Source(proc.stderr.fileno(), 2, "stderr"))
     for fd in {*(src.fd for src in sources), 1, 2}:  # and our own output, if a pipe
@@ -231,7 +232,7 @@ class Forwarder:
         self.command = command
         pending, self._pending = self._pending, []
         for sig in pending:
-            self._forward(sig)
+            self._forward(command, sig)
 
     def _handle(self, signum: int, frame: object) -> None:
         if signum == signal.SIGCHLD:
@@ -239,10 +240,9 @@ class Forwarder:
         if self.command is None:
             self._pending.append(signum)
             return
-        self._forward(signum)
+        self._forward(self.command, signum)
 
-    def _forward(self, signum: int) -> None:
-        command = self.command
+    def _forward(self, command: Command, signum: int) -> None:
         pid = command.proc.pid
         if signum == signal.SIGWINCH:
             if command.pty:
