@@ -399,7 +399,7 @@ def stale_tmp_files(tmp_dir: Path, grace_s: float) -> list[Path]:
       else after TMP_DEAD_MIN_AGE_S.
     """
     now = time.time()
-    out = []
+    out: list[Path] = []
     store, name = os.path.split(os.fspath(tmp_dir))
     try:
         it = os.scandir(own_dir(store, name))  # tmt's own folder: a link there is never listed

@@ -51,13 +51,13 @@ def record_roots(rec: Record) -> RecordRoots:
         else:
             roots.bad_refs.append(f"series {name} -> {oid!r:.80}")
     for a in rec.artifacts:
-        oid = a.get("object")
-        if oid is None:
+        obj = a.get("object")
+        if obj is None:
             continue
-        if is_oid(oid):
-            roots.blobs.append((ObjectId(oid), f"artifact {a.get('name')}"))
+        if is_oid(obj):
+            roots.blobs.append((ObjectId(obj), f"artifact {a.get('name')}"))
         else:
-            roots.bad_refs.append(f"artifact {a.get('name')} -> {oid!r:.80}")
+            roots.bad_refs.append(f"artifact {a.get('name')} -> {obj!r:.80}")
     return roots
 
 
@@ -254,7 +254,8 @@ class Marker:
                         self.on_tree(oid, res)
                     for e in res:
                         child = e.oid
-                        is_tree = e.kind == treemod.TREE
+                        # tree.Kind is a Literal that mypy cannot read as a type (tmt/snapshot/tree.py)
+                        is_tree = e.kind == treemod.TREE  # type: ignore[operator]
                         if is_tree:
                             if child in self.expected_tree and child not in self.problems:
                                 continue  # walked already (see add_trees)
