@@ -37,12 +37,11 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tmt.errors import CheckoutError, CheckoutInterrupted, InvalidTree, ObjectNotFound, RecordError, TmtError
-from tmt.records.model import Record, code_tree, effective_status, flatten, new_record, new_run_id
+from tmt.records.model import Record, code_tree, effective_status, flatten
 from tmt.repo import Repo, ensure_store_gitignore
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.diff import ADDED, MODIFIED, REMOVED, Change, FileDiff, detect_renames, diff_trees, file_diff
@@ -50,10 +49,9 @@ from tmt.store.ids import ObjectId
 from tmt.store.pins import PinFile
 from tmt.text import printable
 
-#: A backup is a run named and tagged so; it never becomes `last`, `last~N` or `NAME~N`, and
-#: `tmt ls` shows it only with --all or --tag checkout-backup (tmt.query: BACKUP_TAG).
-BACKUP_NAME = "checkout-backup"
-BACKUP_TAG = "checkout-backup"
+# Backups are record mutations (tmt/mutations.py); `save_backup` is looked up here at each
+# checkout, so a test can wrap it.
+from tmt.mutations import BACKUP_NAME, BACKUP_TAG, latest_backup, save_backup  # noqa: F401 (re-exported)
 
 
 # -- resolving runs -------------------------------------------------------------------------
@@ -736,45 +734,4 @@ def _remove_checkout_temps(root: Path, temps: list[bytes]) -> None:
             os.unlink(os.path.join(base, rel))
         except OSError:
             pass
-
-
-# -- backups --------------------------------------------------------------------------------
-
-
-def save_backup(repo: Repo, snap, *, ref: str) -> tuple[Record, bool]:
-    """Record the working-tree snapshot as a `checkout-backup` run (or reuse one of that tree)."""
-    previous = latest_backup(repo)
-    if previous is not None and (previous.code or {}).get("tree") == snap.tree:
-        return previous, True
-    from tmt.records.io import write_record
-
-    now = datetime.now(timezone.utc).astimezone().isoformat()
-    git = None
-    try:
-        from tmt.recorder.env import capture_env
-        from tmt.recorder.gitinfo import git_state
-
-        env = capture_env(repo.root)
-        git = git_state(repo.root, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
-    except ImportError:  # pragma: no cover
-        env = {"pid": os.getpid()}
-    record = new_record(
-        new_run_id(), BACKUP_NAME, created_at=now, root=repo.root_label, snap=snap, git=git, env=env,
-        status="completed", finished_at=now, duration_s=0.0,
-        description=f"working tree before `tmt checkout {ref}`", tags=[BACKUP_TAG],
-    )
-    # The query index notices the new record file by itself (it syncs with experiments/).
-    write_record(repo.experiments_dir, repo.tmp_dir, record)
-    return record, False
-
-
-def latest_backup(repo: Repo) -> Record | None:
-    from tmt.query.runs import select
-
-    found = select(repo, tags=[BACKUP_TAG], newest_first=True, limit=1, backups=True)
-    for run in found:
-        try:
-            return run.record
-        except RecordError:
-            return None
     return None
