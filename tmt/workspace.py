@@ -358,12 +358,16 @@ def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> None:
 
 
 def _read_tree_waiting(repo: Repo, oid: ObjectId) -> list[treemod.TreeEntry]:
+    """The tree, read the one way (tmt.snapshot.checkout.read_tree), after a gc that has it
+    moved aside for a moment."""
+    from tmt.snapshot.checkout import read_tree
+
     try:
-        return treemod.decode_tree(repo.store.get(oid, limit=treemod.MAX_TREE_BYTES), oid)
+        return read_tree(repo.store, oid)
     except ObjectNotFound:
         if not _wait_for_gc(repo, oid):
             raise
-        return treemod.decode_tree(repo.store.get(oid, limit=treemod.MAX_TREE_BYTES), oid)
+        return read_tree(repo.store, oid)
 
 
 def _wait_for_gc(repo: Repo, oid: str) -> bool:
