@@ -304,6 +304,14 @@ def test_remove_refuses_runs_still_recording_unless_forced(repo):
     assert [r.id for r in tmt.runs()] == [done.id]
 
 
+def test_remove_is_reached_after_a_plain_import_tmt(repo, project):
+    """`tmt.query.remove(...)` as docs/api.md writes it, in a fresh interpreter."""
+    make_run(repo, "a")
+    code = "import tmt; print([r.name for r in tmt.query.remove('a')])"
+    r = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout) == (0, "['a']\n"), r.stderr
+
+
 def test_repo_argument_and_subdir(repo, project, monkeypatch):
     make_run(repo, "a")
     sub = project / "deep" / "er"
