@@ -6,7 +6,13 @@ import threading
 
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
+    import signal as _sig
     from typing import Any
+else:
+    try:  # signal.py's C core (same functions): signal.py builds three enums on import, ~1 ms a run
+        import _signal as _sig
+    except ImportError:  # a Python without it
+        import signal as _sig
 
 
 class Terminated(SystemExit):
@@ -37,14 +43,12 @@ def on_sigterm(signum: int, frame: Any) -> None:
 
 def catch_sigterm() -> bool:
     """Install the SIGTERM handler for an outermost run, if nobody else handles SIGTERM."""
-    import signal
-
     if threading.current_thread() is not threading.main_thread():
         return False
     try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        if _sig.getsignal(_sig.SIGTERM) != _sig.SIG_DFL:
             return False  # the program (or a framework) has its own handler: leave it alone
-        signal.signal(signal.SIGTERM, on_sigterm)
+        _sig.signal(_sig.SIGTERM, on_sigterm)
     except (ValueError, OSError):
         return False
     return True
@@ -52,10 +56,8 @@ def catch_sigterm() -> bool:
 
 def release_sigterm() -> None:
     """Put the default handler back, if tmt's is the one installed."""
-    import signal
-
     try:
-        if signal.getsignal(signal.SIGTERM) is on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if _sig.getsignal(_sig.SIGTERM) is on_sigterm:
+            _sig.signal(_sig.SIGTERM, _sig.SIG_DFL)
     except (ValueError, OSError):
         pass
