@@ -173,6 +173,7 @@ class LiveRun:
         """Start the run: become the run `tmt run` started (TMT_RUN_ID), or open the store,
         record the start (snapshot, first record) and go live. `attach=False`: never become
         the run TMT_RUN_ID names, nor another live run's child (`tmt run` owns its run)."""
+        from tmt.recorder.journal import JournalWriter
         from tmt.recorder.packages import own_loaded
         from tmt.records.model import new_run_id
 
@@ -193,8 +194,6 @@ class LiveRun:
                 self.duplicate_strategy, repo, self.name)
         self._t0 = time.monotonic()
         self._pin = self._record_start(repo)
-        from tmt.recorder.journal import JournalWriter
-
         self._journal = JournalWriter(repo.tmt_dir, self.id)
         self._go_live(catch_sigterm and enclosing is None)
         _notebook(self)
