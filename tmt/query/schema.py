@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from tmt.records.model import Record
+from tmt.records.model import BACKUP_TAG, Record
 from tmt.records.series import stats_of
 from tmt.store import codec
 from tmt.text import to_text
@@ -158,9 +158,6 @@ INSERT_RUNS = (
     f"INSERT INTO runs (rid, {', '.join(ROW_COLUMNS)}, {', '.join(c for c, _t in _SIG_COLUMNS)})"
     f" VALUES ({', '.join('?' * (1 + len(_COLUMNS) + len(_SIG_COLUMNS)))})"
 )
-#: Runs an in-place checkout recorded as backups (tmt.workspace): never `last`, `last~N`
-#: or `NAME~N`, and listed only when asked for (tmt ls --all, --tag checkout-backup).
-BACKUP_TAG = "checkout-backup"
 #: SQL true for a run that is not a backup. instr() first: json_each runs only for the rare
 #: row whose tags contain the quoted word at all.
 NOT_BACKUP_SQL = (
