@@ -605,7 +605,7 @@ def snapshot(
     """Store every file of `root` that is not ignored and return the root tree's id.
 
     `progress(phase, done, total)` (the signature of gc's and fsck's, e.g.
-    tmt.maintenance._progress.StderrProgress) is called with PROGRESS_PHASE as files are
+    tmt.progress.StderrProgress) is called with PROGRESS_PHASE as files are
     read; only files the stat cache does not cover count.
 
     Pass a `pin` that outlives this call when a record will reference the tree later (the
