@@ -9,6 +9,7 @@ we check that it exists, and the epoch is read *after* the pins are written.
 """
 from __future__ import annotations
 
+import builtins
 import gc
 import os
 import time
@@ -27,7 +28,10 @@ from tmt.snapshot import tree as treemod
 from tmt.snapshot.ignore import (
     ALWAYS_IGNORED, BUILTIN_DIRS, ENV_MARKERS, IGNORE_FILES, Rules, is_ignored, load_rules, reincluded,
 )
-from tmt.snapshot.statcache import ENTRIES, LEFT, PLAN, ROWS, SIG, Entries, StatCache, is_racy
+from tmt.snapshot.statcache import (
+    BYTES, ENTRIES, ENTRY_KEY, ENTRY_OID, FILES, KEY_CTIME, KEY_MTIME, KEY_SIZE, LEFT, PLAN, ROWS, SIG, TREE, Entries,
+    StatCache, is_racy,
+)
 from tmt.store.ids import ObjectId
 from tmt.store.objects import Batch, ObjectStore
 from tmt.store.pins import PinFile
@@ -62,11 +66,11 @@ class SnapshotResult:
     new_bytes: int = 0
     hashed: int = 0  # files read this time (not from the cache)
     #: temp files a killed in-place checkout left (never recorded; the next checkout removes them)
-    checkout_temps: list[bytes] = field(default_factory=list)
+    checkout_temps: list[builtins.bytes] = field(default_factory=list)  # (the field `bytes` hides the type)
     #: what the walk saw, per folder relative to the root (b"" or b"a/b/"): the stat cache's
     #: DirInfo, whose entries hold each file's stat key (tmt.recorder.gitinfo compares them
     #: with git's index instead of walking the tree again)
-    dirs: dict[bytes, tuple] = field(default_factory=dict, repr=False)
+    dirs: dict[builtins.bytes, tuple] = field(default_factory=dict, repr=False)
 
 
 class _Dir:
@@ -205,7 +209,7 @@ class _Snapshotter:
         known = old is not None and old[SIG] == d.sig
         replayed: list[tuple[bytes, _Dir]] = []
         if entries is None:
-            if known and self._replay(d, dir_abs, old, stack, replayed):
+            if known and old is not None and self._replay(d, dir_abs, old, stack, replayed):
                 return d
             try:
                 with os.scandir(dir_abs) as it:
@@ -215,18 +219,19 @@ class _Snapshotter:
                 self.changed = True
                 return d
             d.count = len(entries)
-        old_left = old[LEFT] if known and len(old) > LEFT and isinstance(old[LEFT], dict) else {}
+        old_left = old[LEFT] if old is not None and known and len(old) > LEFT and isinstance(old[LEFT], dict) else {}
         # A directory the cache vouches for but cannot replay: until something differs, only
         # count matching entries; a changed directory is then listed in full.
         nhits, subs = (self._scan(d, entries, stack, known, old_entries, old_left, None, done=replayed) if same
                        else (-1, replayed))
         if (
-            nhits >= 0
+            old is not None
+            and nhits >= 0
             and nhits == len(old_entries)
-            and nhits + sum(1 for _, sub in subs if sub.info[0] is not None) == old[ROWS]
+            and nhits + sum(1 for _, sub in subs if sub.info[TREE] is not None) == old[ROWS]
         ):
             d.same = True
-            d.info = old[:3]
+            d.info = old[:ROWS]
             d.walked = [name for name, _ in subs]
             plan = self._plan(d, old_entries)
             if d.left != old_left or len(old) <= PLAN or plan != old[PLAN]:
@@ -242,21 +247,21 @@ class _Snapshotter:
         rows = d.rows
         new_entries = d.entries
         for name, kind, hit in hits:
-            rows.append([name, kind, hit[1], hit[0][0]])
+            rows.append([name, kind, hit[ENTRY_OID], hit[ENTRY_KEY][KEY_SIZE]])
             new_entries[name] = hit
-            d.reused.append(hit[1])
-            self.sizes[hit[1]] = hit[0][0]
+            d.reused.append(hit[ENTRY_OID])
+            self.sizes[hit[ENTRY_OID]] = hit[ENTRY_KEY][KEY_SIZE]
         for name, sub in subs:
             if sub.same:
-                if sub.info[0] is not None:  # else: empty or fully ignored, as last time
-                    rows.append([name, _TREE, sub.info[0], sub.info[1]])
-                    d.reused.append(sub.info[0])
+                if sub.info[TREE] is not None:  # else: empty or fully ignored, as last time
+                    rows.append([name, _TREE, sub.info[TREE], sub.info[BYTES]])
+                    d.reused.append(sub.info[TREE])
             else:
-                row = [name, _TREE, None, 0]
+                row: list = [name, _TREE, None, 0]
                 rows.append(row)
                 d.subdirs.append((row, sub))
         for name, kind, path, key in misses:
-            row = [name, kind, None, key[0]]
+            row = [name, kind, None, key[KEY_SIZE]]
             rows.append(row)
             if kind == _LINK:
                 self._read_link(d, row, path, rel + name, key)
@@ -300,7 +305,7 @@ class _Snapshotter:
             if not sub.same:
                 return False
         d.same = True
-        d.info = old[:3]
+        d.info = old[:ROWS]
         d.left = old[LEFT]
         d.walked = list(subs)
         self.new_dirs[rel] = old
@@ -320,19 +325,19 @@ class _Snapshotter:
     def _rules(self, dir_abs: bytes, rel: bytes, special: tuple, parent_sig: bytes) -> Rules | None:
         """The rules of this folder's ignore files (among the `special` names); read only if
         their lstat keys changed."""
-        keys: list | None = []
-        racy = False
+        keys: list = []
+        racy = unreadable = False
         for name in special:
             if name in _IGNORE_NAMES:
                 try:
                     st = os.lstat(dir_abs + b"/" + name)
                 except OSError:
-                    keys = None
+                    unreadable = True
                     break
                 keys.append((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
                 racy = racy or is_racy(max(st.st_mtime_ns, st.st_ctime_ns), self.walk_start_ns)
         base = os.fsdecode(rel)
-        if keys is not None:
+        if not unreadable:
             keys.sort()
             old = self.cache.rules.get(rel)
             if (
@@ -345,7 +350,7 @@ class _Snapshotter:
                 return Rules.unread(dir_abs, base, sig, parent_sig, self.warn) if sig is not None else None
         rules = load_rules(dir_abs, base, parent_sig, self.warn)
         self.rules_read = True
-        if keys is not None and not racy:
+        if not unreadable and not racy:
             self.new_rules[rel] = (parent_sig, [tuple(k) for k in keys], rules.sig if rules is not None else None)
         return rules
 
@@ -436,7 +441,7 @@ class _Snapshotter:
             elif fmt != _S_IFLNK:
                 continue  # sockets, FIFOs, devices: not code
             key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            if hit is not None and hit[0] == key:
+            if hit is not None and hit[ENTRY_KEY] == key:
                 if fast:
                     nhits += 1
                     continue
@@ -461,7 +466,7 @@ class _Snapshotter:
         self.blobs.append((oid, target))
         row[2] = oid
         row[3] = len(target)
-        if not is_racy(max(key[1], key[2]), self.walk_start_ns):  # ctime too: see is_racy
+        if not is_racy(max(key[KEY_MTIME], key[KEY_CTIME]), self.walk_start_ns):  # ctime too: see is_racy
             d.entries[row[0]] = (key, oid)
 
     def _skip(self, rel: bytes, reason: str) -> None:
@@ -481,7 +486,7 @@ class _Snapshotter:
         chunk: list = []
         chunk_bytes = 0
         for item in pending:
-            size = item[5][0]
+            size = item[5][KEY_SIZE]
             if chunk and (len(chunk) >= CHUNK_FILES or chunk_bytes + size > CHUNK_BYTES):
                 chunks.append(chunk)
                 chunk, chunk_bytes = [], 0
@@ -525,7 +530,7 @@ class _Snapshotter:
             batch.add(data, ObjectId(oid.hex()))
             row[2] = oid
             row[3] = len(data)
-            if len(data) == key[0] and not is_racy(max(key[1], key[2]), self.walk_start_ns):
+            if len(data) == key[KEY_SIZE] and not is_racy(max(key[KEY_MTIME], key[KEY_CTIME]), self.walk_start_ns):
                 d.entries[name] = (key, oid)
         return len(chunk)
 
@@ -544,13 +549,13 @@ class _Snapshotter:
         if self.holes or d.subdirs:
             rows = [r for r in rows if r[2] is not None]
         if not rows and not top:
-            info = (None, 0, 0)
+            info: tuple = (None, 0, 0)
         else:
             files = 0
             for r in rows:
                 if r[1] == _TREE:
                     sub_info = self.new_dirs.get(d.rel + r[0] + b"/")
-                    files += sub_info[2] if sub_info else 0
+                    files += sub_info[FILES] if sub_info else 0
                 else:
                     files += 1
             data = treemod.encode_rows(rows)
@@ -563,8 +568,9 @@ class _Snapshotter:
     def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
         self._reset(trusted)
         root_dir = self.walk(self.root, b"", [])
+        assert root_dir is not None  # only a subfolder can be an environment left out
         if root_dir.same:
-            self.to_pin.append(root_dir.info[0])
+            self.to_pin.append(root_dir.info[TREE])
         # What the cache vouches for is pinned before the epoch is read (gc protocol). Only
         # these ids depend on the epoch: what we hash or build is pinned before it is written.
         # So a changed epoch is seen before any file is read, and the walk is redone once,
@@ -597,7 +603,7 @@ class _Snapshotter:
             self._check_present(self.to_pin)
         self._save_cache(epoch)
         result = SnapshotResult(
-            ObjectId(info[0].hex()), info[2], info[1], list(self.skipped), new_objects, new_bytes, self.hashed,
+            ObjectId(info[TREE].hex()), info[FILES], info[BYTES], list(self.skipped), new_objects, new_bytes, self.hashed,
             list(self.temps), self.new_dirs,
         )
         return result, trusted
@@ -620,7 +626,7 @@ class _Snapshotter:
 
         if any(not good(oid, sizes.get(oid)) for oid in set(ids)):
             self.cache.dirs = {
-                rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if good(e[1], e[0][0])}, info[5])
+                rel: (None, 0, 0, 0, {n: e for n, e in info[ENTRIES].items() if good(e[ENTRY_OID], e[ENTRY_KEY][KEY_SIZE])}, info[SIG])
                 for rel, info in self.new_dirs.items()
             }
             raise _Retry
@@ -661,10 +667,10 @@ class _Snapshotter:
         """Once, on the first snapshot of a large code root: the biggest top-level folders."""
         from tmt.text import printable
 
-        tops = [(rel, info) for rel, info in self.new_dirs.items() if rel.count(b"/") == 1 and info[0] is not None]
+        tops = [(rel, info) for rel, info in self.new_dirs.items() if rel.count(b"/") == 1 and info[TREE] is not None]
         tops.sort(key=lambda t: (-t[1][1], t[0]))
         biggest = ", ".join(
-            f"{printable(os.fsdecode(rel))} ({info[2]:,} files, {_human(info[1])})" for rel, info in tops[:5]
+            f"{printable(os.fsdecode(rel))} ({info[FILES]:,} files, {_human(info[BYTES])})" for rel, info in tops[:5]
         )
         self.warn(
             f"this first snapshot of {printable(os.fsdecode(self.root))} holds {result.files:,} files "

@@ -52,7 +52,8 @@ RACY_NS = 100_000_000  # 100 ms, well above the kernel's coarse clock tick
 
 Key = tuple  # (size, mtime_ns, ctime_ns, inode): KEY_SIZE, KEY_MTIME, KEY_CTIME, KEY_INODE
 KEY_SIZE, KEY_MTIME, KEY_CTIME, KEY_INODE = range(4)
-Entry = tuple  # (Key, oid32)
+Entry = tuple  # (Key, oid32): ENTRY_KEY, ENTRY_OID
+ENTRY_KEY, ENTRY_OID = range(2)
 #: A folder's DirInfo tuple, by position: its tree id (oid32 | None: nothing kept), bytes and
 #: files below it, its tree's row count, ENTRIES (name -> Entry), SIG (digest of the ignore
 #: rules in force), LEFT (name -> None | environment's (mtime_ns, inode): what was left out)
@@ -151,7 +152,7 @@ class StatCache:
             payload = memoryview(raw)[head:]  # no copy of a cache of many megabytes
             if raw[: len(MAGIC)] != MAGIC or blake3(payload).digest() != raw[len(MAGIC) : head]:
                 return cls(root)  # damaged (or another version's): costs one full re-hash
-            data = codec.unpackb(payload, use_list=False)
+            data = codec.unpackb(payload, use_list=False)  # type: ignore[arg-type]  # msgpack reads buffers
             if not isinstance(data, dict) or data.get("v") != VERSION or data.get("root") != os.fsencode(root):
                 return cls(root)
             dirs = {rel: (*info[:ENTRIES], Entries(*info[ENTRIES:ENTRIES + 3]), *info[ENTRIES + 3:])
@@ -223,7 +224,7 @@ def disagreement(path: Path, size_of, epoch: str | None) -> str | None:
     if raw[: len(MAGIC)] != MAGIC or blake3(payload).digest() != raw[len(MAGIC) : head]:
         return "is damaged: its checksum does not match its content"
     try:
-        data = codec.unpackb(payload)
+        data = codec.unpackb(payload)  # type: ignore[arg-type]  # msgpack reads buffers
         trusted = epoch is not None and data["epoch"] == epoch
         wrong = missing = 0
         for info in data["dirs"].values():
@@ -234,7 +235,7 @@ def disagreement(path: Path, size_of, epoch: str | None) -> str | None:
                 have = size_of(oid.hex())
                 if have is None:
                     missing += trusted
-                elif have != key[0] and have >= 0:
+                elif have != key[KEY_SIZE] and have >= 0:
                     wrong += 1
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return "is damaged: its content is not a stat cache"
