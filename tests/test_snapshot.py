@@ -598,20 +598,6 @@ def test_an_environment_appearing_in_a_folder_the_cache_vouches_for_is_left_out(
     assert sorted(listing(repo.store, snap(repo).tree)) == ["a.py"]
 
 
-def test_the_cycle_collector_is_left_as_it_was(repo: Repo, project: Path) -> None:
-    import gc
-
-    make(project, {"a.py": "a"})
-    snap(repo)
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        snap(repo)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
 def test_an_earlier_versions_cache_file_is_replaced(repo: Repo, project: Path) -> None:
     make(project, {"a.py": "a"})
     snap(repo)

@@ -10,7 +10,6 @@ we check that it exists, and the epoch is read *after* the pins are written.
 from __future__ import annotations
 
 import builtins
-import gc
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -89,10 +88,6 @@ class _Dir:
 
     def __init__(self, rel: bytes) -> None:
         self.rel = rel
-        self.rows: list[list] = []
-        self.subdirs: list[tuple[list, _Dir]] = []
-        self.entries: dict[bytes, tuple] = {}  # name -> (key, oid32): the cache's next state
-        self.reused: list[bytes] = []  # ids taken from the cache without reading the file
         self.same = False
         self.info: tuple = (None, 0, 0)
         self.sig = b""  # digest of the ignore rules in force here
@@ -102,6 +97,15 @@ class _Dir:
         self.special: tuple[bytes, ...] = ()
         self.walked: list[bytes] = []
         self.fixed = 0
+
+    def open(self) -> None:
+        """Make room for the rows of a directory built again (not for one replayed or reused:
+        most folders of a run are, and each list made is one more object for the cycle
+        collector to visit)."""
+        self.rows: list[list] = []
+        self.subdirs: list[tuple[list, _Dir]] = []
+        self.entries: dict[bytes, tuple] = {}  # name -> (key, oid32): the cache's next state
+        self.reused: list[bytes] = []  # ids taken from the cache without reading the file
 
 
 class _Retry(Exception):
@@ -188,6 +192,7 @@ class _Snapshotter:
             except OSError as e:
                 self._skip(rel or b".", f"cannot list directory: {e.strerror}")
                 self.changed = True
+                d.open()
                 return d
             names = tuple(map(_NAME, entries))
             d.count = len(names)
@@ -217,6 +222,7 @@ class _Snapshotter:
             except OSError as e:
                 self._skip(rel or b".", f"cannot list directory: {e.strerror}")
                 self.changed = True
+                d.open()
                 return d
             d.count = len(entries)
         old_left = old[LEFT] if old is not None and known and len(old) > LEFT and isinstance(old[LEFT], dict) else {}
@@ -240,6 +246,7 @@ class _Snapshotter:
                                   and plan == old[PLAN] else (*old[:SIG], d.sig, d.left, plan))
             return d
         self.changed = True
+        d.open()
         hits: list[tuple[bytes, str, tuple]] = []
         misses: list[tuple[bytes, str, bytes, tuple]] = []
         _, subs = self._scan(d, entries, stack, known, old_entries, old_left, (hits, misses), done=subs)
@@ -305,9 +312,8 @@ class _Snapshotter:
             if not sub.same:
                 return False
         d.same = True
-        d.info = old[:ROWS]
+        d.info = old  # (TREE, BYTES, FILES come first)
         d.left = old[LEFT]
-        d.walked = list(subs)
         self.new_dirs[rel] = old
         return True
 
@@ -735,11 +741,6 @@ def snapshot(
         raise SnapshotError(f"code root {root} is not a directory")
     own_pin = pin is None
     pin = pin or PinFile(store.tmt_dir)
-    # The walk makes tens of thousands of short-lived objects and no reference cycle: left on,
-    # the cycle collector runs every few hundred of them and scans the whole heap now and
-    # then (a sixth of an unchanged snapshot, measured). What it would free waits until after.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         s = _Snapshotter(
             root,
@@ -757,8 +758,6 @@ def snapshot(
     except OSError as e:
         raise StoreError(f"snapshot of {root} failed: {e.strerror or e}") from e
     finally:
-        if collecting:
-            gc.enable()
         if own_pin:
             pin.close()
 

@@ -94,11 +94,10 @@ class Entries(Mapping):
         return self._blob
 
     def matches(self, keys: list) -> bool:
-        """Whether `keys` (in `names` order) are the cached keys; they are then kept, decoded."""
-        same = keys == self._keys if self._keys is not None else codec.packb(keys) == self._blob
-        if same:
-            self._keys = keys
-        return same
+        """Whether `keys` (in `names` order) are the cached keys. They are not kept: thousands
+        of tuples surviving the walk would cost more in cycle collections than decoding the
+        blob again costs the few callers that look entries up (tmt.recorder.gitinfo)."""
+        return keys == self._keys if self._keys is not None else codec.packb(keys) == self._blob
 
     def _key_list(self) -> list:
         if self._keys is None:
