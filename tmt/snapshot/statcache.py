@@ -3,14 +3,16 @@
 Per directory (a DirInfo; positions TREE … PLAN): the tree id it produced, its byte and file
 totals, its row count, per entry the lstat key (size, mtime_ns, ctime_ns, inode) with the blob
 id, a digest of the ignore rules in force there, what was left out there, and the plan of its
-listing (build.py: the names in listing order and which to lstat, walk or leave out). While the rules are unchanged, an entry
-kept last time needs no matching and one left out is left out again: a folder or file the
-rules (or a built-in exclude) left out is remembered by name, a Python environment with its
-folder's (mtime_ns, inode), which adding or removing its marker moves. So an unchanged tree
-asks the rules nothing (no pattern compiled, pathspec never imported), and an ignore file
-whose lstat key is unchanged is not even read: its rules' digest is remembered. A directory whose
-entries all match, with unchanged subdirectories and the same row count, reuses its tree id
-without encoding anything. Deleting the cache costs only speed.
+listing (build.py `_plan`: the folder's own key, taken before listing it, and which entries
+were walked or left out). While the rules are unchanged, an entry kept last time needs no
+matching and one left out is left out again: a folder or file the rules (or a built-in
+exclude) left out is remembered by name, a Python environment with its folder's (mtime_ns,
+inode), which adding or removing its marker moves. So an unchanged tree asks the rules
+nothing (no pattern compiled, pathspec never imported), and an ignore file whose lstat key is
+unchanged is not even read: its rules' digest is remembered. While a folder's own key is the
+plan's, it is not even listed (adding, removing or renaming an entry moves its mtime). A
+directory whose entries all match, with unchanged subdirectories and the same row count,
+reuses its tree id without encoding anything. Deleting the cache costs only speed.
 
 The entries are stored as columns (names; the keys packed in one msgpack blob; the ids
 concatenated), so loading the cache decodes no per-file key: an unchanged folder compares
