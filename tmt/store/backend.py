@@ -12,7 +12,7 @@ backend conforms by shape, never by inheritance.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Sequence
 
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -36,11 +36,14 @@ Verified = namedtuple("Verified", "oid size digest data problem")
 
 
 class ObjectStat(Protocol):
-    """What `stat` returns (os.stat_result has these, among others)."""
+    """What `stat` returns (os.stat_result has these, among others): read-only, as there."""
 
-    st_size: int
-    st_mtime: float
-    st_mode: int
+    @property
+    def st_size(self) -> int: ...
+    @property
+    def st_mtime(self) -> float: ...
+    @property
+    def st_mode(self) -> int: ...
 
 
 class ObjectBatch(Protocol):
@@ -100,7 +103,7 @@ class ObjectBackend(Protocol):
 
     # maintenance (gc and fsck, under the gc lock)
     def new_aside(self) -> Aside: ...
-    def asides(self) -> list[Aside]: ...
+    def asides(self) -> Sequence[Aside]: ...
     def quarantine(self, oid: ObjectId) -> str: ...  # where it went; never deleted
     def remove(self, oid: ObjectId) -> None: ...
     def epoch(self) -> str | None: ...  # changes whenever objects may have been removed
