@@ -75,7 +75,7 @@ class Entries(Mapping):
     __slots__ = ("names", "oids", "_blob", "_keys", "_index")
 
     def __init__(self, names: tuple, blob: bytes | None, oids: bytes, keys: list | None = None) -> None:
-        if len(oids) != _OID * len(names):
+        if len(oids) != _OID * len(names) or (keys is None and not isinstance(blob, bytes)):
             raise ValueError("stat cache entries: ids and names disagree")
         self.names = names
         self.oids = oids
