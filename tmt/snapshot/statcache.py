@@ -118,7 +118,7 @@ class Entries(Mapping):
         i = self._lookup()[name]
         return self._key_list()[i], self.oids[_OID * i:_OID * i + _OID]
 
-    def get(self, name: bytes, default=None):  # type: ignore[override]
+    def get(self, name: bytes, default=None):
         i = self._lookup().get(name)
         if i is None:
             return default
