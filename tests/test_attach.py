@@ -14,6 +14,9 @@ import pytest
 from tmt.records.io import read_record, record_files
 from tmt.records.model import Record
 
+# Real `tmt run` processes: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 TMT = [sys.executable, "-c", "import sys; from tmt.cli import main; sys.argv[0] = 'tmt'; main()"]
 
 

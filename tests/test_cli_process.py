@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import files_of
 
+# The real `tmt` command in processes: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 TMT = shutil.which("tmt", path=str(Path(sys.executable).parent)) or str(Path(sys.executable).parent / "tmt")
 
 TRAIN = '''\

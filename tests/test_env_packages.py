@@ -13,6 +13,9 @@ import pytest
 
 from tmt.records.io import read_record, record_files
 
+# Real recording processes: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 RUN = """
 import sys
 import fakepkg, othermod, utils, json   # utils is the project's own module

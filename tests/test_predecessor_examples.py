@@ -13,9 +13,13 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tmt.records.io import read_record, record_files
 from tmt.repo import Repo
+
+# The predecessor's examples, each in its own process: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
 
 SKLEARN_STUB = {
     "sklearn/__init__.py": "",

@@ -14,6 +14,9 @@ from tmt.records.model import Record, effective_status
 from tmt.records.series import journal_path, load_series, read_journal
 from tmt.repo import Repo
 
+# Real recording processes: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 
 def write_script(project: Path, name: str, body: str) -> Path:
     path = project / name

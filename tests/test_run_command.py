@@ -17,6 +17,9 @@ from tmt.records.model import Record
 from tmt.records.series import load_series
 from tmt.repo import Repo
 
+# Real `tmt run` processes: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 TMT = [sys.executable, "-c", "import sys; from tmt.cli import main; sys.argv[0] = 'tmt'; main()"]
 
 

@@ -22,6 +22,9 @@ import hostile
 import workload
 from tmt.cli import cli
 
+# Every command against many planted stores: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 #: seconds any one command may take before it counts as hung
 HANG_S = 60

@@ -14,6 +14,9 @@ import pytest
 from cli_helpers import invoke
 from remote_helpers import error_lines, make_project, record, tmt_cmd
 
+# A real S3 server and real folder remotes: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 
 def test_wrong_secret_names_the_fix(local_project, seaweed, s3_url, monkeypatch):
     invoke("remote", "add", "origin", s3_url, "--endpoint-url", seaweed.endpoint)

@@ -18,6 +18,9 @@ from tmt.remote.memory import _BUCKETS, MemoryBackend
 
 from remote_helpers import make_project, record, store_files, tmt_cmd
 
+# A real S3 server and racing processes: the full suite runs these, the quick default run does not.
+pytestmark = pytest.mark.slow
+
 
 class HookedBackend(MemoryBackend):
     """A real in-memory remote whose record writes can be held (a push paused right before
