@@ -229,7 +229,7 @@ class _Check:
         return self.r
 
     def add(self, kind: str, message: str, id: str | None = None, path: str | None = None) -> None:
-        if kind == "missing_object" and (self.tmt_dir / "lazy-remote").exists():
+        if kind == "missing_object" and self.store.lazy:
             kind, message = "not_fetched", message.replace(
                 " is missing", " is not fetched yet (this lazy clone fetches it from its remote when needed)")
         self.r.problems.append(Problem(kind, message, id, path))
@@ -547,7 +547,7 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path], m
             try:
                 p.repair = f"moved to {repo.store.quarantine(p.id)}"
                 moved += 1
-            except FileNotFoundError:
+            except ObjectNotFound:
                 pass
     if moved:
         repo.store.bump_epoch()

@@ -12,7 +12,7 @@ backend conforms by shape, never by inheritance.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Sequence
 
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -36,11 +36,14 @@ Verified = namedtuple("Verified", "oid size digest data problem")
 
 
 class ObjectStat(Protocol):
-    """What `stat` returns (os.stat_result has these, among others)."""
+    """What `stat` returns (os.stat_result has these, among others): read-only, as there."""
 
-    st_size: int
-    st_mtime: float
-    st_mode: int
+    @property
+    def st_size(self) -> int: ...
+    @property
+    def st_mtime(self) -> float: ...
+    @property
+    def st_mode(self) -> int: ...
 
 
 class ObjectBatch(Protocol):
@@ -78,7 +81,11 @@ class ObjectBackend(Protocol):
     or larger than `limit`), `InvalidObjectId` (not an id) or `StoreError`. `fetch=False`
     reads only what is here (a lazy clone fetches a missing object otherwise): gc and fsck
     never download. Writes are atomic and durable when they return; writing an object that
-    exists refreshes its mtime, so a concurrent gc treats it as new.
+    exists refreshes its mtime, so a concurrent gc treats it as new. A write given its `oid`
+    refuses one that is not an id (InvalidObjectId) when called, never later at commit.
+
+    A new store holds nothing, and its `epoch()` is None until the first `bump_epoch()`
+    (`tmt init` bumps it). `quarantine` of an absent object raises ObjectNotFound.
     """
 
     def has(self, oid: ObjectId) -> bool: ...
@@ -100,18 +107,16 @@ class ObjectBackend(Protocol):
 
     # maintenance (gc and fsck, under the gc lock)
     def new_aside(self) -> Aside: ...
-    def asides(self) -> list[Aside]: ...
+    def asides(self) -> Sequence[Aside]: ...
     def quarantine(self, oid: ObjectId) -> str: ...  # where it went; never deleted
     def remove(self, oid: ObjectId) -> None: ...
     def epoch(self) -> str | None: ...  # changes whenever objects may have been removed
     def bump_epoch(self) -> str: ...
 
+    # a lazy clone's store (`tmt clone --lazy`): an absent object may be fetched, not lost
+    @property
+    def lazy(self) -> bool: ...
+
     # capability: the object's file, for hard-link views (None: no local file, copy instead)
     def local_path(self, oid: ObjectId) -> str | None: ...
 
-
-#: The names a backend must have (the conformance suite checks each backend for all of them).
-BACKEND_METHODS = (
-    "has", "get", "head", "open", "stat", "shards", "ids", "scan", "strays", "verify", "put", "put_file", "batch",
-    "new_aside", "asides", "quarantine", "remove", "epoch", "bump_epoch", "local_path",
-)
