@@ -66,7 +66,9 @@ class ObjectStore:
     def path(self, oid: ObjectId) -> Path:
         validate_oid(oid)
         path = self.objects_dir / oid[:2] / oid[2:]
-        if not os.path.lexists(path):
+        if self._lazy is None:
+            self._lazy = os.path.exists(self.tmt_dir / LAZY_MARKER)
+        if self._lazy and not os.path.lexists(path):
             self._fetch_missing(oid)  # callers open or link the path next
         return path
 
