@@ -292,6 +292,27 @@ def test_remove(repo):
         remove("b")
 
 
+def test_remove_refuses_runs_still_recording_unless_forced(repo):
+    done = make_run(repo, "done", at=0)
+    live = make_run(repo, "live", at=1, status="running")  # another host's: taken as recording
+    also = make_run(repo, "also", at=2, status="running")
+    with pytest.raises(tmt.errors.RunStillRecording) as e:
+        remove(["done", "live", "also"])
+    assert e.value.message == f"run {live.id[:8]} (live) is still recording (and 1 more)"
+    assert e.value.hint == "wait for it to finish, or pass --force (it would write its record again when it ends)"
+    assert len(tmt.runs()) == 3  # refused before anything was deleted
+    assert [r.id for r in remove(["live", "also"], force=True)] == [live.id, also.id]
+    assert [r.id for r in tmt.runs()] == [done.id]
+
+
+def test_remove_is_reached_after_a_plain_import_tmt(repo, project):
+    """`tmt.query.remove(...)` as docs/api.md writes it, in a fresh interpreter."""
+    make_run(repo, "a")
+    code = "import tmt; print([r.name for r in tmt.query.remove('a')])"
+    r = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout) == (0, "['a']\n"), r.stderr
+
+
 def test_repo_argument_and_subdir(repo, project, monkeypatch):
     make_run(repo, "a")
     sub = project / "deep" / "er"

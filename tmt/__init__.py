@@ -27,6 +27,7 @@ _LAZY = {
     "Run": "tmt.query",
     "Runs": "tmt.query",
     "TmtManager": "tmt.manager",
+    "query": "tmt.query",  # tmt.query.remove (docs/api.md) after a plain `import tmt`
     # the working tree (API twins of `tmt diff` and `tmt checkout`)
     "diff": "tmt.workspace",
     "checkout": "tmt.workspace",
@@ -59,7 +60,7 @@ def __getattr__(name: str) -> object:
     import importlib
 
     mod = importlib.import_module(module)
-    value = mod if name in ("errors", "remote") else getattr(mod, name)
+    value = mod if name in ("errors", "remote", "query") else getattr(mod, name)
     globals()[name] = value
     return value
 
@@ -74,7 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tmt.maintenance import fsck, gc
     from tmt.manager import TmtManager
     from tmt.query import Run, Runs, get, runs
-    from tmt import remote
+    from tmt import query, remote
     from tmt.remote.clone import clone
     from tmt.remote.pull import pull
     from tmt.remote.push import push

@@ -151,6 +151,10 @@ class EntryNotFound(RefError):
     """Predecessor compatibility: TmtManager could not find an entry."""
 
 
+class RunStillRecording(TmtError):
+    """A run to delete is still recording: its recorder would write the record again."""
+
+
 class LockedError(TmtError):
     """Another process holds a lock (e.g. another gc is running)."""
 

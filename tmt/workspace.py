@@ -37,12 +37,11 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tmt.errors import CheckoutError, CheckoutInterrupted, InvalidTree, ObjectNotFound, RecordError, TmtError
-from tmt.records.model import Record, code_tree, effective_status, flatten, new_record, new_run_id
+from tmt.records.model import Record, code_tree, effective_status, flatten
 from tmt.repo import Repo, ensure_store_gitignore
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.diff import ADDED, MODIFIED, REMOVED, Change, FileDiff, detect_renames, diff_trees, file_diff
@@ -50,10 +49,13 @@ from tmt.store.ids import ObjectId
 from tmt.store.pins import PinFile
 from tmt.text import printable
 
-#: A backup is a run named and tagged so; it never becomes `last`, `last~N` or `NAME~N`, and
-#: `tmt ls` shows it only with --all or --tag checkout-backup (tmt.query: BACKUP_TAG).
-BACKUP_NAME = "checkout-backup"
-BACKUP_TAG = "checkout-backup"
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tmt.snapshot.excludes import SideRules
+
+# Backups are record mutations (tmt/mutations.py); `save_backup` is looked up here at each
+# checkout, so a test can wrap it.
+from tmt.mutations import BACKUP_NAME, BACKUP_TAG, latest_backup, save_backup  # noqa: F401 (re-exported)
 
 
 # -- resolving runs -------------------------------------------------------------------------
@@ -74,7 +76,18 @@ def _resolve(ref: Any, repo: Repo) -> Record:
 
 
 def _code_tree(record: Record) -> ObjectId:
-    return ObjectId(code_tree(record))  # type: ignore[arg-type]
+    return ObjectId(str(code_tree(record)))  # required: a record without one raised
+
+
+def _code_tree_or_none(record: Record) -> ObjectId | None:
+    tree = code_tree(record, required=False)
+    return None if tree is None else ObjectId(tree)
+
+
+def _written(c: Change) -> treemod.TreeEntry:
+    """The entry a change to write brings: a plan writes added and modified files only."""
+    assert c.new is not None
+    return c.new
 
 
 def _label(record: Record) -> str:
@@ -108,7 +121,8 @@ def diff(a: Any, b: Any = None, *, repo: "Repo | str | os.PathLike[str] | None" 
     (`progress(phase, done, total)` follows that snapshot, as in snapshot_repo)."""
     repo = Repo.resolve(repo)
     ra = _resolve(a, repo)
-    a_tree = code_tree(ra, required=False)
+    a_tree = _code_tree_or_none(ra)
+    b_tree: ObjectId | None
     if b is None:
         from tmt.snapshot.build import snapshot_repo
 
@@ -116,9 +130,9 @@ def diff(a: Any, b: Any = None, *, repo: "Repo | str | os.PathLike[str] | None" 
         b_tree = snapshot_repo(repo, progress=progress).tree
     else:
         rb = _resolve(b, repo)
-        b_tree = code_tree(rb, required=False)
-    changes = detect_renames(repo.store, diff_trees(repo.store, a_tree, b_tree, bounds=repo.tree_bounds))  # type: ignore[arg-type]
-    out = RunDiff(repo, ra, rb, a_tree, b_tree, changes)  # type: ignore[arg-type]
+        b_tree = _code_tree_or_none(rb)
+    changes = detect_renames(repo.store, diff_trees(repo.store, a_tree, b_tree, bounds=repo.tree_bounds))
+    out = RunDiff(repo, ra, rb, a_tree, b_tree, changes)
     if rb is not None:
         out.params = _side_by_side(flatten(ra.params), flatten(rb.params))
         out.metrics = _side_by_side(ra.metrics, rb.metrics)
@@ -338,18 +352,22 @@ def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> None:
         entries = _read_tree_waiting(repo, oid)
         pin.add([e.oid for e in entries])
         for e in entries:
-            if e.kind == treemod.TREE and e.oid not in seen:
+            if e.kind == treemod.TREE and e.oid not in seen:  # type: ignore[operator]  # tree.Kind, see reach.py
                 seen.add(e.oid)
                 todo.append((e.oid, depth + 1))
 
 
 def _read_tree_waiting(repo: Repo, oid: ObjectId) -> list[treemod.TreeEntry]:
+    """The tree, read the one way (tmt.snapshot.checkout.read_tree), after a gc that has it
+    moved aside for a moment."""
+    from tmt.snapshot.checkout import read_tree
+
     try:
-        return treemod.decode_tree(repo.store.get(oid, limit=treemod.MAX_TREE_BYTES), oid)
+        return read_tree(repo.store, oid)
     except ObjectNotFound:
         if not _wait_for_gc(repo, oid):
             raise
-        return treemod.decode_tree(repo.store.get(oid, limit=treemod.MAX_TREE_BYTES), oid)
+        return read_tree(repo.store, oid)
 
 
 def _wait_for_gc(repo: Repo, oid: str) -> bool:
@@ -360,7 +378,7 @@ def _wait_for_gc(repo: Repo, oid: str) -> bool:
     deadline = time.monotonic() + _GC_WAIT_S
     while is_held(repo.tmt_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return repo.store.has(oid)
+    return repo.store.has(ObjectId(oid))
 
 
 _GC_WAIT_S = 60.0
@@ -370,9 +388,10 @@ def _check_present(repo: Repo, plan: RestorePlan) -> None:
     """Every object the restore will read exists (pinned, so it stays): checked before the
     first file changes, so an incomplete run stops the checkout with nothing touched."""
     for c in plan.to_write:
-        if not repo.store.has(c.new.oid) and not _wait_for_gc(repo, c.new.oid):
+        oid = _written(c).oid
+        if not repo.store.has(oid) and not _wait_for_gc(repo, oid):
             raise CheckoutError(
-                f"the code of this run is incomplete: {c.name} (object {c.new.oid[:12]}…) is missing from the store; "
+                f"the code of this run is incomplete: {c.name} (object {oid[:12]}…) is missing from the store; "
                 "nothing was changed",
                 "run `tmt fsck` to see what is damaged",
             )
@@ -415,82 +434,109 @@ def _interpreter_paths(root: Path) -> list[bytes]:
     return out
 
 
+@dataclass(slots=True)
+class _Untouchable:
+    """What an in-place checkout never deletes or rewrites (DESIGN section 11): a path ignored
+    by the working tree's rules or by the run's, or inside the running interpreter."""
+
+    here: SideRules  # the working tree's rules
+    theirs: SideRules  # the run's rules, read from its tree
+    interpreter: list[bytes]  # the running interpreter's prefixes inside the code root
+
+    def __call__(self, path: bytes) -> bool:
+        return self.in_interpreter(path) or self.here.ignored(path) or self.theirs.ignored(path)
+
+    def in_interpreter(self, path: bytes) -> bool:
+        return any(path.startswith(p) for p in self.interpreter)
+
+    def left_out(self, path: bytes) -> bool:
+        """Inside a folder either side leaves out (a venv, a cache, an ignored folder)."""
+        return self.in_interpreter(path) or self.here.in_left_out_folder(path) or self.theirs.in_left_out_folder(path)
+
+
 def plan_restore(repo: Repo, current: ObjectId, target: ObjectId) -> RestorePlan:
     """Diff the working-tree snapshot `current` against `target`: what to delete, what to
-    write, what is in the way, and what must stay untouched (DESIGN section 11): a path ignored
-    by the working tree's rules or by the run's, or inside the running interpreter."""
+    write, what is in the way, and what must stay untouched (`_Untouchable`).
+
+    Two passes: each change on its own (`_triage`), then the files to add whose parent is a
+    non-folder there (`_parent_kept`) and what sits where a file goes (`_note_in_the_way`)."""
     from tmt.snapshot.excludes import disk_rules, tree_rules
 
-    store = repo.store
-    changes = diff_trees(store, current, target, bounds=repo.tree_bounds)
+    changes = diff_trees(repo.store, current, target, bounds=repo.tree_bounds)
     plan = RestorePlan(current, target, changes)
-    here, theirs = disk_rules(repo.root), tree_rules(store, target)
-    protected = _interpreter_paths(repo.root)
-
-    def untouchable(path: bytes) -> bool:
-        return any(path.startswith(p) for p in protected) or here.ignored(path) or theirs.ignored(path)
-
+    guard = _Untouchable(disk_rules(repo.root), tree_rules(repo.store, target), _interpreter_paths(repo.root))
     root = os.fsencode(repo.root)
+    writes: list[Change] = []
     for c in changes:
-        if c.status == REMOVED:
-            # In the backup, not in the run: deleted, unless the run's rules ignore it.
-            if untouchable(c.path):
-                plan.kept.append(c.name)
-            else:
-                plan.to_delete.append(c)
-            continue
-        st = _lstat(os.path.join(root, c.path)) if c.status == ADDED else None
-        if c.status == ADDED and st is not None and not statmod.S_ISDIR(st.st_mode):
-            if _same_content(repo, os.path.join(root, c.path), st, c.new):
-                continue  # already the run's bytes: not rewritten
-        if (c.status == MODIFIED or st is not None) and untouchable(c.path):
-            plan.kept.append(c.name)  # there, and ignored by a side: never rewritten
-            continue
-        if c.status == ADDED and (any(c.path.startswith(p) for p in protected)
-                                  or here.in_left_out_folder(c.path) or theirs.in_left_out_folder(c.path)):
-            # Nothing new goes into a venv, a cache or an ignored folder: a run's tree that
-            # holds .venv/.../sitecustomize.py must not reach the user's interpreter.
+        verdict = _triage(repo, c, guard, root)
+        if verdict == "delete":
+            plan.to_delete.append(c)
+        elif verdict == "keep":
             plan.kept.append(c.name)
-            continue
-        plan.to_write.append(c)
+        elif verdict == "write":
+            writes.append(c)
     removed = {c.path for c in plan.to_delete}
     checked_parents: dict[bytes, bool] = {}  # a non-folder where the run has a folder: ignored?
-    writes, plan.to_write = plan.to_write, []
     for c in writes:
-        if c.status != ADDED:
-            plan.to_write.append(c)
-            continue
-        # Parents: a non-folder the snapshot did not track, where the run has a folder. One
-        # that is ignored (or the interpreter's) stays, and so the run's files below it wait.
-        parts = c.path.split(b"/")
-        blocked = False
-        for i in range(1, len(parts)):
-            parent = b"/".join(parts[:i])
-            if parent not in checked_parents:
-                st = _lstat(os.path.join(root, parent))
-                if st is None:
-                    break
-                if statmod.S_ISDIR(st.st_mode):
-                    continue
-                checked_parents[parent] = parent not in removed and untouchable(parent)
-                if parent not in removed and not checked_parents[parent]:
-                    plan.in_the_way.append(os.fsdecode(parent))
-            blocked = checked_parents[parent]
-            break
-        if blocked:
+        if c.status == ADDED and _parent_kept(root, c.path, removed, guard, checked_parents, plan):
             plan.kept.append(c.name)
             continue
         plan.to_write.append(c)
-        st = _lstat(os.path.join(root, c.path))
-        if st is None:
-            continue
-        if statmod.S_ISDIR(st.st_mode):
-            # A folder where the run has a file: fine only if the deletions empty it.
-            if _has_untracked(os.path.join(root, c.path), root, removed):
-                plan.blocking.append(c.name)
-        else:
-            plan.in_the_way.append(c.name)  # not in the backup, not ignored, other bytes
+        if c.status == ADDED:
+            _note_in_the_way(root, c, removed, plan)
     return plan
+
+
+def _triage(repo: Repo, c: Change, guard: _Untouchable, root: bytes) -> str:
+    """One change on its own: "delete", "keep" (untouched), "same" (already the run's bytes:
+    not rewritten) or "write"."""
+    if c.status == REMOVED:
+        # In the backup, not in the run: deleted, unless the run's rules ignore it.
+        return "keep" if guard(c.path) else "delete"
+    st = _lstat(os.path.join(root, c.path)) if c.status == ADDED else None
+    if st is not None and not statmod.S_ISDIR(st.st_mode) and _same_content(repo, os.path.join(root, c.path), st, c.new):
+        return "same"
+    if (c.status == MODIFIED or st is not None) and guard(c.path):
+        return "keep"  # there, and ignored by a side: never rewritten
+    if c.status == ADDED and guard.left_out(c.path):
+        # Nothing new goes into a venv, a cache or an ignored folder: a run's tree that
+        # holds .venv/.../sitecustomize.py must not reach the user's interpreter.
+        return "keep"
+    return "write"
+
+
+def _parent_kept(root: bytes, path: bytes, removed: set[bytes], guard: _Untouchable,
+                 checked: dict[bytes, bool], plan: RestorePlan) -> bool:
+    """Whether a file to add waits because a parent is a non-folder the snapshot did not
+    track, where the run has a folder, and that is ignored (or the interpreter's): it stays.
+    Such a parent that is not ignored is in the way."""
+    parts = path.split(b"/")
+    for i in range(1, len(parts)):
+        parent = b"/".join(parts[:i])
+        if parent not in checked:
+            st = _lstat(os.path.join(root, parent))
+            if st is None:
+                return False
+            if statmod.S_ISDIR(st.st_mode):
+                continue
+            checked[parent] = parent not in removed and guard(parent)
+            if parent not in removed and not checked[parent]:
+                plan.in_the_way.append(os.fsdecode(parent))
+        return checked[parent]
+    return False
+
+
+def _note_in_the_way(root: bytes, c: Change, removed: set[bytes], plan: RestorePlan) -> None:
+    """What is where a file to add goes: a folder blocks unless the deletions empty it; a
+    file there (not in the backup, not ignored, other bytes) is in the way."""
+    st = _lstat(os.path.join(root, c.path))
+    if st is None:
+        return
+    if statmod.S_ISDIR(st.st_mode):
+        if _has_untracked(os.path.join(root, c.path), root, removed):
+            plan.blocking.append(c.name)
+    else:
+        plan.in_the_way.append(c.name)
 
 
 def _has_untracked(base: bytes, root: bytes, tracked: set[bytes]) -> bool:
@@ -515,11 +561,11 @@ def _same_content(repo: Repo, path: bytes, st: os.stat_result, entry: treemod.Tr
     from tmt.store.ids import hash_bytes
 
     try:
-        if entry.kind == treemod.SYMLINK:
+        if entry.kind == treemod.SYMLINK:  # type: ignore[operator]  # tree.Kind, see reach.py
             return statmod.S_ISLNK(st.st_mode) and hash_bytes(os.readlink(path)) == entry.oid
         if not statmod.S_ISREG(st.st_mode) or st.st_size != entry.size:
             return False
-        if (entry.kind == treemod.EXEC) != bool(st.st_mode & 0o111):
+        if (entry.kind == treemod.EXEC) != bool(st.st_mode & 0o111):  # type: ignore[operator]  # tree.Kind
             return False
         with open(path, "rb") as f:
             return hash_bytes(f.read()) == entry.oid
@@ -706,7 +752,7 @@ def apply_restore(repo: Repo, plan: RestorePlan, result: CheckoutResult,
     finally:
         os.close(rootfd)
     if plan.to_write:
-        stats = restore_entries(repo.store, root, [(c.path, c.new) for c in plan.to_write], guard=guard,
+        stats = restore_entries(repo.store, root, [(c.path, _written(c)) for c in plan.to_write], guard=guard,
                                 on_missing=lambda oid: _wait_for_gc(repo, oid))
         result.written = stats.files
 
@@ -736,45 +782,4 @@ def _remove_checkout_temps(root: Path, temps: list[bytes]) -> None:
             os.unlink(os.path.join(base, rel))
         except OSError:
             pass
-
-
-# -- backups --------------------------------------------------------------------------------
-
-
-def save_backup(repo: Repo, snap, *, ref: str) -> tuple[Record, bool]:
-    """Record the working-tree snapshot as a `checkout-backup` run (or reuse one of that tree)."""
-    previous = latest_backup(repo)
-    if previous is not None and (previous.code or {}).get("tree") == snap.tree:
-        return previous, True
-    from tmt.records.io import write_record
-
-    now = datetime.now(timezone.utc).astimezone().isoformat()
-    git = None
-    try:
-        from tmt.recorder.env import capture_env
-        from tmt.recorder.gitinfo import git_state
-
-        env = capture_env(repo.root)
-        git = git_state(repo.root, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
-    except ImportError:  # pragma: no cover
-        env = {"pid": os.getpid()}
-    record = new_record(
-        new_run_id(), BACKUP_NAME, created_at=now, root=repo.root_label, snap=snap, git=git, env=env,
-        status="completed", finished_at=now, duration_s=0.0,
-        description=f"working tree before `tmt checkout {ref}`", tags=[BACKUP_TAG],
-    )
-    # The query index notices the new record file by itself (it syncs with experiments/).
-    write_record(repo.experiments_dir, repo.tmp_dir, record)
-    return record, False
-
-
-def latest_backup(repo: Repo) -> Record | None:
-    from tmt.query.runs import select
-
-    found = select(repo, tags=[BACKUP_TAG], newest_first=True, limit=1, backups=True)
-    for run in found:
-        try:
-            return run.record
-        except RecordError:
-            return None
     return None

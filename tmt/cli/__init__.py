@@ -68,10 +68,9 @@ class LazyGroup(click.Group):
             if os.environ.get("TMT_TRACEBACK"):
                 raise
             from tmt.errors import UsageError
-            from tmt.text import printable
 
             raise TmtClickError(UsageError(
-                f"text that is not valid UTF-8: {printable(e.object[e.start:e.end]) if isinstance(e.object, str) else e.reason}",
+                f"text that is not valid UTF-8: {_undecodable(e)}",
                 "tmt keeps names, tags, keys and values as UTF-8; check the arguments for other bytes",
             )) from e
         except BrokenPipeError:
@@ -106,13 +105,25 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def _undecodable(e: UnicodeError) -> str:
+    """What a UnicodeError is about: the characters that could not be encoded, else why."""
+    from tmt.text import printable
+
+    if isinstance(e, (UnicodeEncodeError, UnicodeTranslateError)):
+        return printable(e.object[e.start:e.end])
+    if isinstance(e, UnicodeDecodeError):
+        return e.reason
+    return printable(str(e))
+
+
 class TmtClickError(click.ClickException):
     """A TmtError on its way out through click: message, hint line, the error's exit code."""
 
     def __init__(self, error) -> None:
         super().__init__(error.message)
         self.hint = error.hint
-        self.exit_code = error.exit_code
+        # click declares exit_code a ClassVar, yet reads it from the instance (main, _main_shell_completion)
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
     def show(self, file=None) -> None:
         # Messages name runs, paths and keys from the store: control characters escaped (the
@@ -146,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     try:
         try:
-            code: object = _run(argv)
+            code: str | int | None = _run(argv)
         except SystemExit as e:  # a verb's own sys.exit (fsck's status): flushed below too
             code = e.code
         sys.stdout.flush()  # inside the try: a pipe closed after the last write shows here

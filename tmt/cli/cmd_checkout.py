@@ -46,6 +46,7 @@ def command(ref: str, out: str | None, force: bool) -> None:
     if result.unchanged:
         message(f"The working tree already holds the code of {label}; nothing to do.")
         return
+    assert result.backup_id is not None  # an in-place checkout that changed files saved a backup first
     short = result.backup_id[:8]
     message(f"Saved your working tree as run {short}; return with: tmt checkout {short}")
     if result.overwritten_untracked:

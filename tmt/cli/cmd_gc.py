@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import click
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tmt.maintenance.gc import GcResult
+
 
 @click.command("gc")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted and how many bytes.")
@@ -35,7 +39,7 @@ def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[s
     never deleted and do not count; --dry-run lists what would go.
     """
     from tmt.cli.common import confirm_delete
-    from tmt.cli.output import dump_json, fmt_size, message
+    from tmt.cli.output import dump_json, message
     from tmt.maintenance._progress import StderrProgress
     from tmt.maintenance.gc import KEEP_TAGS, GcDeclined, gc, parse_duration
     from tmt.records.model import effective_status
@@ -59,6 +63,16 @@ def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[s
     if as_json:
         dump_json(result.to_dict())
         return
+    from tmt.text import printable
+
+    for line in _summary(result, dry_run=dry_run, grace=grace, keep_last=keep_last):
+        click.echo(printable(line))  # record paths and ids come from the store
+
+
+def _summary(result: GcResult, *, dry_run: bool, grace: str, keep_last: int | None) -> list[str]:
+    """What gc did (or would do), one line per kind of thing, the objects' line always."""
+    from tmt.cli.output import fmt_size
+
     verb = "Would delete" if dry_run else "Deleted"
     lines = []
     if result.trash_restored:
@@ -82,7 +96,4 @@ def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[s
                      "journal(s) (their runs are deleted or already packed).")
     if result.pins_removed:
         lines.append(f"Removed {result.pins_removed} pin file(s) of finished processes.")
-    from tmt.text import printable
-
-    for line in lines:
-        click.echo(printable(line))  # record paths and ids come from the store
+    return lines

@@ -1,7 +1,6 @@
 """tmt rm: delete runs (their records; objects go at the next `tmt gc`)."""
 from __future__ import annotations
 
-
 import click
 
 from tmt.cli.common import complete_ref, confirm_delete
@@ -32,46 +31,26 @@ def command(refs: tuple[str, ...], name: str | None, older_than: str | None, sta
     \b
     REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
     """
-    import tmt
     from tmt.cli.output import dump_json, message
     from tmt.errors import TmtError
-    from tmt.query.runs import select
+    from tmt.mutations import refuse_live, remove, runs_to_remove
     from tmt.repo import Repo
 
-    filtered = bool(name or older_than or status)
-    if not refs and not filtered:
+    if not refs and not (name or older_than or status):
         raise click.UsageError("give the runs to delete (REF...) or filters (--name, --older-than, --status)")
     repo = Repo.find()
-    targets = {}
-    for ref in refs:
-        run = tmt.get(ref, repo=repo)
-        targets.setdefault(run.id, run)
-    if filtered:
-        selected = select(repo, name=name, until=older_than, status=list(status) or None)
-        if refs:
-            keep = {r.id for r in selected}
-            targets = {rid: r for rid, r in targets.items() if rid in keep}
-        else:
-            targets = {r.id: r for r in selected}
-    runs = sorted(targets.values(), key=lambda r: r.created_at, reverse=True)
+    runs = runs_to_remove(repo, refs, name=name, older_than=older_than, status=status)
     if not runs:
         message("No runs match; nothing deleted.")
         if as_json:
             dump_json([])
         return
-    live = [r for r in runs if r.status == "running"]
-    if live and not force:
-        raise TmtError(
-            f"run {live[0].id[:8]} ({live[0].name}) is still recording"
-            + (f" (and {len(live) - 1} more)" if len(live) > 1 else ""),
-            "wait for it to finish, or pass --force (it would write its record again when it ends)",
-        )
+    refuse_live(runs, force=force)  # before asking: nobody confirms a deletion that is refused
     n = len(runs)
-    what = f"{n} run{'s' if n != 1 else ''}"
     if not confirm_delete([(r.id, r.name, r.status, r.created_at) for r in runs], yes):
         message("Nothing deleted.")
         raise SystemExit(1)
-    removed = tmt.query.remove(runs, repo=repo)
+    removed = remove(runs, repo=repo, force=force)
     if as_json:
         dump_json([{"id": r.id, "name": r.name} for r in removed])
     for r in removed:
@@ -79,5 +58,4 @@ def command(refs: tuple[str, ...], name: str | None, older_than: str | None, sta
     if removed:
         message("Their objects stay in the store until `tmt gc`.")
     if len(removed) != n:
-        raise TmtError(f"{n - len(removed)} of {what} were already gone")
-
+        raise TmtError(f"{n - len(removed)} of {n} run{'s' if n != 1 else ''} were already gone")

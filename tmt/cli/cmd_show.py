@@ -3,8 +3,19 @@ from __future__ import annotations
 
 import click
 
+from typing import Any
+
 from tmt.cli.common import paged, pager_option, ref_argument
+from tmt.cli.output import fmt_value
+from tmt.records.model import flatten
 from tmt.records.series import summarize
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tmt.cli.output import Output
+    from tmt.query.run import Run
+    from tmt.records.model import Record
+    from tmt.records.series import Series
 
 
 @click.command("show")
@@ -88,112 +99,144 @@ def show_json(run, record, series, children) -> None:
     dump_json(data)
 
 
-def show_text(run, record, series, children) -> None:
-    from tmt.cli.output import (
-        STATUS_STYLES, Column, Output, can_encode, fmt_age, fmt_duration, fmt_exact, fmt_size, fmt_value, sparkline,
-    )
-    from tmt.workspace import flatten
+def show_text(run: Run, record: Record, series: dict[str, Series], children: list[Run]) -> None:
+    """The record for people: one section after another, each left out when it is empty."""
+    from tmt.cli.output import Output
 
     out = Output.detect()
+    _summary(out, run, record)
+    for title, values in (("params", flatten(record.params)), ("metrics", record.metrics),
+                          ("outputs", record.outputs)):
+        if values:
+            _values(out, title, values)
+    if series:
+        _series(out, series)
+    if record.artifacts:
+        _artifacts(out, record.artifacts)
+    if children:
+        _children(out, children)
+    _code(out, record.code or {})
+    env = dict(record.env or {})
+    packages = env.pop("packages", None)
+    if env:
+        _env(out, env)
+    if isinstance(packages, dict) and packages:
+        out.line()
+        out.heading("packages")
+        out.key_values([(k, fmt_value(v)) for k, v in sorted(packages.items(), key=lambda kv: str(kv[0]).lower())])
+    if record.error:
+        _error(out, record.error)
+
+
+def _summary(out: Output, run: Run, record: Record) -> None:
+    from tmt.cli.output import STATUS_STYLES, fmt_age, fmt_duration
+
     status = run.status
     if status != record.status:
         status_text = f"{status} (recorded as {record.status}; its process is gone)"
     else:
         status_text = status
     out.heading(f"run {record.id}")
-    pairs = [
+    pairs: list[tuple[str, Any]] = [
         ("name", record.name),
         ("status", (status_text, STATUS_STYLES.get(status, ""))),
         ("created", f"{record.created_at} ({fmt_age(record.created_at)})"),
         ("finished", record.finished_at or "-"),
         ("duration", fmt_duration(record.duration_s)),
     ]
-    if record.tags:
-        pairs.append(("tags", ", ".join(record.tags)))
-    if record.parent:
-        pairs.append(("parent", record.parent))
-    if record.description:
-        pairs.append(("description", record.description))
+    for key, value in (("tags", ", ".join(record.tags)), ("parent", record.parent),
+                       ("description", record.description)):
+        if value:
+            pairs.append((key, value))
     out.key_values(pairs)
 
-    if record.params:
-        out.line()
-        out.heading("params")
-        out.key_values([(k, fmt_exact(v)) for k, v in sorted(flatten(record.params).items())])
-    if record.metrics:
-        out.line()
-        out.heading("metrics")
-        out.key_values([(k, fmt_exact(v)) for k, v in sorted(record.metrics.items())])
-    if record.outputs:
-        out.line()
-        out.heading("outputs")
-        out.key_values([(k, fmt_exact(v)) for k, v in sorted(record.outputs.items())])
-    if series:
-        out.line()
-        out.heading("series")
-        ascii_only = not can_encode("▁█", out.stream)
-        rows = []
-        for name, s in sorted(series.items()):
-            info = summarize(s)
-            rows.append([name, str(info["points"]), fmt_value(info["last"], 5), fmt_value(info["min"], 5),
-                         fmt_value(info["max"], 5), (sparkline(s.values, 24, ascii_only=ascii_only), "cyan")])
-        out.table([Column("name"), Column("points", justify="right"), Column("last", justify="right"),
-                   Column("min", justify="right"), Column("max", justify="right"), Column("")], rows, indent=2)
-    if record.artifacts:
-        out.line()
-        out.heading("artifacts")
-        rows = [[a.get("name", "?"), a.get("format") or "-", fmt_size(a.get("size")), a.get("filename") or "-",
-                 (a.get("object") or "-")[:12]] for a in record.artifacts]
-        out.table([Column("name"), Column("format"), Column("size", justify="right"), Column("file"),
-                   Column("object")], rows, indent=2)
-    if children:
-        out.line()
-        out.heading("children")
-        rows = [[c.id[:8], c.name, (c.status, STATUS_STYLES.get(c.status, "")), fmt_age(c.created_at)]
-                for c in sorted(children, key=lambda c: (c.created_at, c.id))]
-        out.table([Column("id"), Column("name"), Column("status"), Column("age", justify="right")], rows,
-                  indent=2, show_header=False)
-    code = record.code or {}
+
+def _values(out: Output, title: str, values: dict[str, Any]) -> None:
+    """Params, metrics or outputs: in full precision (repr of a float), sorted by key."""
+    from tmt.cli.output import fmt_exact
+
+    out.line()
+    out.heading(title)
+    out.key_values([(k, fmt_exact(v)) for k, v in sorted(values.items())])
+
+
+def _series(out: Output, series: dict[str, Series]) -> None:
+    from tmt.cli.output import Column, can_encode, sparkline
+
+    out.line()
+    out.heading("series")
+    ascii_only = not can_encode("▁█", out.stream)
+    rows = []
+    for name, s in sorted(series.items()):
+        info = summarize(s)
+        rows.append([name, str(info["points"]), fmt_value(info["last"], 5), fmt_value(info["min"], 5),
+                     fmt_value(info["max"], 5), (sparkline(s.values, 24, ascii_only=ascii_only), "cyan")])
+    out.table([Column("name"), Column("points", justify="right"), Column("last", justify="right"),
+               Column("min", justify="right"), Column("max", justify="right"), Column("")], rows, indent=2)
+
+
+def _artifacts(out: Output, artifacts: list[dict[str, Any]]) -> None:
+    from tmt.cli.output import Column, fmt_size
+
+    out.line()
+    out.heading("artifacts")
+    rows = [[a.get("name", "?"), a.get("format") or "-", fmt_size(a.get("size")), a.get("filename") or "-",
+             (a.get("object") or "-")[:12]] for a in artifacts]
+    out.table([Column("name"), Column("format"), Column("size", justify="right"), Column("file"),
+               Column("object")], rows, indent=2)
+
+
+def _children(out: Output, children: list[Run]) -> None:
+    from tmt.cli.output import STATUS_STYLES, Column, fmt_age
+
+    out.line()
+    out.heading("children")
+    rows = [[c.id[:8], c.name, (c.status, STATUS_STYLES.get(c.status, "")), fmt_age(c.created_at)]
+            for c in sorted(children, key=lambda c: (c.created_at, c.id))]
+    out.table([Column("id"), Column("name"), Column("status"), Column("age", justify="right")], rows,
+              indent=2, show_header=False)
+
+
+def _code(out: Output, code: dict[str, Any]) -> None:
+    from tmt.cli.output import fmt_size
+
     out.line()
     out.heading("code")
-    if code.get("tree"):
-        pairs = [
-            ("root", code.get("root") or "-"),
-            ("files", f"{code.get('files', '-')} ({fmt_size(code.get('bytes'))})"),
-            ("tree", code["tree"]),
-        ]
-        git = code.get("git")
-        if git:
-            commit = str(git.get("commit") or "-")  # a hand-edited record may hold any JSON here
-            extra = [str(x) for x in (git.get("branch"), "dirty" if git.get("dirty") else None) if x]
-            pairs.append(("git", commit + (f" ({', '.join(extra)})" if extra else "")))
-        out.key_values(pairs)
-    else:
+    if not code.get("tree"):
         out.line("  no code snapshot")
-    env = dict(record.env or {})
-    packages = env.pop("packages", None)
-    if env:
-        out.line()
-        out.heading("env")
-        pairs = []
-        for k in sorted(env):
-            v = env[k]
-            if k == "argv" and isinstance(v, list):
-                import shlex
+        return
+    pairs = [
+        ("root", code.get("root") or "-"),
+        ("files", f"{code.get('files', '-')} ({fmt_size(code.get('bytes'))})"),
+        ("tree", code["tree"]),
+    ]
+    git = code.get("git")
+    if git:
+        commit = str(git.get("commit") or "-")  # a hand-edited record may hold any JSON here
+        extra = [str(x) for x in (git.get("branch"), "dirty" if git.get("dirty") else None) if x]
+        pairs.append(("git", commit + (f" ({', '.join(extra)})" if extra else "")))
+    out.key_values(pairs)
 
-                v = shlex.join(str(a) for a in v)
-            pairs.append((k, fmt_value(v)))
-        out.key_values(pairs)
-    if isinstance(packages, dict) and packages:
-        out.line()
-        out.heading("packages")
-        out.key_values([(k, fmt_value(v)) for k, v in sorted(packages.items(), key=lambda kv: str(kv[0]).lower())])
-    if record.error:
-        err = record.error
-        out.line()
-        out.heading("error")
-        out.line(f"  {err.get('type', 'Error')}: {err.get('message', '')}", style="red")
-        tb = err.get("traceback")
-        if tb:
-            for line in str(tb).rstrip("\n").split("\n"):
-                out.line("  " + line, style="dim")
+
+def _env(out: Output, env: dict[str, Any]) -> None:
+    out.line()
+    out.heading("env")
+    pairs = []
+    for k in sorted(env):
+        v = env[k]
+        if k == "argv" and isinstance(v, list):
+            import shlex
+
+            v = shlex.join(str(a) for a in v)
+        pairs.append((k, fmt_value(v)))
+    out.key_values(pairs)
+
+
+def _error(out: Output, err: dict[str, Any]) -> None:
+    out.line()
+    out.heading("error")
+    out.line(f"  {err.get('type', 'Error')}: {err.get('message', '')}", style="red")
+    tb = err.get("traceback")
+    if tb:
+        for line in str(tb).rstrip("\n").split("\n"):
+            out.line("  " + line, style="dim")

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import click
 
@@ -172,13 +172,14 @@ class Output:
     def table(self, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, title: str | None = None,
               show_header: bool = True, indent: int = 0, cleaned: bool = False) -> None:
         """`cleaned`: the rows are already `clean_cells` (measured by the caller: one pass)."""
-        rows = rows if cleaned else [[_cell(c) for c in row] for row in rows]
+        # `cleaned` rows come from clean_cells: lists of (text, style) cells already
+        cells = cast("list[list[tuple[str, str | None]]]", rows) if cleaned else [[_cell(c) for c in row] for row in rows]
         if self.rich:
-            self._rich_table(columns, rows, title=title, show_header=show_header, indent=indent)
+            self._rich_table(columns, cells, title=title, show_header=show_header, indent=indent)
         else:
             if title:
                 self.heading(title)
-            lines = plain_table(columns, rows, show_header=show_header, indent=indent)
+            lines = plain_table(columns, cells, show_header=show_header, indent=indent)
             if lines:
                 click.echo("\n".join(lines), file=self.stream)  # one write: 100,000 rows stay fast
 
@@ -274,7 +275,7 @@ def fit_columns(widths: Sequence[int], fixed: int, limit: int | None, gap: int, 
         else:
             dropped.append(i)
     shrink_to = None
-    if shrink is not None and total(kept, None) > limit:
+    if shrink is not None and floor is not None and total(kept, None) > limit:
         shrink_to = max(floor, widths[shrink] - (total(kept, None) - limit))
     return Fit(kept, shrink_to, dropped)
 

@@ -60,9 +60,11 @@ def paged(enabled: bool = True) -> Iterator[None]:
     except OSError:
         yield  # no shell to run it: print directly
         return
+    pipe = proc.stdin
+    assert pipe is not None  # stdin=PIPE
     saved = os.dup(1)
-    os.dup2(proc.stdin.fileno(), 1)
-    proc.stdin.close()  # fd 1 holds the pipe now; the pager sees EOF when it is restored
+    os.dup2(pipe.fileno(), 1)
+    pipe.close()  # fd 1 holds the pipe now; the pager sees EOF when it is restored
     output.PAGING = (out.width, out.color)
     try:
         try:

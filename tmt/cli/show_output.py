@@ -25,12 +25,11 @@ def print_output(run) -> None:
     trailing = lines[-1] == ""
     if trailing:
         lines.pop()
-    out = click.get_text_stream("stdout")
+    text = "".join("\t".join(printable(part) for part in line.split("\t")) + "\n" for line in lines)
     try:
-        for line in lines:
-            out.write("\t".join(printable(part) for part in line.split("\t")) + "\n")
-        out.flush()
+        click.echo(text, nl=False)  # click's stdout: the text stream `tmt show` writes everything to
     except BrokenPipeError:  # `tmt show REF --output | head`: the reader has what it wanted
         import os
+        import sys
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # so the last flush at exit is quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the last flush at exit is quiet

@@ -4,6 +4,10 @@ from __future__ import annotations
 import sys
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 LABELS = {
     "hash": "Checking objects",
     "mark": "Reading records",
@@ -23,8 +27,8 @@ class StderrProgress:
         self.delay_s = delay_s
         self.start = time.monotonic()
         self.enabled = _isatty(self.stream)
-        self._bar = None
-        self._tasks: dict[str, int] = {}
+        self._bar: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -33,9 +37,10 @@ class StderrProgress:
             if time.monotonic() - self.start < self.delay_s:
                 return
             from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
 
-            self._bar = Progress(
+            self._bar = Bar(
                 TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
                 console=Console(file=self.stream), transient=True,
             )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import stat as statmod
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -213,9 +213,9 @@ class _Check:
         # Records before objects: a record is published only after its objects, so every
         # object a record we read references was already there when we list objects.
         records = self._records()
-        for path in stale_journals(self.repo, grace_s=0):
-            self.add("stale_journal", f"{path} is not needed: its run is deleted or its series are packed; "
-                     "`tmt gc` removes it", path=str(path))
+        for journal in stale_journals(self.repo, grace_s=0):
+            self.add("stale_journal", f"{journal} is not needed: its run is deleted or its series are packed; "
+                     "`tmt gc` removes it", path=str(journal))
         # Hash everything first (threads), keeping the verified bytes of tree-like objects,
         # then walk the trees from memory. Measured against walking from disk while the
         # pool hashes: the overlap lost more to GIL hand-offs than it won on 2 cores.
@@ -312,9 +312,9 @@ class _Check:
         for oid, reason in sorted(self.corrupt.items()):
             self.add("corrupt_object", f"object {oid} is corrupt: {reason}", oid, self._where(oid))
 
-    def _where(self, oid: ObjectId) -> str:
+    def _where(self, oid: str) -> str:
         """An object's place for messages: its file, or its id where the store has no files."""
-        return self.store.local_path(oid) or oid
+        return self.store.local_path(ObjectId(oid)) or oid
 
     def _read(self, oid: ObjectId) -> bytes:
         data = self.tree_bytes.get(oid)
@@ -354,6 +354,16 @@ class _Check:
         return marker
 
     def _report(self, marker: Marker) -> None:
+        self._report_sizes()
+        record_problems = dict(marker.problems)  # before the pins add theirs
+        self._mark_pins(marker)
+        self._report_unreached(marker, record_problems)
+        self._report_dangling(marker)
+        self.marker = marker
+
+    def _report_sizes(self) -> None:
+        """A tree entry whose size disagrees with its object's (a corrupt object is judged
+        by its hash instead)."""
         for tree, files in self.size_claims:
             for e in files:
                 actual = self.sizes.get(e.oid)
@@ -364,15 +374,19 @@ class _Check:
                         f"but its object {e.oid} has {actual}",
                         tree, self._where(tree),
                     )
-        record_problems = dict(marker.problems)
-        # Live runs' pins are roots too: their objects are not dangling, though they may not
-        # all exist yet (a run writes after pinning), so nothing reached only by a pin is missing.
-        pins = live_pins(self.tmt_dir)
-        for o in pins:
+
+    def _mark_pins(self, marker: Marker) -> None:
+        """Live runs' pins are roots too: their objects are not dangling, though they may not
+        all exist yet (a run writes after pinning), so nothing reached only by a pin is missing."""
+        for o in live_pins(self.tmt_dir):
             if o in self.sizes and looks_like_tree(self.store, o):
                 marker.add_trees([(o, "live pin")])
             else:
                 marker.add_blobs([(o, "live pin")])
+
+    def _report_unreached(self, marker: Marker, record_problems: dict) -> None:
+        """What the records need and cannot be read: missing or undecodable trees, missing
+        objects; a corrupt object some record needs says by whom."""
         for oid, (kind, reason) in sorted(record_problems.items()):
             ref = marker.describe(oid)
             if kind == "missing":
@@ -390,13 +404,14 @@ class _Check:
         for p in self.r.problems:
             if p.kind == "corrupt_object" and p.id in marker.via:
                 p.message += f" (needed by {marker.describe(p.id)})"
+
+    def _report_dangling(self, marker: Marker) -> None:
         for oid in sorted(set(self.sizes) - marker.marked):
             if oid not in self.corrupt:
                 self.r.problems.append(Problem(
                     "dangling_object", f"object {oid} is not referenced by any run ({self.sizes[oid]} bytes)",
                     oid, self._where(oid), size=self.sizes[oid],
                 ))
-        self.marker = marker
 
     def _bounds(self, records: list) -> None:
         """A record's tree that expands past the bounds (a tree bomb) is a bad_tree: checkout
@@ -460,7 +475,8 @@ class _Check:
         if not missing:
             return
         busy = is_held(self.tmt_dir)  # a running gc's trash is a moment's stay; a crashed one's is not
-        gone = {p.id for p in missing if not self.store.has(p.id) and not (busy and _in_trash(self.store, p.id))}
+        gone = {p.id for p in missing
+                if p.id and not self.store.has(ObjectId(p.id)) and not (busy and _in_trash(self.store, p.id))}
         if gone:
             try:
                 now, _ = RecordCache(self.repo.experiments_dir).load()
@@ -518,111 +534,45 @@ def _hash_shard(store, shard: str):
 # -- repairing --------------------------------------------------------------------------------
 
 
-def _repair(repo, progress: Progress | None, threads: int, search: list[Path], moved: list[Problem]) -> FsckResult:
-    tmt_dir = Path(repo.tmt_dir)
-    # 0. Links and special files where tmt keeps its own folders and files go to quarantine
-    #    first (the link itself, renamed: never followed), so nothing below writes through one.
-    unsafe = [Problem("unsafe_path", message, path=path) for path, message in nofollow.layout_problems(tmt_dir)]
-    for p in unsafe:
-        try:
-            p.repair = f"moved to {quarantine_path(tmt_dir, Path(p.path))}"
-            p.repaired = True
-        except OSError as e:
-            p.repair = f"could not be moved aside: {e.strerror}; move it away by hand"
-    trash = [Problem("leftover_trash", f"{d.name}: objects moved aside by a gc that did not finish",
-                     path=str(tmt_dir / d.name)) for d in repo.store.asides()]
-    restored_from_trash = restore_trash(repo.store)
+@dataclass(slots=True)
+class _Wanted:
+    """The objects the first pass found missing or corrupt that some record reaches: what the
+    repair tries to bring back."""
+
+    needed: set[str]
+    sizes: dict[str, int]  # the blobs among them whose size a tree or an artifact states
+    trees: set[str]  # the trees among them
+    found: set[str] = field(default_factory=set)  # stored again from a file with the same hash
+
+    def why_not(self, oid: str) -> str:
+        if oid in self.trees:
+            return "no directory of the code root has this content now; restore it from a backup"
+        if oid not in self.sizes:
+            return "its size is unknown (series or unsized reference), so no file could be matched"
+        return f"no file of {self.sizes[oid]} bytes with this hash was found; pass --search DIR to look elsewhere"
+
+
+def _repair(repo: Repo, progress: Progress | None, threads: int, search: list[Path], moved: list[Problem]) -> FsckResult:
+    """Repair in phases, each on what the first check found, then check again: what the second
+    check no longer shows was repaired."""
+    # Links and special files where tmt keeps its own folders and files go first, so nothing
+    # below writes through one.
+    unsafe = moved + _quarantine_unsafe(Path(repo.tmt_dir))
+    trash, restored_from_trash = _restore_trash(repo)
     first = _Check(repo, progress, threads)
     first.run()
-    unsafe = moved + unsafe
     problems = unsafe + trash + first.r.problems
-    for p in trash:
-        p.repaired, p.repair = True, f"moved {restored_from_trash} object(s) back into objects/"
-
-    # 1. Corrupt objects go to quarantine (never deleted: they may be someone's only copy).
-    #    Snapshots must then stop trusting their caches' "this object exists": bump the epoch.
-    moved = 0
-    for p in problems:
-        if p.kind == "corrupt_object" and p.id:
-            try:
-                p.repair = f"moved to {repo.store.quarantine(p.id)}"
-                moved += 1
-            except ObjectNotFound:
-                pass
-    if moved:
-        repo.store.bump_epoch()
-    for p in problems:
-        if p.kind == "bad_cache" and p.path:  # derived: deleting it costs one full re-hash
-            try:
-                os.unlink(p.path)
-                p.repaired, p.repair = True, "deleted (the next snapshot rebuilds it)"
-            except FileNotFoundError:
-                p.repaired, p.repair = True, "already gone"
-            except OSError as e:
-                p.repair = f"could not be deleted: {e.strerror}"
-
-    # 2. Needed blobs that are now absent: look for files with the same size, then hash.
-    needed = {p.id for p in problems if p.kind in ("missing_object", "corrupt_object") and p.id}
-    needed = {o for o in needed if o in first.marker.marked}
-    want = {o: first.expected_size[o] for o in needed if o in first.expected_size}
-    views = tmt_dir / "cache" / "checkouts"
-    root = code_root(repo)
-    roots = [*([root] if root else []), *([views] if _real_dir(str(views)) else []), *search]
-    found = _restore_from_files(repo, want, roots, progress)
-
-    # 3. Needed trees: a snapshot of the code root rewrites every tree it contains.
-    trees_needed = {o for o in needed if o in first.marker.expected_tree}
-    if trees_needed - found:
-        try:
-            from tmt.snapshot.build import snapshot_repo
-            from tmt.store.pins import PinFile
-
-            with PinFile(tmt_dir) as pin:
-                pin.add(trees_needed)
-                snapshot_repo(repo, pin=pin, warn=lambda msg: None)
-        except Exception:  # noqa: BLE001 - a failed snapshot only means fewer repairs
-            pass
-
-    # 4. The index is derived from the records: rebuild it if the query module has one.
+    _quarantine_corrupt(repo, problems)
+    _delete_bad_caches(problems)
+    wanted = _wanted(first, problems)
+    wanted.found = _restore_from_files(repo, wanted.sizes, _search_roots(repo, search), progress)
+    _snapshot_code_root(repo, wanted.trees - wanted.found)
     index_note = _rebuild_index(repo)
-
-    # 5. Check again; what the second pass no longer shows was repaired.
     second = _Check(repo, None, threads)
     second.run()
-    after = {(p.kind, p.id, p.path) for p in second.r.problems}
-    absent = {p.id for p in second.r.problems if p.kind in ("missing_object", "corrupt_object")}
-    for p in problems:
-        if p.kind == "corrupt_object":
-            if p.id in needed:
-                p.repaired = p.id not in absent
-                p.repair = (p.repair or "") + (
-                    "; a good copy was restored" if p.repaired else "; " + _why_not(p.id, want, trees_needed)
-                )
-            else:
-                p.repaired = p.repair is not None  # quarantined; nothing references it
-        elif p.kind == "missing_object":
-            p.repaired = p.id not in absent
-            if p.repaired:
-                p.repair = "restored from a file with the same hash" if p.id in found else "restored from a snapshot of the code root"
-            else:
-                p.repair = _why_not(p.id, want, trees_needed)
-        elif p.kind in ("bad_record", "bad_tree"):
-            p.repaired = (p.kind, p.id, p.path) not in after
-            if not p.repaired:
-                p.repair = "cannot be repaired automatically: " + (
-                    "fix the file or delete it (the run is lost either way)" if p.kind == "bad_record"
-                    else "restore the tree from a backup"
-                )
-    # Informational items (dangling, stray) are as the second pass sees them; errors it found
-    # that the first did not (e.g. children of a tree just restored) are added.
-    problems = [p for p in problems if p.severity == ERROR]
-    known = {(p.kind, p.id, p.path) for p in problems}
-    known_ids = {p.id for p in problems if p.kind in ("missing_object", "corrupt_object")}
-    for p in second.r.problems:
-        if p.severity != ERROR or ((p.kind, p.id, p.path) not in known and p.id not in known_ids):
-            problems.append(p)
+    _judge(problems, second.r.problems, wanted)
     r = second.r
-    r.problems = problems
+    r.problems = _merge(problems, second.r.problems)
     r.repair = True
     if index_note:
         r.notes.append(index_note)
@@ -631,22 +581,155 @@ def _repair(repo, progress: Progress | None, threads: int, search: list[Path], m
     return r
 
 
-def _why_not(oid: str, want: dict[str, int], trees: set[str]) -> str:
-    if oid in trees:
-        return "no directory of the code root has this content now; restore it from a backup"
-    if oid not in want:
-        return "its size is unknown (series or unsized reference), so no file could be matched"
-    return f"no file of {want[oid]} bytes with this hash was found; pass --search DIR to look elsewhere"
+def _quarantine_unsafe(tmt_dir: Path) -> list[Problem]:
+    """Move each link or special file in tmt's layout to quarantine (the link itself, renamed:
+    never followed)."""
+    unsafe = [Problem("unsafe_path", message, path=path) for path, message in nofollow.layout_problems(tmt_dir)]
+    for p in unsafe:
+        try:
+            p.repair = f"moved to {quarantine_path(tmt_dir, Path(str(p.path)))}"
+            p.repaired = True
+        except OSError as e:
+            p.repair = f"could not be moved aside: {e.strerror}; move it away by hand"
+    return unsafe
 
 
-def _restore_from_files(repo, want: dict[str, int], roots: list[Path], progress) -> set[str]:
+def _restore_trash(repo: Repo) -> tuple[list[Problem], int]:
+    """Put a crashed gc's trash back (listed first, as it was found), before the first check."""
+    tmt_dir = Path(repo.tmt_dir)
+    trash = [Problem("leftover_trash", f"{d.name}: objects moved aside by a gc that did not finish",
+                     path=str(tmt_dir / d.name)) for d in repo.store.asides()]
+    restored = restore_trash(repo.store)
+    for p in trash:
+        p.repaired, p.repair = True, f"moved {restored} object(s) back into objects/"
+    return trash, restored
+
+
+def _quarantine_corrupt(repo: Repo, problems: list[Problem]) -> None:
+    """Corrupt objects go to quarantine (never deleted: they may be someone's only copy).
+    Snapshots must then stop trusting their caches' "this object exists": bump the epoch."""
+    moved = 0
+    for p in problems:
+        if p.kind == "corrupt_object" and p.id:
+            try:
+                p.repair = f"moved to {repo.store.quarantine(ObjectId(p.id))}"
+                moved += 1
+            except ObjectNotFound:
+                pass
+    if moved:
+        repo.store.bump_epoch()
+
+
+def _delete_bad_caches(problems: list[Problem]) -> None:
+    """A stat cache is derived data: deleting one costs one full re-hash."""
+    for p in problems:
+        if p.kind == "bad_cache" and p.path:
+            try:
+                os.unlink(p.path)
+                p.repaired, p.repair = True, "deleted (the next snapshot rebuilds it)"
+            except FileNotFoundError:
+                p.repaired, p.repair = True, "already gone"
+            except OSError as e:
+                p.repair = f"could not be deleted: {e.strerror}"
+
+
+def _wanted(first: _Check, problems: list[Problem]) -> _Wanted:
+    absent = {p.id for p in problems if p.kind in ("missing_object", "corrupt_object") and p.id}
+    needed = {o for o in absent if o in first.marker.marked}
+    return _Wanted(
+        needed=needed,
+        sizes={o: first.expected_size[o] for o in needed if o in first.expected_size},
+        trees={o for o in needed if o in first.marker.expected_tree},
+    )
+
+
+def _search_roots(repo: Repo, search: list[Path]) -> list[Path]:
+    """Where files with a wanted blob's bytes may be: the code root, checkout views, `search`."""
+    views = Path(repo.tmt_dir) / "cache" / "checkouts"
+    root = code_root(repo)
+    return [*([root] if root else []), *([views] if _real_dir(str(views)) else []), *search]
+
+
+def _snapshot_code_root(repo: Repo, trees: set[str]) -> None:
+    """A snapshot of the code root rewrites every tree it contains, the wanted ones with them."""
+    if not trees:
+        return
+    try:
+        from tmt.snapshot.build import snapshot_repo
+        from tmt.store.pins import PinFile
+
+        with PinFile(repo.tmt_dir) as pin:
+            pin.add(trees)
+            snapshot_repo(repo, pin=pin, warn=lambda msg: None)
+    except Exception:  # noqa: BLE001 - a failed snapshot only means fewer repairs
+        pass
+
+
+def _judge(problems: list[Problem], after: list[Problem], wanted: _Wanted) -> None:
+    """Mark each problem of the first check repaired or not, from what the second check found."""
+    still = {(p.kind, p.id, p.path) for p in after}
+    absent = {p.id for p in after if p.kind in ("missing_object", "corrupt_object")}
+    for p in problems:
+        if p.kind == "corrupt_object":
+            _judge_corrupt(p, absent, wanted)
+        elif p.kind == "missing_object":
+            p.repaired = p.id not in absent
+            if not p.repaired:
+                p.repair = wanted.why_not(str(p.id))
+            elif p.id in wanted.found:
+                p.repair = "restored from a file with the same hash"
+            else:
+                p.repair = "restored from a snapshot of the code root"
+        elif p.kind in ("bad_record", "bad_tree"):
+            p.repaired = (p.kind, p.id, p.path) not in still
+            if not p.repaired:
+                p.repair = "cannot be repaired automatically: " + (
+                    "fix the file or delete it (the run is lost either way)" if p.kind == "bad_record"
+                    else "restore the tree from a backup"
+                )
+
+
+def _judge_corrupt(p: Problem, absent: set[str | None], wanted: _Wanted) -> None:
+    if p.id not in wanted.needed:
+        p.repaired = p.repair is not None  # quarantined; nothing references it
+        return
+    p.repaired = p.id not in absent
+    p.repair = (p.repair or "") + ("; a good copy was restored" if p.repaired else "; " + wanted.why_not(str(p.id)))
+
+
+def _merge(problems: list[Problem], after: list[Problem]) -> list[Problem]:
+    """The first check's errors, then the second check's informational items (dangling, stray:
+    as they are now) and the errors it found that the first did not (e.g. children of a tree
+    just restored)."""
+    merged = [p for p in problems if p.severity == ERROR]
+    known = {(p.kind, p.id, p.path) for p in merged}
+    known_ids = {p.id for p in merged if p.kind in ("missing_object", "corrupt_object")}
+    for p in after:
+        if p.severity != ERROR or ((p.kind, p.id, p.path) not in known and p.id not in known_ids):
+            merged.append(p)
+    return merged
+
+
+def _restore_from_files(repo: Repo, want: dict[str, int], roots: list[Path], progress: Progress | None) -> set[str]:
     """Store every file under `roots` whose size and BLAKE3 match a wanted blob."""
     found: set[str] = set()
-    if not want:
-        return found
     sizes = set(want.values())
+    for path in _files_under(roots, os.path.realpath(repo.tmt_dir)) if want else ():
+        try:
+            oid = _store_if_wanted(repo, path, want, sizes, found)
+        except OSError:
+            continue
+        if oid is not None:
+            found.add(oid)
+            if len(found) == len(want):
+                break
+    return found
+
+
+def _files_under(roots: list[Path], tmt_dir: str) -> Iterator[str]:
+    """Every file name under `roots`, links not followed, leaving out the store and the top
+    level's .git and .tmt."""
     skip = {".git", ".tmt"}
-    tmt_dir = os.path.realpath(repo.tmt_dir)
     for root in roots:
         if not root.exists():
             continue
@@ -657,33 +740,33 @@ def _restore_from_files(repo, want: dict[str, int], roots: list[Path], progress)
             if Path(dirpath) == root:
                 dirnames[:] = [d for d in dirnames if d not in skip]
             for name in filenames:
-                path = os.path.join(dirpath, name)
-                try:
-                    st = os.lstat(path)
-                    if os.path.islink(path):
-                        target = os.readlink(os.fsencode(path))
-                        if len(target) in sizes:
-                            oid = blake3(target).hexdigest()
-                            if oid in want and oid not in found:
-                                repo.store.put(target, ObjectId(oid))
-                                found.add(oid)
-                        continue
-                    if not statmod.S_ISREG(st.st_mode) or st.st_size not in sizes:
-                        continue  # a FIFO or device is never opened (it could block forever)
-                    h = blake3()
-                    with nofollow.open_file(path) as f:
-                        while chunk := f.read(_CHUNK):
-                            h.update(chunk)
-                    oid = h.hexdigest()
-                    if oid in want and oid not in found:
-                        got, _ = repo.store.put_file(path)
-                        if got == oid:  # the file may have changed since we hashed it
-                            found.add(oid)
-                except OSError:
-                    continue
-            if len(found) == len(want):
-                return found
-    return found
+                yield os.path.join(dirpath, name)
+
+
+def _store_if_wanted(repo: Repo, path: str, want: dict[str, int], sizes: set[int], found: set[str]) -> str | None:
+    """Store the file (or the link's target text) at `path` if it is a wanted blob not found
+    yet; its id, or None."""
+    st = os.lstat(path)
+    if statmod.S_ISLNK(st.st_mode):
+        target = os.readlink(os.fsencode(path))
+        if len(target) not in sizes:
+            return None
+        oid = blake3(target).hexdigest()
+        if oid not in want or oid in found:
+            return None
+        repo.store.put(target, ObjectId(oid))
+        return oid
+    if not statmod.S_ISREG(st.st_mode) or st.st_size not in sizes:
+        return None  # a FIFO or device is never opened (it could block forever)
+    h = blake3()
+    with nofollow.open_file(path) as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    oid = h.hexdigest()
+    if oid not in want or oid in found:
+        return None
+    got, _ = repo.store.put_file(path)
+    return oid if got == oid else None  # the file may have changed since we hashed it
 
 
 def _rebuild_index(repo) -> str | None:

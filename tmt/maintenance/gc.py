@@ -207,10 +207,11 @@ class _Gc:
                 raise GcDeclined("nothing deleted")
         if drop and not self.dry_run:
             # The one deletion path (as `tmt rm`): record, journal, cached views, index row.
-            from tmt.query import remove
+            # Only finished runs are dropped (above), so the live-run rule has nothing to refuse.
+            from tmt.mutations import remove
             from tmt.query.run import Run
 
-            remove([Run.from_record(self.repo, r) for r in drop], repo=self.repo)
+            remove([Run.from_record(self.repo, r) for r in drop], repo=self.repo, force=True)
         gone = {r.id for r in drop}
         return [r for r in records if r.id not in gone]
 
@@ -399,7 +400,7 @@ def stale_tmp_files(tmp_dir: Path, grace_s: float) -> list[Path]:
       else after TMP_DEAD_MIN_AGE_S.
     """
     now = time.time()
-    out = []
+    out: list[Path] = []
     store, name = os.path.split(os.fspath(tmp_dir))
     try:
         it = os.scandir(own_dir(store, name))  # tmt's own folder: a link there is never listed

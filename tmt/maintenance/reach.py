@@ -21,6 +21,8 @@ from tmt.store.ids import ObjectId, is_oid
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from tmt.store.backend import Aside, ObjectBackend
 
 #: Every tree starts with msgpack fixarray(2) then the format number 1.
@@ -51,13 +53,13 @@ def record_roots(rec: Record) -> RecordRoots:
         else:
             roots.bad_refs.append(f"series {name} -> {oid!r:.80}")
     for a in rec.artifacts:
-        oid = a.get("object")
-        if oid is None:
+        obj = a.get("object")
+        if obj is None:
             continue
-        if is_oid(oid):
-            roots.blobs.append((ObjectId(oid), f"artifact {a.get('name')}"))
+        if is_oid(obj):
+            roots.blobs.append((ObjectId(obj), f"artifact {a.get('name')}"))
         else:
-            roots.bad_refs.append(f"artifact {a.get('name')} -> {oid!r:.80}")
+            roots.bad_refs.append(f"artifact {a.get('name')} -> {obj!r:.80}")
     return roots
 
 
@@ -224,49 +226,61 @@ class Marker:
             return TreeProblem("bad_tree", e.message)
 
     def _walk(self, level: list[ObjectId]) -> None:
+        """Breadth first, one level of trees at a time (read by threads when a level is big)."""
         depth = 0
-        pool = None
+        pool: list[ThreadPoolExecutor] = []  # made on the first big level, at most one
         try:
             while level:
                 depth += 1
-                if len(level) >= _POOL_MIN and self.threads > 1:
-                    if pool is None:
-                        # imported here: concurrent.futures pulls in logging, and small
-                        # stores never need a pool
-                        from concurrent.futures import ThreadPoolExecutor
-
-                        pool = ThreadPoolExecutor(self.threads)
-                    results = list(pool.map(self._load, level, chunksize=16))
-                else:
-                    results = [self._load(o) for o in level]
                 nxt: list[ObjectId] = []
-                for oid, res in zip(level, results):
-                    if isinstance(res, TreeProblem):
-                        self.problems[oid] = (res.kind, res.reason)
-                        self.new_problems.append(oid)
-                        continue
-                    self.problems.pop(oid, None)
-                    if depth > MAX_DEPTH:
-                        self.problems[oid] = ("bad_tree", f"nests deeper than {MAX_DEPTH} levels")
-                        self.new_problems.append(oid)
-                        continue
-                    if self.on_tree is not None:
-                        self.on_tree(oid, res)
-                    for e in res:
-                        child = e.oid
-                        is_tree = e.kind == treemod.TREE
-                        if is_tree:
-                            if child in self.expected_tree and child not in self.problems:
-                                continue  # walked already (see add_trees)
-                        elif child in self.marked:
-                            continue
-                        self.marked.add(child)
-                        if self.track and child not in self.via:
-                            self.via[child] = (self.via[oid][0], oid, e.name)
-                        if is_tree:
-                            self.expected_tree.add(child)
-                            nxt.append(child)
+                for oid, res in zip(level, self._load_level(level, pool)):
+                    entries = self._walked(oid, res, depth)
+                    if entries is not None:
+                        self._mark_children(oid, entries, nxt)
                 level = nxt
         finally:
-            if pool is not None:
-                pool.shutdown()
+            for p in pool:
+                p.shutdown()
+
+    def _load_level(self, level: list[ObjectId], pool: list[ThreadPoolExecutor]) -> list[list[treemod.TreeEntry] | TreeProblem]:
+        if len(level) < _POOL_MIN or self.threads <= 1:
+            return [self._load(o) for o in level]
+        if not pool:
+            # imported here: concurrent.futures pulls in logging, and small stores never need a pool
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool.append(ThreadPoolExecutor(self.threads))
+        return list(pool[0].map(self._load, level, chunksize=16))
+
+    def _walked(self, oid: ObjectId, res: list[treemod.TreeEntry] | TreeProblem, depth: int) -> list[treemod.TreeEntry] | None:
+        """The entries of a tree read at `depth`, or None with the problem recorded."""
+        if isinstance(res, TreeProblem):
+            self.problems[oid] = (res.kind, res.reason)
+            self.new_problems.append(oid)
+            return None
+        self.problems.pop(oid, None)
+        if depth > MAX_DEPTH:
+            self.problems[oid] = ("bad_tree", f"nests deeper than {MAX_DEPTH} levels")
+            self.new_problems.append(oid)
+            return None
+        if self.on_tree is not None:
+            self.on_tree(oid, res)
+        return res
+
+    def _mark_children(self, oid: ObjectId, entries: list[treemod.TreeEntry], nxt: list[ObjectId]) -> None:
+        """Mark a tree's entries; subtrees not walked yet go to the next level."""
+        for e in entries:
+            child = e.oid
+            # tree.Kind is a Literal that mypy cannot read as a type (tmt/snapshot/tree.py)
+            is_tree = e.kind == treemod.TREE  # type: ignore[operator]
+            if is_tree:
+                if child in self.expected_tree and child not in self.problems:
+                    continue  # walked already (see add_trees)
+            elif child in self.marked:
+                continue
+            self.marked.add(child)
+            if self.track and child not in self.via:
+                self.via[child] = (self.via[oid][0], oid, e.name)
+            if is_tree:
+                self.expected_tree.add(child)
+                nxt.append(child)

@@ -1,4 +1,4 @@
-"""Finding runs: refs (`tmt.get`), bulk queries (`tmt.runs`), removal, and the index cache.
+"""Finding runs: refs (`tmt.get`), bulk queries (`tmt.runs`), removal (tmt.mutations), the index cache.
 
     tmt.get("last")                                   -> Run
     tmt.runs(name=r"lr_.*", since="7d", where=["f1 > 0.8"])   -> Runs
@@ -14,7 +14,10 @@ from tmt.query.refs import resolve
 from tmt.query.run import Artifact, MissingItem, Run
 from tmt.query.runs import Runs, select
 from tmt.repo import Repo
-from tmt.store.nofollow import own_dir
+
+# Deleting runs is a record mutation: tmt/mutations.py holds it (and the live-run rule).
+# It imports tmt.query lazily, inside its functions, so this import is no cycle.
+from tmt.mutations import remove
 
 __all__ = ["get", "runs", "remove", "latest_id", "rebuild_index", "Run", "Runs", "Artifact", "MissingItem"]
 
@@ -68,59 +71,3 @@ def latest_id(name: str, repo: "Repo | str | os.PathLike[str] | None" = None) ->
     sql = "SELECT id FROM runs WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT 1"
     rows = idx.run(lambda conn: idx.read(conn, lambda c: c.execute(sql, (name,)).fetchall()), quiet=True)
     return rows[0][0] if rows else None
-
-
-def remove(refs_or_runs: "str | Run | Iterable[str | Run]", repo: "Repo | str | os.PathLike[str] | None" = None) -> list[Run]:
-    """Delete runs' records (and their step-metric journals) and drop them from the index.
-
-    All refs are resolved before anything is deleted. Their objects stay in the store
-    until `tmt gc`. Returns the removed runs (their records still readable from the
-    returned objects).
-    """
-    from tmt.query.index import index_for
-    from tmt.records.io import delete_record
-    from tmt.records.series import journal_path
-
-    r = _repo(repo)
-    if isinstance(refs_or_runs, (str, Run)):
-        refs_or_runs = [refs_or_runs]
-    targets: dict[str, Run] = {}
-    for ref in refs_or_runs:
-        run = resolve(r, ref)
-        targets.setdefault(run.id, run)
-    # Every folder this deletes in must be tmt's own, checked before the first deletion: a
-    # link planted there (cache/checkouts -> elsewhere) would delete what it points to.
-    for folder in ("experiments", "journal", "cache/artifacts", "cache/checkouts"):
-        try:
-            own_dir(r.tmt_dir, folder)
-        except FileNotFoundError:
-            pass
-    removed = []
-    for run in targets.values():
-        try:
-            run.record  # keep it readable after the file is gone
-        except Exception:  # a record corrupt since the query is removed all the same
-            pass
-        if delete_record(r.experiments_dir, run.id):
-            removed.append(run)
-        try:
-            os.unlink(journal_path(r.tmt_dir, run.id))
-        except OSError:
-            pass
-        _drop_cache(r, run.id)
-    index_for(r).forget([run.id for run in targets.values()])
-    return removed
-
-
-def _drop_cache(repo: Repo, run_id: str) -> None:
-    import shutil
-
-    from tmt.query.run import _rmtree_readonly
-
-    for sub in ("artifacts", "checkouts"):
-        path = repo.cache_dir / sub / run_id  # cache/<sub> checked by remove(); path itself never followed
-        if path.is_symlink() or path.exists():
-            try:
-                _rmtree_readonly(path)
-            except OSError:
-                shutil.rmtree(path, ignore_errors=True)
