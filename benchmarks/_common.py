@@ -13,6 +13,8 @@ Every benchmark in this folder runs with the interpreter that has tmt installed 
   untimed `setup` before every sample.
 - The predecessor: `old_python(workdir)` gives an interpreter that imports
   ThatMetricTimeline 0.1.8 (`/work/oldvenv`, else a venv it creates and pip-installs into).
+- tmt as users have it: `installed_python(workdir)` gives a venv's interpreter with this
+  repository pip-installed as a wheel (not editable), rebuilt when the sources change.
 - Floors: `stat_walk`, `read_and_hash`, `list_files`.
 - Output: `fmt_s`, `fmt_bytes`, `ratio`, `Report` (sections of rows, PASS/MISS target lines).
 """
@@ -506,6 +508,62 @@ def old_python(workdir: Path, log: Callable[[str], None] = print) -> Path:
     if not _imports_old_tmt(py):
         raise RuntimeError(f"the predecessor did not install into {target}")
     return py
+
+
+# -- tmt as a user installs it ----------------------------------------------------------------------
+
+#: What a wheel of this repository is built from: a change to any of these rebuilds the venv.
+INSTALL_SOURCES = ("pyproject.toml", "README.md", "tmt")
+
+
+def _source_stamp() -> str:
+    """A digest of the files a wheel of this repository is built from (caches left out)."""
+    from blake3 import blake3
+
+    h = blake3()
+    for top in INSTALL_SOURCES:
+        base = REPO_ROOT / top
+        paths = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+        for p in paths:
+            h.update(os.fsencode(p.relative_to(REPO_ROOT)) + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def installed_python(workdir: Path, log: Callable[[str], None] = print) -> tuple[Path, str]:
+    """(interpreter, description) of a venv under `workdir` holding this repository's tmt the
+    way users have it: `pip install <repo>`, a built wheel, not an editable install (whose
+    import finder costs every interpreter start ~20 ms at `site`). Rebuilt when the sources
+    change; dependencies are installed once."""
+    target = workdir / "tmtvenv"
+    py = target / "bin" / "python"
+    stamp_file = target / "tmt-source-stamp"
+    stamp = _source_stamp()
+    label = f"a non-editable `pip install` of this repository (sources {stamp}) in {target}"
+    if py.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return py, label
+    fresh = not py.exists()
+    if fresh:
+        log(f"making {target} for tmt as users install it (once) ...")
+        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+    log(f"installing this repository's tmt into {target} (a wheel; sources changed) ...")
+    build = workdir / "tmt-build"
+    rmtree(build)
+    build.mkdir(parents=True)
+    for top in INSTALL_SOURCES:  # a copy: building in the repository would leave build/ there
+        src = REPO_ROOT / top
+        if src.is_dir():
+            shutil.copytree(src, build / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, build / top)
+    extra = [] if fresh else ["--no-deps", "--force-reinstall"]
+    run_cmd([str(py), "-m", "pip", "install", "-q", *extra, str(build)], env=clean_env(), cwd=workdir)
+    rmtree(build)
+    where = run_cmd([str(py), "-c", "import tmt; print(tmt.__file__)"], env=clean_env(), cwd="/").stdout
+    if not where.decode().strip().startswith(str(target)):
+        raise RuntimeError(f"{py} imports tmt from {where.decode().strip()}, not from its own site-packages")
+    stamp_file.write_text(stamp)
+    return py, label
 
 
 # -- git ----------------------------------------------------------------------------------------------

@@ -40,11 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # not the repository: 
 import _common as C  # noqa: E402
 import _project_tree as P  # noqa: E402
 
-from tmt import __version__ as TMT_VERSION  # noqa: E402
-from tmt.repo import Repo  # noqa: E402
-from tmt.snapshot.build import snapshot_repo  # noqa: E402
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tmt.repo import Repo
+    from tmt.snapshot.build import snapshot_repo
+else:  # imported by main(), once this runs under the interpreter whose tmt is measured
+    Repo = snapshot_repo = None
 
 PY = sys.executable
+#: Set (to what is measured) in the benchmark re-started under the installed venv's interpreter.
+MEASURED_ENV = "TMT_BENCH_MEASURED"
 TARGET_WHOLE = 1.0  # unchanged decorated run / git add -A && commit, whole process
 TARGET_IN = 1.3  # unchanged in-process snapshot / stat-walk of what is kept
 
@@ -236,6 +241,8 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
         del samples["old"]
     alternate(rows, samples, args.repeat)
     res.info["load_unchanged"] = os.getloadavg()
+    log(f"[{n}] where an unchanged run's time goes ...")
+    res.info["breakdown"] = breakdown(tt.path, env, args.repeat, rows["py"].w)
 
     if args.profile:
         res.info["profile"] = profile(tt.path, tmt_dir, git_state, env)
@@ -270,6 +277,79 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
         log(f"[{n}] removing the work copies ...")
         C.rmtree(run_dir)
     return res
+
+
+# One decorated no-op run that times its own phases (perf_counter, ms) and prints them as JSON:
+# the modules a run loads (tmt.recorder, then what its start imports), the snapshot, the git
+# metadata, the two record writes, the rest of the run, and the durability drain at exit.
+BREAKDOWN_RUN = """\
+import time
+t0 = time.perf_counter()
+import tmt.recorder
+import tmt.recorder.run as rr
+for m in ("tmt.snapshot.build", "tmt.recorder.gitinfo", "tmt.recorder.env", "tmt.recorder.journal",
+          "tmt.recorder.packages", "tmt.snapshot.rootlock", "tmt.store.pins", "tmt.repo", "tmt.records.model"):
+    __import__(m)
+import sys, json
+t1 = time.perf_counter()
+spent = {"snapshot": 0.0, "git": 0.0, "publish": 0.0}
+def timed(mod, name, key):
+    f = getattr(mod, name)
+    def w(*a, **k):
+        t = time.perf_counter()
+        try:
+            return f(*a, **k)
+        finally:
+            spent[key] += time.perf_counter() - t
+    setattr(mod, name, w)
+timed(sys.modules["tmt.snapshot.build"], "snapshot_repo", "snapshot")
+timed(sys.modules["tmt.recorder.gitinfo"], "git_state", "git")
+timed(rr, "publish", "publish")
+@tmt.recorder(name="noop")
+def run():
+    return {}
+t2 = time.perf_counter()
+run()
+t3 = time.perf_counter()
+tmt.recorder.flush()
+t4 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "run": t3 - t2, "drain": t4 - t3, "in_script": t4 - t0, **spent}))
+"""
+
+
+def breakdown(root: Path, env: dict[str, str], repeat: int, python_start: float) -> list[tuple[str, float]]:
+    """Medians of an unchanged whole run's phases: interpreter start (the `python -c pass`
+    row), imports, snapshot, git metadata, record writes, the rest of the run, the drain of
+    the background fsync, and interpreter exit (what the whole process took beyond all that)."""
+    import json
+
+    samples: dict[str, list[float]] = {}
+    for i in range(-1, repeat):
+        t0 = time.perf_counter()
+        out = C.run_cmd([PY, "-c", BREAKDOWN_RUN], cwd=root, env=env).stdout
+        whole = time.perf_counter() - t0
+        if i < 0:
+            continue
+        d = json.loads(out)
+        parts = {
+            "imports": d["imports"], "snapshot": d["snapshot"], "git": d["git"], "publish": d["publish"],
+            "rest": d["run"] - d["snapshot"] - d["git"] - d["publish"], "drain": d["drain"],
+            "exit": whole - d["in_script"] - python_start, "whole": whole,
+        }
+        for k, v in parts.items():
+            samples.setdefault(k, []).append(v)
+    labels = {
+        "imports": "imports: tmt.recorder + the modules a run's start loads",
+        "snapshot": "snapshot (in the run's process)",
+        "git": "git metadata (from .git files)",
+        "publish": "the two record writes (each fsynced, then renamed)",
+        "rest": "the rest of the run: store, pins, root lock, env, packages, journal",
+        "drain": "durability drain at exit (folder fsync)",
+        "exit": "interpreter exit (whole process - python -c pass - the above)",
+        "whole": "whole process (this instrumented run)",
+    }
+    med = {k: C.Timing(sorted(v)).median for k, v in samples.items()}
+    return [("interpreter start (python -c pass row)", python_start)] + [(labels[k], med[k]) for k in labels]
 
 
 def profile(root: Path, tmt_dir: Path, git_state, env: dict[str, str]) -> str:
@@ -356,6 +436,11 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
     for r in results:
         report.out(f"  {r.n:,}: git metadata recorded, unchanged: {r.info['git_unchanged']}; "
                    f"one changed: {r.info['git_changed']}")
+    report.section(f"where an unchanged decorated run's time goes (median of {args.repeat}; wall)")
+    report.table(["phase", *cols], [
+        [label] + [C.fmt_s(dict(r.info["breakdown"])[label]) for r in results]
+        for label, _ in results[0].info["breakdown"]
+    ])
 
 
 def judge(results: list[SizeResult], report: C.Report) -> None:
@@ -384,6 +469,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "the whole tree, minutes at 20,000 files; 'all' for every size)")
     p.add_argument("--keep", action="store_true", help="keep the work copies")
     p.add_argument("--profile", action="store_true", help="cProfile in-process, -X importtime of a run")
+    p.add_argument("--interpreter", choices=("installed", "current"), default="installed",
+                   help="whose tmt is measured: 'installed' (default) a venv under the workdir with a wheel "
+                        "of this repository, as users install it; 'current' the running interpreter's "
+                        "(an editable install pays ~20 ms more per process start)")
     args = p.parse_args(argv)
     args.sizes = sorted(int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip())
     args.workdir = args.workdir.resolve()
@@ -392,14 +481,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def use_installed_tmt(args: argparse.Namespace, argv: list[str]) -> str:
+    """What is measured. By default tmt as users have it: this script starts again under the
+    interpreter of a venv holding a wheel of this repository (C.installed_python), so the
+    `python -c pass`, tmt and in-process rows all run that install."""
+    if args.interpreter == "current":
+        return f"the running interpreter's tmt ({PY})"
+    measured = os.environ.get(MEASURED_ENV)
+    if measured:
+        return measured
+    py, label = C.installed_python(args.workdir, C.flush_print)
+    os.environ[MEASURED_ENV] = label
+    os.execv(py, [str(py), str(Path(__file__).resolve()), *argv])
+    raise AssertionError("unreachable")
+
+
 def main(argv: list[str] | None = None) -> int:
+    global Repo, snapshot_repo
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
+    measured = use_installed_tmt(args, argv)
+    from tmt import __version__ as tmt_version
+    from tmt.repo import Repo
+    from tmt.snapshot.build import snapshot_repo
+
     report = C.Report(C.flush_print)
     old_py = C.old_python(args.workdir, C.flush_print)
-    report.title(f"tmt {TMT_VERSION}: recording in a real project")
+    report.title(f"tmt {tmt_version}: recording in a real project")
     report.out(f"machine: {C.machine_line()}; load average {_load(os.getloadavg())}")
-    report.out(f"tmt code: {C.source_state()}; interpreter {PY}")
+    report.out(f"tmt code: {C.source_state()}")
+    report.out(f"tmt measured: {measured}; interpreter {PY}")
     report.out(f"predecessor: ThatMetricTimeline {C.OLD_VERSION} via {old_py}")
     results = []
     t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from test_query import make_run
 import tmt
 from tmt.errors import CorruptRecord
 from tmt.query import index as ix
+from tmt.query import reading
 from tmt.records.io import MAX_NESTING, read_record, record_path
 from tmt.records.model import Record, encode, new_run_id
 
@@ -51,7 +52,7 @@ def test_nesting_at_the_limit_is_kept(repo):
 
 
 def test_nested_record_in_worker_processes(repo, monkeypatch):
-    monkeypatch.setattr(ix, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(reading, "PARALLEL_MIN", 1)
     monkeypatch.setattr(ix.os, "cpu_count", lambda: 2)
     good = [make_run(repo, f"r{i}", at=i).id for i in range(3)]
     write_raw(repo, "deep", "[" * 5000 + "]" * 5000)

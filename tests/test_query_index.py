@@ -14,6 +14,7 @@ from test_query import make_run
 
 import tmt
 from tmt.query import index as ix
+from tmt.query import reading
 from tmt.query.index import rebuild_index
 from tmt.records.io import record_path, write_record
 from tmt.repo import Repo
@@ -50,7 +51,8 @@ def test_fresh_index_is_trusted_without_rescan(repo, monkeypatch):
     conn = idx.connection()
     conn.execute("UPDATE meta SET value = value + 10000000000 WHERE key = 'scanned'")
     calls = []
-    monkeypatch.setattr(ix, "read_record", lambda p: calls.append(p))
+    monkeypatch.setattr(reading, "read_record_bytes", lambda p: calls.append(p))
+    monkeypatch.setattr(reading, "read_record", lambda p: calls.append(p))
     monkeypatch.setattr(ix.os, "scandir", lambda p: calls.append(p))
     assert idx.is_fresh()
     assert len(tmt.runs()) == 1 and calls == []
@@ -273,12 +275,12 @@ def test_sub_entry_parent_reads_no_record(repo, monkeypatch):
 
 FORK_SCRIPT = """
 import os, sys, threading
-from tmt.query import index as ix
+from tmt.query import index as ix, reading
 from tmt.repo import Repo
 
 forks = []
 os.register_at_fork(before=lambda: forks.append(1))
-ix.PARALLEL_MIN = 1
+reading.PARALLEL_MIN = 1
 ix.os.cpu_count = lambda: 2
 repo = Repo.find()
 stop = threading.Event()

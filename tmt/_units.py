@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 #: unit spelling -> seconds; every spelling any tmt option has ever accepted
 UNITS = {
@@ -59,6 +61,8 @@ def format_age(when: datetime | str | float | int | None, now: datetime | float 
 
     `when` is a datetime (naive means UTC), ISO text or epoch seconds.
     """
+    from datetime import datetime, timezone  # listings only: a recorded run never imports it
+
     if when is None or when == "" or isinstance(when, bool):
         return "-"
     if isinstance(when, (int, float)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from tmt.errors import RepositoryNotFound, StoreError, UsageError
 from tmt.snapshot.tree import DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_PATHS
 from tmt.store.nofollow import NotAFile, describe, own_dir, read_fd
 from tmt.store.objects import ObjectStore
+
+TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 TMT_DIRNAME = ".tmt"
 #: A `.tmt` *file* (not folder) in a view or rerun folder: one line naming the store it came
@@ -33,7 +38,7 @@ class Config:
 
     @classmethod
     def from_mapping(cls, data: dict, source: str) -> "Config":
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for key, value in data.items():
             key = key.replace("-", "_")
             if key in ("max_file_size", "max_tree_bytes"):
@@ -92,10 +97,10 @@ def _load_toml(path: Path, only_if: bytes | None = None) -> dict:
         raise UsageError(f"could not read {path}: {e.strerror or e}", "fix its permissions or delete it") from e
     if only_if is not None and only_if not in data:
         return {}
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10: the tomli distribution (a dependency there)
+        import tomli as tomllib
     try:
         # ValueError covers TOMLDecodeError and invalid UTF-8 (UnicodeDecodeError)
         return tomllib.loads(data.decode("utf-8"))
@@ -407,7 +412,6 @@ def read_pointer(path: str | os.PathLike[str]) -> Path:
     refused, never followed.
     """
     path = Path(path)
-    problem = None
     try:
         # O_NONBLOCK: never hang on a FIFO swapped in after the lstat; O_NOFOLLOW: nor a symlink
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -424,24 +428,24 @@ def read_pointer(path: str | os.PathLike[str]) -> Path:
     text = data.decode("utf-8", "replace")
     line = text.strip()
     if len(data) > POINTER_MAX_BYTES or "\n" in line or not line.startswith(POINTER_PREFIX):
-        problem = f"it does not hold one line `{POINTER_PREFIX}PATH`"
-        target = None
-    else:
-        target = Path(line[len(POINTER_PREFIX):].strip())
-        if not target.is_absolute():
-            target = path.parent / target
-        target = Path(os.path.normpath(target))
-        if not is_store(target):
-            problem = f"{target} is not a tmt store"
-    if problem is not None:
-        from tmt.text import printable
-
-        raise RepositoryNotFound(
-            f"the .tmt file in {printable(path.parent)} points at no store: {printable(problem)}",
-            "it marks a view of a run's code; delete it to use this folder on its own "
-            "(or run tmt elsewhere)",
-        )
+        _refuse_pointer(path, f"it does not hold one line `{POINTER_PREFIX}PATH`")
+    target = Path(line[len(POINTER_PREFIX):].strip())
+    if not target.is_absolute():
+        target = path.parent / target
+    target = Path(os.path.normpath(target))
+    if not is_store(target):
+        _refuse_pointer(path, f"{target} is not a tmt store")
     return target
+
+
+def _refuse_pointer(path: Path, problem: str) -> NoReturn:
+    from tmt.text import printable
+
+    raise RepositoryNotFound(
+        f"the .tmt file in {printable(path.parent)} points at no store: {printable(problem)}",
+        "it marks a view of a run's code; delete it to use this folder on its own "
+        "(or run tmt elsewhere)",
+    )
 
 
 def is_store(path: Path) -> bool:

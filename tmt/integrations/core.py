@@ -241,11 +241,11 @@ def _end_all(exc: BaseException | None) -> None:
 def _end_all_at_exit() -> None:
     if not _owned:
         return
-    from tmt.recorder import run as recorder_run
+    from tmt.recorder import sigterm as recorder_sigterm
     from tmt.recorder.publish import flush
 
     # SIGTERM raises SystemExit, which sys.excepthook never sees
-    _end_all(_raised or recorder_run.last_terminated)
+    _end_all(_raised or recorder_sigterm.last_terminated)
     flush()  # the final records' folder syncs: atexit may already have run the syncer's own drain
 
 

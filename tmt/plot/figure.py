@@ -209,7 +209,7 @@ def x_ticks(fig: Figure, lo: float, hi: float, n: int) -> tuple[list[float], Cal
         return [t - 1 for t in ticks], lambda t: str(int(round(t + 1)))
     if fig.x_kind in ("duration", "time") and hi > lo:
         raw = (hi - lo) / max(n, 1)
-        step = next((s for s in DURATION_STEPS if s >= raw), None)
+        step: float | None = next((s for s in DURATION_STEPS if s >= raw), None)
         if step is None:
             step = nice_step(hi - lo, n)
         k0, k1 = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
@@ -244,7 +244,7 @@ def columns(xs: Sequence[float], ys: Sequence[float], x0: float, x1: float, n: i
     spike survives any width. `xs` must be ascending; slicing per column (bisect, then C
     min/max) keeps a 10,000-point curve to a few hundred Python steps.
     """
-    out = []
+    out: list[tuple[int, float, float, float, float, bool]] = []
     if not xs or n <= 0:
         return out
     span = x1 - x0

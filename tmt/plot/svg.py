@@ -9,6 +9,8 @@ every point. Text from the store is escaped (XML, and control characters as in t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from tmt.plot.figure import Figure, columns, fmt_log, fmt_number, fmt_stat, log_ticks, nice_ticks, padded, x_ticks
 from tmt.text import printable
@@ -19,6 +21,8 @@ ROW = 18  # px per legend, caption or note line
 TEXT = "#333333"
 GRID = "#e6e6e6"
 AXIS = "#888888"
+#: data coordinate -> picture coordinate
+_Scale = Callable[[float], float]
 
 
 def _n(v: float) -> str:
@@ -47,6 +51,24 @@ def _style_attrs(style: str | None) -> str:
     return "".join(attrs)
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """Where the plot sits in the picture, and the data ranges its edges show."""
+
+    left: int
+    top: int
+    pw: int  # plot width and height, px
+    ph: int
+    x0: float
+    x1: float
+    ylo: float
+    yhi: float
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.ph
+
+
 def render_svg(fig: Figure, width: int = 800, plot_height: int = 320) -> str:
     """The whole picture as an SVG document (UTF-8 text, ends with a newline)."""
     yr, xr = fig.y_range(), fig.x_range()
@@ -60,33 +82,40 @@ def render_svg(fig: Figure, width: int = 800, plot_height: int = 320) -> str:
     left = 16 + 7 * max([len(s) for s in ylabels] + [1])
     right = 24
     top = 44 if fig.markers else 36
-    pw = width - left - right
-    ph = plot_height
-    bottom_axis = top + ph
+    f = _Frame(left, top, width - left - right, plot_height, x0, x1, ylo, yhi)
     legend_rows = len(fig.curves) if fig.legend else 0
     extra = legend_rows + len(fig.captions) + len(fig.notes)
-    height = bottom_axis + 52 + ROW * extra + (8 if extra else 0)
+    height = f.bottom + 52 + ROW * extra + (8 if extra else 0)
 
     def sx(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * pw
+        return left + (x - x0) / (x1 - x0) * f.pw
 
     def sy(y: float) -> float:
-        return top + (yhi - y) / (yhi - ylo) * ph
+        return top + (yhi - y) / (yhi - ylo) * f.ph
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="12">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<defs><clipPath id="plot"><rect x="{left}" y="{top - 2}" width="{pw}" height="{ph + 4}"/></clipPath></defs>',
+        f'<defs><clipPath id="plot"><rect x="{left}" y="{top - 2}" width="{f.pw}" height="{f.ph + 4}"/></clipPath></defs>',
         f'<text x="{left}" y="22" font-size="15" font-weight="bold" fill="{TEXT}">{esc(fig.title)}</text>',
     ]
-    # grid and axes
-    out.append(f'<g stroke="{GRID}" stroke-width="1">')
+    out.extend(_axes(fig, f, yt, ylabels, sx, sy))
+    out.extend(_curves(fig, f, sx, sy))
+    out.extend(_legend(fig, f))
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _axes(fig: Figure, f: _Frame, yt: list[float], ylabels: list[str], sx: _Scale, sy: _Scale) -> list[str]:
+    """Grid, axes, tick labels, axis labels and the markers (all under the data)."""
+    left, top, pw, bottom_axis = f.left, f.top, f.pw, f.bottom
+    out = [f'<g stroke="{GRID}" stroke-width="1">']
     for t in yt:
         y = sy(t)
         out.append(f'<line x1="{left}" y1="{_n(y)}" x2="{left + pw}" y2="{_n(y)}"/>')
-    xt, xfmt = x_ticks(fig, x0, x1, max(2, pw // 110))
-    xt = [t for t in xt if x0 - 1e-9 <= t <= x1 + 1e-9]
+    xt, xfmt = x_ticks(fig, f.x0, f.x1, max(2, pw // 110))
+    xt = [t for t in xt if f.x0 - 1e-9 <= t <= f.x1 + 1e-9]
     for t in xt:
         x = sx(t)
         out.append(f'<line x1="{_n(x)}" y1="{top}" x2="{_n(x)}" y2="{bottom_axis}"/>')
@@ -106,15 +135,17 @@ def render_svg(fig: Figure, width: int = 800, plot_height: int = 320) -> str:
                    f'{esc(fig.x_label)}</text>')
     if fig.y_label:
         out.append(f'<text x="{left}" y="{top - 8}" fill="{AXIS}" font-size="11">{esc(fig.y_label)}</text>')
-    # markers under the data
     for m in fig.markers:
-        x = _n(sx(m.x))
-        out.append(f'<g><line x1="{x}" y1="{top}" x2="{x}" y2="{bottom_axis}" stroke="{AXIS}" '
-                   f'stroke-dasharray="4 3"/><text x="{x}" y="{top - 6}" text-anchor="middle" '
+        mx = _n(sx(m.x))
+        out.append(f'<g><line x1="{mx}" y1="{top}" x2="{mx}" y2="{bottom_axis}" stroke="{AXIS}" '
+                   f'stroke-dasharray="4 3"/><text x="{mx}" y="{top - 6}" text-anchor="middle" '
                    f'font-weight="bold" fill="{TEXT}">{esc(m.label)}</text></g>')
-    # curves
+    return out
+
+
+def _curves(fig: Figure, f: _Frame, sx: _Scale, sy: _Scale) -> list[str]:
     ty = math.log10 if fig.logy else None
-    out.append('<g fill="none" stroke-width="1.6" stroke-linejoin="round" clip-path="url(#plot)">')
+    out = ['<g fill="none" stroke-width="1.6" stroke-linejoin="round" clip-path="url(#plot)">']
     for c in fig.curves:
         if not c.xs:
             continue
@@ -128,13 +159,19 @@ def render_svg(fig: Figure, width: int = 800, plot_height: int = 320) -> str:
             rx, ry = c.raw
             ry = [ty(v) for v in ry] if ty else ry
             out.append(f'<polyline stroke="{c.color}" stroke-opacity="0.25" stroke-width="1" '
-                       f'points="{_points(rx, ry, x0, x1, pw, sx, sy)}"/>')
+                       f'points="{_points(rx, ry, f.x0, f.x1, f.pw, sx, sy)}"/>')
         ys = [ty(v) for v in c.ys] if ty else c.ys
-        out.append(f'<polyline stroke="{c.color}" points="{_points(c.xs, ys, x0, x1, pw, sx, sy)}">'
+        out.append(f'<polyline stroke="{c.color}" points="{_points(c.xs, ys, f.x0, f.x1, f.pw, sx, sy)}">'
                    f'<title>{esc(c.label)}</title></polyline>')
     out.append("</g>")
-    # legend, captions, notes
-    y = bottom_axis + 52 + 4
+    return out
+
+
+def _legend(fig: Figure, f: _Frame) -> list[str]:
+    """Legend, captions and notes, one row each below the x axis."""
+    left = f.left
+    out = []
+    y = f.bottom + 52 + 4
     if fig.legend:
         for c in fig.curves:
             stats = "   ".join(f"{k} {fmt_stat(v)}" for k, v in c.stats.items())
@@ -150,8 +187,7 @@ def render_svg(fig: Figure, width: int = 800, plot_height: int = 320) -> str:
     for note in fig.notes:
         out.append(f'<text x="{left}" y="{_n(y)}" fill="{AXIS}" font-size="11">{esc(note)}</text>')
         y += ROW
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _points(xs, ys, x0: float, x1: float, pw: int, sx, sy) -> str:

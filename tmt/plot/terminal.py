@@ -14,9 +14,10 @@ drawn last (the legend order).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tmt.plot.figure import Figure, columns, fmt_log, fmt_number, fmt_stat, log_ticks, nice_ticks, padded, x_ticks
+from tmt.plot.figure import Curve, Figure, columns, fmt_log, fmt_number, fmt_stat, log_ticks, nice_ticks, padded, x_ticks
 from tmt.text import printable
 
 Segment = tuple[str, "str | None"]
@@ -142,7 +143,8 @@ class Chart:
         height = max(self.height, 3)
         yr, xr = fig.y_range(), fig.x_range()
         if yr is None or xr is None:
-            return [[("(nothing to draw)", AXIS_STYLE)]] + self._legend(width)
+            nothing: list[Line] = [[("(nothing to draw)", AXIS_STYLE)]]
+            return nothing + self._legend(width)
         ylo, yhi = padded(*yr)
         x0, x1 = xr
         if x1 <= x0:
@@ -168,45 +170,62 @@ class Chart:
                 continue
             ys = [ty(v) for v in curve.ys] if ty else curve.ys
             if curve.kind == "points":
-                for x, y in zip(curve.xs, ys):  # a 2 x 2 dot blob: one dot is too faint to see
-                    p, q = py(y), px(x)
-                    p = min(p, canvas.ph - 2)
-                    canvas.vspan(q, p, p + 1, curve.color)
-                    canvas.vspan(q ^ 1 if self.unicode else q, p, p + 1, curve.color)
-                continue
-            prev = None
-            k = (canvas.ph - 1) / (yhi - ylo)
-            for c, first, lo, hi, last, _ in columns(curve.xs, ys, x0, x1, canvas.pw, order=False):
-                top, bottom = round((yhi - hi) * k), round((yhi - lo) * k)
-                if prev is not None:
-                    if c - prev[0] == 1:  # the usual, dense case: one span joins and covers the column
-                        joint = prev[1]
-                        if joint < top:
-                            top = joint
-                        elif joint > bottom:
-                            bottom = joint
-                    else:
-                        canvas.segment(prev[0], prev[1], c, round((yhi - first) * k), curve.color)
-                canvas.vspan(c, top, bottom, curve.color)
-                prev = (c, round((yhi - last) * k))
-            if many and curve.key and prev is not None:
-                canvas.label(min(prev[0] // canvas.cw, canvas.w - len(curve.key)), prev[1] // canvas.ch,
-                             curve.key, curve.color)
+                self._draw_points(canvas, curve.xs, ys, curve.color, px, py)
+            else:
+                self._draw_line(canvas, curve, ys, x0, x1, ylo, yhi, label=many)
 
+        out: list[Line] = []
+        if fig.markers:
+            out.append(self._marker_row(fig, lw, pw, px, canvas.cw))
+        out.extend(self._plot_rows(canvas, yt, ylabels, lw, height, py))
+        out.extend(self._x_axis(fig, lw, pw, x0, x1, px, canvas.cw))
+        out.extend(self._legend(width))
+        return out
+
+    def _draw_points(self, canvas: Canvas, xs: Sequence[float], ys: Sequence[float], color: str,
+                     px: Callable[[float], int], py: Callable[[float], int]) -> None:
+        for x, y in zip(xs, ys):  # a 2 x 2 dot blob: one dot is too faint to see
+            p, q = py(y), px(x)
+            p = min(p, canvas.ph - 2)
+            canvas.vspan(q, p, p + 1, color)
+            canvas.vspan(q ^ 1 if self.unicode else q, p, p + 1, color)
+
+    @staticmethod
+    def _draw_line(canvas: Canvas, curve: Curve, ys: Sequence[float], x0: float, x1: float, ylo: float,
+                   yhi: float, label: bool) -> None:
+        """A curve column by column (every extreme kept), its key at its end if `label`."""
+        prev = None
+        k = (canvas.ph - 1) / (yhi - ylo)
+        for c, first, lo, hi, last, _ in columns(curve.xs, ys, x0, x1, canvas.pw, order=False):
+            top, bottom = round((yhi - hi) * k), round((yhi - lo) * k)
+            if prev is not None:
+                if c - prev[0] == 1:  # the usual, dense case: one span joins and covers the column
+                    joint = prev[1]
+                    if joint < top:
+                        top = joint
+                    elif joint > bottom:
+                        bottom = joint
+                else:
+                    canvas.segment(prev[0], prev[1], c, round((yhi - first) * k), curve.color)
+            canvas.vspan(c, top, bottom, curve.color)
+            prev = (c, round((yhi - last) * k))
+        if label and curve.key and prev is not None:
+            canvas.label(min(prev[0] // canvas.cw, canvas.w - len(curve.key)), prev[1] // canvas.ch,
+                         curve.key, curve.color)
+
+    def _plot_rows(self, canvas: Canvas, yt: list[float], ylabels: list[str], lw: int, height: int,
+                   py: Callable[[float], int]) -> list[Line]:
+        """The canvas's rows behind the y axis and its tick labels."""
         label_rows: dict[int, str] = {}
         for t, text in zip(yt, ylabels):
             row = py(t) // canvas.ch
             if 0 <= row < height:
                 label_rows.setdefault(row, text)
         out: list[Line] = []
-        if fig.markers:
-            out.append(self._marker_row(fig, lw, pw, px, canvas.cw))
         for row, cells in enumerate(canvas.rows()):
             tick = label_rows.get(row)
             lead = (tick.rjust(lw) + ("┤" if self.unicode else "+")) if tick else (" " * lw + ("│" if self.unicode else "|"))
             out.append([(lead, AXIS_STYLE), *cells])
-        out.extend(self._x_axis(fig, lw, pw, x0, x1, px, canvas.cw))
-        out.extend(self._legend(width))
         return out
 
     def _marker_row(self, fig: Figure, lw: int, pw: int, px, cw: int) -> Line:

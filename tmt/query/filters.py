@@ -15,6 +15,7 @@ import math
 import operator
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Union
@@ -109,7 +110,7 @@ _COMPARE = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operato
             "<=": operator.le}
 
 
-def parse_where_list(where: str | list[str] | tuple[str, ...] | None) -> list[Condition]:
+def parse_where_list(where: str | Iterable[str] | None) -> list[Condition]:
     if where is None:
         return []
     if isinstance(where, str):

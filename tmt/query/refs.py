@@ -49,7 +49,24 @@ def _rows(conn, where: str, args: tuple, limit: int, offset: int = 0) -> list[tu
 
 
 def _resolve(conn, ref: str) -> tuple:
-    if _UUID_RE.match(ref):  # a tmt 0.1.8 id; else a name that looks like one, tried below
+    """The row `ref` names, tried in this order: an id (of this tmt or of 0.1.8), an exact
+    name (names may contain '~'; `last` is a keyword, a run named "last" is reached by its
+    id), NAME~N / last~N, an id prefix."""
+    row = _by_id(conn, ref)
+    if row is not None:
+        return row
+    rows = _rows(conn, _NAMED, (ref,), 1) if ref != "last" else []
+    if rows:
+        return rows[0]
+    m = _TILDE_RE.match(ref)
+    if m or ref == "last":
+        return _by_position(conn, ref, m)
+    return _by_prefix(conn, ref)
+
+
+def _by_id(conn, ref: str) -> tuple | None:
+    """The row of a whole id; None when `ref` is not one (an unknown 32-hex id is an error)."""
+    if _UUID_RE.match(ref):  # a tmt 0.1.8 id; else a name that looks like one, tried after
         rows = _rows(conn, "runs.id = ?", (ref.replace("-", "").lower(),), 1)
         if rows:
             return rows[0]
@@ -58,13 +75,12 @@ def _resolve(conn, ref: str) -> tuple:
         if rows:
             return rows[0]
         raise UnknownRef(ref, hint="no record with this id; list runs with `tmt ls`")
-    # `last` is a keyword (a run named "last" is reached by its id); then an exact name
-    # (names may contain '~'), then NAME~N / last~N, then an id prefix.
-    rows = _rows(conn, _NAMED, (ref,), 1) if ref != "last" else []
-    if rows:
-        return rows[0]
+    return None
+
+
+def _by_position(conn, ref: str, m: re.Match[str] | None) -> tuple:
+    """`last`, `last~N` or `NAME~N` (`m`: the match of the NAME~N form)."""
     base, n = ref, 0
-    m = _TILDE_RE.match(ref)
     if m:
         # A huge N is beyond any run count: clamp it within SQLite's 64-bit integers (it
         # raised OverflowError), without int() of thousands of digits (a ValueError).
@@ -78,14 +94,17 @@ def _resolve(conn, ref: str) -> tuple:
         if total == 0:
             raise UnknownRef(ref, hint="no runs are recorded yet in this repository")
         raise UnknownRef(ref, hint=f"there are only {total} runs: last~{total - 1} is the oldest")
-    if m:
-        rows = _rows(conn, _NAMED, (base,), 1, n)
-        if rows:
-            return rows[0]
-        total = conn.execute(f"SELECT COUNT(*) FROM runs WHERE {_NAMED}", (base,)).fetchone()[0]
-        if total:
-            raise UnknownRef(ref, hint=f"{base!r} has only {total} runs: {base}~{total - 1} is its oldest")
-        raise _unknown_name(conn, ref, base)
+    rows = _rows(conn, _NAMED, (base,), 1, n)
+    if rows:
+        return rows[0]
+    total = conn.execute(f"SELECT COUNT(*) FROM runs WHERE {_NAMED}", (base,)).fetchone()[0]
+    if total:
+        raise UnknownRef(ref, hint=f"{base!r} has only {total} runs: {base}~{total - 1} is its oldest")
+    raise _unknown_name(conn, ref, base)
+
+
+def _by_prefix(conn, ref: str) -> tuple:
+    """The one run whose id starts with `ref`; else the error that says why not."""
     if _HEX_RE.match(ref) and len(ref) >= MIN_PREFIX:
         rows = _rows(conn, "runs.id >= ? AND runs.id < ?", (ref, ref + "g"), MAX_CANDIDATES + 1)
         if len(rows) == 1:

@@ -23,6 +23,7 @@ from tmt.records.model import Record, code_tree, decode_metric, effective_status
 from tmt.store import codec
 from tmt.store import fsutil
 from tmt.store.fsutil import link_or_copy
+from tmt.store.ids import ObjectId, validate_oid
 from tmt.store.nofollow import forget, open_file, own_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -109,8 +110,9 @@ class Artifact:
         repo = self.run.repo
         if not self.object:
             raise RecordError(f"artifact {self.name!r} of run {self.run.id[:8]} has no stored object")
-        repo.store.stat(self.object)  # validates the id; a regular file, never a link or FIFO
-        src = repo.store.path(self.object)
+        oid = validate_oid(self.object)
+        repo.store.stat(oid)  # a regular file, never a link or FIFO
+        src = repo.store.path(oid)
         root = fsutil.ignores_file_modes()
         try:
             # cache/artifacts/<run id>/: tmt's own folders, checked; a link planted there is
@@ -184,12 +186,13 @@ class Artifact:
         """A load that failed on damaged bytes says so, and points to fsck."""
         from blake3 import blake3
 
+        oid = str(self.object)  # loaded, so an object id (see _materialize)
         try:
-            intact = blake3(self.run.repo.store.get(self.object)).hexdigest() == self.object
+            intact = blake3(self.run.repo.store.get(validate_oid(oid))).hexdigest() == oid
         except (OSError, TmtError, TypeError):
             intact = False
         if not intact:
-            raise CorruptObject(self.object, f"artifact {self.name!r} does not match its id", "run `tmt fsck --repair`")
+            raise CorruptObject(oid, f"artifact {self.name!r} does not match its id", "run `tmt fsck --repair`")
 
     def _load(self, path: Path) -> Any:
         fmt = self.format.lower()
@@ -391,11 +394,11 @@ class Run:
             raise StoreError(f"could not materialize run {self.short_id} into {folder}: {e.strerror or e}") from e
         return folder
 
-    def _code_tree(self) -> str:
+    def _code_tree(self) -> ObjectId:
         tree = code_tree(self.record, required=False)
         if tree is None:
             raise CheckoutError(f"run {self.short_id} ({self.name}) has no code snapshot")
-        return tree
+        return ObjectId(tree)  # code_tree validated it
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from tmt.errors import MissingDependency, TmtError, UsageError
 from tmt.query import index as ix
-from tmt.query.filters import parse_time, parse_where_list
+from tmt.query.filters import Condition, parse_time, parse_where_list
 from tmt.query.run import Run, row_status
 from tmt.records.model import param_value
 from tmt.store import codec
@@ -305,6 +305,36 @@ def names_matching(conn, pattern: str) -> tuple[list[str], bool]:
     return found, len(found) == len(names)
 
 
+def _wanted_statuses(status: str | Iterable[str]) -> set[str]:
+    wanted = {status} if isinstance(status, str) else set(status)
+    bad = sorted(wanted - set(STATUS_CHOICES))
+    if bad:
+        raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
+    return wanted
+
+
+def _kv_conditions(conds: list[Condition]) -> list[tuple[str, list[Any]]]:
+    """Each where condition as a range of the kv index (key, num, txt): (predicate, args),
+    the predicate's table left as {t}."""
+    kv_conds: list[tuple[str, list[Any]]] = []
+    for cond in conds:
+        if cond.kind == "bool":
+            kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
+        elif cond.kind == "num":
+            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num {cond.op} ?", [cond.key, cond.value]))
+        else:
+            kv_conds.append((f"{{t}}.key = ? AND {{t}}.num IS NULL AND {{t}}.txt {cond.op} ?",
+                             [cond.key, cond.value]))
+    return kv_conds
+
+
+def _check_bindable(values: Iterable[Any]) -> None:
+    for value in values:
+        if isinstance(value, str) and not is_text(value):  # SQLite cannot bind it
+            raise UsageError(f"'{printable(value)}' is not UTF-8 text",
+                             "names, tags, keys and values in tmt are UTF-8; this argument has other bytes")
+
+
 class _Plan:
     """The SQL of a query's filters (parsed and checked once), run against one snapshot of
     the index with the columns a caller needs: whole rows (`select`) or row ids (`select_rids`)."""
@@ -334,27 +364,14 @@ class _Plan:
         if until is not None:
             clauses.append("runs.created_at <= ?")
             args.append(parse_time(until, "until"))
-        wanted: set[str] | None = None
-        if status is not None:
-            wanted = {status} if isinstance(status, str) else set(status)
-            bad = sorted(wanted - set(STATUS_CHOICES))
-            if bad:
-                raise UsageError(f"unknown status {bad[0]!r}", f"choose from {', '.join(STATUS_CHOICES)}")
+        wanted = None if status is None else _wanted_statuses(status)
+        if wanted is not None:
             # crashed: stored by `tmt run` (a killed command), or a dead `running` record
             stored = wanted | ({"running"} if "crashed" in wanted else set())
             clauses.append(f"runs.status IN ({','.join('?' * len(stored))})")
             args.extend(sorted(stored))
-        # Each where condition is a range of the kv index (key, num, txt): (predicate, args).
-        kv_conds: list[tuple[str, list[Any]]] = []
-        conds = parse_where_list(where)  # type: ignore[arg-type]
-        for cond in conds:
-            if cond.kind == "bool":
-                kv_conds.append((f"{{t}}.key = ? AND {{t}}.b {cond.op} ?", [cond.key, int(cond.value)]))
-            elif cond.kind == "num":
-                kv_conds.append((f"{{t}}.key = ? AND {{t}}.num {cond.op} ?", [cond.key, cond.value]))
-            else:
-                kv_conds.append((f"{{t}}.key = ? AND {{t}}.num IS NULL AND {{t}}.txt {cond.op} ?",
-                                 [cond.key, cond.value]))
+        conds = parse_where_list(where)
+        kv_conds = _kv_conditions(conds)
         if tags is not None:
             for tag in [tags] if isinstance(tags, str) else list(tags):
                 clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)")
@@ -368,12 +385,9 @@ class _Plan:
         if name_contains is not None:
             clauses.append("instr(runs.name, ?) > 0")
             args.append(name_contains)
-        for value in (*args, *(v for _, vs in kv_conds for v in vs)):
-            if isinstance(value, str) and not is_text(value):  # SQLite cannot bind it
-                raise UsageError(f"'{printable(value)}' is not UTF-8 text",
-                                 "names, tags, keys and values in tmt are UTF-8; this argument has other bytes")
+        _check_bindable((*args, *(v for _, vs in kv_conds for v in vs)))
         self.name, self.clauses, self.args, self.kv_conds, self.conds = name, clauses, args, kv_conds, conds
-        self.wanted = wanted
+        self.wanted: set[str] = wanted or set()  # the statuses asked for (checked here when split)
         # `crashed` is a `running` record whose process is gone, decided in Python: when only
         # one of the two is asked for, a SQL LIMIT would count rows dropped afterwards.
         self.split = wanted is not None and ("running" in wanted) != ("crashed" in wanted)
@@ -441,7 +455,7 @@ class _Plan:
         if self.journal_conds:
             rows = _check_running(repo, rows, self.conds)
         if self.split:
-            rows = [r for r, s in zip(rows, effective_statuses(rows)) if s in self.wanted]  # type: ignore[operator]
+            rows = [r for r, s in zip(rows, effective_statuses(rows)) if s in self.wanted]
         return rows
 
 
@@ -479,7 +493,7 @@ def select(
         rows.sort(key=itemgetter(ix.C_CREATED, ix.C_ID), reverse=newest_first)
     statuses = effective_statuses(rows)
     if split:
-        keep = [n for n, s in enumerate(statuses) if s in plan.wanted]  # type: ignore[operator]
+        keep = [n for n, s in enumerate(statuses) if s in plan.wanted]
         if limit is not None and limit >= 0:  # a negative LIMIT is no limit in SQLite too
             keep = keep[: int(limit)]
         rows = [rows[n] for n in keep]
@@ -564,7 +578,7 @@ def order_rids(repo: "Repo", key: str = "created_at", *, descending: bool = Fals
 
     def query(conn) -> list[int]:
         live = conn.execute("SELECT rid, id FROM runs WHERE status = 'running'").fetchall() if stat else []
-        if not live:
+        if not live or stat is None:
             sql = f"SELECT runs.rid {join} ORDER BY ({value} IS NULL), {value} {direction}, runs.created_at, runs.id"
             return [r for (r,) in conn.execute(sql, (kv_key,))]
         # A running (or crashed) run's series statistics are in its journal, not the index:

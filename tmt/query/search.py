@@ -142,8 +142,7 @@ def parse_filter(text: str) -> Filters:
     """The filters of one line of the filter language (see the module's docstring).
 
     Raises UsageError naming the word that is wrong; an empty line is no filter."""
-    from tmt.query.filters import parse_time, parse_where
-    from tmt.query.runs import STATUS_CHOICES
+    from tmt.query.filters import parse_where
 
     f = Filters()
     for w in _join_operators(split_words(text)):
@@ -157,28 +156,7 @@ def parse_filter(text: str) -> Filters:
             continue
         m = _KEY_RE.match(word)
         if m and not _OP_RE.search(m.group(1)):
-            key, value = m.group(1), m.group(2)
-            if key not in KEYS:
-                raise UsageError(f"unknown filter {key + ':'!r} in {word!r}",
-                                 f"known: {', '.join(k + ':' for k in KEYS)}; to search names for it, "
-                                 f"quote it: '{word}'")
-            if not value:
-                raise UsageError(f"{word!r} needs a value after the colon", LANGUAGE_HINT)
-            if key == "status":
-                for s in value.split(","):
-                    if s not in STATUS_CHOICES:
-                        raise UsageError(f"unknown status {s!r} in {word!r}", f"choose from {', '.join(STATUS_CHOICES)}")
-                    if s not in f.status:
-                        f.status.append(s)
-            elif key == "tag":
-                f.tags.append(value)
-            elif key in ("since", "until"):
-                parse_time(value, key)  # its error names the forms it takes
-                setattr(f, key, value)
-            elif key == "parent":
-                f.parent = value
-            else:  # name:RE
-                f.names.append(_check_regex(value, word))
+            _add_keyed(f, word, m.group(1), m.group(2))
             continue
         if _OP_RE.search(word):
             parse_where(word)  # its error says what the grammar takes
@@ -186,6 +164,34 @@ def parse_filter(text: str) -> Filters:
             continue
         f.names.append(_check_regex(word))
     return f
+
+
+def _add_keyed(f: Filters, word: str, key: str, value: str) -> None:
+    """Add a `key:value` word to `f` (status:, tag:, since:, until:, parent:, name:)."""
+    from tmt.query.filters import parse_time
+    from tmt.query.runs import STATUS_CHOICES
+
+    if key not in KEYS:
+        raise UsageError(f"unknown filter {key + ':'!r} in {word!r}",
+                         f"known: {', '.join(k + ':' for k in KEYS)}; to search names for it, "
+                         f"quote it: '{word}'")
+    if not value:
+        raise UsageError(f"{word!r} needs a value after the colon", LANGUAGE_HINT)
+    if key == "status":
+        for s in value.split(","):
+            if s not in STATUS_CHOICES:
+                raise UsageError(f"unknown status {s!r} in {word!r}", f"choose from {', '.join(STATUS_CHOICES)}")
+            if s not in f.status:
+                f.status.append(s)
+    elif key == "tag":
+        f.tags.append(value)
+    elif key in ("since", "until"):
+        parse_time(value, key)  # its error names the forms it takes
+        setattr(f, key, value)
+    elif key == "parent":
+        f.parent = value
+    else:  # name:RE
+        f.names.append(_check_regex(value, word))
 
 
 def _check_regex(pattern: str, word: str | None = None) -> str:

@@ -11,15 +11,27 @@ import os
 from pathlib import Path
 
 from tmt.errors import StoreError
-from tmt.records.series import encode_frame, journal_path
 from tmt.store.fsutil import _hint_for
 from tmt.store.nofollow import own_dir, remake
 
 
 class JournalWriter:
+    """The journal of one run. Nothing about it is loaded or opened until it is used: a run
+    that logs no step never imports the series codec (msgpack) for it."""
+
     def __init__(self, tmt_dir: Path, run_id: str) -> None:
-        self.path = journal_path(tmt_dir, run_id)
+        self._tmt_dir = tmt_dir
+        self._run_id = run_id
+        self._path: Path | None = None
         self._fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            from tmt.records.series import journal_path
+
+            self._path = journal_path(self._tmt_dir, self._run_id)
+        return self._path
 
     def create(self) -> None:
         """Open (creating) the journal now: processes attached to this run append to it and
@@ -29,7 +41,7 @@ class JournalWriter:
         except OSError as e:
             raise StoreError(f"could not create {self.path}: {e.strerror or e}", _hint_for(e)) from e
 
-    def _open(self) -> None:
+    def _open(self) -> int:
         if self._fd is None:
             store, folder = self.path.parent.parent, self.path.parent.name
             own_dir(store, folder, create=True)  # never a link (tmt.store.nofollow)
@@ -39,14 +51,17 @@ class JournalWriter:
             except FileNotFoundError:  # removed since it was checked
                 remake(store, folder)
                 self._fd = os.open(self.path, flags, 0o644)
+        return self._fd
 
     def append(self, time: float, points: list[tuple[str, int | None, float]]) -> None:
+        from tmt.records.series import encode_frame
+
         frame = encode_frame(time, points)
         try:
-            self._open()
+            fd = self._open()
             view = memoryview(frame)
             while view:
-                n = os.write(self._fd, view)
+                n = os.write(fd, view)
                 view = view[n:]
         except OSError as e:
             raise StoreError(f"could not append to {self.path}: {e.strerror or e}", _hint_for(e)) from e

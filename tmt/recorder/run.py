@@ -12,14 +12,12 @@ Write order, which is what makes a SIGKILL harmless (docs/format.md, "write orde
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
-from datetime import datetime
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -27,66 +25,25 @@ if TYPE_CHECKING:
 
 from tmt._warn import warn
 from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError, StoreError, TmtError
-from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
+from tmt.recorder.duplicates import DuplicateStrategy
+from tmt.recorder.legacy_config import open_repo
+from tmt.recorder.outcome import error_info, final_values, now_iso, status_of
+from tmt.recorder.parent import duplicate_parent
 from tmt.recorder.publish import publish
-from tmt.recorder.values import split_final, to_float, to_params
+from tmt.recorder.sigterm import Terminated, catch_sigterm as _catch_sigterm, release_sigterm as _release_sigterm
+from tmt.recorder.values import to_float, to_params
 from tmt.text import to_text
+
+# Terminated, _catch_sigterm and _release_sigterm are imported from here by tmt.workspace.
+__all__ = ["LiveRun", "Terminated", "active_run", "log", "save", "start_run"]
 
 _current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=None)
 _live: list["LiveRun"] = []  # every live run of this process, oldest first
 _live_lock = threading.Lock()
-_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: A run's snapshot that reads at least this many files (a first run of a big project) shows
 #: a progress bar on stderr, if stderr is a terminal and the reading lasts PROGRESS_DELAY_S.
 PROGRESS_MIN_FILES = 200
 PROGRESS_DELAY_S = 1.0
-
-
-class Terminated(SystemExit):
-    """SIGTERM arrived during a run (a cluster job's time limit, `kill`).
-
-    Raised from tmt's handler so the run is recorded as `interrupted`, with its steps packed,
-    before the process exits with the usual status for SIGTERM (143).
-    """
-
-    def __str__(self) -> str:
-        return "terminated by SIGTERM"
-
-
-#: The Terminated raised last in this process: a run a framework integration started sees
-#: it at exit, since SystemExit never reaches sys.excepthook (tmt/integrations/core.py).
-last_terminated: Terminated | None = None
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    global last_terminated
-    last_terminated = Terminated(128 + signum)
-    raise last_terminated
-
-
-def _catch_sigterm() -> bool:
-    """Install the SIGTERM handler for an outermost run, if nobody else handles SIGTERM."""
-    import signal
-
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return False  # the program (or a framework) has its own handler: leave it alone
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):
-        return False
-    return True
-
-
-def _release_sigterm() -> None:
-    import signal
-
-    try:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    except (ValueError, OSError):
-        pass
 
 
 class _SnapshotProgress:
@@ -144,28 +101,6 @@ def _notebook(run: "LiveRun") -> None:
         from tmt.recorder.notebook import record_notebook
 
         record_notebook(run)
-
-
-def _now_iso() -> str:
-    return datetime.now().astimezone().isoformat(timespec="microseconds")
-
-
-def _error_info(exc: BaseException, root: Path | None) -> dict[str, Any]:
-    cls = type(exc)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    import traceback
-
-    frames = exc.__traceback__
-    # The recorder's own frames (the decorator's wrapper) come first: leave them out.
-    while frames is not None and frames.tb_frame.f_code.co_filename.startswith(_HERE) and frames.tb_next:
-        frames = frames.tb_next
-    tb = "".join(traceback.format_exception(cls, exc, frames))
-    if root is not None:
-        # Frames in the project are shown relative to the code root: the record stays true
-        # when the project moves.
-        tb = tb.replace(f'File "{root}{os.sep}', 'File "')
-    message = exc.message if isinstance(exc, TmtError) else str(exc)
-    return {"type": name, "message": message, "traceback": tb}
 
 
 class LiveRun:
@@ -235,17 +170,12 @@ class LiveRun:
         return False
 
     def _begin(self, *, catch_sigterm: bool = True, attach: bool = True) -> None:
-        """Snapshot the code and write the `running` record. `attach=False`: never become
+        """Start the run: become the run `tmt run` started (TMT_RUN_ID), or open the store,
+        record the start (snapshot, first record) and go live. `attach=False`: never become
         the run TMT_RUN_ID names, nor another live run's child (`tmt run` owns its run)."""
-        from tmt.records.model import new_record, new_run_id
-        from tmt.recorder.env import capture_env
-        from tmt.recorder.gitinfo import git_state
         from tmt.recorder.journal import JournalWriter
         from tmt.recorder.packages import own_loaded
-        from tmt.snapshot.build import snapshot_repo
-        from tmt.snapshot.rootlock import RootLock
-        from tmt.store.pins import PinFile
-        from tmt.repo import ensure_store_gitignore
+        from tmt.records.model import new_run_id
 
         if self._live or self.record is not None or self._attach is not None:
             raise RecordingError(f"run {self.name!r} was already started; start a new run instead")
@@ -255,21 +185,44 @@ class LiveRun:
         if enclosing is not None and enclosing._attach is not None and enclosing is enclosing._attach.base:
             if self._claim(enclosing._attach, catch_sigterm):
                 return
-        if self.repo is None:
-            self.repo = _open_repo(self.config_path)
-        else:  # a path or a Repo (Repo.resolve: a path never creates a store)
-            from tmt.repo import Repo
-
-            self.repo = Repo.resolve(self.repo)
-        repo = self.repo
-        ensure_store_gitignore(repo.tmt_dir)  # stores made before tmt wrote one get it now
+        repo = self._open_store()
         self.id = new_run_id()
         if self._parent_given is not None:
             self.parent = self._parent_given
         else:
-            self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
+            self.parent = enclosing.id if enclosing is not None else duplicate_parent(
+                self.duplicate_strategy, repo, self.name)
         self._t0 = time.monotonic()
-        created = _now_iso()
+        self._pin = self._record_start(repo)
+        self._journal = JournalWriter(repo.tmt_dir, self.id)
+        self._go_live(catch_sigterm and enclosing is None)
+        _notebook(self)
+
+    def _open_store(self) -> Any:
+        """The run's Repo: the one given (a path never creates a store), else the store found
+        from the working directory (tmt.recorder.legacy_config)."""
+        from tmt.repo import ensure_store_gitignore
+
+        if self.repo is None:
+            self.repo = open_repo(self.config_path)
+        else:
+            from tmt.repo import Repo
+
+            self.repo = Repo.resolve(self.repo)
+        ensure_store_gitignore(self.repo.tmt_dir)  # stores made before tmt wrote one get it now
+        return self.repo
+
+    def _record_start(self, repo: Any) -> Any:
+        """Snapshot the code and publish the `running` record; returns the run's open pin
+        file, which keeps the snapshot's objects from gc until the run ends."""
+        from tmt.records.model import new_record
+        from tmt.recorder.env import capture_env
+        from tmt.recorder.gitinfo import git_state
+        from tmt.snapshot.build import snapshot_repo
+        from tmt.snapshot.rootlock import RootLock
+        from tmt.store.pins import PinFile
+
+        created = now_iso()
         pin = PinFile(repo.tmt_dir)
         # Shared with other starting runs, exclusive to an in-place checkout: held from before
         # the snapshot until the running record is out, so no run records a half-restored
@@ -296,14 +249,15 @@ class LiveRun:
             raise
         finally:
             root_lock.release()
-        self._pin = pin
-        self._journal = JournalWriter(repo.tmt_dir, self.id)
+        return pin
+
+    def _go_live(self, sigterm: bool) -> None:
+        """From now on tmt.log/tmt.save reach this run; `sigterm`: turn SIGTERM into Terminated."""
         self._live = True
         with _live_lock:
             _live.append(self)
         self._token = _current.set(self)
-        self._sigterm = catch_sigterm and enclosing is None and _catch_sigterm()
-        _notebook(self)
+        self._sigterm = sigterm and _catch_sigterm()
 
     def _claim(self, att: Any, catch_sigterm: bool) -> bool:
         """Become the run TMT_RUN_ID names, if no run of this process has yet: the first
@@ -319,11 +273,7 @@ class LiveRun:
         applied: list[str] = []
         if att.overrides and self._override_params is not None:
             applied = self._override_params(att.overrides)
-        self._live = True
-        with _live_lock:
-            _live.append(self)
-        self._token = _current.set(self)
-        self._sigterm = catch_sigterm and _catch_sigterm()
+        self._go_live(catch_sigterm)
         if self.params or applied:
             att.report({"e": "params", "source": "recorder", "values": to_params(self.params), "applied": applied})
         _notebook(self)
@@ -333,52 +283,17 @@ class LiveRun:
     #: returns the names it applied
     _override_params: Callable[[dict[str, Any]], list[str]] | None = None
 
-    def _duplicate_parent(self, repo) -> str | None:
-        if self.duplicate_strategy.policy is not DuplicatePolicy.AS_SUB_ENTRY:
-            return None
-        wanted = self.duplicate_strategy.parent_id
-        if wanted:
-            from tmt.records.io import record_path
-            from tmt.records.model import is_run_id
-
-            if is_run_id(wanted) and record_path(repo.experiments_dir, wanted).exists():
-                return wanted
-            warn(f"parent_id {wanted!r} is not a run id in this store; using the latest {self.name!r} run")
-        return latest_run_named(repo, self.name)
-
     def _end(self, exc: BaseException | None, returned: Any = None) -> None:
-        """Finish the run: final metrics and outputs, series blobs, final record."""
+        """End the run: its outcome (tmt.recorder.outcome), then the final record (or, for an
+        attached run, the report to `tmt run`), then release what the run held."""
         if not self._live:
             return
 
         with self._lock:
             self._live = False
-            final = dict(self.metrics)
-            if returned is not None:
-                if isinstance(returned, Mapping):
-                    final.update(returned)
-                else:
-                    warn(
-                        f"run {self.name!r} returned a {type(returned).__name__}, not a dict of metrics; "
-                        "no final metrics were taken from it"
-                    )
-            metrics, outputs = split_final(final)
-            if outputs:
-                names = ", ".join(repr(k) for k in outputs)
-                what = "is not a number" if len(outputs) == 1 else "are not numbers"
-                kept = "a metric" if len(outputs) == 1 else "metrics"
-                warn(f"run {self.name!r}: {names} {what}: kept in the record's outputs (see `tmt show`), not as {kept}")
-            status = "completed"
-            if exc is not None:
-                if isinstance(exc, (KeyboardInterrupt, Terminated)):
-                    status = "interrupted"
-                elif isinstance(exc, SystemExit) and exc.code in (None, 0):
-                    status = "completed"
-                else:
-                    status = "failed"
-            error = None
-            if exc is not None and status != "completed":
-                error = _error_info(exc, self.repo.root)
+            metrics, outputs = final_values(self.name, self.metrics, returned)
+            status = status_of(exc)
+            error = error_info(exc, self.repo.root) if exc is not None and status != "completed" else None
             try:
                 if self._attach is not None:
                     self._report_end(status, metrics, outputs, error, exc)
@@ -388,6 +303,8 @@ class LiveRun:
                 self._release()
 
     def _summary(self) -> dict[str, Any]:
+        if not self._series:
+            return {}
         from tmt.records.series import Series, record_summary
 
         return record_summary({name: Series(name, *cols) for name, cols in self._series.items()})
@@ -401,7 +318,7 @@ class LiveRun:
         `packages`: env.packages (True: this process's imports; None: leave it out)."""
         rec = self.record
         rec.status = status
-        rec.finished_at = _now_iso()
+        rec.finished_at = now_iso()
         rec.duration_s = round(time.monotonic() - self._t0, 6)
         rec.metrics = metrics
         rec.outputs = outputs or {}
@@ -461,6 +378,8 @@ class LiveRun:
             self._token = None
 
     def _pack_series(self) -> dict[str, str]:
+        if not self._series:
+            return {}
         from tmt.records.series import Series, encode_series
         from tmt.store.ids import hash_bytes
 
@@ -468,8 +387,6 @@ class LiveRun:
         for name, (steps, values, times) in self._series.items():
             data = encode_series(Series(name, steps, values, times))
             encoded[name] = (hash_bytes(data), data)
-        if not encoded:
-            return {}
         self._pin.add([oid for oid, _ in encoded.values()])  # pinned before written: gc protocol
         if len(encoded) <= 2:
             return {name: self.repo.store.put(data, oid) for name, (oid, data) in encoded.items()}
@@ -606,86 +523,6 @@ def _packages(repo, preloaded: frozenset[str]) -> dict[str, str]:
     except Exception as e:  # noqa: BLE001
         warn(f"could not list the imported packages: {type(e).__name__}: {e}")
         return {}
-
-
-def latest_run_named(repo, name: str) -> str | None:
-    """Id of the latest run called `name` (AS_SUB_ENTRY only): one query-index lookup; a
-    scan of the records only when the index cannot serve (it is a cache)."""
-    try:
-        from tmt.query import latest_id
-
-        return latest_id(name, repo=repo)
-    except Exception:  # noqa: BLE001 - any index failure: fall back to reading the records
-        pass
-    from tmt.records.io import record_files
-
-    needle = json.dumps(name, ensure_ascii=False).encode("utf-8")
-    best: tuple[datetime, str] | None = None
-    for path in record_files(repo.experiments_dir):
-        try:
-            raw = path.read_bytes()
-            if needle not in raw:
-                continue
-            data = json.loads(raw)
-            if data.get("name") != name:
-                continue
-            key = (datetime.fromisoformat(data["created_at"]), data["id"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if best is None or key > best:
-            best = key
-    return best[1] if best else None
-
-
-# -- repository and the predecessor's config file ---------------------------------------------
-
-_LEGACY_KEYS = (
-    "tmt_dir", "snapshot_source", "snapshot_target", "last_snapshot_link", "gitignore_path",
-    "json_db_path", "results_path",
-)
-
-
-def _open_repo(config_path: str | os.PathLike[str] | None):
-    from tmt.repo import Repo
-
-    repo = Repo.find_or_create()
-    if config_path is None:
-        return repo
-    root = legacy_code_root(config_path)
-    if root is not None and root != repo.root:
-        return Repo(repo.tmt_dir, code_root=root)
-    return repo
-
-
-def legacy_code_root(config_path: str | os.PathLike[str]) -> Path | None:
-    """The predecessor's JSON config: only `snapshot_source` (the folder to snapshot) maps
-    onto tmt; it becomes the code root. Everything else is ignored, with one warning."""
-    path = Path(config_path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        warn(f"config_path {os.fspath(config_path)} could not be read ({e}); it is ignored")
-        return None
-    if not isinstance(data, dict):
-        warn(f"config_path {os.fspath(config_path)} is not a tmt 0.1 JSON config; it is ignored")
-        return None
-    ignored = sorted(k for k in data if k != "snapshot_source")
-    if ignored:
-        warn(
-            f"config_path {os.fspath(config_path)} is a tmt 0.1 config; tmt now keeps everything in "
-            f"the .tmt/ store and ignores {', '.join(ignored)} (see docs/recording.md)"
-        )
-    source = data.get("snapshot_source")
-    if not isinstance(source, str) or not source:
-        return None
-    root = Path(source).expanduser()
-    if not root.is_absolute():
-        root = Path.cwd() / root  # the predecessor resolved it against the working directory
-    root = Path(os.path.abspath(root))
-    if not root.is_dir():
-        warn(f"snapshot_source {source!r} in {os.fspath(config_path)} is not a folder; it is ignored")
-        return None
-    return root
 
 
 # -- module-level API ------------------------------------------------------------------------

@@ -8,7 +8,6 @@ called with must be recordable, so what JSON cannot hold is stored as its repr.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import sys
 from collections.abc import Mapping
@@ -55,6 +54,8 @@ def _number(value: Any, name: str) -> Any:
         return _int_metric(name, value)
     if isinstance(value, float):
         return float(value)
+    import numbers  # numpy/torch scalars only: plain values never import it
+
     v = _scalar(value)
     if isinstance(v, bool):
         return v

@@ -10,9 +10,9 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Any, NewType
 
     from tmt.snapshot.build import SnapshotResult
@@ -66,6 +66,8 @@ class Record:
 
     @property
     def created(self) -> datetime:
+        from datetime import datetime  # not at import: a recorded run never needs it
+
         return datetime.fromisoformat(self.created_at)
 
     def object_ids(self) -> list[str]:
@@ -249,6 +251,8 @@ def code_tree(record: Record, *, required: bool = True) -> str | None:
 def _is_aware_time(value: Any) -> bool:
     if not isinstance(value, str):
         return False
+    from datetime import datetime
+
     try:
         return datetime.fromisoformat(value).tzinfo is not None
     except ValueError:

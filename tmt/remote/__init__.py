@@ -14,6 +14,10 @@ import os
 import sys
 import types
 
+TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
+if TYPE_CHECKING:
+    from tmt.repo import Repo
+
 _NAMES = {
     "push": "tmt.remote.push", "PushResult": "tmt.remote.push",
     "pull": "tmt.remote.pull", "PullResult": "tmt.remote.pull",
@@ -44,7 +48,7 @@ class _Package(types.ModuleType):
 
 
 def add(name: str, url: str, *, endpoint_url: str | None = None, profile: str | None = None,
-        region: str | None = None, repo: "object | str | os.PathLike[str] | None" = None):
+        region: str | None = None, repo: "Repo | str | os.PathLike[str] | None" = None):
     """Add a remote (no network access: `show` checks it). The first remote is the default.
     Without a store here yet, one is created (as recording would), so that a new machine can
     `tmt remote add` then `tmt pull`."""
@@ -55,7 +59,7 @@ def add(name: str, url: str, *, endpoint_url: str | None = None, profile: str | 
     return config.add(r, config.RemoteSpec(name, url, endpoint_url, profile, region))
 
 
-def ls(repo: "object | str | os.PathLike[str] | None" = None):
+def ls(repo: "Repo | str | os.PathLike[str] | None" = None):
     """Every remote of the repository, the default first."""
     from tmt.remote import config
     from tmt.repo import Repo
@@ -63,7 +67,7 @@ def ls(repo: "object | str | os.PathLike[str] | None" = None):
     return config.load(Repo.resolve(repo))
 
 
-def rm(name: str, repo: "object | str | os.PathLike[str] | None" = None):
+def rm(name: str, repo: "Repo | str | os.PathLike[str] | None" = None):
     """Forget a remote (nothing on the remote is touched)."""
     from tmt.remote import config
     from tmt.repo import Repo
@@ -71,7 +75,7 @@ def rm(name: str, repo: "object | str | os.PathLike[str] | None" = None):
     return config.remove(Repo.resolve(repo), name)
 
 
-def show(name: str | None = None, repo: "object | str | os.PathLike[str] | None" = None) -> dict:
+def show(name: str | None = None, repo: "Repo | str | os.PathLike[str] | None" = None) -> dict:
     """A remote's settings, and what it holds (contacts it: one listing of its records)."""
     from tmt.remote import config
     from tmt.remote.remote import Remote
@@ -85,6 +89,9 @@ def show(name: str | None = None, repo: "object | str | os.PathLike[str] | None"
     with Remote.open(spec) as rem:
         backend = rem.backend
         if spec.url.startswith("s3://"):
+            from tmt.remote.s3 import S3Backend  # (imported by Remote.open already)
+
+            assert isinstance(backend, S3Backend)  # what open_backend makes of an s3:// url
             out["endpoint"] = backend.endpoint
             out["credentials"] = backend.settings.source
             out["region"] = backend.settings.region

@@ -174,8 +174,8 @@ def remove(repo: Repo, name: str) -> RemoteSpec:
         get(repo, name)  # raises: no remote of that name
     table = data[name]
     # A malformed entry can be removed too (load's error says so): only the others are checked.
-    url = table.get("url") if isinstance(table, dict) and isinstance(table.get("url"), str) else "malformed"
-    spec = RemoteSpec(name, url)
+    url = table.get("url") if isinstance(table, dict) else None
+    spec = RemoteSpec(name, url if isinstance(url, str) else "malformed")
     save(repo, _specs(repo, {k: v for k, v in data.items() if k != name}))
     lazy = lazy_remote(repo)
     if lazy == name:

@@ -161,7 +161,8 @@ class _Gc:
         pending = self.rem.pending_gcs(refresh=True)
         leases = self._leases()
         # Which earlier collections may be swept: every push they wait for has ended.
-        ready, waiting = [], []
+        ready: list[tuple[str, str]] = []  # (gc id, its state)
+        waiting: list[tuple[str, str]] = []
         for gc_id, _ in pending:
             state = self._collection_state(gc_id, leases)
             (ready if state != "waiting" else waiting).append((gc_id, state))

@@ -16,8 +16,12 @@ from tmt.remote import layout
 from tmt.remote.backend import RemoteNotFound
 from tmt.remote.pull import STREAM_ABOVE
 
+TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
+if TYPE_CHECKING:
+    from tmt.remote.remote import Remote
+
 _lock = threading.Lock()
-_open: dict[str, object] = {}
+_open: dict[str, Remote] = {}  # by url: one connection per remote and process
 
 
 def fetch_missing(store, oid: str) -> bool:
@@ -28,6 +32,7 @@ def fetch_missing(store, oid: str) -> bool:
     from tmt.remote.pull import fetch_objects
     from tmt.remote.remote import Remote
     from tmt.repo import Repo
+    from tmt.store.ids import ObjectId
 
     repo = Repo(store.tmt_dir)
     name = config.lazy_remote(repo)
@@ -58,7 +63,7 @@ def fetch_missing(store, oid: str) -> bool:
             else:
                 local.pin([oid])
                 with local.batch() as batch:
-                    batch.add(data, oid)
+                    batch.add(data, ObjectId(oid))  # the remote's copy hashes to it
             return local.has(oid)
     except TmtError as e:
         raise RemoteError(

@@ -45,8 +45,8 @@ class LocalStore:
 
     def path(self, oid: str) -> Path:
         """The object's file, checked to be a regular file (CorruptObject otherwise)."""
-        self._store.stat(ObjectId(oid), fetch=False)
-        return Path(self._store.local_path(oid))
+        self._store.stat(ObjectId(oid), fetch=False)  # validates the id
+        return Path(self._store.local_path(ObjectId(oid)))
 
     def size(self, oid: str) -> int:
         return self._store.stat(ObjectId(oid), fetch=False).st_size

@@ -247,7 +247,14 @@ class _Fetch:
                 self.result.bytes_downloaded += n
 
     def run(self, roots: list[str], blobs: dict[str, int], progress: Progress) -> None:
-        # 1. Trees, top-down: learn what is missing (held in memory, not yet published).
+        got, raw = self._trees(roots, blobs, progress)
+        self._blobs(blobs, progress)
+        self._publish_trees(got, raw)
+
+    def _trees(self, roots: list[str], blobs: dict[str, int], progress: Progress
+               ) -> tuple[dict[str, list[treemod.TreeEntry]], dict[str, bytes]]:
+        """1. Trees, top-down: learn what is missing (held in memory, not yet published).
+        The missing blobs they name are added to `blobs`; returns the trees' entries and bytes."""
         label = "Downloading trees"
         got: dict[str, list[treemod.TreeEntry]] = {}
         raw: dict[str, bytes] = {}
@@ -269,17 +276,26 @@ class _Fetch:
                     self.failed.add(oid)
                     continue
                 got[oid], raw[oid] = entries, data
-                kids = {e.oid: e for e in entries if e.oid not in seen}
-                seen.update(kids)
-                for (kid, entry), here in zip(kids.items(), self._present(list(kids))):
-                    if here:
-                        continue
-                    if entry.kind == treemod.TREE:
-                        nxt.append(kid)
-                    else:
-                        blobs.setdefault(kid, entry.size)
+                self._missing_below(entries, seen, nxt, blobs)
             level = nxt
-        # 2. Blobs, published in one batch (one file-system sync).
+        return got, raw
+
+    def _missing_below(self, entries: list[treemod.TreeEntry], seen: set[str], trees: list[str],
+                       blobs: dict[str, int]) -> None:
+        """Of a tree's entries not `seen` yet, those missing here: subtrees to `trees`, blobs
+        (with their sizes) to `blobs`."""
+        kids = {e.oid: e for e in entries if e.oid not in seen}
+        seen.update(kids)
+        for (kid, entry), here in zip(kids.items(), self._present(list(kids))):
+            if here:
+                continue
+            if entry.kind == treemod.TREE:
+                trees.append(kid)
+            else:
+                blobs.setdefault(kid, entry.size)
+
+    def _blobs(self, blobs: dict[str, int], progress: Progress) -> None:
+        """2. Blobs, published in one batch (one file-system sync)."""
         todo = [(o, s) for (o, s), here in zip(blobs.items(), self._present(list(blobs))) if not here]
         label = "Downloading objects"
         progress(label, 0, len(todo))
@@ -290,8 +306,10 @@ class _Fetch:
                     batch.add(data, item[0])
 
             parallel(one, todo, self.rem.backend.concurrency, lambda n: progress(label, n, len(todo)))
-        # 3. Trees bottom-up, and only complete ones: a tree whose subtree lost an object is
-        # never published (a present tree implies its whole subtree, here as on the remote).
+
+    def _publish_trees(self, got: dict[str, list[treemod.TreeEntry]], raw: dict[str, bytes]) -> None:
+        """3. Trees bottom-up, and only complete ones: a tree whose subtree lost an object is
+        never published (a present tree implies its whole subtree, here as on the remote)."""
         from tmt.remote.push import _by_height
 
         ok: set[str] = set()

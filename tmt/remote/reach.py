@@ -14,6 +14,7 @@ from tmt.remote.backend import RemoteNotFound
 from tmt.remote.local import LocalStore, digest
 from tmt.remote.pull import parse_record
 from tmt.remote.remote import Remote, parallel
+from tmt.store.ids import ObjectId
 
 
 def read_versions(rem: Remote, local: LocalStore | None, versions: dict[str, list[layout.Version]]
@@ -71,7 +72,8 @@ def mark(rem: Remote, local: LocalStore | None, records: list[tuple[layout.Versi
     """Every id the record versions reach (trees recursively); `marker.problems` holds the
     trees that could not be read."""
     marker = Marker(read=tree_reader(rem, local), threads=rem.backend.concurrency, track=track)
-    trees, blobs = [], []
+    trees: list[tuple[ObjectId, str]] = []  # (id, what reaches it)
+    blobs: list[tuple[ObjectId, str]] = []
     for v, rec in records:
         roots = record_roots(rec)
         label = f"run {rec.id[:8]}"

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from tmt.errors import CorruptObject, RemoteError
 from tmt.remote import layout
@@ -41,6 +41,12 @@ def open_backend(spec: RemoteSpec) -> Backend:
     from tmt.remote.folder import FolderBackend
 
     return FolderBackend(url)
+
+
+#: Record versions by run id.
+Versions = dict[str, list[layout.Version]]
+#: (gc id, candidate ids) of the remote gcs that set objects aside and have not swept them.
+PendingGcs = list[tuple[str, set[str]]]
 
 
 class Remote:
@@ -79,7 +85,13 @@ class Remote:
     def put(self, key: str, data: bytes | Path) -> bool:
         return self.call(self.backend.put_create, key, data)
 
+    @overload
+    def get(self, key: str, into: None = None) -> bytes: ...
+    @overload
+    def get(self, key: str, into: Path) -> int: ...
+
     def get(self, key: str, into: Path | None = None) -> bytes | int:
+        """The bytes at `key`, or (`into`) their length, streamed into that new file."""
         return self.call(self.backend.get, key, into)
 
     def head(self, key: str) -> Info | None:
@@ -117,7 +129,7 @@ class Remote:
 
     # -- records ---------------------------------------------------------------------------
 
-    def record_versions(self) -> dict[str, list[layout.Version]]:
+    def record_versions(self) -> Versions:
         """Every record version on the remote, by run id (one listing)."""
         out: dict[str, list[layout.Version]] = {}
         for info in self.list(layout.RECORDS):
@@ -143,11 +155,17 @@ class Remote:
     def put_object(self, oid: str, data: bytes | Path) -> bool:
         return self.put(layout.object_key(oid), data)
 
+    @overload
+    def get_object(self, oid: str, into: None = None) -> bytes: ...
+    @overload
+    def get_object(self, oid: str, into: Path) -> int: ...
+
     def get_object(self, oid: str, into: Path | None = None) -> bytes | int:
         """An object's bytes (or streamed `into` a new file, not verified here: the caller
         re-hashes the file before publishing it). Falls back to the fossils of pending gcs,
         where a gc set aside what a push adopted at the same moment."""
         keys = [layout.object_key(oid)]
+        data: bytes | int | None
         try:
             data = self.get(keys[0], into)
         except RemoteNotFound:
@@ -162,14 +180,14 @@ class Remote:
                     continue
             if data is None:
                 raise
-        if into is None and hash_bytes(data) != oid:
+        if isinstance(data, bytes) and hash_bytes(data) != oid:  # (bytes: not streamed `into` a file)
             raise CorruptObject(oid, f"the copy on {self.url} does not match its id",
                                 f"run `tmt fsck --remote {self.name or 'NAME'}`")
         return data
 
     # -- remote gc state, as pushes and readers need it --------------------------------------
 
-    def pending_gcs(self, *, refresh: bool = False) -> list[tuple[str, set[str]]]:
+    def pending_gcs(self, *, refresh: bool = False) -> PendingGcs:
         """(gc id, candidate ids) of every remote gc that set objects aside and has not swept
         them yet. Usually an empty listing."""
         if self._pending is None or refresh:
@@ -231,9 +249,10 @@ def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int, progress: C
         futures = [pool.submit(one, it) for it in items]
         finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in futures:
-            if f.done() and not f.cancelled() and f.exception() is not None and not isinstance(f.exception(), _Cancelled):
+            error = f.exception() if f.done() and not f.cancelled() else None
+            if error is not None and not isinstance(error, _Cancelled):
                 stop.set()
-                raise f.exception()
+                raise error
         return [f.result() for f in futures]
     except BaseException:
         stop.set()

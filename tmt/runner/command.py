@@ -203,8 +203,6 @@ class _Recording:
         self._handle(self.channel.poll(), publish_running=True)
 
     def _handle(self, events: list[dict[str, Any]], *, publish_running: bool) -> None:
-        from tmt.records.model import decode_metric
-
         changed = False
         for ev in events:
             kind = ev.get("e")
@@ -224,19 +222,25 @@ class _Recording:
                         self.run.record.env[k] = ev[k]
                 changed = True
             elif kind == "end":
-                if isinstance(ev.get("params"), dict):
-                    self.api_params.update(ev["params"])
-                if isinstance(ev.get("metrics"), dict):
-                    self.api_metrics.update({k: decode_metric(v) for k, v in ev["metrics"].items()})
-                if isinstance(ev.get("outputs"), dict):
-                    self.api_outputs.update(ev["outputs"])
-                if isinstance(ev.get("error"), dict):
-                    self.api_errors.append(ev["error"])
-                packages = ev.get("packages")
-                if isinstance(packages, dict) and ev.get("pid") == self.command_pid:
-                    self.packages = {str(k): str(v) for k, v in packages.items()}
+                self._ended(ev)
         if changed and publish_running:
             self._publish_running()
+
+    def _ended(self, ev: dict[str, Any]) -> None:
+        """An attached run's end: its params, metrics, outputs, error and packages."""
+        from tmt.records.model import decode_metric
+
+        if isinstance(ev.get("params"), dict):
+            self.api_params.update(ev["params"])
+        if isinstance(ev.get("metrics"), dict):
+            self.api_metrics.update({k: decode_metric(v) for k, v in ev["metrics"].items()})
+        if isinstance(ev.get("outputs"), dict):
+            self.api_outputs.update(ev["outputs"])
+        if isinstance(ev.get("error"), dict):
+            self.api_errors.append(ev["error"])
+        packages = ev.get("packages")
+        if isinstance(packages, dict) and ev.get("pid") == self.command_pid:
+            self.packages = {str(k): str(v) for k, v in packages.items()}
 
     def params(self) -> dict[str, Any]:
         """argv < --param < what argparse/click parsed < attached runs' params. Once a

@@ -75,27 +75,8 @@ def collapse(data: bytes) -> str:
         elif c == "\b":
             col = max(0, col - 1)
         elif c == "\x1b":
-            if tok[1:2] != "[":
-                continue  # OSC (titles, links), character sets, ...: nothing on screen
-            final, arg = tok[-1], tok[2:-1]
-            n = int(arg) if arg.isdigit() else (0 if final in "JK" else 1)
-            if final == "A":
-                row = max(0, row - n)
-            elif final == "B":
-                row += n
-                lines.extend("" for _ in range(row + 1 - len(lines)))
-            elif final == "C":
-                col += n
-            elif final == "D":
-                col = max(0, col - n)
-            elif final == "G":
-                col = max(0, n - 1)
-            elif final == "K":
-                line = lines[row]
-                lines[row] = line[:col] if n == 0 else ("" if n == 2 else " " * col + line[col:])
-            elif final == "J" and n == 0:
-                del lines[row + 1:]
-                lines[row] = lines[row][:col]
+            if tok[1:2] == "[":  # else OSC (titles, links), character sets, ...: nothing on screen
+                row, col = _csi(lines, row, col, tok[-1], tok[2:-1])
         elif c < " " or c == "\x7f":
             continue  # other control characters
         else:
@@ -105,6 +86,30 @@ def collapse(data: bytes) -> str:
             lines[row] = line[:col] + tok + line[col + len(tok):]
             col += len(tok)
     return "\n".join(lines)
+
+
+def _csi(lines: list[str], row: int, col: int, final: str, arg: str) -> tuple[int, int]:
+    """A control sequence applied to the screen's `lines`: cursor moves and erasures (anything
+    else, colours, is dropped); the cursor's new (row, col)."""
+    n = int(arg) if arg.isdigit() else (0 if final in "JK" else 1)
+    if final == "A":
+        row = max(0, row - n)
+    elif final == "B":
+        row += n
+        lines.extend("" for _ in range(row + 1 - len(lines)))
+    elif final == "C":
+        col += n
+    elif final == "D":
+        col = max(0, col - n)
+    elif final == "G":
+        col = max(0, n - 1)
+    elif final == "K":
+        line = lines[row]
+        lines[row] = line[:col] if n == 0 else ("" if n == 2 else " " * col + line[col:])
+    elif final == "J" and n == 0:
+        del lines[row + 1:]
+        lines[row] = lines[row][:col]
+    return row, col
 
 
 class Capture:

@@ -127,9 +127,9 @@ def stdout_is_terminal() -> bool:
 def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: bool) -> Command:
     """Start `argv` in a new session, its output to a pseudo-terminal or pipes."""
     stderr_tty = _isatty(2)
-    slave = master = None
-    if use_pty:
-        master, slave = os.openpty()
+    pty = os.openpty() if use_pty else None  # (master, slave)
+    if pty is not None:
+        slave = pty[1]
         _copy_size(1, slave)
         _raw_output(slave)
         stdout = slave
@@ -141,17 +141,18 @@ def start(argv: list[str], *, env: dict[str, str], cwd: str | None, use_pty: boo
         proc = subprocess.Popen(argv, stdin=None, stdout=stdout, stderr=stderr, cwd=cwd, env=env,
                                 start_new_session=True, close_fds=True)
     except BaseException:
-        for fd in (master, slave):
-            if fd is not None:
-                os.close(fd)
+        for fd in pty or ():
+            os.close(fd)
         raise
     sources = []
-    if use_pty:
+    if pty is not None:
+        master, slave = pty
         os.close(slave)  # only the command holds it now: its exit gives EOF (EIO) on the master
         sources.append(_Source(master, 1, "stdout"))
         if proc.stderr is not None:
             sources.append(_Source(proc.stderr.fileno(), 2, "stderr"))
     else:
+        assert proc.stdout is not None and proc.stderr is not None  # both are pipes
         sources.append(_Source(proc.stdout.fileno(), 1, "stdout"))
         sources.append(_Source(proc.stderr.fileno(), 2, "stderr"))
     for fd in {*(src.fd for src in sources), 1, 2}:  # and our own output, if a pipe
@@ -231,7 +232,7 @@ class Forwarder:
         self.command = command
         pending, self._pending = self._pending, []
         for sig in pending:
-            self._forward(sig)
+            self._forward(command, sig)
 
     def _handle(self, signum: int, frame: object) -> None:
         if signum == signal.SIGCHLD:
@@ -239,10 +240,9 @@ class Forwarder:
         if self.command is None:
             self._pending.append(signum)
             return
-        self._forward(signum)
+        self._forward(self.command, signum)
 
-    def _forward(self, signum: int) -> None:
-        command = self.command
+    def _forward(self, command: Command, signum: int) -> None:
         pid = command.proc.pid
         if signum == signal.SIGWINCH:
             if command.pty:
@@ -311,7 +311,7 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
     returncode. `on_output(stream, chunk)` sees every chunk; `on_tick()` runs at least
     every `tick_s` (and after each burst of output)."""
     sel = selectors.DefaultSelector()
-    live = {}
+    live: dict[int, _Source] = {}
     for src in command.sources:
         sel.register(src.fd, selectors.EVENT_READ, src)
         live[src.fd] = src
@@ -320,15 +320,9 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
     quiet_since = None
     try:
         while True:
-            now = time.monotonic()
-            if exited_at is None:
-                timeout = tick_s
-            elif not live:
+            timeout = _wait_for(exited_at, quiet_since, bool(live), tick_s)
+            if timeout is None:
                 break
-            elif now - exited_at > DRAIN_MAX_S or (quiet_since is not None and now - quiet_since > DRAIN_QUIET_S):
-                break  # a process the command left behind holds its output open
-            else:
-                timeout = DRAIN_QUIET_S
             ready = sel.select(timeout)
             got = 0
             woken = not ready or not forwarder.wakes
@@ -338,25 +332,7 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
                     forwarder.drain_wakeups()
                     woken = True
                     continue
-                try:
-                    data = os.read(src.fd, READ_SIZE)
-                except OSError as e:
-                    if e.errno != errno.EIO:  # EIO: the pseudo-terminal's other side is closed
-                        raise
-                    data = b""
-                if not data:
-                    sel.unregister(src.fd)
-                    del live[src.fd]
-                    continue
-                got += len(data)
-                if src.dest_open and not _write_all(src.dest, data):
-                    # Nobody reads tmt's output any more: close the command's side too, so it
-                    # sees a closed pipe as it would have without tmt.
-                    src.dest_open = False
-                    sel.unregister(src.fd)
-                    del live[src.fd]
-                    _close_source(command, src)
-                on_output(src.name, data)
+                got += _copy(command, src, sel, live, on_output)
             # waitpid only when a signal came (SIGCHLD) or nothing did
             if exited_at is None and woken and command.proc.poll() is not None:
                 exited_at = time.monotonic()
@@ -370,6 +346,44 @@ def pump(command: Command, forwarder: Forwarder, on_output: Callable[[str, bytes
         for src in command.sources:
             _close_source(command, src)
     return command.proc.wait()
+
+
+def _wait_for(exited_at: float | None, quiet_since: float | None, live: bool, tick_s: float) -> float | None:
+    """How long pump's next select waits; None: stop (the command exited and its output is
+    closed, or stayed quiet, or kept coming for too long after it)."""
+    if exited_at is None:
+        return tick_s
+    if not live:
+        return None
+    now = time.monotonic()
+    if now - exited_at > DRAIN_MAX_S or (quiet_since is not None and now - quiet_since > DRAIN_QUIET_S):
+        return None  # a process the command left behind holds its output open
+    return DRAIN_QUIET_S
+
+
+def _copy(command: Command, src: _Source, sel: selectors.BaseSelector, live: dict[int, _Source],
+          on_output: Callable[[str, bytes], None]) -> int:
+    """One read of a ready source, copied to its destination; the bytes read (0: it closed,
+    and is no longer watched)."""
+    try:
+        data = os.read(src.fd, READ_SIZE)
+    except OSError as e:
+        if e.errno != errno.EIO:  # EIO: the pseudo-terminal's other side is closed
+            raise
+        data = b""
+    if not data:
+        sel.unregister(src.fd)
+        del live[src.fd]
+        return 0
+    if src.dest_open and not _write_all(src.dest, data):
+        # Nobody reads tmt's output any more: close the command's side too, so it
+        # sees a closed pipe as it would have without tmt.
+        src.dest_open = False
+        sel.unregister(src.fd)
+        del live[src.fd]
+        _close_source(command, src)
+    on_output(src.name, data)
+    return len(data)
 
 
 def _close_source(command: Command, src: _Source) -> None:

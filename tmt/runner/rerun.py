@@ -26,6 +26,7 @@ from tmt.errors import RecordError, UsageError
 from tmt.records.model import Record, code_tree, flatten
 from tmt.runner import argv as argvmod
 from tmt.runner.command import RunResult, RunSpec, run_command
+from tmt.store.ids import ObjectId
 
 RERUN_TAG = "rerun"
 #: --verify: two numbers agree when they differ by at most this much relative to the
@@ -76,7 +77,9 @@ def plan(record: Record, sets: dict[str, str]) -> Plan:
     argv = env.get("argv")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         raise RecordError(f"run {record.id[:8]} ({record.name}) has no command line to run again")
-    cwd = env.get("cwd") if isinstance(env.get("cwd"), str) else "."
+    cwd = env.get("cwd")
+    if not isinstance(cwd, str):
+        cwd = "."
     notes = []
     if os.path.isabs(cwd) or cwd == ".." or cwd.startswith("../"):
         notes.append(f"run {record.id[:8]} ran from {cwd}, outside its code; the rerun runs from the code's root")
@@ -174,7 +177,8 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
     repo = Repo.resolve(repo)
     old = get(ref, repo=repo)
     record = old.record
-    tree = code_tree(record)
+    tree = code_tree(record)  # required: RecordError when there is none
+    assert tree is not None
     the_plan = plan(record, sets or {})
     targets = _link_targets(repo.root, links or [])
     folder = Path(into).absolute() if into is not None else repo.cache_dir / "rerun" / f"{record.id[:8]}-{token_hex(3)}"
@@ -183,7 +187,7 @@ def rerun(ref: str, *, sets: dict[str, str] | None = None, into: str | os.PathLi
     if not inside and _inside(folder, repo.root):
         notes.append(f"{folder} is inside the code root {repo.root}: the project's next snapshots take it "
                      "too, unless it is ignored (.tmtignore); a folder outside the project avoids that")
-    materialize(repo.store, tree, folder, link=False)
+    materialize(repo.store, ObjectId(tree), folder, link=False)  # code_tree validated it
     write_pointer(folder, repo.tmt_dir, relative=inside)
     for rel, _ in targets:
         if os.path.lexists(folder / rel):

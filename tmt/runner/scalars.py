@@ -176,11 +176,22 @@ def _parse_spans(line: str) -> _Spans | None:
     return step, names
 
 
-def _read(line: str, at: int, *, step: bool = False) -> float | int:
-    """The number that starts at `at` (a step: its digits only, `3` of `3/10`)."""
-    g = _grammar()
-    m = (g.digits if step else g.number).match(line, at)
-    return int(m.group(0)) if step else _number(m.group(0))
+def _at(pattern: re.Pattern[str], line: str, at: int) -> re.Match[str]:
+    """`pattern`'s match at `at`, where _parse_spans found one."""
+    m = pattern.match(line, at)
+    if m is None:  # pragma: no cover - _parse_spans matched these very places
+        raise AssertionError(f"no match at {at} of {line!r}")
+    return m
+
+
+def _read(line: str, at: int) -> float | int:
+    """The number that starts at `at`."""
+    return _number(_at(_grammar().number, line, at).group(0))
+
+
+def _read_step(line: str, at: int) -> int:
+    """The step that starts at `at`: its digits only, `3` of `3/10`."""
+    return int(_at(_grammar().digits, line, at).group(0))
 
 
 def parse_line(line: str) -> tuple[int | None, dict[str, float | int]] | None:
@@ -190,7 +201,7 @@ def parse_line(line: str) -> tuple[int | None, dict[str, float | int]] | None:
     if spans is None:
         return None
     step, names = spans
-    return (None if step is None else _read(line, step, step=True)), {name: _read(line, at) for name, at in names}
+    return (None if step is None else _read_step(line, step)), {name: _read(line, at) for name, at in names}
 
 
 #: Training logs print the same lines over and over with other numbers. A line's *shape* is
@@ -201,7 +212,10 @@ _DIGITS_TO_0 = bytes.maketrans(b"123456789", b"000000000")
 _PLAIN = bytes(range(32, 127)) + b"\t"  # bytes a line read through its shape may hold
 _NOT_METRIC = "not a metric line"  # a plan: this shape holds no metric
 _UNCACHED = "parse every time"  # a plan: a name of this shape holds a digit (f1, top5)
-_shapes: dict[bytes, object] = {}
+#: How to read the lines of one shape: ((start, end) of the step or None,
+#: [(name, start, end, is an integer)]); or one of the two strings above.
+Plan = tuple["tuple[int, int] | None", list[tuple[str, int, int, bool]]]
+_shapes: dict[bytes, Plan | str] = {}
 
 
 def parse_raw(raw: bytes) -> tuple[int | None, dict[str, float | int]] | None:
@@ -213,18 +227,15 @@ def parse_raw(raw: bytes) -> tuple[int | None, dict[str, float | int]] | None:
         if len(_shapes) >= MAX_SHAPES:
             _shapes.clear()
         plan = _shapes[shape] = _plan(raw.decode("ascii"))
-    if plan is _NOT_METRIC:
-        return None
-    if plan is _UNCACHED:
-        return parse_line(raw.decode("ascii"))
-    step, values = plan  # type: ignore[misc]
+    if isinstance(plan, str):
+        return None if plan is _NOT_METRIC else parse_line(raw.decode("ascii"))  # or _UNCACHED
+    step, values = plan
     return (None if step is None else int(raw[step[0]:step[1]]),
             {name: int(raw[a:b]) if integer else float(raw[a:b]) for name, a, b, integer in values})
 
 
-def _plan(line: str) -> object:
-    """How to read the lines of `line`'s shape: ((start, end) of the step or None,
-    [(name, start, end, is an integer)])."""
+def _plan(line: str) -> Plan | str:
+    """How to read the lines of `line`'s shape (see Plan)."""
     spans = _parse_spans(line)
     if spans is None:
         return _NOT_METRIC
@@ -232,10 +243,10 @@ def _plan(line: str) -> object:
     step, names = spans
     if any(ch.isdigit() for name, _ in names for ch in name):
         return _UNCACHED
-    step_span = None if step is None else g.digits.match(line, step).span()
+    step_span = None if step is None else _at(g.digits, line, step).span()
     values = []
     for name, at in names:
-        a, b = g.number.match(line, at).span()
+        a, b = _at(g.number, line, at).span()
         values.append((name, a, b, line[a:b].lstrip("+-").isdigit()))
     return step_span, values
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from tmt.errors import TmtError
 from tmt.records.model import flatten
-from tmt.timeline.functions import changed_functions, fingerprints
+from tmt.timeline.functions import Definition, changed_functions, fingerprints
 
 if TYPE_CHECKING:  # pragma: no cover
     from tmt.repo import Repo
+    from tmt.store.ids import ObjectId
 
 KINDS = ("function", "param", "package", "file")  # the order of equal scores: the most specific first
 COSMETIC = 0.5  # score factor of a .py edit that changed no definition
@@ -115,7 +116,7 @@ class Differ:
     def __init__(self, repo: "Repo") -> None:
         self.repo = repo
         self._trees = _TreeCache(repo.store)
-        self._prints: dict[str, dict[str, str] | None] = {}
+        self._prints: dict[str, dict[str, Definition] | None] = {}
         self.problems: list[str] = []
 
     def changes(self, a: RunInputs, b: RunInputs) -> list[Change]:
@@ -146,8 +147,8 @@ class Differ:
             path = os.fsdecode(c.path)
             fc = Change("file", path, status=c.status)
             out.append(fc)
-            if c.status != "modified" or not path.endswith(".py"):
-                continue
+            if c.status != "modified" or not path.endswith(".py") or c.old is None or c.new is None:
+                continue  # (a modified file has both sides)
             old, new = self._fingerprints(c.old.oid), self._fingerprints(c.new.oid)
             if old is None or new is None:
                 continue
@@ -157,7 +158,7 @@ class Differ:
             out.extend(Change("function", f"{path}:{q}", status=s) for q, s in funcs)
         return out
 
-    def _fingerprints(self, oid: str) -> dict[str, str] | None:
+    def _fingerprints(self, oid: ObjectId) -> dict[str, Definition] | None:
         if oid not in self._prints:
             try:
                 self._prints[oid] = fingerprints(self.repo.store.get(oid))

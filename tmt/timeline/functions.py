@@ -14,6 +14,8 @@ import ast
 import warnings
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: A definition: what _DEFS matches.
+Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 MODULE = "<module>"
 #: Sources larger than this are not parsed (generated code, vendored bundles).
 MAX_SOURCE = 2 * 1024 * 1024
@@ -30,7 +32,7 @@ def _body_dump(body: list[ast.stmt]) -> list[str]:
     return out
 
 
-def _own_dump(node: ast.AST) -> str:
+def _own_dump(node: Def) -> str:
     if isinstance(node, ast.ClassDef):
         head = [ast.dump(b) for b in node.bases] + [ast.dump(k) for k in node.keywords]
     else:
@@ -45,15 +47,16 @@ class Definition:
 
     __slots__ = ("text", "_node", "_own")
 
-    def __init__(self, text: str, node: ast.AST | list[ast.stmt]) -> None:
+    def __init__(self, text: str, node: Def | list[ast.stmt]) -> None:
         self.text = text
-        self._node = node
+        self._node: Def | list[ast.stmt] | None = node
         self._own: str | None = None
 
     @property
     def own(self) -> str:
         if self._own is None:
             node = self._node
+            assert node is not None  # dropped only once the dump is made
             self._own = "\n".join(_body_dump(node)) if isinstance(node, list) else _own_dump(node)
             self._node = None  # the dump is all that is needed from now on
         return self._own
@@ -74,7 +77,7 @@ def fingerprints(source: bytes) -> dict[str, Definition] | None:
     out: dict[str, Definition] = {}
     covered: set[int] = set()
 
-    def span(node: ast.AST) -> tuple[int, int]:
+    def span(node: Def) -> tuple[int, int]:
         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
         return first - 1, node.end_lineno or node.lineno
 
@@ -95,11 +98,11 @@ def fingerprints(source: bytes) -> dict[str, Definition] | None:
     return out
 
 
-def _defs_in(stmt: ast.stmt) -> list[ast.AST]:
+def _defs_in(stmt: ast.stmt) -> list[Def]:
     """Definitions directly in a statement: itself, or inside if/try/with blocks at that level."""
     if isinstance(stmt, _DEFS):
         return [stmt]
-    found = []
+    found: list[Def] = []
     for field in ("body", "orelse", "finalbody", "handlers"):
         for child in getattr(stmt, field, None) or []:
             if isinstance(child, ast.ExceptHandler):

@@ -411,7 +411,7 @@ class TmtApp(App):
         if n > 10:
             shown.append(f"… and {n - 10} more")
 
-        def done(yes: bool) -> None:
+        def done(yes: bool | None) -> None:
             if not yes:
                 say("Nothing deleted.")
                 return

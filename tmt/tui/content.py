@@ -30,6 +30,14 @@ FILE_LIMIT = 4 * 1024 * 1024
 _LINE_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"), ("\\", "dim"))
 
 
+def error_lines(message: str, hint: str | None) -> list[Segments]:
+    """An error in a view: its message in red, its hint below."""
+    lines: list[Segments] = [[("  " + printable(message), "red")]]
+    if hint:
+        lines.append([("  hint: " + printable(hint), None)])
+    return lines
+
+
 def _cell(c: Any) -> tuple[str, str | None]:
     if isinstance(c, tuple):
         return printable(str(c[0])), c[1]
@@ -88,7 +96,7 @@ def overview(run: "Run", children: Sequence["Run"] = (), now: float | None = Non
         pairs.append(("parent", rec.parent))
     if rec.description:
         pairs.append(("description", rec.description))
-    lines = [[(f"run {rec.id}", HEADING)]] + key_values(pairs)
+    lines: list[Segments] = [[(f"run {rec.id}", HEADING)], *key_values(pairs)]
     if rec.error:
         err = rec.error
         lines += heading("error")
@@ -231,7 +239,8 @@ def compare(runs: Sequence["Run"], series_name: str | None, width: int) -> list[
         lines.append([("  these runs logged no step series", "dim")])
         return lines
     current = series_name if series_name in names else names[0]
-    lines.append([("  ", None)] + [item for n in names for item in
+    switch: Segments = [("  ", None)]
+    lines.append(switch + [item for n in names for item in
                                    ((f"[{printable(n)}]", "bold reverse") if n == current else (printable(n), "dim"),
                                     ("  ", None))] + [("([ and ] switch)", "dim")])
     lines += overlay(runs, current, width)
@@ -297,8 +306,8 @@ def diff(d: "RunDiff", context: int = 3) -> list[Segments]:
             if f.binary and not f.lines and f.note:
                 lines.append([(printable(f.note.split("; ")[-1]), "dim")])
             for text in f.lines:
-                style = next((s for prefix, s in _LINE_STYLES if text.startswith(prefix)), None)
-                lines.append([(printable(text.expandtabs(4)), style)])
+                line_style = next((s for prefix, s in _LINE_STYLES if text.startswith(prefix)), None)
+                lines.append([(printable(text.expandtabs(4)), line_style)])
     if d.b is None:
         return lines
     ha, hb = f"a: {d.a.id[:8]}", f"b: {d.b.id[:8]}"
@@ -320,6 +329,9 @@ def timeline(tl: "Timeline", width: int, note: str = "") -> list[Segments]:
     from tmt.plot.terminal import Chart
 
     fig = tl.picture().figure
-    lines: list[Segments] = [[(printable(fig.title), HEADING)] + ([(f"   {note}", "dim")] if note else [])]
+    title: Segments = [(printable(fig.title), HEADING)]
+    if note:
+        title.append((f"   {note}", "dim"))
+    lines: list[Segments] = [title]
     lines += Chart(fig, width=max(width - 2, 20), height=14).lines()
     return lines

@@ -152,9 +152,10 @@ class Listing:
 
         from tmt.query.runs import names_matching
 
-        if not filters.names or replace(filters, names=[]):
+        pattern = filters.name  # None exactly when there are no names
+        if pattern is None or replace(filters, names=[]):
             return False
-        return self.idx.run(lambda conn: names_matching(conn, filters.name)[1], quiet=True)
+        return self.idx.run(lambda conn: names_matching(conn, pattern)[1], quiet=True)
 
     def set_filter(self, text: str, *, columns: bool = True) -> bool:
         """Filter by a line of the filter language. On an error the list stays as it was and
@@ -393,6 +394,7 @@ class Listing:
         out = []
         for i, ((rid, row), r) in enumerate(zip(items, table.runs)):
             status = r.status
+            duration: str | tuple[str, str]
             if status == "running":
                 duration = (fmt_duration(max(now_s - row[ix.C_CREATED], 0.0)), "cyan")
             else:

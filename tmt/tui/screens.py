@@ -115,7 +115,7 @@ class CompareScreen(ViewScreen):
         self.body().set_lines(content.compare(self.runs, self.series, width))
 
     def action_cycle(self, delta: int) -> None:
-        if self.names:
+        if self.names and self.series is not None:  # (a series is shown whenever there are names)
             self.series = self.names[(self.names.index(self.series) + delta) % len(self.names)]
             self.draw()
 
@@ -146,7 +146,7 @@ class DiffScreen(ViewScreen):
         try:
             lines = content.diff(diff(self.a, self.b, repo=self.tmt.repo))
         except TmtError as e:
-            lines = [[("  " + printable(e.message), "red")]] + ([[("  hint: " + printable(e.hint), None)]] if e.hint else [])
+            lines = content.error_lines(e.message, e.hint)
         self.app.call_from_thread(self._done, lines)
 
     def _done(self, lines: list[Segments]) -> None:
@@ -196,8 +196,7 @@ class TimelineScreen(ViewScreen):
             return
         kind, value = self.result
         if kind == "error":
-            self.body().set_lines([[("  " + printable(value.message), "red")]]
-                                  + ([[("  hint: " + printable(value.hint), None)]] if value.hint else []))
+            self.body().set_lines(content.error_lines(value.message, value.hint))
             return
         width = self.body().size.width or self.app.size.width
         note = f"(the newest {self.LIMIT} runs of the list)" if len(value.runs) + value.skipped >= self.LIMIT else ""

@@ -276,10 +276,10 @@ class RunTable(Widget, can_focus=True):
         base = Style.parse("reverse") if here and self.has_focus else Style.parse("underline") if here else None
         segs = [((CURSOR if here else " ") + (MARK if marked else " "), "bold yellow" if marked else "bold")]
         for n, (i, w) in enumerate(layout):
-            text, style = row.cells[i] if i < len(row.cells) else ("", None)
+            text, cell_style = row.cells[i] if i < len(row.cells) else ("", None)
             if n:
                 segs.append((" " * GAP, None))
-            segs.append((_fit(text, w, cols[i].justify), ("bold yellow" if marked and i == 1 else style)))
+            segs.append((_fit(text, w, cols[i].justify), ("bold yellow" if marked and i == 1 else cell_style)))
         return to_strip(segs, width, base)
 
     def on_focus(self) -> None:

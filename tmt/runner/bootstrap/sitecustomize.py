@@ -17,7 +17,7 @@ import threading
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _state = threading.local()
-_header_cache = []
+_header_cache: list[dict] = []  # the attach channel's header, read once
 
 
 def _channel():
