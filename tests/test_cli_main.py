@@ -103,7 +103,7 @@ def test_diff_and_checkout_feed_the_progress_bar(repo, project, monkeypatch):
     """The working-tree snapshots of `tmt diff A` and `tmt checkout` showed no progress."""
     from cli_helpers import make_run
 
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
 
     calls: list[tuple[str, int, int]] = []
     monkeypatch.setattr(StderrProgress, "__call__", lambda self, phase, done, total: calls.append((phase, done, total)))

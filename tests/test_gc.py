@@ -435,7 +435,7 @@ class _Tty:
 def test_progress_only_on_a_terminal_and_only_when_slow(proj):
     import io
 
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
 
     record_run(proj)
     proj.store.put(b"junk")

@@ -271,6 +271,41 @@ def test_sub_entry_parent_reads_no_record(repo, monkeypatch):
     assert tmt.get("exp").parent == runs[25].id
 
 
+def test_sub_entry_parent_without_the_index_reads_records_as_every_reader_does(repo, monkeypatch, tmp_path):
+    """When the index cannot answer, the records are scanned: a link planted as a record (to
+    a file naming a later run of the same name) is not followed, a damaged record is skipped."""
+    import tmt.query
+    from tmt.recorder import DuplicatePolicy, DuplicateStrategy, tmt_recorder
+
+    real = make_run(repo, "exp", at=1)
+    make_run(repo, "exp", at=0)
+    outside = tmp_path / "outside.json"
+    planted = json.loads(record_path(repo.experiments_dir, real.id).read_text())
+    planted_id = "f" * 32
+    planted.update(id=planted_id, created_at="2999-01-01T00:00:00+00:00")
+    outside.write_text(json.dumps(planted))
+    link = record_path(repo.experiments_dir, planted_id)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside)
+    damaged = record_path(repo.experiments_dir, "e" * 32)
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_bytes(b'{"name": "exp", "created_at": "3000-01-01T00:00:00+00:00", "id": "' + b"e" * 32 + b'"')
+
+    def no_index(*a, **k):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(tmt.query, "latest_id", no_index)
+
+    @tmt_recorder(name="exp", duplicate_strategy=DuplicateStrategy(DuplicatePolicy.AS_SUB_ENTRY))
+    def train():
+        return {}
+
+    train()
+    monkeypatch.undo()
+    child = max((r for r in tmt.query.runs(repo=repo) if r.name == "exp"), key=lambda r: r.created_at)
+    assert child.parent == real.id
+
+
 # -- no fork from a process with other threads ---------------------------------------------
 
 FORK_SCRIPT = """

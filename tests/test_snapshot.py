@@ -501,7 +501,7 @@ def test_projects_sharing_a_store_keep_their_stat_caches(store: ObjectStore, tmp
     # Each project in turn, as with a shared TMT_DIR: nothing is read again.
     assert snapshot(a, store, cache_dir=cache, warn=lambda m: None).hashed == 0
     assert snapshot(b, store, cache_dir=cache, warn=lambda m: None).hashed == 0
-    assert len([p for p in cache.iterdir() if p.name.startswith("stat-v4-")]) == 2
+    assert len([p for p in cache.iterdir() if p.name.startswith("stat-v5-")]) == 2
 
 
 # -- a gc epoch change seen mid-snapshot reads changed files once -------------------------------
@@ -534,3 +534,76 @@ def test_an_epoch_change_during_the_snapshot_reads_changed_files_once(tmp_path: 
     assert result.hashed == 1
     assert result.files == 5
     assert result.tree == snapshot(code, ObjectStore(tmp_path / "fresh"), warn=lambda m: None).tree
+
+
+# -- an unchanged folder is not listed again ------------------------------------------------------
+
+
+def warm(repo: Repo) -> SnapshotResult:
+    """Snapshots until the cache vouches for every folder (past the racily-clean window)."""
+    snap(repo)
+    settle()
+    snap(repo)
+    return snap(repo)
+
+
+def test_an_unchanged_tree_is_not_listed_again(repo: Repo, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(project, {".gitignore": "*.log\nbuild/\n", "a.py": "a", "pkg/b.py": "b", "pkg/deep/c.py": "c",
+                   "pkg/x.log": "x", "build/out.o": "o"})
+    base = warm(repo)
+    listed: list[bytes] = []
+    real = os.scandir
+    monkeypatch.setattr(build.os, "scandir", lambda p: listed.append(p) or real(p))
+    again = snap(repo)
+    assert (again.tree, again.hashed, listed) == (base.tree, 0, [])
+    (project / "pkg" / "deep" / "new.py").write_text("new")  # moves deep/'s mtime only
+    changed = snap(repo)
+    assert listing(repo.store, changed.tree)["pkg/deep/new.py"] == ("f", b"new")
+    # The changed folder, then (to encode their trees again) its parents; nothing beside them.
+    assert listed == [os.fsencode(project / p) for p in ("pkg/deep", "pkg", "")]
+
+
+def test_an_ignored_folder_replaced_by_a_file_of_its_name_is_kept(repo: Repo, project: Path) -> None:
+    make(project, {".gitignore": "build/\n", "a.py": "a", "build/out.o": "o"})
+    warm(repo)
+    (project / "build" / "out.o").unlink()
+    (project / "build").rmdir()
+    make(project, {"build": "a file: `build/` ignores folders only"})
+    assert "build" in listing(repo.store, snap(repo).tree)
+
+
+def test_a_file_changed_in_a_folder_the_cache_vouches_for_is_read(repo: Repo, project: Path) -> None:
+    make(project, {"pkg/a.py": "a = 1\n", "pkg/b.py": "b = 1\n"})
+    warm(repo)
+    (project / "pkg" / "b.py").write_text("b = 22\n")  # the folder's own key does not move
+    res = snap(repo)
+    assert res.hashed == 1 and listing(repo.store, res.tree)["pkg/b.py"] == ("f", b"b = 22\n")
+
+
+def test_a_lower_size_limit_leaves_out_a_file_the_cache_kept(project: Path) -> None:
+    make(project, {"a.py": "a", "pkg/big.bin": b"x" * 3000})
+    repo = Repo.init(project)
+    warm(repo)
+    (project / ".tmt" / "config.toml").write_text("max_file_size = 2000\n")
+    warnings: list[str] = []
+    res = snap(Repo(project / ".tmt"), warnings)
+    assert "pkg/big.bin" not in listing(repo.store, res.tree)
+    assert any("pkg/big.bin" in w for w in warnings)
+
+
+def test_an_environment_appearing_in_a_folder_the_cache_vouches_for_is_left_out(repo: Repo, project: Path) -> None:
+    make(project, {"a.py": "a", "tools/env/lib.py": "l"})
+    warm(repo)
+    make(project, {"tools/env/pyvenv.cfg": "home = /usr\n"})
+    assert sorted(listing(repo.store, snap(repo).tree)) == ["a.py"]
+
+
+def test_an_earlier_versions_cache_file_is_replaced(repo: Repo, project: Path) -> None:
+    make(project, {"a.py": "a"})
+    snap(repo)
+    (new,) = (repo.tmt_dir / "cache").glob("stat-v5-*")
+    old = new.with_name(new.name.replace("stat-v5-", "stat-v4-"))
+    old.write_bytes(b"tmt-stat-cache-4\n" + bytes(40))
+    (project / "b.py").write_text("b")
+    snap(repo)
+    assert new.exists() and not old.exists()

@@ -8,6 +8,8 @@ import time
 import pytest
 
 pytest.importorskip("textual")
+# Each test drives a whole app (textual's pilot): the full suite runs them, the quick default run not.
+pytestmark = pytest.mark.slow
 
 import tmt  # noqa: E402
 from cli_helpers import invoke, make_run  # noqa: E402

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("textual")
+# Each test drives a whole app (textual's pilot): the full suite runs them, the quick default run not.
+pytestmark = pytest.mark.slow
 
 from tui_helpers import SIZE, make_store, new_app, screen_text, settle  # noqa: E402
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 from tmt.errors import RecordError, RunStillRecording
+from tmt.records.model import BACKUP_NAME, BACKUP_TAG
 from tmt.repo import Repo
 
 TYPE_CHECKING = False
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from tmt.records.model import Record
     from tmt.snapshot.build import SnapshotResult
 
-#: A backup is a run named and tagged so; it never becomes `last`, `last~N` or `NAME~N`, and
-#: `tmt ls` shows it only with --all or --tag checkout-backup (tmt.query: BACKUP_TAG).
-BACKUP_NAME = "checkout-backup"
-BACKUP_TAG = "checkout-backup"
 
 #: Folders `remove` deletes in: each must be tmt's own before the first deletion, or a link
 #: planted there (cache/checkouts -> elsewhere) would delete what it points to.

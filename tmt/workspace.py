@@ -352,7 +352,7 @@ def pin_tree(repo: Repo, tree: ObjectId, pin: PinFile) -> None:
         entries = _read_tree_waiting(repo, oid)
         pin.add([e.oid for e in entries])
         for e in entries:
-            if e.kind == treemod.TREE and e.oid not in seen:  # type: ignore[operator]  # tree.Kind, see reach.py
+            if e.kind == treemod.TREE and e.oid not in seen:
                 seen.add(e.oid)
                 todo.append((e.oid, depth + 1))
 
@@ -561,11 +561,11 @@ def _same_content(repo: Repo, path: bytes, st: os.stat_result, entry: treemod.Tr
     from tmt.store.ids import hash_bytes
 
     try:
-        if entry.kind == treemod.SYMLINK:  # type: ignore[operator]  # tree.Kind, see reach.py
+        if entry.kind == treemod.SYMLINK:
             return statmod.S_ISLNK(st.st_mode) and hash_bytes(os.readlink(path)) == entry.oid
         if not statmod.S_ISREG(st.st_mode) or st.st_size != entry.size:
             return False
-        if (entry.kind == treemod.EXEC) != bool(st.st_mode & 0o111):  # type: ignore[operator]  # tree.Kind
+        if (entry.kind == treemod.EXEC) != bool(st.st_mode & 0o111):
             return False
         with open(path, "rb") as f:
             return hash_bytes(f.read()) == entry.oid

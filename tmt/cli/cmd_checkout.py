@@ -32,7 +32,7 @@ def command(ref: str, out: str | None, force: bool) -> None:
     REF is a run: an id prefix (4+ hex chars), a name (its latest run), last, last~N or NAME~N.
     """
     from tmt.cli.output import message
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.workspace import checkout
 
     if out is not None and force:

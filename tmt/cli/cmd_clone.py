@@ -23,7 +23,7 @@ def command(url: str, directory: str | None, lazy: bool, endpoint_url: str | Non
     No run's code is checked out: `tmt checkout REF` restores the one you want.
     """
     from tmt.cli.output import dump_json, fmt_size
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.remote.clone import clone
     from tmt.text import printable
 

@@ -40,7 +40,7 @@ def command(a: str, b: str | None, stat: bool, context: int, code_only: bool, no
     """
     from tmt.cli.output import Output, dump_json
     from tmt.errors import UsageError
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.workspace import diff
 
     if code_only and no_code:

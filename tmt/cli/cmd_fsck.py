@@ -25,7 +25,7 @@ def command(repair: bool, search: tuple[str, ...], as_json: bool, remote: str | 
     deletes them.
     """
     from tmt.cli.output import dump_json, fmt_size
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.maintenance.fsck import fsck
     from tmt.text import printable
 

@@ -40,7 +40,7 @@ def command(dry_run: bool, grace: str, keep_last: int | None, keep_tags: tuple[s
     """
     from tmt.cli.common import confirm_delete
     from tmt.cli.output import dump_json, message
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.maintenance.gc import KEEP_TAGS, GcDeclined, gc, parse_duration
     from tmt.records.model import effective_status
 

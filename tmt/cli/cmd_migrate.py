@@ -32,7 +32,7 @@ def command(remove_legacy: bool, dry_run: bool, as_json: bool) -> None:
     """
     from tmt.cli.output import dump_json
     from tmt.legacy.migrate import migrate
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
 
     if dry_run and remove_legacy:
         raise click.UsageError("--dry-run and --remove-legacy cannot be combined")

@@ -24,7 +24,7 @@ def command(remote: str | None, records_only: bool, as_json: bool, **kwargs) -> 
     after its start).
     """
     from tmt.cli.output import dump_json, fmt_size, message
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.remote.pull import pull
     from tmt.text import printable
 

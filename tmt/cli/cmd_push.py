@@ -27,7 +27,7 @@ def command(args: tuple[str, ...], as_json: bool, **kwargs) -> None:
     A first argument that names a remote is the remote.
     """
     from tmt.cli.output import dump_json, fmt_size, message
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.remote.push import push
     from tmt.repo import Repo
     from tmt.text import printable

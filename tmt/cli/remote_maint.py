@@ -11,7 +11,7 @@ from tmt.cli.remote_common import plural
 def remote_gc(name: str, grace: str, grace_s: float, dry_run: bool, force: bool, keep_last: int | None,
               as_json: bool) -> None:
     from tmt.cli.output import dump_json, fmt_size
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.remote.gc import gc
 
     if keep_last is not None:
@@ -39,7 +39,7 @@ def remote_gc(name: str, grace: str, grace_s: float, dry_run: bool, force: bool,
 
 def remote_fsck(name: str, repair: bool, as_json: bool) -> None:
     from tmt.cli.output import dump_json, fmt_size
-    from tmt.maintenance._progress import StderrProgress
+    from tmt.progress import StderrProgress
     from tmt.remote.fsck import fsck
 
     if repair:

@@ -769,11 +769,9 @@ def _store_if_wanted(repo: Repo, path: str, want: dict[str, int], sizes: set[int
     return oid if got == oid else None  # the file may have changed since we hashed it
 
 
-def _rebuild_index(repo) -> str | None:
-    try:
-        from tmt.query.index import rebuild_index  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+def _rebuild_index(repo) -> str:
+    from tmt.query.index import rebuild_index
+
     try:
         rebuild_index(repo)
     except Exception as e:  # noqa: BLE001 - derived data; say so and move on

@@ -271,8 +271,7 @@ class Marker:
         """Mark a tree's entries; subtrees not walked yet go to the next level."""
         for e in entries:
             child = e.oid
-            # tree.Kind is a Literal that mypy cannot read as a type (tmt/snapshot/tree.py)
-            is_tree = e.kind == treemod.TREE  # type: ignore[operator]
+            is_tree = e.kind == treemod.TREE
             if is_tree:
                 if child in self.expected_tree and child not in self.problems:
                     continue  # walked already (see add_trees)

@@ -6,17 +6,21 @@ decodable text): the record keeps the exact value, the index what SQLite and msg
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tmt.records.model import Record
+from tmt.records.model import BACKUP_TAG, Record
 from tmt.records.series import stats_of
 from tmt.store import codec
 from tmt.text import to_text
+
+if TYPE_CHECKING:
+    from tmt.store.objects import ObjectStore
 
 INDEX_NAME = "index.sqlite"
 SCHEMA_VERSION = 5  # also bumped when record validation tightens: old rows are re-read
@@ -101,9 +105,8 @@ def series_column(rec: Record, tmt_dir: str | None = None) -> bytes | None:
 def _stats_from_blobs(rec: Record, names: list[str], tmt_dir: str) -> dict[str, tuple]:
     from tmt.errors import TmtError
     from tmt.records.series import decode_series, summarize
-    from tmt.store.objects import ObjectStore
 
-    store = ObjectStore(tmt_dir)
+    store = _store_of(tmt_dir)
     out = {}
     for name in names:
         oid = rec.series[name]
@@ -113,6 +116,14 @@ def _stats_from_blobs(rec: Record, names: list[str], tmt_dir: str) -> dict[str, 
             continue
         out[name] = (info["last"], info["min"], info["max"])
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _store_of(tmt_dir: str) -> "ObjectStore":
+    """One store per folder for a whole sync (not one per record read)."""
+    from tmt.store.objects import ObjectStore
+
+    return ObjectStore(tmt_dir)
 
 
 #: The index row of a record, defined once: (column, SQL type, its value from the record and
@@ -158,9 +169,6 @@ INSERT_RUNS = (
     f"INSERT INTO runs (rid, {', '.join(ROW_COLUMNS)}, {', '.join(c for c, _t in _SIG_COLUMNS)})"
     f" VALUES ({', '.join('?' * (1 + len(_COLUMNS) + len(_SIG_COLUMNS)))})"
 )
-#: Runs an in-place checkout recorded as backups (tmt.workspace): never `last`, `last~N`
-#: or `NAME~N`, and listed only when asked for (tmt ls --all, --tag checkout-backup).
-BACKUP_TAG = "checkout-backup"
 #: SQL true for a run that is not a backup. instr() first: json_each runs only for the rare
 #: row whose tags contain the quoted word at all.
 NOT_BACKUP_SQL = (

@@ -37,20 +37,20 @@ def latest_run_named(repo: Repo, name: str) -> str | None:
     import json
     from datetime import datetime
 
-    from tmt.records.io import record_files
+    from tmt.errors import TmtError
+    from tmt.records.io import read_record, read_record_bytes, record_files
 
     needle = json.dumps(name, ensure_ascii=False).encode("utf-8")
     best: tuple[datetime, str] | None = None
     for path in record_files(repo.experiments_dir):
-        try:
-            raw = path.read_bytes()
-            if needle not in raw:
+        try:  # read as every reader reads a record: never through a link, bounded, validated
+            if needle not in read_record_bytes(path):
                 continue
-            data = json.loads(raw)
-            if data.get("name") != name:
+            rec = read_record(path)
+            if rec.name != name:
                 continue
-            key = (datetime.fromisoformat(data["created_at"]), data["id"])
-        except (OSError, ValueError, KeyError, TypeError):
+            key = (datetime.fromisoformat(rec.created_at), rec.id)
+        except (TmtError, ValueError):  # a damaged record is fsck's business, not the parent's
             continue
         if best is None or key > best:
             best = key

@@ -58,7 +58,7 @@ class _SnapshotProgress:
         if self._bar is None:
             if total < PROGRESS_MIN_FILES:
                 return
-            from tmt.maintenance._progress import StderrProgress  # silent unless on a terminal
+            from tmt.progress import StderrProgress  # silent unless on a terminal
 
             self._bar = StderrProgress(delay_s=PROGRESS_DELAY_S)
             self._bar.start = self._start  # the delay counts from the snapshot's start

@@ -30,6 +30,10 @@ else:
 #: `crashed` is stored only by `tmt run`, for a command killed by SIGKILL or a crash signal;
 #: a `running` record whose process is gone is *shown* as crashed (effective_status).
 STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
+#: The name and tag of the runs an in-place `tmt checkout` records to save the working tree
+#: (DESIGN 11): never `last`, `last~N` or `NAME~N`, listed only with --all or --tag.
+BACKUP_NAME = "checkout-backup"
+BACKUP_TAG = "checkout-backup"
 _RUN_ID_RE = re.compile(r"[0-9a-f]{32}\Z")
 
 

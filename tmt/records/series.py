@@ -61,7 +61,7 @@ class Series(Sequence):
     def __len__(self) -> int:
         return len(self.values)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return list(zip(self.steps[i], self.values[i]))
         return (self.steps[i], self.values[i])

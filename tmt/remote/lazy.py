@@ -44,7 +44,7 @@ def fetch_missing(store, oid: str) -> bool:
             rem = _open.get(spec.url)
             if rem is None:
                 rem = _open[spec.url] = Remote.open(spec)
-        from tmt.maintenance._progress import StderrProgress
+        from tmt.progress import StderrProgress
 
         with LocalStore(repo) as local, StderrProgress() as progress:  # a bar on a terminal, after 1 s
             info = rem.head(layout.object_key(oid))

@@ -59,7 +59,9 @@ class LocalStore:
 
     def tree_entries(self, oid: str, data: bytes | None = None) -> list[treemod.TreeEntry]:
         """The entries of tree `oid` (from `data` when given), validated."""
-        return treemod.decode_tree(self.get(oid) if data is None else data, oid)
+        if data is None:  # bounded: a hostile store's "tree" is not read whole into memory
+            data = self._store.get(ObjectId(oid), limit=treemod.MAX_TREE_BYTES, fetch=False)
+        return treemod.decode_tree(data, oid)
 
     def batch(self) -> Batch:
         """Many verified objects, published in the order added with one file-system sync."""

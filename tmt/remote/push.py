@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from tmt._sys import hostname
 from tmt._warn import warn
 from tmt.errors import ObjectNotFound, RecordError, RemoteError
-from tmt.records.model import Record, decode
+from tmt.records.model import BACKUP_NAME, BACKUP_TAG, Record, decode
 from tmt.remote import config, layout
 from tmt.remote.local import LocalStore, digest
 from tmt.remote.remote import Progress, Remote, parallel
@@ -43,8 +43,6 @@ LEASE_TTL_S = 24 * 3600.0
 LIST_ALL_AFTER = 256
 #: blobs larger than this are looked up (HEAD) before they are sent
 HEAD_FIRST_ABOVE = 1 << 20
-#: the name (and tag) of the runs `tmt checkout` records to save a working tree (DESIGN 11)
-BACKUP = "checkout-backup"
 
 
 @dataclass(slots=True)
@@ -137,7 +135,7 @@ def _runs_to_send(local: LocalStore, ids: list[str] | None, versions, result: Pu
             warn(f"run {rid[:8]}: its record cannot be read ({printable(reason)}); not pushed")
             result.skipped.append({"run": rid, "reason": f"unreadable record: {reason}"})
             continue
-        if ids is None and (rec.name == BACKUP or BACKUP in rec.tags):
+        if ids is None and (rec.name == BACKUP_NAME or BACKUP_TAG in rec.tags):
             continue  # a working tree saved by checkout stays local unless asked for by ref
         version = layout.Version(layout.rank_of(rec.status), mtime, digest(data), rid)
         have = versions.get(rid, [])

@@ -376,7 +376,7 @@ def _artifact(entry: Any, repo: Any) -> dict[str, Any] | None:
     if not ok:
         warn("an attached process reported a malformed saved object; it is ignored")
         return None
-    if not repo.store.path(entry["object"]).exists():
+    if not repo.store.has(entry["object"]):
         warn(f"an attached process reported object {entry['object'][:12]} for {entry['name']!r}, "
              "which is not in the store; it is ignored")
         return None

@@ -9,12 +9,13 @@ we check that it exists, and the epoch is read *after* the pins are written.
 """
 from __future__ import annotations
 
+import builtins
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from blake3 import blake3
@@ -26,7 +27,10 @@ from tmt.snapshot import tree as treemod
 from tmt.snapshot.ignore import (
     ALWAYS_IGNORED, BUILTIN_DIRS, ENV_MARKERS, IGNORE_FILES, Rules, is_ignored, load_rules, reincluded,
 )
-from tmt.snapshot.statcache import StatCache, is_racy
+from tmt.snapshot.statcache import (
+    BYTES, ENTRIES, ENTRY_KEY, ENTRY_OID, FILES, KEY_CTIME, KEY_MTIME, KEY_SIZE, LEFT, PLAN, ROWS, SIG, TREE, Entries,
+    StatCache, is_racy,
+)
 from tmt.store.ids import ObjectId
 from tmt.store.objects import Batch, ObjectStore
 from tmt.store.pins import PinFile
@@ -45,6 +49,9 @@ _SPECIAL_NAMES = _IGNORE_NAMES | ENV_MARKERS
 BIG_FILES = 5_000
 BIG_BYTES = 100 * 1024 * 1024
 _row_name = itemgetter(0)
+# Applied with map() over a whole listing: C calls only, no Python bytecode per entry.
+_NAME = attrgetter("name")
+_KEY = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
 _FILE, _EXEC, _LINK, _TREE = treemod.FILE, treemod.EXEC, treemod.SYMLINK, treemod.TREE
 
 
@@ -58,11 +65,11 @@ class SnapshotResult:
     new_bytes: int = 0
     hashed: int = 0  # files read this time (not from the cache)
     #: temp files a killed in-place checkout left (never recorded; the next checkout removes them)
-    checkout_temps: list[bytes] = field(default_factory=list)
+    checkout_temps: list[builtins.bytes] = field(default_factory=list)  # (the field `bytes` hides the type)
     #: what the walk saw, per folder relative to the root (b"" or b"a/b/"): the stat cache's
     #: DirInfo, whose entries hold each file's stat key (tmt.recorder.gitinfo compares them
     #: with git's index instead of walking the tree again)
-    dirs: dict[bytes, tuple] = field(default_factory=dict, repr=False)
+    dirs: dict[builtins.bytes, tuple] = field(default_factory=dict, repr=False)
 
 
 class _Dir:
@@ -70,20 +77,35 @@ class _Dir:
     subtree row, or of a file still to be read, is filled in later. `same` means the stat
     cache vouches for the whole directory: `info` (tree id, bytes, files) is reused as is.
     `left` is what was left out here: name (b"name/" for a folder) -> None when the ignore
-    rules (or a built-in exclude) left it out, (mtime_ns, inode) of a Python environment."""
+    rules (or a built-in exclude) left it out, (mtime_ns, inode) of a Python environment.
+    `dkey` is the folder's own (mtime_ns, ctime_ns, inode) taken before listing it (None if
+    racily clean), `count` its entries, `special` its ignore files and environment markers,
+    `walked` the subfolders walked, `fixed` the entries never taken (.git, .tmt, excluded
+    paths): with `entries` and `left`, what the plan of the listing is made of (`_plan`)."""
 
-    __slots__ = ("rel", "rows", "subdirs", "entries", "reused", "same", "info", "sig", "left")
+    __slots__ = ("rel", "rows", "subdirs", "entries", "reused", "same", "info", "sig", "left", "dkey",
+                 "count", "special", "walked", "fixed")
 
     def __init__(self, rel: bytes) -> None:
         self.rel = rel
-        self.rows: list[list] = []
-        self.subdirs: list[tuple[list, _Dir]] = []
-        self.entries: dict[bytes, tuple] = {}  # name -> (key, oid32): the cache's next state
-        self.reused: list[bytes] = []  # ids taken from the cache without reading the file
         self.same = False
         self.info: tuple = (None, 0, 0)
         self.sig = b""  # digest of the ignore rules in force here
         self.left: dict[bytes, tuple | None] = {}
+        self.dkey: tuple | None = None
+        self.count = 0
+        self.special: tuple[bytes, ...] = ()
+        self.walked: list[bytes] = []
+        self.fixed = 0
+
+    def open(self) -> None:
+        """Make room for the rows of a directory built again (not for one replayed or reused:
+        most folders of a run are, and each list made is one more object for the cycle
+        collector to visit)."""
+        self.rows: list[list] = []
+        self.subdirs: list[tuple[list, _Dir]] = []
+        self.entries: dict[bytes, tuple] = {}  # name -> (key, oid32): the cache's next state
+        self.reused: list[bytes] = []  # ids taken from the cache without reading the file
 
 
 class _Retry(Exception):
@@ -122,6 +144,8 @@ class _Snapshotter:
         else:
             self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
         self.first = cache_dir is not None and not self.cache.dirs  # nothing seen here before
+        # The plans in the cache were made under these settings, and are replayed only under them.
+        self.settings = (max_file_size, tuple(sorted(self.exclude)))
 
     def _reset(self, trusted: bool) -> None:
         self.trusted = trusted  # may whole directories be reused from the cache?
@@ -137,7 +161,8 @@ class _Snapshotter:
         self.new_rules: dict[bytes, tuple] = {}
         self.rules_read = False  # some ignore file was read (not vouched for by the cache)
         self.changed = False
-        self.left_changed = False  # the tree is the same, but what was left out is not
+        self.left_changed = False  # the tree is the same, but what was left out (or its plan) is not
+        self.replay = trusted and self.cache.settings == self.settings
         self.temps: list[bytes] = []
         self.walk_start_ns = time.time_ns()
 
@@ -146,66 +171,104 @@ class _Snapshotter:
     def walk(self, dir_abs: bytes, rel: bytes, stack: list[Rules]) -> _Dir | None:
         """The directory as walked, or None for a Python environment left out."""
         d = _Dir(rel)
+        old = self.cache.dirs.get(rel)
+        plan = old[PLAN] if self.replay and old is not None and len(old) > PLAN else None
+        # The folder's own key is taken before it is listed: an entry added or removed after
+        # this moves its mtime, so the key stored with this listing can never vouch for a
+        # later one. While it is unchanged, the listing is the one the plan was made from.
         try:
-            with os.scandir(dir_abs) as it:
-                entries = list(it)
-        except OSError as e:
-            self._skip(rel or b".", f"cannot list directory: {e.strerror}")
-            self.changed = True
-            return d
-        # One set lookup per entry finds ignore files and environment markers alike.
-        special = [entry.name for entry in entries if entry.name in _SPECIAL_NAMES]
+            st = os.stat(dir_abs)
+            dkey = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        except OSError:
+            dkey = None
+        d.dkey = None if dkey is None or is_racy(max(dkey[0], dkey[1]), self.walk_start_ns) else dkey
+        entries: list | None = None
+        if plan is not None and dkey is not None and dkey == plan[0]:
+            special = plan[1]
+        else:
+            try:
+                with os.scandir(dir_abs) as it:
+                    entries = list(it)
+            except OSError as e:
+                self._skip(rel or b".", f"cannot list directory: {e.strerror}")
+                self.changed = True
+                d.open()
+                return d
+            names = tuple(map(_NAME, entries))
+            d.count = len(names)
+            # One C-level set test finds ignore files and environment markers alike.
+            special = () if _SPECIAL_NAMES.isdisjoint(names) else tuple(n for n in names if n in _SPECIAL_NAMES)
+        d.special = special
         if special:
             if rel and not ENV_MARKERS.isdisjoint(special) and not reincluded(stack, os.fsdecode(rel)):
                 return None  # a virtualenv or conda env: not code, and never to be deleted
             if not _IGNORE_NAMES.isdisjoint(special):
-                rules = self._rules(dir_abs, rel, entries, stack[-1].sig if stack else b"")
+                rules = self._rules(dir_abs, rel, special, stack[-1].sig if stack else b"")
                 if rules is not None:
                     stack = [*stack, rules]
         d.sig = stack[-1].sig if stack else b""
-        old = self.cache.dirs.get(rel)
-        old_entries = old[4] if old is not None else {}
+        old_entries = old[ENTRIES] if old is not None else {}
         same = old is not None and self.trusted
         # Under the same ignore rules, what was kept last time is kept now and what was left
         # out is left out: an unchanged tree asks the rules nothing (no pattern is compiled).
-        known = old is not None and old[5] == d.sig
-        old_left = old[6] if known and len(old) > 6 and isinstance(old[6], dict) else {}
-        # The common case is a directory the cache vouches for: until something differs,
-        # only count matching entries; a changed directory is then listed in full.
-        nhits, subs = self._scan(d, entries, stack, known, old_entries, old_left, None) if same else (-1, [])
+        known = old is not None and old[SIG] == d.sig
+        replayed: list[tuple[bytes, _Dir]] = []
+        if entries is None:
+            if known and old is not None and self._replay(d, dir_abs, old, stack, replayed):
+                return d
+            try:
+                with os.scandir(dir_abs) as it:
+                    entries = list(it)
+            except OSError as e:
+                self._skip(rel or b".", f"cannot list directory: {e.strerror}")
+                self.changed = True
+                d.open()
+                return d
+            d.count = len(entries)
+        old_left = old[LEFT] if old is not None and known and len(old) > LEFT and isinstance(old[LEFT], dict) else {}
+        # A directory the cache vouches for but cannot replay: until something differs, only
+        # count matching entries; a changed directory is then listed in full.
+        nhits, subs = (self._scan(d, entries, stack, known, old_entries, old_left, None, done=replayed) if same
+                       else (-1, replayed))
         if (
-            nhits >= 0
+            old is not None
+            and nhits >= 0
             and nhits == len(old_entries)
-            and nhits + sum(1 for _, sub in subs if sub.info[0] is not None) == old[3]
+            and nhits + sum(1 for _, sub in subs if sub.info[TREE] is not None) == old[ROWS]
         ):
             d.same = True
-            d.info = old[:3]
-            if d.left != old_left:
+            d.info = old[:ROWS]
+            d.walked = [name for name, _ in subs]
+            plan = self._plan(d, old_entries)
+            if d.left != old_left or len(old) <= PLAN or plan != old[PLAN]:
                 self.left_changed = True
-            self.new_dirs[rel] = old if old[5] == d.sig and d.left == old_left else (*old[:5], d.sig, d.left)
+            self.new_dirs[rel] = (old if old[SIG] == d.sig and d.left == old_left and len(old) > PLAN
+                                  and plan == old[PLAN] else (*old[:SIG], d.sig, d.left, plan))
             return d
         self.changed = True
+        d.open()
         hits: list[tuple[bytes, str, tuple]] = []
         misses: list[tuple[bytes, str, bytes, tuple]] = []
         _, subs = self._scan(d, entries, stack, known, old_entries, old_left, (hits, misses), done=subs)
+        d.walked = [name for name, _ in subs]
         rows = d.rows
         new_entries = d.entries
         for name, kind, hit in hits:
-            rows.append([name, kind, hit[1], hit[0][0]])
+            rows.append([name, kind, hit[ENTRY_OID], hit[ENTRY_KEY][KEY_SIZE]])
             new_entries[name] = hit
-            d.reused.append(hit[1])
-            self.sizes[hit[1]] = hit[0][0]
+            d.reused.append(hit[ENTRY_OID])
+            self.sizes[hit[ENTRY_OID]] = hit[ENTRY_KEY][KEY_SIZE]
         for name, sub in subs:
             if sub.same:
-                if sub.info[0] is not None:  # else: empty or fully ignored, as last time
-                    rows.append([name, _TREE, sub.info[0], sub.info[1]])
-                    d.reused.append(sub.info[0])
+                if sub.info[TREE] is not None:  # else: empty or fully ignored, as last time
+                    rows.append([name, _TREE, sub.info[TREE], sub.info[BYTES]])
+                    d.reused.append(sub.info[TREE])
             else:
-                row = [name, _TREE, None, 0]
+                row: list = [name, _TREE, None, 0]
                 rows.append(row)
                 d.subdirs.append((row, sub))
         for name, kind, path, key in misses:
-            row = [name, kind, None, key[0]]
+            row = [name, kind, None, key[KEY_SIZE]]
             rows.append(row)
             if kind == _LINK:
                 self._read_link(d, row, path, rel + name, key)
@@ -216,21 +279,71 @@ class _Snapshotter:
         self.to_pin.extend(d.reused)
         return d
 
-    def _rules(self, dir_abs: bytes, rel: bytes, entries: list, parent_sig: bytes) -> Rules | None:
-        """The rules of this folder's ignore files; read only if their lstat keys changed."""
-        keys = []
-        racy = False
-        for entry in entries:
-            if entry.name in _IGNORE_NAMES:
+    def _replay(self, d: _Dir, dir_abs: bytes, old: tuple, stack: list[Rules], walked: list) -> bool:
+        """Whether the folder is as the cache's plan says (True: `d` is done, unchanged).
+
+        Called when the folder's own key is the plan's (so is its listing: same names, each
+        still a folder or not) and so are the rules in force (the caller compared their
+        digest): then every decision is the one made last time, and only the kept files are
+        lstat-ed (their keys compared with the cache's packed blob: C calls only, no Python
+        per file), the environments left out checked and the subfolders walked. Subfolders
+        walked before a difference is found are handed back in `walked`, not walked twice."""
+        _, _, subs, envs = old[PLAN]
+        cached = old[ENTRIES]
+        if not isinstance(cached, Entries):
+            return False
+        prefix = dir_abs + b"/"
+        try:
+            keys = list(map(_KEY, map(os.lstat, map(prefix.__add__, cached.names))))
+            for name, env in envs:
+                st = os.lstat(prefix + name)
+                if (st.st_mtime_ns, st.st_ino) != env:
+                    return False
+        except OSError:
+            return False  # gone since: the full pass reports it
+        if not cached.matches(keys):
+            return False
+        rel = d.rel
+        for name in subs:
+            sub = self.walk(prefix + name, rel + name + b"/", stack)
+            if sub is None:
+                return False  # now an environment: the full pass leaves it out
+            walked.append((name, sub))
+            if not sub.same:
+                return False
+        d.same = True
+        d.info = old  # (TREE, BYTES, FILES come first)
+        d.left = old[LEFT]
+        self.new_dirs[rel] = old
+        return True
+
+    def _plan(self, d: _Dir, kept: Mapping) -> tuple | None:
+        """How this listing was decided, for `_replay`: (the folder's key, its ignore files and
+        environment markers, the subfolders walked, (name, key) of the environments left out;
+        the files kept are the cache entries' names). None when the folder's key is racily
+        clean or some entry was not decided for good (racily clean, too large, unreadable, a
+        socket): such a folder is listed and scanned in full every time."""
+        if d.dkey is None or len(kept) + len(d.walked) + len(d.left) + d.fixed != d.count:
+            return None
+        envs = tuple((name[:-1], env) for name, env in d.left.items() if env is not None)
+        return d.dkey, d.special, tuple(d.walked), envs
+
+    def _rules(self, dir_abs: bytes, rel: bytes, special: tuple, parent_sig: bytes) -> Rules | None:
+        """The rules of this folder's ignore files (among the `special` names); read only if
+        their lstat keys changed."""
+        keys: list = []
+        racy = unreadable = False
+        for name in special:
+            if name in _IGNORE_NAMES:
                 try:
-                    st = entry.stat(follow_symlinks=False)
+                    st = os.lstat(dir_abs + b"/" + name)
                 except OSError:
-                    keys = None
+                    unreadable = True
                     break
-                keys.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
+                keys.append((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
                 racy = racy or is_racy(max(st.st_mtime_ns, st.st_ctime_ns), self.walk_start_ns)
         base = os.fsdecode(rel)
-        if keys is not None:
+        if not unreadable:
             keys.sort()
             old = self.cache.rules.get(rel)
             if (
@@ -243,7 +356,7 @@ class _Snapshotter:
                 return Rules.unread(dir_abs, base, sig, parent_sig, self.warn) if sig is not None else None
         rules = load_rules(dir_abs, base, parent_sig, self.warn)
         self.rules_read = True
-        if keys is not None and not racy:
+        if not unreadable and not racy:
             self.new_rules[rel] = (parent_sig, [tuple(k) for k in keys], rules.sig if rules is not None else None)
         return rules
 
@@ -257,6 +370,7 @@ class _Snapshotter:
         entries."""
         rel = d.rel
         left = d.left = {}
+        d.fixed = 0
         walked = dict(done) if done else None
         subs: list[tuple[bytes, _Dir]] = []
         fast = out is None
@@ -265,10 +379,12 @@ class _Snapshotter:
         for entry in entries:
             name = entry.name
             if len(name) == 4 and name.lower() in ALWAYS_IGNORED:  # .GIT too (tree.RESERVED_NAMES)
+                d.fixed += 1
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.path in self.exclude:
+                        d.fixed += 1
                         continue
                     if walked is not None and name in walked:
                         subs.append((name, walked.pop(name)))
@@ -331,7 +447,7 @@ class _Snapshotter:
             elif fmt != _S_IFLNK:
                 continue  # sockets, FIFOs, devices: not code
             key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            if hit is not None and hit[0] == key:
+            if hit is not None and hit[ENTRY_KEY] == key:
                 if fast:
                     nhits += 1
                     continue
@@ -356,7 +472,7 @@ class _Snapshotter:
         self.blobs.append((oid, target))
         row[2] = oid
         row[3] = len(target)
-        if not is_racy(max(key[1], key[2]), self.walk_start_ns):  # ctime too: see is_racy
+        if not is_racy(max(key[KEY_MTIME], key[KEY_CTIME]), self.walk_start_ns):  # ctime too: see is_racy
             d.entries[row[0]] = (key, oid)
 
     def _skip(self, rel: bytes, reason: str) -> None:
@@ -376,7 +492,7 @@ class _Snapshotter:
         chunk: list = []
         chunk_bytes = 0
         for item in pending:
-            size = item[5][0]
+            size = item[5][KEY_SIZE]
             if chunk and (len(chunk) >= CHUNK_FILES or chunk_bytes + size > CHUNK_BYTES):
                 chunks.append(chunk)
                 chunk, chunk_bytes = [], 0
@@ -420,7 +536,7 @@ class _Snapshotter:
             batch.add(data, ObjectId(oid.hex()))
             row[2] = oid
             row[3] = len(data)
-            if len(data) == key[0] and not is_racy(max(key[1], key[2]), self.walk_start_ns):
+            if len(data) == key[KEY_SIZE] and not is_racy(max(key[KEY_MTIME], key[KEY_CTIME]), self.walk_start_ns):
                 d.entries[name] = (key, oid)
         return len(chunk)
 
@@ -439,27 +555,28 @@ class _Snapshotter:
         if self.holes or d.subdirs:
             rows = [r for r in rows if r[2] is not None]
         if not rows and not top:
-            info = (None, 0, 0)
+            info: tuple = (None, 0, 0)
         else:
             files = 0
             for r in rows:
                 if r[1] == _TREE:
                     sub_info = self.new_dirs.get(d.rel + r[0] + b"/")
-                    files += sub_info[2] if sub_info else 0
+                    files += sub_info[FILES] if sub_info else 0
                 else:
                     files += 1
             data = treemod.encode_rows(rows)
             oid = blake3(data).digest()
             out.append((oid, data))
             info = (oid, sum(r[3] for r in rows), files)
-        self.new_dirs[d.rel] = (*info, len(rows), d.entries, d.sig, d.left)
+        self.new_dirs[d.rel] = (*info, len(rows), Entries.of(d.entries), d.sig, d.left, self._plan(d, d.entries))
         return info
 
     def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
         self._reset(trusted)
         root_dir = self.walk(self.root, b"", [])
+        assert root_dir is not None  # only a subfolder can be an environment left out
         if root_dir.same:
-            self.to_pin.append(root_dir.info[0])
+            self.to_pin.append(root_dir.info[TREE])
         # What the cache vouches for is pinned before the epoch is read (gc protocol). Only
         # these ids depend on the epoch: what we hash or build is pinned before it is written.
         # So a changed epoch is seen before any file is read, and the walk is redone once,
@@ -492,7 +609,7 @@ class _Snapshotter:
             self._check_present(self.to_pin)
         self._save_cache(epoch)
         result = SnapshotResult(
-            ObjectId(info[0].hex()), info[2], info[1], list(self.skipped), new_objects, new_bytes, self.hashed,
+            ObjectId(info[TREE].hex()), info[FILES], info[BYTES], list(self.skipped), new_objects, new_bytes, self.hashed,
             list(self.temps), self.new_dirs,
         )
         return result, trusted
@@ -515,7 +632,7 @@ class _Snapshotter:
 
         if any(not good(oid, sizes.get(oid)) for oid in set(ids)):
             self.cache.dirs = {
-                rel: (None, 0, 0, 0, {n: e for n, e in info[4].items() if good(e[1], e[0][0])}, info[5])
+                rel: (None, 0, 0, 0, {n: e for n, e in info[ENTRIES].items() if good(e[ENTRY_OID], e[ENTRY_KEY][KEY_SIZE])}, info[SIG])
                 for rel, info in self.new_dirs.items()
             }
             raise _Retry
@@ -556,10 +673,10 @@ class _Snapshotter:
         """Once, on the first snapshot of a large code root: the biggest top-level folders."""
         from tmt.text import printable
 
-        tops = [(rel, info) for rel, info in self.new_dirs.items() if rel.count(b"/") == 1 and info[0] is not None]
+        tops = [(rel, info) for rel, info in self.new_dirs.items() if rel.count(b"/") == 1 and info[TREE] is not None]
         tops.sort(key=lambda t: (-t[1][1], t[0]))
         biggest = ", ".join(
-            f"{printable(os.fsdecode(rel))} ({info[2]:,} files, {_human(info[1])})" for rel, info in tops[:5]
+            f"{printable(os.fsdecode(rel))} ({info[FILES]:,} files, {_human(info[BYTES])})" for rel, info in tops[:5]
         )
         self.warn(
             f"this first snapshot of {printable(os.fsdecode(self.root))} holds {result.files:,} files "
@@ -580,6 +697,7 @@ class _Snapshotter:
         self.cache.dirs = self.new_dirs
         self.cache.rules = self.new_rules
         self.cache.epoch = epoch
+        self.cache.settings = self.settings
         if self.cache_dir is not None:
             self.cache.save(self.cache_dir, self.store.tmp_dir)
 
@@ -605,7 +723,7 @@ def snapshot(
     """Store every file of `root` that is not ignored and return the root tree's id.
 
     `progress(phase, done, total)` (the signature of gc's and fsck's, e.g.
-    tmt.maintenance._progress.StderrProgress) is called with PROGRESS_PHASE as files are
+    tmt.progress.StderrProgress) is called with PROGRESS_PHASE as files are
     read; only files the stat cache does not cover count.
 
     Pass a `pin` that outlives this call when a record will reference the tree later (the

@@ -50,10 +50,10 @@ class SideRules:
         stack = self._stack(b"", [])
         rel = b""
         for part in path.split(b"/")[:-1]:
-            rel += part + b"/"
-            stack = self._stack(rel, stack)
             if stack is _OUT:
                 return _OUT
+            rel += part + b"/"
+            stack = self._stack(rel, stack)
         return stack
 
     def _stack(self, rel: bytes, parent: list[Rules]) -> list[Rules] | None:

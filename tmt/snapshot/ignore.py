@@ -86,7 +86,7 @@ class Rules:
         """
         if self.patterns is None:
             self._compile()
-        if self.prefilter is None:
+        if self.prefilter is None or self.patterns is None:
             return None  # only blank patterns
         sub = rel[len(self.base):]
         bare = sub[:-1] if sub.endswith("/") else sub
@@ -106,8 +106,8 @@ class Rules:
 
         if self.lines is None:
             self._read()
-        active = []
-        for fname, lineno, text in self.lines:
+        active: list = []
+        for fname, lineno, text in self.lines or ():
             try:
                 patterns = GitIgnoreSpec.from_lines([text]).patterns
             except ValueError:  # pathspec's GitIgnorePatternError

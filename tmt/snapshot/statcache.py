@@ -1,17 +1,24 @@
 """The stat cache: what the last snapshot saw, so that unchanged files are not read again.
 
-Per directory: the tree id it produced, its byte and file totals, its row count, per entry
-the lstat key (size, mtime_ns, ctime_ns, inode) with the blob id, a digest of the ignore
-rules in force there, and what was left out there. While the rules are unchanged, an entry
-kept last time needs no matching and one left out is left out again: a folder or file the
-rules (or a built-in exclude) left out is remembered by name, a Python environment with its
-folder's (mtime_ns, inode), which adding or removing its marker moves. So an unchanged tree
-asks the rules nothing (no pattern compiled, pathspec never imported), and an ignore file
-whose lstat key is unchanged is not even read: its rules' digest is remembered. A directory whose
-entries all match, with unchanged subdirectories and the same row count, reuses its tree id
-without encoding anything. Deleting the cache costs only speed.
+Per directory (a DirInfo; positions TREE … PLAN): the tree id it produced, its byte and file
+totals, its row count, per entry the lstat key (size, mtime_ns, ctime_ns, inode) with the blob
+id, a digest of the ignore rules in force there, what was left out there, and the plan of its
+listing (build.py `_plan`: the folder's own key, taken before listing it, and which entries
+were walked or left out). While the rules are unchanged, an entry kept last time needs no
+matching and one left out is left out again: a folder or file the rules (or a built-in
+exclude) left out is remembered by name, a Python environment with its folder's (mtime_ns,
+inode), which adding or removing its marker moves. So an unchanged tree asks the rules
+nothing (no pattern compiled, pathspec never imported), and an ignore file whose lstat key is
+unchanged is not even read: its rules' digest is remembered. While a folder's own key is the
+plan's, it is not even listed (adding, removing or renaming an entry moves its mtime). A
+directory whose entries all match, with unchanged subdirectories and the same row count,
+reuses its tree id without encoding anything. Deleting the cache costs only speed.
 
-One cache file per code root (`stat-v4-<digest of the root>`): projects sharing one store
+The entries are stored as columns (names; the keys packed in one msgpack blob; the ids
+concatenated), so loading the cache decodes no per-file key: an unchanged folder compares
+the blob with its fresh keys packed the same way (Entries.matches).
+
+One cache file per code root (`stat-v5-<digest of the root>`): projects sharing one store
 (TMT_DIR) keep their caches apart instead of replacing each other's at every run.
 
 The file carries a checksum (BLAKE3 of the rest) and is read without following links: a
@@ -26,6 +33,8 @@ granularity without its key changing.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,17 +44,94 @@ from tmt.store import codec
 from tmt.store.fsutil import atomic_write
 from tmt.store.nofollow import read_file
 
-CACHE_NAME = "stat-v4"
+CACHE_NAME = "stat-v5"
+_OLD_NAMES = ("stat-v4",)  # earlier versions' files: removed when this one is written
+VERSION = 5
 #: the file: MAGIC, then BLAKE3-256 of the payload, then the payload (msgpack)
-MAGIC = b"tmt-stat-cache-4\n"
+MAGIC = b"tmt-stat-cache-5\n"
 MAX_CACHE_BYTES = 1 << 30
 RACY_NS = 100_000_000  # 100 ms, well above the kernel's coarse clock tick
 
-Key = tuple  # (size, mtime_ns, ctime_ns, inode)
-Entry = tuple  # (Key, oid32)
-#: (tree oid32 | None, bytes, files, rows, {name: Entry}, ignore rules sig, {name: left out})
-#: the last item is absent from caches written before it (nothing known left out)
+Key = tuple  # (size, mtime_ns, ctime_ns, inode): KEY_SIZE, KEY_MTIME, KEY_CTIME, KEY_INODE
+KEY_SIZE, KEY_MTIME, KEY_CTIME, KEY_INODE = range(4)
+Entry = tuple  # (Key, oid32): ENTRY_KEY, ENTRY_OID
+ENTRY_KEY, ENTRY_OID = range(2)
+#: A folder's DirInfo tuple, by position: its tree id (oid32 | None: nothing kept), bytes and
+#: files below it, its tree's row count, ENTRIES (name -> Entry), SIG (digest of the ignore
+#: rules in force), LEFT (name -> None | environment's (mtime_ns, inode): what was left out)
+#: and PLAN (see build.py: how its listing was decided, or None). Tuples, not a NamedTuple:
+#: the walk reads them once per folder and msgpack writes them as arrays.
 DirInfo = tuple
+TREE, BYTES, FILES, ROWS, ENTRIES, SIG, LEFT, PLAN = range(8)
+_OID = 32
+
+
+class Entries(Mapping):
+    """A folder's cached files, name -> (key, oid32), kept as the file stores them: the names,
+    the keys msgpack-packed in one blob, the ids concatenated. An unchanged folder compares
+    its fresh keys with the blob (`matches`) and is never decoded; lookups decode on first
+    use. Built by `of(mapping)` from a snapshot's plain dict."""
+
+    __slots__ = ("names", "oids", "_blob", "_keys", "_index")
+
+    def __init__(self, names: tuple, blob: bytes | None, oids: bytes, keys: list | None = None) -> None:
+        if len(oids) != _OID * len(names) or (keys is None and not isinstance(blob, bytes)):
+            raise ValueError("stat cache entries: ids and names disagree")
+        self.names = names
+        self.oids = oids
+        self._blob = blob
+        self._keys = keys
+        self._index: dict | None = None
+
+    @classmethod
+    def of(cls, entries: Mapping) -> "Entries":
+        if isinstance(entries, Entries):
+            return entries
+        values = list(entries.values())
+        return cls(tuple(entries), None, b"".join([v[1] for v in values]), [tuple(v[0]) for v in values])
+
+    def blob(self) -> bytes:
+        if self._blob is None:
+            self._blob = codec.packb(self._keys)
+        return self._blob
+
+    def matches(self, keys: list) -> bool:
+        """Whether `keys` (in `names` order) are the cached keys. They are not kept: thousands
+        of tuples surviving the walk would cost more in cycle collections than decoding the
+        blob again costs the few callers that look entries up (tmt.recorder.gitinfo)."""
+        return keys == self._keys if self._keys is not None else codec.packb(keys) == self._blob
+
+    def _key_list(self) -> list:
+        if self._keys is None:
+            keys = codec.unpackb(self.blob(), use_list=False)
+            if not isinstance(keys, tuple) or len(keys) != len(self.names):
+                raise ValueError("stat cache entries: keys and names disagree")
+            self._keys = list(keys)
+        return self._keys
+
+    def _lookup(self) -> dict:
+        if self._index is None:
+            self._index = dict(zip(self.names, range(len(self.names))))
+        return self._index
+
+    def __getitem__(self, name: bytes) -> Entry:
+        i = self._lookup()[name]
+        return self._key_list()[i], self.oids[_OID * i:_OID * i + _OID]
+
+    def get(self, name: bytes, default=None):
+        i = self._lookup().get(name)
+        if i is None:
+            return default
+        return self._key_list()[i], self.oids[_OID * i:_OID * i + _OID]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._lookup()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 @dataclass(slots=True)
@@ -56,6 +142,8 @@ class StatCache:
     #: folder -> (digest of the enclosing rules, its ignore files' (name, lstat key + mode)
     #: sorted, digest of its rules or None): unchanged files need not be read to know it
     rules: dict[bytes, tuple] = field(default_factory=dict)
+    #: what else decided the listings (max file size, excluded paths): plans hold only under it
+    settings: tuple = ()
 
     @classmethod
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
@@ -65,25 +153,37 @@ class StatCache:
             payload = memoryview(raw)[head:]  # no copy of a cache of many megabytes
             if raw[: len(MAGIC)] != MAGIC or blake3(payload).digest() != raw[len(MAGIC) : head]:
                 return cls(root)  # damaged (or another version's): costs one full re-hash
-            data = codec.unpackb(payload, use_list=False)
-            if not isinstance(data, dict) or data.get("v") != 4 or data.get("root") != os.fsencode(root):
+            data = codec.unpackb(payload, use_list=False)  # type: ignore[arg-type]  # msgpack reads buffers
+            if not isinstance(data, dict) or data.get("v") != VERSION or data.get("root") != os.fsencode(root):
                 return cls(root)
-            dirs = data["dirs"]
-            if not isinstance(dirs, dict):
-                return cls(root)
+            dirs = {rel: (*info[:ENTRIES], Entries(*info[ENTRIES:ENTRIES + 3]), *info[ENTRIES + 3:])
+                    for rel, info in data["dirs"].items()}
             rules = data.get("rules", {})
-            return cls(root, data.get("epoch"), dirs, rules if isinstance(rules, dict) else {})
-        except (OSError, ValueError, KeyError, TypeError):
+            settings = data.get("settings", ())
+            return cls(root, data.get("epoch"), dirs, rules if isinstance(rules, dict) else {},
+                       settings if isinstance(settings, tuple) else ())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(root)
 
     def save(self, cache_dir: Path, tmp_dir: Path) -> None:
         try:
-            payload = codec.packb({"v": 4, "root": os.fsencode(self.root), "epoch": self.epoch, "dirs": self.dirs,
-                                   "rules": self.rules})
+            payload = codec.packb({"v": VERSION, "root": os.fsencode(self.root), "epoch": self.epoch,
+                                   "dirs": {rel: _columns(info) for rel, info in self.dirs.items()},
+                                   "rules": self.rules, "settings": self.settings})
             data = MAGIC + blake3(payload).digest() + payload
-            atomic_write(cache_path(cache_dir, self.root), data, tmp_dir, durable=False, make_dirs=True)
+            path = cache_path(cache_dir, self.root)
+            atomic_write(path, data, tmp_dir, durable=False, make_dirs=True)
+            for old in _OLD_NAMES:
+                with suppress(FileNotFoundError):
+                    os.unlink(cache_dir / path.name.replace(CACHE_NAME, old, 1))
         except Exception:
             pass  # a cache that cannot be written only costs speed next time
+
+
+def _columns(info: DirInfo) -> tuple:
+    """A DirInfo as the file holds it: ENTRIES as (names, keys blob, ids)."""
+    e = Entries.of(info[ENTRIES])
+    return (*info[:ENTRIES], e.names, e.blob(), e.oids, *info[ENTRIES + 1:])
 
 
 def cache_path(cache_dir: Path, root: str) -> Path:
@@ -125,18 +225,18 @@ def disagreement(path: Path, size_of, epoch: str | None) -> str | None:
     if raw[: len(MAGIC)] != MAGIC or blake3(payload).digest() != raw[len(MAGIC) : head]:
         return "is damaged: its checksum does not match its content"
     try:
-        data = codec.unpackb(payload)
+        data = codec.unpackb(payload)  # type: ignore[arg-type]  # msgpack reads buffers
         trusted = epoch is not None and data["epoch"] == epoch
         wrong = missing = 0
         for info in data["dirs"].values():
-            tree = info[0]
+            tree = info[TREE]
             if tree is not None and trusted and size_of(tree.hex()) is None:
                 missing += 1
-            for key, oid in info[4].values():
+            for key, oid in Entries(*info[ENTRIES:ENTRIES + 3]).values():
                 have = size_of(oid.hex())
                 if have is None:
                     missing += trusted
-                elif have != key[0] and have >= 0:
+                elif have != key[KEY_SIZE] and have >= 0:
                     wrong += 1
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return "is damaged: its content is not a stat cache"

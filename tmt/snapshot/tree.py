@@ -11,13 +11,16 @@ TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Literal
 
+    Kind = Literal["f", "x", "l", "d"]
+else:
+    Kind = str
+
 from tmt.errors import InvalidTree, TreeTooLarge
 from tmt.store import codec
 from tmt.store.ids import ObjectId, hash_bytes, is_oid
 
 TREE_FORMAT = 1
 
-Kind = Literal["f", "x", "l", "d"] if TYPE_CHECKING else str
 FILE: Kind = "f"
 EXEC: Kind = "x"
 SYMLINK: Kind = "l"

@@ -330,12 +330,12 @@ class DetailScreen(Screen):
         tree.root.expand()
 
     def _expand(self, node) -> None:
-        from tmt.snapshot.tree import decode_tree
+        from tmt.snapshot.checkout import read_tree
 
         kind, oid, path = node.data
         if kind != "tree" or node.children:
             return
-        entries = decode_tree(self.tmt.repo.store.get(oid), oid)
+        entries = read_tree(self.tmt.repo.store, oid)
         for e in sorted(entries, key=lambda e: (not e.is_tree, e.name)):
             name = e.name.decode("utf-8", "surrogateescape")
             sub = f"{path}/{name}" if path else name

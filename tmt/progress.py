@@ -1,4 +1,5 @@
-"""A progress bar for gc and fsck on stderr: only on a terminal, only after about a second."""
+"""Progress on stderr for long commands (gc, fsck, checkout, push, pull, migrate, a first snapshot):
+only on a terminal, only after about a second."""
 from __future__ import annotations
 
 import sys
