@@ -8,6 +8,8 @@ from pathlib import Path
 import msgpack
 import pytest
 
+from tree_helpers import raw_tree
+
 from tmt.errors import CheckoutError, InvalidTree
 from tmt.snapshot.build import snapshot
 from tmt.snapshot.checkout import materialize, restore, walk_tree
@@ -41,11 +43,6 @@ def everything(base: Path) -> dict[str, tuple]:
             else:
                 out[str(p.relative_to(base))] = ("f", p.read_bytes(), stat.S_IMODE(st.st_mode))
     return out
-
-
-def raw_tree(store: ObjectStore, rows: list) -> str:
-    """Store a hand-encoded tree (no validation) and return its id."""
-    return store.put(msgpack.packb([1, rows], use_bin_type=True))
 
 
 @pytest.fixture

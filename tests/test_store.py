@@ -62,7 +62,7 @@ def test_validate_oid_rejects(bad: object) -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "../../etc/passwd", "a" * 63, "A" * 64])
-@pytest.mark.parametrize("method", ["has", "get", "open", "size", "path", "remove"])
+@pytest.mark.parametrize("method", ["has", "get", "open", "stat", "path", "remove"])
 def test_store_methods_validate_ids(store: ObjectStore, bad: str, method: str) -> None:
     store.put(b"something")
     with pytest.raises(InvalidObjectId):
@@ -85,7 +85,7 @@ def test_put_get_has_path(store: ObjectStore) -> None:
     assert store.has(oid)
     assert store.get(oid) == data
     assert store.get(oid, verify=True) == data
-    assert store.size(oid) == len(data)
+    assert store.stat(oid).st_size == len(data)
     with store.open(oid) as f:
         assert f.read() == data
     path = store.path(oid)
@@ -98,13 +98,13 @@ def test_put_get_has_path(store: ObjectStore) -> None:
 def test_empty_object(store: ObjectStore) -> None:
     oid = store.put(b"")
     assert store.get(oid) == b""
-    assert store.size(oid) == 0
+    assert store.stat(oid).st_size == 0
 
 
 def test_missing_object_errors(store: ObjectStore) -> None:
     oid = hash_bytes(b"never stored")
     assert not store.has(oid)
-    for call in (store.get, store.open, store.size):
+    for call in (store.get, store.open, store.stat):
         with pytest.raises(ObjectNotFound) as err:
             call(oid)
         assert err.value.oid == oid

@@ -10,25 +10,41 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from tmt.errors import CorruptObject, InvalidObjectId, ObjectNotFound
+from tmt.errors import CorruptObject, InvalidObjectId, ObjectNotFound, StoreError
 from tmt.records.io import write_record
 from tmt.records.model import Record, new_run_id
 from tmt.repo import Repo
 from tmt.snapshot.tree import FILE, TreeEntry, encode_tree
-from tmt.store.backend import BACKEND_METHODS
+from tmt.store.backend import ObjectBackend
 from tmt.store.ids import hash_bytes
 from tmt.store.memory import MemoryStore
+from tmt.store.objects import ObjectStore
 
 DATA = b"hello, store\n"
 OID = blake3(DATA).hexdigest()
 HOUR = 3600.0
+NOT_IDS = ["", "../x", "AB" * 32, "ab" * 31, "zz" + "0" * 62]
+#: the interface's names, read from the Protocol itself (mypy checks the signatures:
+#: tmt/store/objects.py and memory.py end with an assignment to `ObjectBackend`)
+INTERFACE = sorted(name for name in vars(ObjectBackend) if not name.startswith("_"))
 
 
 class Local:
     """The files-on-disk backend, and how a test damages or ages one of its objects."""
 
     def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
         self.store = Repo.init(tmp_path / "project").store
+
+    def bare(self) -> ObjectStore:
+        """A store no `tmt init` has prepared: an empty folder."""
+        (self.tmp_path / "bare").mkdir()
+        return ObjectStore(self.tmp_path / "bare")
+
+    def leftovers(self) -> list[str]:
+        """Every file a write left in the store: objects, fan-out folders, temp files."""
+        tmt_dir = self.store.tmt_dir
+        return sorted(str(p.relative_to(tmt_dir)) for d in ("objects", "tmp") for p in (tmt_dir / d).rglob("*"))
 
     def corrupt(self, oid: str, data: bytes) -> None:
         path = self.store.local_path(oid)
@@ -44,6 +60,12 @@ class Memory:
     def __init__(self, tmp_path: Path) -> None:
         self.store = MemoryStore()
 
+    def bare(self) -> MemoryStore:
+        return MemoryStore()
+
+    def leftovers(self) -> list[str]:
+        return sorted(self.store.objects)
+
     def corrupt(self, oid: str, data: bytes) -> None:
         self.store.objects[oid] = (data, self.store.objects[oid][1])
 
@@ -57,8 +79,24 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path):
     return request.param(tmp_path)
 
 
-def test_a_backend_has_every_method_of_the_interface(backend) -> None:
-    assert [m for m in BACKEND_METHODS if not callable(getattr(backend.store, m, None))] == []
+def test_a_backend_has_every_name_of_the_interface(backend) -> None:
+    assert {"has", "get", "put", "batch", "quarantine", "epoch", "lazy", "local_path"} <= set(INTERFACE)
+    assert [name for name in INTERFACE if not hasattr(type(backend.store), name)] == []
+    assert backend.store.lazy is False  # no lazy clone's: an absent object is absent
+
+
+def test_a_new_store_is_empty(backend) -> None:
+    for store in (backend.store, backend.bare()):
+        assert (store.shards(), list(store.ids()), list(store.scan()), list(store.strays())) == ([], [], [], [])
+        assert list(store.asides()) == [] and not store.has(OID)
+    assert backend.leftovers() == []
+
+
+def test_a_new_stores_epoch_is_none_until_bumped(backend) -> None:
+    store = backend.bare()
+    assert store.epoch() is None  # nothing trusted yet: caches check that their objects exist
+    token = store.bump_epoch()
+    assert isinstance(token, str) and token and store.epoch() == token
 
 
 def test_put_then_read_it_back_every_way(backend) -> None:
@@ -83,12 +121,42 @@ def test_an_absent_object_is_not_found_by_any_read(backend) -> None:
             read(oid, fetch=False)
 
 
-@pytest.mark.parametrize("bad", ["", "../x", "AB" * 32, "ab" * 31])
+@pytest.mark.parametrize("bad", NOT_IDS)
 def test_a_string_that_is_not_an_id_is_refused_by_every_call(backend, bad: str) -> None:
     store = backend.store
     for call in (store.has, store.get, store.stat, store.remove, store.local_path, store.quarantine):
         with pytest.raises(InvalidObjectId):
             call(bad)
+    with pytest.raises(InvalidObjectId):
+        store.put(DATA, bad)
+    batch = store.batch()
+    with pytest.raises(InvalidObjectId):  # when added, not later at commit
+        batch.add(DATA, bad)
+    batch.commit()
+    trash = store.new_aside()
+    for aside_call in (trash.move, trash.has, trash.get, trash.mtime, trash.put_back, trash.delete):
+        with pytest.raises(InvalidObjectId):
+            aside_call(bad)
+    with pytest.raises(InvalidObjectId):
+        trash.head(bad, 1)
+    trash.close()
+    assert backend.leftovers() == [] and list(store.asides()) == []
+
+
+def test_a_failed_write_leaves_nothing_behind(backend, tmp_path: Path) -> None:
+    store = backend.store
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    unreadable = ["/proc/self/mem"] if os.path.exists("/proc/self/mem") else []  # fails mid-read: EIO
+    for path in [tmp_path / "absent.bin", folder, *unreadable]:
+        with pytest.raises(StoreError) as e:
+            store.put_file(path)
+        assert e.value.message.startswith(f"could not store {path}: ")
+    with pytest.raises(InvalidObjectId):
+        with store.batch() as b:
+            b.add(DATA)  # written to a temp file, then dropped with the batch
+            b.add(b"second", "zz" + "0" * 62)
+    assert backend.leftovers() == [] and not store.has(OID)
 
 
 def test_limit_refuses_a_longer_object_and_verify_finds_damage(backend) -> None:
@@ -235,8 +303,10 @@ def test_quarantine_moves_an_object_out_without_deleting_it(backend) -> None:
     assert OID in where and not store.has(OID)
     if store.local_path(OID) is not None:
         assert Path(where).read_bytes() == DATA
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ObjectNotFound):  # one error from every backend, not an OS one
         store.quarantine(OID)
+    with pytest.raises(ObjectNotFound):
+        store.quarantine("cd" * 32)  # never there: in the local store, its fan-out folder neither
 
 
 def test_local_path_is_the_objects_file_or_none(backend) -> None:

@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import msgpack
 import pytest
 from click.testing import CliRunner
+
+from tree_helpers import raw_tree
 
 import tmt
 from tmt.cli import cli
@@ -40,16 +41,11 @@ def record(name: str = "r", **kw) -> str:
     return run.id
 
 
-def raw_tree(repo: Repo, rows: list) -> str:
-    data = msgpack.packb([1, [[n, k, bytes.fromhex(o), s] for n, k, o, s in rows]], use_bin_type=True)
-    return repo.store.put(data, hash_bytes(data))
-
-
 def bomb(repo: Repo, levels: int = 30) -> str:
     blob = repo.store.put(b"x = 1\n")
-    tree = raw_tree(repo, [[b"f.py", "f", blob, 6]])
+    tree = raw_tree(repo.store, [[b"f.py", "f", blob, 6]])
     for _ in range(levels):
-        tree = raw_tree(repo, [[b"a", "d", tree, 0], [b"b", "d", tree, 0]])
+        tree = raw_tree(repo.store, [[b"a", "d", tree, 0], [b"b", "d", tree, 0]])
     return tree
 
 
@@ -333,7 +329,7 @@ def test_cache_entries_naming_an_object_of_another_size_are_dropped(project: Pat
     cache.save(repo.tmt_dir / "cache", repo.tmp_dir)
     repo.store.bump_epoch()  # as any gc does
     assert "2 entries name objects of another size" in statcache.disagreement(
-        path, lambda o: repo.store.size(o) if repo.store.has(o) else None, None)
+        path, lambda o: repo.store.stat(o).st_size if repo.store.has(o) else None, None)
     rid = record()
     files = {p: e.oid for p, e in walk_tree(repo.store, tmt.get(rid).code["tree"])}
     assert files == {b"a.py": hash_bytes(b"a = 1\n"), b"b.py": hash_bytes(b"bb = 22\n")}

@@ -147,7 +147,7 @@ class Repo:
 
     def __init__(self, tmt_dir: str | os.PathLike[str], code_root: str | os.PathLike[str] | None = None) -> None:
         self.tmt_dir = Path(tmt_dir).absolute()
-        self.store = ObjectStore(self.tmt_dir)
+        self.store = ObjectStore(self.tmt_dir, fetch=_fetch_from_remote)  # a lazy clone's fetch-on-miss
         self._root: Path | None = Path(code_root).absolute() if code_root is not None else None
         self._root_from: Path | None = None  # set by find() for a shared store: root found from here
         #: the code root is a view or rerun folder whose `.tmt` pointer file names this store
@@ -519,3 +519,11 @@ def init(folder: str | os.PathLike[str] | None = None) -> Repo:
         path = Path(env).expanduser()
         return Repo.init(path.parent, tmt_dir=path)
     return Repo.init(Path(folder or os.getcwd()))
+
+
+def _fetch_from_remote(store: ObjectStore, oid: str) -> bool:
+    """A lazy clone's missing object, from its remote: handed to the store, which never
+    imports the remote layer (tmt/remote/lazy.py loads on the first miss only)."""
+    from tmt.remote.lazy import fetch_missing
+
+    return fetch_missing(store, oid)

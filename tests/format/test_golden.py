@@ -14,12 +14,13 @@ import re
 import sys
 from pathlib import Path
 
+import msgpack
 import pytest
 
-from tmt.errors import CorruptRecord, RecordError
-from tmt.records.io import read_record, record_bytes, record_files
+from tmt.errors import CorruptObject, CorruptRecord, RecordError
+from tmt.records.io import MAX_RECORD_BYTES, read_record, record_bytes, record_files
 from tmt.records.model import Record, decode, encode
-from tmt.records.series import decode_series, encode_frame, iter_frames, series_from_frames
+from tmt.records.series import Series, decode_series, encode_frame, encode_series, iter_frames, series_from_frames
 from tmt.snapshot.checkout import materialize, walk_tree
 from tmt.snapshot.tree import TreeEntry, decode_tree, encode_tree
 from tmt.store.ids import hash_bytes
@@ -72,6 +73,11 @@ ROOT_TREE_HEX = (
 JOURNAL_HEX = (
     "0000002b9301cb41d954fc402000009293a46c6f737300cb3fd000000000000093a3616363c0cb3ff000000000"
     "00000000001c9301cb41d954fc404000009193a46c6f737301cb3fc0000000000000"
+)
+# The series blob vector of docs/format.md (section 4): three points, the last without a step.
+SERIES_HEX = (
+    "9501a46c6f7373930001c093cb3fd0000000000000cb3fc0000000000000cb3ff000000000000093cb41d954fc"
+    "40200000cb41d954fc40400000cb41d954fc40400000"
 )
 #: The timestamps tmt writes (docs/format.md, section 6.1).
 WRITER_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?[+-]\d{2}:\d{2}(:\d{2}(\.\d{6})?)?\Z")
@@ -229,6 +235,45 @@ def test_journal_vector_encodes_reads_back_and_is_in_the_docs() -> None:
     block = re.search(r"<!-- vector: journal -->\s*```\n(.*?)```", doc, re.S)
     assert block, "docs/format.md lost its journal vector"
     assert "".join(block.group(1).split()) == JOURNAL_HEX
+
+
+def test_series_vector_encodes_reads_back_and_is_in_the_docs() -> None:
+    series = Series("loss", [0, 1, None], [0.25, 0.125, 1.0], [1700000000.5, 1700000001.0, 1700000001.0])
+    data = encode_series(series)
+    assert data.hex() == SERIES_HEX and len(data) == 67
+    assert hash_bytes(data) == "832c796c448f996dc8e9460875188d5f1d08d86e3a3d81a69c858cd280d467ad"
+    back = decode_series(data)
+    assert (back.name, list(back), back.times) == ("loss", [(0, 0.25), (1, 0.125), (None, 1.0)], series.times)
+    doc = DOC.read_text(encoding="utf-8")
+    block = re.search(r"<!-- vector: series -->\s*```\n(.*?)```", doc, re.S)
+    assert block, "docs/format.md lost its series vector"
+    assert "".join(block.group(1).split()) == SERIES_HEX
+
+
+@pytest.mark.parametrize("blob, reason", [
+    ([1, "x", [0], [2], [1.0]], "series value or time is not a float"),  # a whole number written as an int
+    ([1, "x", [0], [2.0], [1]], "series value or time is not a float"),
+    ([1, "x", [True], [2.0], [1.0]], "series step is not an integer"),
+    ([1, "x", [0.0], [2.0], [1.0]], "series step is not an integer"),
+    ([1, "x", [0, 1], [2.0], [1.0]], "series lists differ in length"),
+    ([1, b"x", [0], [2.0], [1.0]], "not a series (bad fields)"),
+    ([2, "x", [0], [2.0], [1.0]], "not a series (bad header)"),
+    ([1, "x", [0], [2.0]], "not a series (bad header)"),
+])
+def test_a_series_blob_outside_the_grammar_is_corrupt(blob: list, reason: str) -> None:
+    with pytest.raises(CorruptObject) as e:
+        decode_series(msgpack.packb(blob, use_bin_type=True), "ab" * 32)
+    assert e.value.reason == reason
+
+
+def test_a_record_file_over_64_mib_is_corrupt(tmp_path: Path) -> None:
+    assert MAX_RECORD_BYTES == 64 << 20
+    path = tmp_path / f"{'0' * 32}.json"
+    with open(path, "wb") as f:
+        f.truncate(MAX_RECORD_BYTES + 1)  # sparse: no 64 MiB written
+    with pytest.raises(CorruptRecord) as e:
+        read_record(path)
+    assert e.value.reason == "larger than 64 MiB"
 
 
 def test_timestamps_tmt_writes_and_reads(repo) -> None:

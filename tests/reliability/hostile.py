@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import msgpack
+from tree_helpers import raw_tree
 
 from tmt.repo import Repo
 from tmt.store.ids import hash_bytes
@@ -18,11 +18,6 @@ RUN_IDS = {k: f"{i:x}" * 32 for i, k in enumerate(
 
 def put_raw(repo: Repo, data: bytes) -> str:
     return repo.store.put(data, hash_bytes(data))
-
-
-def raw_tree(repo: Repo, rows: list) -> str:
-    """A tree from raw rows [name, kind, oid hex, size]: no validation, sorted as given."""
-    return put_raw(repo, msgpack.packb([1, [[n, k, bytes.fromhex(o), s] for n, k, o, s in rows]], use_bin_type=True))
 
 
 def write_record(repo: Repo, file_id: str, *, rec_id: str | None = None, tree: object = None,
@@ -48,17 +43,17 @@ def build(repo: Repo, outside: Path) -> dict[str, str]:
     ids = dict(RUN_IDS)
     cases = {
         # entry names no tree may hold
-        "dotdot": raw_tree(repo, [[b"..", "f", blob, 15]]),
-        "slash": raw_tree(repo, [[b"a/b", "f", blob, 15]]),
+        "dotdot": raw_tree(repo.store, [[b"..", "f", blob, 15]]),
+        "slash": raw_tree(repo.store, [[b"a/b", "f", blob, 15]]),
         # run 'link' makes d -> OUTSIDE; run 'under_link' has d/evil.py: checked out one after
         # the other in place, the second must not write through the first's symlink
-        "link": raw_tree(repo, [[b"d", "l", tgt_abs, len(str(outside))]]),
-        "under_link": raw_tree(repo, [[b"d", "d", raw_tree(repo, [[b"evil.py", "f", blob, 15]]), 15]]),
+        "link": raw_tree(repo.store, [[b"d", "l", tgt_abs, len(str(outside))]]),
+        "under_link": raw_tree(repo.store, [[b"d", "d", raw_tree(repo.store, [[b"evil.py", "f", blob, 15]]), 15]]),
         # a file claiming 2**63-1 bytes
-        "huge": raw_tree(repo, [[b"big.py", "f", blob, (1 << 63) - 1]]),
+        "huge": raw_tree(repo.store, [[b"big.py", "f", blob, (1 << 63) - 1]]),
         # a blob where a tree is expected
         "blob_as_tree": blob,
-        "id_mismatch": raw_tree(repo, [[b"ok.py", "f", blob, 15]]),
+        "id_mismatch": raw_tree(repo.store, [[b"ok.py", "f", blob, 15]]),
         "missing_tree": "0" * 64,
     }
     for case, tree in cases.items():
@@ -201,9 +196,9 @@ def _escapes(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     """Terminal control sequences in every string a record and a tree can hold."""
     evil = f"evil{ESC}name\n"
     blob = put_raw(repo, f"print('{ESC}')\n".encode())
-    sub = raw_tree(repo, [[f"f{ESC}.py".encode(), "f", blob, 17]])
+    sub = raw_tree(repo.store, [[f"f{ESC}.py".encode(), "f", blob, 17]])
     target = f"../{ESC}".encode()
-    tree = raw_tree(repo, [[b"lib\x1b[31m", "d", sub, 17], [b"link", "l", put_raw(repo, target), len(target)],
+    tree = raw_tree(repo.store, [[b"lib\x1b[31m", "d", sub, 17], [b"link", "l", put_raw(repo, target), len(target)],
                            [f"t{ESC}.py".encode(), "f", blob, 17]])
     _rewrite(repo, b, name=evil, tags=[evil], description=evil, params={evil: evil},
              metrics={evil: 1.0, "f1": 0.9}, status="failed",
@@ -216,9 +211,9 @@ def _escapes(repo: Repo, a: str, b: str, outside: Path) -> Planted:
 def _tree_bomb(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     """30 trees, each naming the next twice: 2**30 paths from 3 KB of objects."""
     blob = put_raw(repo, b"x = 1\n")
-    tree = raw_tree(repo, [[b"f.py", "f", blob, 6]])
+    tree = raw_tree(repo.store, [[b"f.py", "f", blob, 6]])
     for _ in range(30):
-        tree = raw_tree(repo, [[b"a", "d", tree, 0], [b"b", "d", tree, 0]])
+        tree = raw_tree(repo.store, [[b"a", "d", tree, 0], [b"b", "d", tree, 0]])
     _rewrite(repo, b, code={"root": ".", "tree": tree, "files": 1 << 30, "bytes": 6 << 30, "git": None})
     return Planted(a, b, fsck="bad_tree", notes={"tree": tree})
 
@@ -320,7 +315,7 @@ def _huge_numbers(repo: Repo, a: str, b: str, outside: Path) -> Planted:
 def _undecodable_names(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     """Names holding undecodable bytes (as os.fsdecode makes them) in the record and tree."""
     blob = put_raw(repo, b"x = 1\n")
-    tree = raw_tree(repo, [[b"caf\xe9.py", "f", blob, 6], [b"\xff\xfe", "d", raw_tree(repo, [[b"a\x80", "f", blob, 6]]), 6]])
+    tree = raw_tree(repo.store, [[b"caf\xe9.py", "f", blob, 6], [b"\xff\xfe", "d", raw_tree(repo.store, [[b"a\x80", "f", blob, 6]]), 6]])
     bad = "caf\udce9\udcff"
     _rewrite(repo, b, name=bad, tags=[bad], params={bad: bad}, metrics={bad: 1.0},
              code={"root": ".", "tree": tree, "files": 2, "bytes": 12, "git": None},
@@ -342,7 +337,7 @@ def _add_to_tree(repo: Repo, b: str, rows: list) -> None:
 
     code = dict(read_record(record_path(repo.experiments_dir, b)).code)
     old = [[e.name, e.kind, e.oid, e.size] for e in read_tree(repo.store, code["tree"])]
-    code["tree"] = raw_tree(repo, sorted(old + rows))
+    code["tree"] = raw_tree(repo.store, sorted(old + rows))
     _rewrite(repo, b, code=code)
 
 
@@ -353,11 +348,11 @@ def _reserved_in_tree(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     hook = f"#!/bin/sh\ntouch {outside}/pwned\n".encode()
     config, pointer, util = b"max_file_size = 1\n", f"tmtdir: {outside}\n".encode(), b"x = 1\n"
     n = len(hook) + len(config) + len(pointer) + len(util)
-    hooks = raw_tree(repo, [[b"pre-commit", "x", put_raw(repo, hook), len(hook)]])
+    hooks = raw_tree(repo.store, [[b"pre-commit", "x", put_raw(repo, hook), len(hook)]])
     _add_to_tree(repo, b, [
-        [b".git", "d", raw_tree(repo, [[b"hooks", "d", hooks, len(hook)]]), len(hook)],
-        [b".tmt", "d", raw_tree(repo, [[b"config.toml", "f", put_raw(repo, config), len(config)]]), len(config)],
-        [b"sub", "d", raw_tree(repo, [[b".TMT", "f", put_raw(repo, pointer), len(pointer)],
+        [b".git", "d", raw_tree(repo.store, [[b"hooks", "d", hooks, len(hook)]]), len(hook)],
+        [b".tmt", "d", raw_tree(repo.store, [[b"config.toml", "f", put_raw(repo, config), len(config)]]), len(config)],
+        [b"sub", "d", raw_tree(repo.store, [[b".TMT", "f", put_raw(repo, pointer), len(pointer)],
                                       [b"util.py", "f", put_raw(repo, util), len(util)]]), n],
     ])
     return Planted(a, b, fsck="bad_tree", never_written=[".git/hooks/pre-commit", ".tmt/config.toml", "sub"])
@@ -371,9 +366,9 @@ def _venv_in_tree(repo: Repo, a: str, b: str, outside: Path) -> Planted:
     (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (root / "__pycache__").mkdir()
     code = f"open('{outside}/pwned', 'w')\n".encode()
-    site = raw_tree(repo, [[b"sitecustomize.py", "f", put_raw(repo, code), len(code)]])
+    site = raw_tree(repo.store, [[b"sitecustomize.py", "f", put_raw(repo, code), len(code)]])
     _add_to_tree(repo, b, [
-        [b".venv", "d", raw_tree(repo, [[b"lib", "d", site, len(code)]]), len(code)],
+        [b".venv", "d", raw_tree(repo.store, [[b"lib", "d", site, len(code)]]), len(code)],
         [b"__pycache__", "d", site, len(code)],
     ])
     return Planted(a, b, never_written=[".venv/lib/sitecustomize.py", "__pycache__/sitecustomize.py"])

@@ -229,7 +229,7 @@ class _Check:
         return self.r
 
     def add(self, kind: str, message: str, id: str | None = None, path: str | None = None) -> None:
-        if kind == "missing_object" and (self.tmt_dir / "lazy-remote").exists():
+        if kind == "missing_object" and self.store.lazy:
             kind, message = "not_fetched", message.replace(
                 " is missing", " is not fetched yet (this lazy clone fetches it from its remote when needed)")
         self.r.problems.append(Problem(kind, message, id, path))
@@ -614,7 +614,7 @@ def _quarantine_corrupt(repo: Repo, problems: list[Problem]) -> None:
             try:
                 p.repair = f"moved to {repo.store.quarantine(ObjectId(p.id))}"
                 moved += 1
-            except FileNotFoundError:
+            except ObjectNotFound:
                 pass
     if moved:
         repo.store.bump_epoch()

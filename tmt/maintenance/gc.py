@@ -238,7 +238,7 @@ class _Gc:
         self.progress("mark", len(records), len(records))
         # A tree a record needs but that cannot be read hides which objects it needs.
         broken = [o for o in marker.new_problems if o in marker.problems]
-        if (self.tmt_dir / "lazy-remote").exists():
+        if self.store.lazy:
             # A lazy clone lacks whole subtrees until they are needed (tmt clone --lazy); a
             # fetched tree always comes with its subtree, so nothing here hides below one.
             broken = [o for o in broken if marker.problems[o][0] != "missing"]

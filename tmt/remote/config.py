@@ -26,7 +26,7 @@ from tmt.text import printable
 
 REMOTES_FILE = "remotes.toml"
 #: present in a lazy clone (`tmt clone --lazy`): holds the remote name missing objects come from
-LAZY_FILE = "lazy-remote"
+from tmt.store.nofollow import LAZY_MARKER as LAZY_FILE  # the store layout names it
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 KEYS = ("url", "endpoint_url", "profile", "region")

@@ -81,7 +81,11 @@ class ObjectBackend(Protocol):
     or larger than `limit`), `InvalidObjectId` (not an id) or `StoreError`. `fetch=False`
     reads only what is here (a lazy clone fetches a missing object otherwise): gc and fsck
     never download. Writes are atomic and durable when they return; writing an object that
-    exists refreshes its mtime, so a concurrent gc treats it as new.
+    exists refreshes its mtime, so a concurrent gc treats it as new. A write given its `oid`
+    refuses one that is not an id (InvalidObjectId) when called, never later at commit.
+
+    A new store holds nothing, and its `epoch()` is None until the first `bump_epoch()`
+    (`tmt init` bumps it). `quarantine` of an absent object raises ObjectNotFound.
     """
 
     def has(self, oid: ObjectId) -> bool: ...
@@ -109,12 +113,10 @@ class ObjectBackend(Protocol):
     def epoch(self) -> str | None: ...  # changes whenever objects may have been removed
     def bump_epoch(self) -> str: ...
 
+    # a lazy clone's store (`tmt clone --lazy`): an absent object may be fetched, not lost
+    @property
+    def lazy(self) -> bool: ...
+
     # capability: the object's file, for hard-link views (None: no local file, copy instead)
     def local_path(self, oid: ObjectId) -> str | None: ...
 
-
-#: The names a backend must have (the conformance suite checks each backend for all of them).
-BACKEND_METHODS = (
-    "has", "get", "head", "open", "stat", "shards", "ids", "scan", "strays", "verify", "put", "put_file", "batch",
-    "new_aside", "asides", "quarantine", "remove", "epoch", "bump_epoch", "local_path",
-)

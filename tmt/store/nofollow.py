@@ -292,9 +292,12 @@ def share(fd: int, store: str | os.PathLike[str], mode: int) -> None:
 
 #: folders directly in the store folder
 OWN_FOLDERS = ("objects", "experiments", "cache", "tmp", "pins", "journal", "quarantine")
+#: the file that makes a store a lazy clone's (`tmt clone --lazy`): it names the remote to
+#: fetch missing objects from (tmt/remote/config.py); ask `ObjectBackend.lazy`, not the file
+LAZY_MARKER = "lazy-remote"
 #: files directly in the store folder (index.sqlite's companions included: SQLite opens them)
 OWN_FILES = ("gc.lock", "gc.epoch", "index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal",
-             "lazy-remote")
+             LAZY_MARKER)
 #: settings files: each may be a link (shared settings), but must lead to a regular file
 SETTINGS_FILES = ("config.toml", "remotes.toml")
 #: folders below cache/, each holding one real folder per run

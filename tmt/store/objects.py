@@ -9,14 +9,17 @@ from collections.abc import Container, Iterator
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import BinaryIO
+
+    from tmt.store.backend import ObjectBackend
 
 from blake3 import blake3
 
 from tmt.errors import CorruptObject, ObjectNotFound, StoreError, UnsafePath
 from tmt.store.fsutil import LINK_UNSUPPORTED, _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
 from tmt.store.backend import ObjectInfo, Verified
-from tmt.store.nofollow import O_READ, TRASH_PREFIX, NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
+from tmt.store.nofollow import LAZY_MARKER, O_READ, TRASH_PREFIX, NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
 from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, OID_RE, ObjectId, hash_bytes, validate_oid
 
 OBJECT_MODE = 0o444
@@ -34,15 +37,21 @@ class ObjectStore:
     hard link (or rename) publishes it under its id. A reader therefore sees a whole object
     or none. Adding an object that exists refreshes its mtime, so a concurrent gc with a
     grace period treats it as new.
+
+    `fetch(store, oid) -> bool` is how a lazy clone gets a missing object (the composition
+    root, tmt/repo.py, passes the remote layer's; the store never imports it). Without it,
+    or in a store that is not a lazy clone's, a missing object is missing.
     """
 
-    def __init__(self, tmt_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, tmt_dir: str | os.PathLike[str],
+                 fetch: Callable[[ObjectStore, ObjectId], bool] | None = None) -> None:
         forget_all()  # opening a store: what was checked before is checked again (nofollow)
         self.tmt_dir = Path(tmt_dir)
         self.objects_dir = self.tmt_dir / "objects"
         self._odir = os.fspath(self.objects_dir)
         self.tmp_dir = self.tmt_dir / "tmp"
         self._epoch_path = self.tmt_dir / "gc.epoch"
+        self._fetch = fetch
         self._lazy: bool | None = None  # a lazy clone (`tmt clone --lazy`)? known on first miss
 
     # -- reading -------------------------------------------------------------------------
@@ -58,7 +67,7 @@ class ObjectStore:
         validate_oid(oid)
         path = self.objects_dir / oid[:2] / oid[2:]
         if self._lazy is None:
-            self._lazy = os.path.exists(self.tmt_dir / "lazy-remote")
+            self._lazy = os.path.exists(self.tmt_dir / LAZY_MARKER)
         if self._lazy and not os.path.lexists(path):
             self._fetch_missing(oid)  # callers open or link the path next
         return path
@@ -133,9 +142,6 @@ class ObjectStore:
         except OSError as e:
             raise StoreError(f"could not read object {oid}: {e.strerror or e}") from e
 
-    def size(self, oid: ObjectId) -> int:
-        return self.stat(oid).st_size
-
     def local_path(self, oid: ObjectId) -> str:
         """Where the object's file is (no check, no fetch): for hard-link views and for
         reading by path. The caller opens or links it without following a link (stat first,
@@ -144,16 +150,22 @@ class ObjectStore:
             validate_oid(oid)
         return f"{self._odir}/{oid[:2]}/{oid[2:]}"
 
-    def _fetch_missing(self, oid: ObjectId) -> bool:
-        """In a lazy clone, fetch a missing object from its remote (tmt/remote/lazy.py);
-        elsewhere (the marker file is looked for once) False at no cost."""
-        if self._lazy is None:
-            self._lazy = os.path.exists(self.tmt_dir / "lazy-remote")
-        if not self._lazy:
-            return False
-        from tmt.remote.lazy import fetch_missing
+    @property
+    def lazy(self) -> bool:
+        """Whether this is a lazy clone's store (the marker file names its remote): an absent
+        object may be there, not lost (gc and fsck ask). Looked up anew on each call, as a
+        clone marks its store after opening it."""
+        self._lazy = os.path.exists(self.tmt_dir / LAZY_MARKER)
+        return self._lazy
 
-        return fetch_missing(self, oid)
+    def _fetch_missing(self, oid: ObjectId) -> bool:
+        """In a lazy clone, fetch a missing object with the injected `fetch`; elsewhere (the
+        marker file is looked for once) False at no cost."""
+        if self._fetch is None:
+            return False
+        if self._lazy is None:
+            self._lazy = os.path.exists(self.tmt_dir / LAZY_MARKER)
+        return self._lazy and self._fetch(self, oid)
 
     # -- listing ---------------------------------------------------------------------------
     # Only names that are object ids, in real fan-out folders; fan-out folders that are links
@@ -394,9 +406,12 @@ class ObjectStore:
     def quarantine(self, oid: ObjectId) -> str:
         """Move object `oid` (corrupt, or something planted in its place) into
         .tmt/quarantine/ by rename: never deleted (it may be someone's only copy), a link
-        moved as a link. Returns where it went; FileNotFoundError when it is absent."""
-        self._fan(validate_oid(oid))
-        return os.fspath(quarantine_path(self.tmt_dir, Path(self._fspath(oid)), oid))
+        moved as a link. Returns where it went; ObjectNotFound when it is absent."""
+        try:
+            self._fan(validate_oid(oid))
+            return os.fspath(quarantine_path(self.tmt_dir, Path(self._fspath(oid)), oid))
+        except FileNotFoundError:
+            raise ObjectNotFound(oid) from None
 
     # -- set aside (gc's trash) --------------------------------------------------------------
 
@@ -601,7 +616,11 @@ class Batch:
         own_dir(store.tmt_dir, "tmp", create=True)
 
     def add(self, data: bytes, oid: ObjectId | None = None) -> ObjectId:
-        oid = oid or hash_bytes(data)
+        """Write `data` unsynced; published at `commit`. `oid`, if given, must be its hash."""
+        if oid is None:
+            oid = hash_bytes(data)
+        elif not (isinstance(oid, str) and OID_RE.match(oid)):  # inline: once per file of a snapshot
+            validate_oid(oid)
         with self._lock:
             if oid in self._pending:
                 return oid
@@ -652,3 +671,7 @@ class Batch:
             self.commit()
         else:
             self.abort()
+
+
+if TYPE_CHECKING:  # mypy proves the local store implements the storage interface
+    _conforms: ObjectBackend = ObjectStore("")
