@@ -258,6 +258,8 @@ def test_series_vector_encodes_reads_back_and_is_in_the_docs() -> None:
     ([1, "x", [0, 1], [2.0], [1.0]], "series lists differ in length"),
     ([1, b"x", [0], [2.0], [1.0]], "not a series (bad fields)"),
     ([2, "x", [0], [2.0], [1.0]], "not a series (bad header)"),
+    ([True, "x", [0], [2.0], [1.0]], "not a series (bad header)"),  # the version is the integer 1
+    ([1.0, "x", [0], [2.0], [1.0]], "not a series (bad header)"),
     ([1, "x", [0], [2.0]], "not a series (bad header)"),
 ])
 def test_a_series_blob_outside_the_grammar_is_corrupt(blob: list, reason: str) -> None:

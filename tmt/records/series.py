@@ -164,7 +164,7 @@ def decode_series(data: bytes, oid: str = "?") -> Series:
         obj = codec.unpackb(data)
     except ValueError as e:
         raise CorruptObject(oid, f"not a series: {e}") from None
-    if not isinstance(obj, list) or len(obj) != 5 or obj[0] != SERIES_FORMAT:
+    if not isinstance(obj, list) or len(obj) != 5 or type(obj[0]) is not int or obj[0] != SERIES_FORMAT:
         raise CorruptObject(oid, "not a series (bad header)")
     _, name, steps, values, times = obj
     if not isinstance(name, str) or not all(isinstance(x, list) for x in (steps, values, times)):
