@@ -226,8 +226,9 @@ def _write_tree(
         raise InvalidTree(f"tree {oid} nests deeper than {MAX_DEPTH} levels", treemod.DEEP_HINT)
     try:
         entries = entries_of(oid)
-    except ObjectNotFound as e:
-        raise CheckoutError(f"cannot check out {os.fsdecode(where) or '.'}: {e.message}", e.hint) from e
+    except ObjectNotFound as missing:
+        raise CheckoutError(f"cannot check out {os.fsdecode(where) or '.'}: {missing.message}",
+                            missing.hint) from missing
     for e in entries:
         path = where + e.name
         try:
