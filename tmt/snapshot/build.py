@@ -186,13 +186,8 @@ class _Snapshotter:
         if plan is not None and dkey is not None and dkey == plan[0]:
             special = plan[1]
         else:
-            try:
-                with os.scandir(dir_abs) as it:
-                    entries = list(it)
-            except OSError as e:
-                self._skip(rel or b".", f"cannot list directory: {e.strerror}")
-                self.changed = True
-                d.open()
+            entries = self._list(d, dir_abs, rel)
+            if entries is None:
                 return d
             names = tuple(map(_NAME, entries))
             d.count = len(names)
@@ -216,13 +211,8 @@ class _Snapshotter:
         if entries is None:
             if known and old is not None and self._replay(d, dir_abs, old, stack, replayed):
                 return d
-            try:
-                with os.scandir(dir_abs) as it:
-                    entries = list(it)
-            except OSError as e:
-                self._skip(rel or b".", f"cannot list directory: {e.strerror}")
-                self.changed = True
-                d.open()
+            entries = self._list(d, dir_abs, rel)
+            if entries is None:
                 return d
             d.count = len(entries)
         old_left = old[LEFT] if old is not None and known and len(old) > LEFT and isinstance(old[LEFT], dict) else {}
@@ -278,6 +268,17 @@ class _Snapshotter:
         # Ids reused from the cache (files, unchanged subtrees): pinned and, if untrusted, checked.
         self.to_pin.extend(d.reused)
         return d
+
+    def _list(self, d: _Dir, dir_abs: bytes, rel: bytes) -> list[os.DirEntry[bytes]] | None:
+        """The folder's entries; None (the folder opened empty, the skip warned) if unlistable."""
+        try:
+            with os.scandir(dir_abs) as it:
+                return list(it)
+        except OSError as e:
+            self._skip(rel or b".", f"cannot list directory: {e.strerror}")
+            self.changed = True
+            d.open()
+            return None
 
     def _replay(self, d: _Dir, dir_abs: bytes, old: tuple, stack: list[Rules], walked: list) -> bool:
         """Whether the folder is as the cache's plan says (True: `d` is done, unchanged).
