@@ -35,6 +35,19 @@ ObjectInfo = namedtuple("ObjectInfo", "oid size mtime mode")
 Verified = namedtuple("Verified", "oid size digest data problem")
 
 
+def checked_get(oid: "ObjectId", data: bytes, limit: int | None, verify: bool) -> bytes:
+    """What `get` returns for the bytes a backend read (`limit + 1` of them at most): the same
+    refusals, in the same words, from every backend."""
+    from tmt.errors import CorruptObject
+    from tmt.store.ids import hash_bytes
+
+    if limit is not None and len(data) > limit:
+        raise CorruptObject(oid, f"it is larger than {limit} bytes")
+    if verify and hash_bytes(data) != oid:
+        raise CorruptObject(oid, "its content does not match its id")
+    return data
+
+
 class ObjectStat(Protocol):
     """What `stat` returns (os.stat_result has these, among others): read-only, as there."""
 

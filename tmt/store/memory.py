@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tmt.store.backend import ObjectBackend
 
 from tmt.errors import CorruptObject, ObjectNotFound, StoreError
-from tmt.store.backend import ObjectInfo, Verified
+from tmt.store.backend import ObjectInfo, Verified, checked_get
 from tmt.store.ids import ObjectId, hash_bytes, validate_oid
 
 MemoryStat = namedtuple("MemoryStat", "st_size st_mtime st_mode")
@@ -44,12 +44,7 @@ class MemoryStore:
         return validate_oid(oid) in self.objects
 
     def get(self, oid: ObjectId, *, verify: bool = False, limit: int | None = None, fetch: bool = True) -> bytes:
-        data = self._entry(oid)[0]
-        if limit is not None and len(data) > limit:
-            raise CorruptObject(oid, f"it is larger than {limit} bytes")
-        if verify and hash_bytes(data) != oid:
-            raise CorruptObject(oid, "its content does not match its id")
-        return data
+        return checked_get(oid, self._entry(oid)[0], limit, verify)
 
     def head(self, oid: ObjectId, n: int | None = None, *, fetch: bool = True) -> bytes:
         data = self._entry(oid)[0]

@@ -18,7 +18,7 @@ from blake3 import blake3
 
 from tmt.errors import CorruptObject, ObjectNotFound, StoreError, UnsafePath
 from tmt.store.fsutil import LINK_UNSUPPORTED, _hint_for, _unlink_quiet, syncfs, tmp_name, write_tmp
-from tmt.store.backend import ObjectInfo, Verified
+from tmt.store.backend import ObjectInfo, Verified, checked_get
 from tmt.store.nofollow import LAZY_MARKER, O_READ, TRASH_PREFIX, NotAFile, describe, forget_all, open_file, own_dir, read_file, remake
 from tmt.store.ids import HEX_DIGITS, OID_HEX_LEN, OID_RE, ObjectId, hash_bytes, validate_oid
 
@@ -106,12 +106,7 @@ class ObjectStore:
         """The object's bytes. With `limit`, an object longer than that is refused
         (CorruptObject): a caller that expects a tree or a link target bounds its memory.
         `fetch=False` reads only what is here, even in a lazy clone (gc, fsck)."""
-        data = self.head(oid, None if limit is None else limit + 1, fetch=fetch)
-        if limit is not None and len(data) > limit:
-            raise CorruptObject(oid, f"it is larger than {limit} bytes")
-        if verify and hash_bytes(data) != oid:
-            raise CorruptObject(oid, "its content does not match its id")
-        return data
+        return checked_get(oid, self.head(oid, None if limit is None else limit + 1, fetch=fetch), limit, verify)
 
     def head(self, oid: ObjectId, n: int | None = None, *, fetch: bool = True) -> bytes:
         """The first `n` bytes of the object (all of it when None)."""
