@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from blake3 import blake3
 from tmt._units import format_size as _human  # one size format for every module
 from tmt._warn import warn as default_warn
 from tmt.errors import CorruptObject, ObjectNotFound, SnapshotError, StoreError, UnsafePath
+from tmt.snapshot import precheck
 from tmt.snapshot import tree as treemod
 from tmt.snapshot.ignore import (
     ALWAYS_IGNORED, BUILTIN_DIRS, ENV_MARKERS, IGNORE_FILES, Rules, is_ignored, load_rules, reincluded,
@@ -55,21 +55,40 @@ _KEY = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
 _FILE, _EXEC, _LINK, _TREE = treemod.FILE, treemod.EXEC, treemod.SYMLINK, treemod.TREE
 
 
-@dataclass(slots=True)
 class SnapshotResult:
-    tree: ObjectId
-    files: int
-    bytes: int
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    new_objects: int = 0
-    new_bytes: int = 0
-    hashed: int = 0  # files read this time (not from the cache)
-    #: temp files a killed in-place checkout left (never recorded; the next checkout removes them)
-    checkout_temps: list[builtins.bytes] = field(default_factory=list)  # (the field `bytes` hides the type)
-    #: what the walk saw, per folder relative to the root (b"" or b"a/b/"): the stat cache's
-    #: DirInfo, whose entries hold each file's stat key (tmt.recorder.gitinfo compares them
-    #: with git's index instead of walking the tree again)
-    dirs: dict[builtins.bytes, tuple] = field(default_factory=dict, repr=False)
+    """What a snapshot made and saw. `skipped`: (path, reason); `hashed`: files read this
+    time (not from the cache); `checkout_temps`: temp files a killed in-place checkout left
+    (never recorded; the next checkout removes them); `dirs`: what the walk saw, per folder
+    relative to the root (b"" or b"a/b/"), the stat cache's DirInfo, whose entries hold each
+    file's stat key (tmt.recorder.gitinfo compares them with git's index instead of walking
+    the tree again)."""
+
+    __slots__ = ("tree", "files", "bytes", "skipped", "new_objects", "new_bytes", "hashed", "checkout_temps", "dirs")
+    _REPR = __slots__[:-1]  # dirs: thousands of folders
+
+    def __init__(self, tree: ObjectId, files: int, bytes: int, skipped: list[tuple[str, str]] | None = None,
+                 new_objects: int = 0, new_bytes: int = 0, hashed: int = 0,
+                 checkout_temps: list[builtins.bytes] | None = None, dirs: dict[builtins.bytes, tuple] | None = None,
+                 ) -> None:
+        self.tree = tree
+        self.files = files
+        self.bytes = bytes
+        self.skipped = [] if skipped is None else skipped
+        self.new_objects = new_objects
+        self.new_bytes = new_bytes
+        self.hashed = hashed
+        self.checkout_temps = [] if checkout_temps is None else checkout_temps
+        self.dirs = {} if dirs is None else dirs
+
+    def __repr__(self) -> str:
+        return f"SnapshotResult({', '.join(f'{n}={getattr(self, n)!r}' for n in self._REPR)})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
 
 class _Dir:
@@ -165,6 +184,11 @@ class _Snapshotter:
         self.replay = trusted and self.cache.settings == self.settings
         self.temps: list[bytes] = []
         self.walk_start_ns = time.time_ns()
+        # Folders whose plan the pre-pass found holding: the walk neither stats nor lstats
+        # them again; when that is every folder, there is no walk (run_once).
+        check = self.cache.check if self.replay else None
+        self.vouched = precheck.vouched(check, self.cache.dirs) if check else frozenset()
+        self.all_vouched = bool(self.vouched) and self.vouched >= self.cache.dirs.keys()
 
     # -- phase 1: walk ---------------------------------------------------------------------
 
@@ -176,11 +200,14 @@ class _Snapshotter:
         # The folder's own key is taken before it is listed: an entry added or removed after
         # this moves its mtime, so the key stored with this listing can never vouch for a
         # later one. While it is unchanged, the listing is the one the plan was made from.
-        try:
-            st = os.stat(dir_abs)
-            dkey = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        except OSError:
-            dkey = None
+        if rel in self.vouched:
+            dkey = tuple(plan[0])  # type: ignore[index]  # vouched: only folders with a plan
+        else:
+            try:
+                st = os.stat(dir_abs)
+                dkey = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            except OSError:
+                dkey = None
         d.dkey = None if dkey is None or is_racy(max(dkey[0], dkey[1]), self.walk_start_ns) else dkey
         entries: list | None = None
         if plan is not None and dkey is not None and dkey == plan[0]:
@@ -294,17 +321,18 @@ class _Snapshotter:
         if not isinstance(cached, Entries):
             return False
         prefix = dir_abs + b"/"
-        try:
-            keys = list(map(_KEY, map(os.lstat, map(prefix.__add__, cached.names))))
-            for name, env in envs:
-                st = os.lstat(prefix + name)
-                if (st.st_mtime_ns, st.st_ino) != env:
-                    return False
-        except OSError:
-            return False  # gone since: the full pass reports it
-        if not cached.matches(keys):
-            return False
         rel = d.rel
+        if rel not in self.vouched:  # (else the pre-pass compared all of this)
+            try:
+                keys = list(map(_KEY, map(os.lstat, map(prefix.__add__, cached.names))))
+                for name, env in envs:
+                    st = os.lstat(prefix + name)
+                    if (st.st_mtime_ns, st.st_ino) != env:
+                        return False
+            except OSError:
+                return False  # gone since: the full pass reports it
+            if not cached.matches(keys):
+                return False
         for name in subs:
             sub = self.walk(prefix + name, rel + name + b"/", stack)
             if sub is None:
@@ -334,6 +362,9 @@ class _Snapshotter:
         their lstat keys changed."""
         keys: list = []
         racy = unreadable = False
+        if rel in self.vouched:  # the pre-pass lstat-ed them: their keys are the record's
+            keys = list(self.cache.rules[rel][1])
+            special = ()
         for name in special:
             if name in _IGNORE_NAMES:
                 try:
@@ -574,7 +605,16 @@ class _Snapshotter:
 
     def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
         self._reset(trusted)
-        root_dir = self.walk(self.root, b"", [])
+        if self.all_vouched:
+            # Every folder's plan holds, under the same rules digests (the cache was written by
+            # one walk): the walk would replay each and change nothing.
+            root_dir: _Dir | None = _Dir(b"")
+            root_dir.same = True
+            root_dir.info = self.cache.dirs[b""]
+            self.new_dirs = self.cache.dirs
+            self.new_rules = self.cache.rules
+        else:
+            root_dir = self.walk(self.root, b"", [])
         assert root_dir is not None  # only a subfolder can be an environment left out
         if root_dir.same:
             self.to_pin.append(root_dir.info[TREE])
@@ -632,6 +672,7 @@ class _Snapshotter:
             return size is None or st.st_size == size
 
         if any(not good(oid, sizes.get(oid)) for oid in set(ids)):
+            self.cache.check = None
             self.cache.dirs = {
                 rel: (None, 0, 0, 0, {n: e for n, e in info[ENTRIES].items() if good(e[ENTRY_OID], e[ENTRY_KEY][KEY_SIZE])}, info[SIG])
                 for rel, info in self.new_dirs.items()
@@ -693,8 +734,10 @@ class _Snapshotter:
             and epoch == self.cache.epoch
             and len(self.new_dirs) == len(self.cache.dirs)
             and len(self.new_rules) == len(self.cache.rules)
+            and self.cache.check is not None
         ):
             return
+        self.cache.check = None  # made again from these (StatCache.save)
         self.cache.dirs = self.new_dirs
         self.cache.rules = self.new_rules
         self.cache.epoch = epoch

@@ -35,11 +35,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from blake3 import blake3
 
+from tmt.snapshot.ignore import IGNORE_FILES
 from tmt.store import codec
 from tmt.store.fsutil import atomic_write
 from tmt.store.nofollow import read_file
@@ -64,6 +64,7 @@ ENTRY_KEY, ENTRY_OID = range(2)
 DirInfo = tuple
 TREE, BYTES, FILES, ROWS, ENTRIES, SIG, LEFT, PLAN = range(8)
 _OID = 32
+_IGNORE_NAMES = frozenset(os.fsencode(n) for n in IGNORE_FILES)
 
 
 class Entries(Mapping):
@@ -101,7 +102,7 @@ class Entries(Mapping):
         blob again costs the few callers that look entries up (tmt.recorder.gitinfo)."""
         return keys == self._keys if self._keys is not None else codec.packb(keys) == self._blob
 
-    def _key_list(self) -> list:
+    def key_list(self) -> list:
         if self._keys is None:
             keys = codec.unpackb(self.blob(), use_list=False)
             if not isinstance(keys, tuple) or len(keys) != len(self.names):
@@ -116,13 +117,13 @@ class Entries(Mapping):
 
     def __getitem__(self, name: bytes) -> Entry:
         i = self._lookup()[name]
-        return self._key_list()[i], self.oids[_OID * i:_OID * i + _OID]
+        return self.key_list()[i], self.oids[_OID * i:_OID * i + _OID]
 
     def get(self, name: bytes, default=None):
         i = self._lookup().get(name)
         if i is None:
             return default
-        return self._key_list()[i], self.oids[_OID * i:_OID * i + _OID]
+        return self.key_list()[i], self.oids[_OID * i:_OID * i + _OID]
 
     def __contains__(self, name: object) -> bool:
         return name in self._lookup()
@@ -134,16 +135,27 @@ class Entries(Mapping):
         return len(self.names)
 
 
-@dataclass(slots=True)
 class StatCache:
-    root: str = ""
-    epoch: str | None = None
-    dirs: dict[bytes, DirInfo] = field(default_factory=dict)
-    #: folder -> (digest of the enclosing rules, its ignore files' (name, lstat key + mode)
-    #: sorted, digest of its rules or None): unchanged files need not be read to know it
-    rules: dict[bytes, tuple] = field(default_factory=dict)
-    #: what else decided the listings (max file size, excluded paths): plans hold only under it
-    settings: tuple = ()
+    """The cache as loaded (or as a snapshot left it in memory). `check` is the pre-pass's
+    flat copy of the plans (`check_section`; None when the file had none): written with the
+    cache, from the same walk, so it never disagrees with `dirs` and `rules`."""
+
+    __slots__ = ("root", "epoch", "dirs", "rules", "settings", "check")
+
+    def __init__(self, root: str = "", epoch: str | None = None, dirs: dict[bytes, DirInfo] | None = None,
+                 rules: dict[bytes, tuple] | None = None, settings: tuple = (), check: tuple | None = None) -> None:
+        self.root = root
+        self.epoch = epoch
+        self.dirs: dict[bytes, DirInfo] = {} if dirs is None else dirs
+        #: folder -> (digest of the enclosing rules, its ignore files' (name, lstat key + mode)
+        #: sorted, digest of its rules or None): unchanged files need not be read to know it
+        self.rules: dict[bytes, tuple] = {} if rules is None else rules
+        #: what else decided the listings (max file size, excluded paths): plans hold only under it
+        self.settings = settings
+        self.check = check
+
+    def __repr__(self) -> str:
+        return f"StatCache(root={self.root!r}, epoch={self.epoch!r}, dirs=<{len(self.dirs)} folders>)"
 
     @classmethod
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
@@ -156,20 +168,24 @@ class StatCache:
             data = codec.unpackb(payload, use_list=False)  # type: ignore[arg-type]  # msgpack reads buffers
             if not isinstance(data, dict) or data.get("v") != VERSION or data.get("root") != os.fsencode(root):
                 return cls(root)
-            dirs = {rel: (*info[:ENTRIES], Entries(*info[ENTRIES:ENTRIES + 3]), *info[ENTRIES + 3:])
+            entries = Entries
+            dirs = {rel: (*info[:ENTRIES], entries(*info[ENTRIES:ENTRIES + 3]), *info[ENTRIES + 3:])
                     for rel, info in data["dirs"].items()}
             rules = data.get("rules", {})
             settings = data.get("settings", ())
+            check = data.get("check")
             return cls(root, data.get("epoch"), dirs, rules if isinstance(rules, dict) else {},
-                       settings if isinstance(settings, tuple) else ())
+                       settings if isinstance(settings, tuple) else (), check if isinstance(check, tuple) else None)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(root)
 
     def save(self, cache_dir: Path, tmp_dir: Path) -> None:
         try:
+            if self.check is None:
+                self.check = check_section(os.fsencode(self.root), self.dirs, self.rules)
             payload = codec.packb({"v": VERSION, "root": os.fsencode(self.root), "epoch": self.epoch,
                                    "dirs": {rel: _columns(info) for rel, info in self.dirs.items()},
-                                   "rules": self.rules, "settings": self.settings})
+                                   "rules": self.rules, "settings": self.settings, "check": self.check})
             data = MAGIC + blake3(payload).digest() + payload
             path = cache_path(cache_dir, self.root)
             atomic_write(path, data, tmp_dir, durable=False, make_dirs=True)
@@ -184,6 +200,57 @@ def _columns(info: DirInfo) -> tuple:
     """A DirInfo as the file holds it: ENTRIES as (names, keys blob, ids)."""
     e = Entries.of(info[ENTRIES])
     return (*info[:ENTRIES], e.names, e.blob(), e.oids, *info[ENTRIES + 1:])
+
+
+#: check_section's parts, by position: the folders' rels, their absolute paths joined by NUL,
+#: their plans' keys (one msgpack blob), their kept files' absolute paths joined by NUL, those
+#: files' keys (one blob), how many files each folder has, and (index, path, key) of what
+#: else vouches for a folder: its environments left out ([mtime_ns, inode]) and ignore files
+#: ([size, mtime_ns, ctime_ns, inode, mode]).
+P_RELS, P_DIRS, P_DKEYS, P_FILES, P_KEYS, P_COUNTS, P_EXTRAS = range(7)
+
+
+def check_section(root: bytes, dirs: Mapping[bytes, DirInfo], rules: Mapping[bytes, tuple]) -> tuple:
+    """The plans of `dirs` laid out flat for the pre-pass (tmt/snapshot/precheck.py): whole
+    folders of a tree are vouched for by a few C-level calls (split, map(os.lstat), one packb)
+    instead of a Python walk. Folders without a plan, or whose ignore files have no record in
+    `rules`, are left out (the walk decides them). Two parts, balanced by the stat calls they
+    take, so that two processes can check one each."""
+    picked = []
+    for rel, info in dirs.items():
+        plan = info[PLAN] if len(info) > PLAN else None
+        if plan is None:
+            continue
+        path = root + b"/" + rel[:-1] if rel else root
+        extras = [(path + b"/" + name, tuple(env)) for name, env in plan[3]]
+        if any(n in _IGNORE_NAMES for n in plan[1]):
+            record = rules.get(rel)
+            if record is None or len(record) != 3:
+                continue  # read again next time: the walk keeps it right
+            extras.extend((path + b"/" + k[0], tuple(k[1:])) for k in record[1])
+        picked.append((rel, path, tuple(plan[0]), Entries.of(info[ENTRIES]), extras))
+    total = sum(1 + len(e) for _, _, _, e, _ in picked)
+    parts = []
+    cut = 0
+    cost = 0
+    for i, (_, _, _, e, _) in enumerate(picked):  # the first part ends where half the cost is reached
+        if cost * 2 >= total:
+            break
+        cost += 1 + len(e)
+        cut = i + 1
+    for chunk in (picked[:cut], picked[cut:]):
+        keys: list = []
+        files: list = []
+        extras: list = []
+        for i, (_, path, _, e, more) in enumerate(chunk):
+            prefix = path + b"/"
+            files.extend(prefix + n for n in e.names)
+            keys.extend(e.key_list())
+            extras.extend((i, p, k) for p, k in more)
+        parts.append((tuple(c[0] for c in chunk), b"\0".join(c[1] for c in chunk),
+                      codec.packb([c[2] for c in chunk]), b"\0".join(files), codec.packb(keys),
+                      tuple(len(c[3]) for c in chunk), tuple(extras)))
+    return tuple(parts)
 
 
 def cache_path(cache_dir: Path, root: str) -> Path:
