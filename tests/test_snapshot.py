@@ -501,7 +501,7 @@ def test_projects_sharing_a_store_keep_their_stat_caches(store: ObjectStore, tmp
     # Each project in turn, as with a shared TMT_DIR: nothing is read again.
     assert snapshot(a, store, cache_dir=cache, warn=lambda m: None).hashed == 0
     assert snapshot(b, store, cache_dir=cache, warn=lambda m: None).hashed == 0
-    assert len([p for p in cache.iterdir() if p.name.startswith("stat-v5-")]) == 2
+    assert len([p for p in cache.iterdir() if p.name.startswith("stat-v6-")]) == 2
 
 
 # -- a gc epoch change seen mid-snapshot reads changed files once -------------------------------
@@ -601,9 +601,9 @@ def test_an_environment_appearing_in_a_folder_the_cache_vouches_for_is_left_out(
 def test_an_earlier_versions_cache_file_is_replaced(repo: Repo, project: Path) -> None:
     make(project, {"a.py": "a"})
     snap(repo)
-    (new,) = (repo.tmt_dir / "cache").glob("stat-v5-*")
-    old = new.with_name(new.name.replace("stat-v5-", "stat-v4-"))
-    old.write_bytes(b"tmt-stat-cache-4\n" + bytes(40))
+    (new,) = (repo.tmt_dir / "cache").glob("stat-v6-*")
+    old = new.with_name(new.name.replace("stat-v6-", "stat-v5-"))
+    old.write_bytes(b"tmt-stat-cache-5\n" + bytes(40))
     (project / "b.py").write_text("b")
     snap(repo)
     assert new.exists() and not old.exists()

@@ -293,7 +293,7 @@ def test_a_damaged_stat_cache_costs_speed_never_a_wrong_record(project: Path) ->
     (project / "b.py").write_text("b = 2\n")
     record()
     repo = Repo.find(project)
-    cache = next((repo.tmt_dir / "cache").glob("stat-v5-*"))
+    cache = next((repo.tmt_dir / "cache").glob("stat-v6-*"))
     data = bytearray(cache.read_bytes())
     data[len(data) - 40] ^= 1  # one flipped bit inside a blob id
     cache.write_bytes(bytes(data))
@@ -316,7 +316,7 @@ def test_cache_entries_naming_an_object_of_another_size_are_dropped(project: Pat
     time.sleep(0.2)  # past the racy window (100 ms) of their ctime: the cache keeps them
     record()
     repo = Repo.find(project)
-    path = next((repo.tmt_dir / "cache").glob("stat-v5-*"))
+    path = next((repo.tmt_dir / "cache").glob("stat-v6-*"))
     cache = statcache.StatCache.load(repo.tmt_dir / "cache", str(project))
     entries = dict(cache.dirs[b""][4])
     (ka, oa), (kb, ob) = entries[b"a.py"], entries[b"b.py"]

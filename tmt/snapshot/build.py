@@ -63,8 +63,9 @@ class SnapshotResult:
     file's stat key (tmt.recorder.gitinfo compares them with git's index instead of walking
     the tree again)."""
 
-    __slots__ = ("tree", "files", "bytes", "skipped", "new_objects", "new_bytes", "hashed", "checkout_temps", "dirs")
-    _REPR = __slots__[:-1]  # dirs: thousands of folders
+    __slots__ = ("tree", "files", "bytes", "skipped", "new_objects", "new_bytes", "hashed", "checkout_temps", "_dirs",
+                 "_source")
+    _REPR = __slots__[:-2]  # not dirs: thousands of folders
 
     def __init__(self, tree: ObjectId, files: int, bytes: int, skipped: list[tuple[str, str]] | None = None,
                  new_objects: int = 0, new_bytes: int = 0, hashed: int = 0,
@@ -78,7 +79,19 @@ class SnapshotResult:
         self.new_bytes = new_bytes
         self.hashed = hashed
         self.checkout_temps = [] if checkout_temps is None else checkout_temps
-        self.dirs = {} if dirs is None else dirs
+        self._dirs = dirs
+        self._source: StatCache | None = None  # whose dirs these are, while not asked for
+
+    @property
+    def dirs(self) -> dict[builtins.bytes, tuple]:
+        if self._dirs is None:
+            self._dirs = self._source.dirs if self._source is not None else {}
+            self._source = None
+        return self._dirs
+
+    @dirs.setter
+    def dirs(self, dirs: dict[builtins.bytes, tuple]) -> None:
+        self._dirs = dirs
 
     def __repr__(self) -> str:
         return f"SnapshotResult({', '.join(f'{n}={getattr(self, n)!r}' for n in self._REPR)})"
@@ -86,7 +99,7 @@ class SnapshotResult:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+        return all(getattr(self, n) == getattr(other, n) for n in (*self._REPR, "dirs"))
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
@@ -162,7 +175,7 @@ class _Snapshotter:
             self.cache = stat_cache
         else:
             self.cache = StatCache.load(cache_dir, os.fsdecode(self.root)) if cache_dir else StatCache()
-        self.first = cache_dir is not None and not self.cache.dirs  # nothing seen here before
+        self.first = cache_dir is not None and self.cache.empty()  # nothing seen here before
         # The plans in the cache were made under these settings, and are replayed only under them.
         self.settings = (max_file_size, tuple(sorted(self.exclude)))
 
@@ -187,8 +200,10 @@ class _Snapshotter:
         # Folders whose plan the pre-pass found holding: the walk neither stats nor lstats
         # them again; when that is every folder, there is no walk (run_once).
         check = self.cache.check if self.replay else None
-        self.vouched = precheck.vouched(check, self.cache.dirs) if check else frozenset()
-        self.all_vouched = bool(self.vouched) and self.vouched >= self.cache.dirs.keys()
+        self.vouched: set[bytes] | frozenset[bytes] = frozenset()
+        self.all_vouched = False
+        if check:
+            self.vouched, self.all_vouched = precheck.vouched(check)
 
     # -- phase 1: walk ---------------------------------------------------------------------
 
@@ -608,11 +623,11 @@ class _Snapshotter:
         if self.all_vouched:
             # Every folder's plan holds, under the same rules digests (the cache was written by
             # one walk): the walk would replay each and change nothing.
+            # (self.new_dirs stays empty: the result's dirs are the cache's, decoded if asked for.)
             root_dir: _Dir | None = _Dir(b"")
+            assert root_dir is not None and self.cache.check is not None
             root_dir.same = True
-            root_dir.info = self.cache.dirs[b""]
-            self.new_dirs = self.cache.dirs
-            self.new_rules = self.cache.rules
+            root_dir.info = self.cache.check[2]
         else:
             root_dir = self.walk(self.root, b"", [])
         assert root_dir is not None  # only a subfolder can be an environment left out
@@ -651,8 +666,10 @@ class _Snapshotter:
         self._save_cache(epoch)
         result = SnapshotResult(
             ObjectId(info[TREE].hex()), info[FILES], info[BYTES], list(self.skipped), new_objects, new_bytes, self.hashed,
-            list(self.temps), self.new_dirs,
+            list(self.temps), None if self.all_vouched else self.new_dirs,
         )
+        if self.all_vouched:
+            result._source = self.cache
         return result, trusted
 
     def _check_present(self, ids: list[bytes]) -> None:
@@ -727,6 +744,8 @@ class _Snapshotter:
         )
 
     def _save_cache(self, epoch: str | None) -> None:
+        if self.all_vouched and epoch == self.cache.epoch:
+            return  # nothing differs from the file (the folders and rules are its own)
         if (
             not self.changed
             and not self.left_changed

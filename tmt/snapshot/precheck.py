@@ -26,9 +26,7 @@ import sys
 from itertools import compress
 from operator import attrgetter
 
-from tmt.snapshot.statcache import (
-    ENTRIES, P_COUNTS, P_DIRS, P_DKEYS, P_EXTRAS, P_FILES, P_KEYS, P_RELS, PLAN, DirInfo, Entries,
-)
+from tmt.snapshot.statcache import P_COUNTS, P_DIRS, P_DKEYS, P_EXTRAS, P_FILES, P_KEYS, P_RELS
 from tmt.store import codec
 
 _KEY = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
@@ -50,18 +48,18 @@ child_hook = None
 _MAGIC = b"tmt-precheck-1"
 
 
-def vouched(section: tuple, dirs: dict[bytes, DirInfo]) -> set[bytes]:
-    """The folders (rels) whose plan holds: own key, kept files' keys, environments and
-    ignore files as the cache has them."""
-    parts = section
-    if len(parts) == 2 and parts[1][P_RELS] and may_fork(sum(parts[0][P_COUNTS]) + sum(parts[1][P_COUNTS])):
-        oks = _two_process(parts, dirs)
+def vouched(section: tuple) -> tuple[set[bytes], bool]:
+    """The folders (rels) whose plan holds (own key, kept files' keys, environments and
+    ignore files as the cache has them), and whether that is every folder of the cache."""
+    parts = section[:2]
+    if parts[1][P_RELS] and may_fork(sum(parts[0][P_COUNTS]) + sum(parts[1][P_COUNTS])):
+        oks = _two_process(parts)
     else:
-        oks = [check_part(part, dirs) for part in parts]
+        oks = [check_part(part) for part in parts]
     out: set[bytes] = set()
     for part, ok in zip(parts, oks):
         out.update(compress(part[P_RELS], ok))
-    return out
+    return out, section[2] is not None and all(ok.count(1) == len(ok) for ok in oks)
 
 
 def may_fork(files: int) -> bool:
@@ -81,19 +79,24 @@ def may_fork(files: int) -> bool:
     return rss <= FORK_MAX_RSS
 
 
-def check_part(part: tuple, dirs: dict[bytes, DirInfo]) -> bytearray:
+def check_part(part: tuple) -> bytearray:
     """One byte per folder of the part: 1 if its plan holds."""
     n = len(part[P_RELS])
     if not n:
         return bytearray()
-    try:
-        dkeys = list(map(_DKEY, map(os.stat, part[P_DIRS].split(b"\0"))))
-        files = part[P_FILES]
-        keys = list(map(_KEY, map(os.lstat, files.split(b"\0")))) if files else []
-        same = codec.packb(dkeys) == part[P_DKEYS] and codec.packb(keys) == part[P_KEYS]
-    except OSError:  # something is gone: find which folder
-        same = False
-    ok = bytearray(b"\x01") * n if same else _each(part, dirs)
+    dkeys = _keys(os.stat, _DKEY, part[P_DIRS].split(b"\0"))
+    keys = _keys(os.lstat, _KEY, part[P_FILES].split(b"\0")) if part[P_FILES] else []
+    if codec.packb(dkeys) == part[P_DKEYS] and codec.packb(keys) == part[P_KEYS]:
+        ok = bytearray(b"\x01") * n
+    else:  # something differs: which folders (the keys just taken, compared slice by slice)
+        want_dkeys = codec.unpackb(part[P_DKEYS], use_list=False)
+        want_keys = codec.unpackb(part[P_KEYS], use_list=False)
+        ok = bytearray(n)
+        pos = 0
+        for i, count in enumerate(part[P_COUNTS]):
+            end = pos + count
+            ok[i] = dkeys[i] == want_dkeys[i] and tuple(keys[pos:end]) == want_keys[pos:end]
+            pos = end
     for i, path, want in part[P_EXTRAS]:
         if ok[i]:
             try:
@@ -106,25 +109,21 @@ def check_part(part: tuple, dirs: dict[bytes, DirInfo]) -> bytearray:
     return ok
 
 
-def _each(part: tuple, dirs: dict[bytes, DirInfo]) -> bytearray:
-    """check_part folder by folder (some folder differs)."""
-    rels = part[P_RELS]
-    ok = bytearray(len(rels))
-    for i, (rel, path) in enumerate(zip(rels, part[P_DIRS].split(b"\0"))):
-        info = dirs[rel]
-        entries = Entries.of(info[ENTRIES])
-        prefix = path + b"/"
-        try:
-            if _DKEY(os.stat(path)) != tuple(info[PLAN][0]):
-                continue
-            keys = list(map(_KEY, map(os.lstat, map(prefix.__add__, entries.names))))
-        except OSError:
-            continue
-        ok[i] = entries.matches(keys)
-    return ok
+def _keys(stat, key, paths: list[bytes]) -> list:
+    """key(stat(path)) of every path (None where it fails): one C-level map while none does."""
+    try:
+        return list(map(key, map(stat, paths)))
+    except OSError:
+        out = []
+        for path in paths:
+            try:
+                out.append(key(stat(path)))
+            except OSError:
+                out.append(None)
+        return out
 
 
-def _two_process(parts: tuple, dirs: dict[bytes, DirInfo]) -> list[bytearray]:
+def _two_process(parts: tuple) -> list[bytearray]:
     global forks
     r, w = os.pipe()
     try:
@@ -132,14 +131,14 @@ def _two_process(parts: tuple, dirs: dict[bytes, DirInfo]) -> list[bytearray]:
     except OSError:
         os.close(r)
         os.close(w)
-        return [check_part(part, dirs) for part in parts]
+        return [check_part(part) for part in parts]
     if pid == 0:
-        _child(r, w, parts[1], dirs)
+        _child(r, w, parts[1])
     forks += 1
     os.close(w)
     data = b""
     try:
-        ok0 = check_part(parts[0], dirs)
+        ok0 = check_part(parts[0])
         chunks = []
         while chunk := os.read(r, 1 << 16):
             chunks.append(chunk)
@@ -148,10 +147,10 @@ def _two_process(parts: tuple, dirs: dict[bytes, DirInfo]) -> list[bytearray]:
         os.close(r)
         _reap(pid)
     ok1 = _parse(data, len(parts[1][P_RELS]))
-    return [ok0, ok1 if ok1 is not None else check_part(parts[1], dirs)]
+    return [ok0, ok1 if ok1 is not None else check_part(parts[1])]
 
 
-def _child(r: int, w: int, part: tuple, dirs: dict[bytes, DirInfo]) -> None:
+def _child(r: int, w: int, part: tuple) -> None:
     """The forked child: check `part`, write the verdict, exit. Never returns, never runs the
     parent's exit handlers or flushes its buffers (os._exit), never collects the parent's
     garbage (a file object caught in a cycle would be flushed here too)."""
@@ -163,7 +162,7 @@ def _child(r: int, w: int, part: tuple, dirs: dict[bytes, DirInfo]) -> None:
         os.close(r)
         if child_hook is not None:
             child_hook(w)
-        msg = memoryview(_MAGIC + bytes(check_part(part, dirs)))
+        msg = memoryview(_MAGIC + bytes(check_part(part)))
         while msg:
             msg = msg[os.write(w, msg):]
         code = 0

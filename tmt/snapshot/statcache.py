@@ -18,7 +18,7 @@ The entries are stored as columns (names; the keys packed in one msgpack blob; t
 concatenated), so loading the cache decodes no per-file key: an unchanged folder compares
 the blob with its fresh keys packed the same way (Entries.matches).
 
-One cache file per code root (`stat-v5-<digest of the root>`): projects sharing one store
+One cache file per code root (`stat-v6-<digest of the root>`): projects sharing one store
 (TMT_DIR) keep their caches apart instead of replacing each other's at every run.
 
 The file carries a checksum (BLAKE3 of the rest) and is read without following links: a
@@ -44,11 +44,11 @@ from tmt.store import codec
 from tmt.store.fsutil import atomic_write
 from tmt.store.nofollow import read_file
 
-CACHE_NAME = "stat-v5"
-_OLD_NAMES = ("stat-v4",)  # earlier versions' files: removed when this one is written
-VERSION = 5
+CACHE_NAME = "stat-v6"
+_OLD_NAMES = ("stat-v4", "stat-v5")  # earlier versions' files: removed when this one is written
+VERSION = 6
 #: the file: MAGIC, then BLAKE3-256 of the payload, then the payload (msgpack)
-MAGIC = b"tmt-stat-cache-5\n"
+MAGIC = b"tmt-stat-cache-6\n"
 MAX_CACHE_BYTES = 1 << 30
 RACY_NS = 100_000_000  # 100 ms, well above the kernel's coarse clock tick
 
@@ -136,17 +136,21 @@ class Entries(Mapping):
 
 
 class StatCache:
-    """The cache as loaded (or as a snapshot left it in memory). `check` is the pre-pass's
-    flat copy of the plans (`check_section`; None when the file had none): written with the
-    cache, from the same walk, so it never disagrees with `dirs` and `rules`."""
+    """The cache as loaded (or as a snapshot left it in memory).
 
-    __slots__ = ("root", "epoch", "dirs", "rules", "settings", "check")
+    `dirs` is decoded on first use: an unchanged tree, vouched for by the pre-pass from
+    `check` alone (check_section: written with the cache, from the same walk, so it never
+    disagrees with `dirs` and `rules`), never decodes it, and neither does the git state
+    reader while its own cache holds. Setting `dirs` drops `check` (made again on save)."""
+
+    __slots__ = ("root", "epoch", "_dirs", "_packed", "rules", "settings", "check")
 
     def __init__(self, root: str = "", epoch: str | None = None, dirs: dict[bytes, DirInfo] | None = None,
                  rules: dict[bytes, tuple] | None = None, settings: tuple = (), check: tuple | None = None) -> None:
         self.root = root
         self.epoch = epoch
-        self.dirs: dict[bytes, DirInfo] = {} if dirs is None else dirs
+        self._dirs: dict[bytes, DirInfo] | None = {} if dirs is None else dirs
+        self._packed: bytes | None = None  # the file's `dirs`, while not decoded
         #: folder -> (digest of the enclosing rules, its ignore files' (name, lstat key + mode)
         #: sorted, digest of its rules or None): unchanged files need not be read to know it
         self.rules: dict[bytes, tuple] = {} if rules is None else rules
@@ -154,28 +158,38 @@ class StatCache:
         self.settings = settings
         self.check = check
 
+    @property
+    def dirs(self) -> dict[bytes, DirInfo]:
+        if self._dirs is None:
+            self._dirs = _decode_dirs(self._packed)
+        return self._dirs
+
+    @dirs.setter
+    def dirs(self, dirs: dict[bytes, DirInfo]) -> None:
+        self._dirs = dirs
+        self._packed = None
+        self.check = None
+
+    def empty(self) -> bool:
+        """Whether no folder is known (without decoding `dirs`)."""
+        return not self._dirs if self._dirs is not None else self._packed == codec.packb({})
+
     def __repr__(self) -> str:
         return f"StatCache(root={self.root!r}, epoch={self.epoch!r}, dirs=<{len(self.dirs)} folders>)"
 
     @classmethod
     def load(cls, cache_dir: Path, root: str) -> "StatCache":
         try:
-            raw = read_file(cache_path(cache_dir, root), limit=MAX_CACHE_BYTES)
-            head = len(MAGIC) + 32
-            payload = memoryview(raw)[head:]  # no copy of a cache of many megabytes
-            if raw[: len(MAGIC)] != MAGIC or blake3(payload).digest() != raw[len(MAGIC) : head]:
-                return cls(root)  # damaged (or another version's): costs one full re-hash
-            data = codec.unpackb(payload, use_list=False)  # type: ignore[arg-type]  # msgpack reads buffers
+            data = _read_payload(cache_path(cache_dir, root))
             if not isinstance(data, dict) or data.get("v") != VERSION or data.get("root") != os.fsencode(root):
                 return cls(root)
-            entries = Entries
-            dirs = {rel: (*info[:ENTRIES], entries(*info[ENTRIES:ENTRIES + 3]), *info[ENTRIES + 3:])
-                    for rel, info in data["dirs"].items()}
-            rules = data.get("rules", {})
-            settings = data.get("settings", ())
-            check = data.get("check")
-            return cls(root, data.get("epoch"), dirs, rules if isinstance(rules, dict) else {},
-                       settings if isinstance(settings, tuple) else (), check if isinstance(check, tuple) else None)
+            packed, rules, settings, check = data["dirs"], data.get("rules", {}), data.get("settings", ()), data.get("check")
+            if not isinstance(packed, bytes):
+                return cls(root)
+            cache = cls(root, data.get("epoch"), None, rules if isinstance(rules, dict) else {},
+                        settings if isinstance(settings, tuple) else (), check if isinstance(check, tuple) else None)
+            cache._dirs, cache._packed = None, packed
+            return cache
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(root)
 
@@ -183,9 +197,11 @@ class StatCache:
         try:
             if self.check is None:
                 self.check = check_section(os.fsencode(self.root), self.dirs, self.rules)
+            packed = self._packed if self._dirs is None else codec.packb(
+                {rel: _columns(info) for rel, info in self._dirs.items()})
             payload = codec.packb({"v": VERSION, "root": os.fsencode(self.root), "epoch": self.epoch,
-                                   "dirs": {rel: _columns(info) for rel, info in self.dirs.items()},
-                                   "rules": self.rules, "settings": self.settings, "check": self.check})
+                                   "dirs": packed, "rules": self.rules, "settings": self.settings,
+                                   "check": self.check})
             data = MAGIC + blake3(payload).digest() + payload
             path = cache_path(cache_dir, self.root)
             atomic_write(path, data, tmp_dir, durable=False, make_dirs=True)
@@ -196,13 +212,35 @@ class StatCache:
             pass  # a cache that cannot be written only costs speed next time
 
 
+def _read_payload(path: Path) -> object:
+    """The file's payload, None if damaged (checksum); OSError if unreadable, ValueError if
+    not msgpack."""
+    raw = read_file(path, limit=MAX_CACHE_BYTES)
+    head = len(MAGIC) + 32
+    payload = memoryview(raw)[head:]  # no copy of a cache of many megabytes
+    if raw[: len(MAGIC)] != MAGIC or blake3(payload).digest() != raw[len(MAGIC) : head]:
+        return None  # damaged (or another version's): costs one full re-hash
+    return codec.unpackb(payload, use_list=False)  # type: ignore[arg-type]  # msgpack reads buffers
+
+
+def _decode_dirs(packed: bytes | None) -> dict[bytes, DirInfo]:
+    """The file's `dirs` as DirInfos; {} (a cache that costs one full walk) if malformed."""
+    try:
+        dirs = codec.unpackb(packed, use_list=False)  # type: ignore[arg-type]
+        return {rel: (*info[:ENTRIES], Entries(*info[ENTRIES:ENTRIES + 3]), *info[ENTRIES + 3:])
+                for rel, info in dirs.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def _columns(info: DirInfo) -> tuple:
     """A DirInfo as the file holds it: ENTRIES as (names, keys blob, ids)."""
     e = Entries.of(info[ENTRIES])
     return (*info[:ENTRIES], e.names, e.blob(), e.oids, *info[ENTRIES + 1:])
 
 
-#: check_section's parts, by position: the folders' rels, their absolute paths joined by NUL,
+#: check_section's parts (the first two of its items; the third is the root's (tree id, bytes,
+#: files) when the parts cover every folder, else None), by position: the folders' rels, their absolute paths joined by NUL,
 #: their plans' keys (one msgpack blob), their kept files' absolute paths joined by NUL, those
 #: files' keys (one blob), how many files each folder has, and (index, path, key) of what
 #: else vouches for a folder: its environments left out ([mtime_ns, inode]) and ignore files
@@ -215,20 +253,27 @@ def check_section(root: bytes, dirs: Mapping[bytes, DirInfo], rules: Mapping[byt
     folders of a tree are vouched for by a few C-level calls (split, map(os.lstat), one packb)
     instead of a Python walk. Folders without a plan, or whose ignore files have no record in
     `rules`, are left out (the walk decides them). Two parts, balanced by the stat calls they
-    take, so that two processes can check one each."""
+    take, so that two processes can check one each; then the root's totals, if every folder
+    is in a part (the snapshot of a tree they all vouch for needs nothing else)."""
     picked = []
     for rel, info in dirs.items():
         plan = info[PLAN] if len(info) > PLAN else None
         if plan is None:
             continue
         path = root + b"/" + rel[:-1] if rel else root
-        extras = [(path + b"/" + name, tuple(env)) for name, env in plan[3]]
+        entries = Entries.of(info[ENTRIES])
+        more = [(path + b"/" + name, tuple(env)) for name, env in plan[3]]
         if any(n in _IGNORE_NAMES for n in plan[1]):
             record = rules.get(rel)
             if record is None or len(record) != 3:
                 continue  # read again next time: the walk keeps it right
-            extras.extend((path + b"/" + k[0], tuple(k[1:])) for k in record[1])
-        picked.append((rel, path, tuple(plan[0]), Entries.of(info[ENTRIES]), extras))
+            for name, *key in record[1]:
+                # A kept ignore file whose entry has the record's key needs no lstat of its own:
+                # the files' check covers it (a chmod since would have moved its ctime).
+                hit = entries.get(name)
+                if hit is None or tuple(hit[ENTRY_KEY]) != tuple(key[:4]):
+                    more.append((path + b"/" + name, tuple(key)))
+        picked.append((rel, path, tuple(plan[0]), entries, more))
     total = sum(1 + len(e) for _, _, _, e, _ in picked)
     parts = []
     cut = 0
@@ -242,15 +287,16 @@ def check_section(root: bytes, dirs: Mapping[bytes, DirInfo], rules: Mapping[byt
         keys: list = []
         files: list = []
         extras: list = []
-        for i, (_, path, _, e, more) in enumerate(chunk):
+        for i, (_, path, _, e, others) in enumerate(chunk):
             prefix = path + b"/"
             files.extend(prefix + n for n in e.names)
             keys.extend(e.key_list())
-            extras.extend((i, p, k) for p, k in more)
+            extras.extend((i, p, k) for p, k in others)
         parts.append((tuple(c[0] for c in chunk), b"\0".join(c[1] for c in chunk),
                       codec.packb([c[2] for c in chunk]), b"\0".join(files), codec.packb(keys),
                       tuple(len(c[3]) for c in chunk), tuple(extras)))
-    return tuple(parts)
+    root_info = dirs[b""] if b"" in dirs and len(picked) == len(dirs) else None
+    return parts[0], parts[1], root_info[:ROWS] if root_info is not None else None
 
 
 def cache_path(cache_dir: Path, root: str) -> Path:
@@ -284,18 +330,19 @@ def disagreement(path: Path, size_of, epoch: str | None) -> str | None:
     before using it).
     """
     try:
-        raw = read_file(path, limit=MAX_CACHE_BYTES)
+        data = _read_payload(path)
     except OSError as e:
         return f"cannot be read: {e.strerror}"
-    head = len(MAGIC) + 32
-    payload = memoryview(raw)[head:]
-    if raw[: len(MAGIC)] != MAGIC or blake3(payload).digest() != raw[len(MAGIC) : head]:
+    except ValueError:
+        data = ()
+    if data is None:
         return "is damaged: its checksum does not match its content"
+    if not isinstance(data, dict):  # (not msgpack, or not a map)
+        return "is damaged: its content is not a stat cache"
     try:
-        data = codec.unpackb(payload)  # type: ignore[arg-type]  # msgpack reads buffers
         trusted = epoch is not None and data["epoch"] == epoch
         wrong = missing = 0
-        for info in data["dirs"].values():
+        for info in codec.unpackb(data["dirs"]).values():
             tree = info[TREE]
             if tree is not None and trusted and size_of(tree.hex()) is None:
                 missing += 1
