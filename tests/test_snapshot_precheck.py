@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tmt.snapshot import precheck
 from tmt.snapshot.build import snapshot
-from tmt.snapshot.statcache import StatCache, _columns
+from tmt.snapshot.statcache import ENTRIES, StatCache, _columns
 from tmt.store.objects import ObjectStore
 
 from test_snapshot import make, settle
@@ -250,3 +250,48 @@ def test_ctrl_c_during_the_check_leaves_no_child(tree, python: str) -> None:
     p = run_script(python, root, body)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["interrupted", "1", "children", "0"]
+
+
+def dirs_of(result) -> dict:
+    """rel -> the folder's DirInfo, its entries as a plain dict (their order is the walk's)."""
+    return {rel: (*info[:ENTRIES], dict(info[ENTRIES].items()), *info[ENTRIES + 1:])
+            for rel, info in result.dirs.items()}
+
+
+def test_the_dirs_of_a_vouched_tree_are_the_walks(tree) -> None:
+    """SnapshotResult.dirs (what tmt.recorder.gitinfo compares with git's index) are the
+    same whether the pre-pass vouched for every folder, some, or none (no cache)."""
+    root, store, cache = tree
+
+    def fresh():
+        return snapshot(root, new_store(root.parent / "fresh"), cache_dir=None, warn=lambda m: None)
+
+    vouched = snapshot(root, store, cache_dir=cache, warn=lambda m: None)  # every folder vouched for
+    assert vouched.hashed == 0 and dirs_of(vouched) == dirs_of(fresh())
+    (root / "c/d/e/f2.py").write_text("9")  # same size
+    settle()
+    some = snapshot(root, store, cache_dir=cache, warn=lambda m: None)  # all but c/d/e/
+    assert some.hashed == 1 and dirs_of(some) == dirs_of(fresh())
+    assert some.tree == fresh().tree
+
+
+GIT = "git"
+
+
+def test_git_dirty_follows_a_tree_the_pre_pass_vouches_for(tmp_path: Path) -> None:
+    from tmt.recorder.gitinfo import git_state
+
+    root = make(tmp_path / "code", {"a.py": "1", "pkg/b.py": "2", "pkg/sub/c.py": "3", ".gitignore": "*.log\n"})
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "one"]):
+        subprocess.run([GIT, *args], cwd=root, check=True, env=env, capture_output=True)
+    store, cache = new_store(tmp_path / "store"), tmp_path / "cache"
+    settle()
+    snapshot(root, store, cache_dir=cache, warn=lambda m: None)
+    clean = snapshot(root, store, cache_dir=cache, warn=lambda m: None)  # no walk: every folder vouched
+    assert clean.hashed == 0 and git_state(root, clean)["dirty"] is False
+    (root / "pkg/sub/c.py").write_text("4")  # same size
+    settle()
+    dirty = snapshot(root, store, cache_dir=cache, warn=lambda m: None)
+    assert dirty.hashed == 1 and git_state(root, dirty)["dirty"] is True
