@@ -47,6 +47,7 @@ def cache_state(cache_dir: Path, root: Path) -> tuple:
 def forked(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
     monkeypatch.setattr(precheck, "FORK_MIN_FILES", 0 if on else 1 << 60)
     monkeypatch.setattr(precheck, "FORK_MAX_RSS", 1 << 60)
+    monkeypatch.setattr(precheck, "FORK_NEEDS_IDLE_CPU", False)
 
 
 def new_store(path: Path) -> ObjectStore:
@@ -177,6 +178,7 @@ import os, sys, threading, time
 from pathlib import Path
 from tmt.snapshot import precheck
 precheck.FORK_MIN_FILES = 0
+precheck.FORK_NEEDS_IDLE_CPU = False
 {setup}
 """
 

@@ -201,9 +201,12 @@ class _Snapshotter:
         # them again; when that is every folder, there is no walk (run_once).
         check = self.cache.check if self.replay else None
         self.vouched: set[bytes] | frozenset[bytes] = frozenset()
+        self.whole: set[bytes] | frozenset[bytes] = frozenset()  # vouched, and every folder below too
         self.all_vouched = False
         if check:
             self.vouched, self.all_vouched = precheck.vouched(check)
+            if not self.all_vouched and self.vouched:
+                self.whole = self.vouched - _with_ancestors(r for r in self.cache.dirs if r not in self.vouched)
 
     # -- phase 1: walk ---------------------------------------------------------------------
 
@@ -337,6 +340,12 @@ class _Snapshotter:
             return False
         prefix = dir_abs + b"/"
         rel = d.rel
+        if rel in self.whole:
+            self._reuse(rel)
+            d.same = True
+            d.info = old
+            d.left = old[LEFT]
+            return True
         if rel not in self.vouched:  # (else the pre-pass compared all of this)
             try:
                 keys = list(map(_KEY, map(os.lstat, map(prefix.__add__, cached.names))))
@@ -360,6 +369,20 @@ class _Snapshotter:
         d.left = old[LEFT]
         self.new_dirs[rel] = old
         return True
+
+    def _reuse(self, rel: bytes) -> None:
+        """The cache's record of `rel` and of every folder below it, all vouched for under the
+        rules in force (the caller compared their digest; below, their ignore files are
+        unchanged): what walking each would record, without walking."""
+        dirs, rules = self.cache.dirs, self.cache.rules
+        todo = [rel]
+        while todo:
+            r = todo.pop()
+            info = dirs[r]
+            self.new_dirs[r] = info
+            if r in rules:
+                self.new_rules[r] = rules[r]
+            todo.extend(r + name + b"/" for name in info[PLAN][2])
 
     def _plan(self, d: _Dir, kept: Mapping) -> tuple | None:
         """How this listing was decided, for `_replay`: (the folder's key, its ignore files and
@@ -763,6 +786,19 @@ class _Snapshotter:
         self.cache.settings = self.settings
         if self.cache_dir is not None:
             self.cache.save(self.cache_dir, self.store.tmp_dir)
+
+
+def _with_ancestors(rels) -> set[bytes]:
+    """The folders `rels` (b"a/b/" form) and every folder above them."""
+    out: set[bytes] = set()
+    for rel in rels:
+        while rel not in out:
+            out.add(rel)
+            if not rel:
+                break
+            cut = rel.rfind(b"/", 0, len(rel) - 1)
+            rel = rel[:cut + 1]
+    return out
 
 
 def is_checkout_temp(name: bytes) -> bool:

@@ -36,10 +36,14 @@ _IGNORE = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino", "st_mode
 
 #: The child checks half the tree only when the cache holds at least this many kept files
 #: (below, the fork and the pipe cost more than half the stat calls save) ...
-FORK_MIN_FILES = 8_000
+FORK_MIN_FILES = 4_000
 #: ... and the process's resident size is at most this (fork copies the page tables: a
 #: process that loaded a model first would pay more than it gains). Tests may set both.
 FORK_MAX_RSS = 256 * 1024 * 1024
+#: ... and a CPU is idle now (the kernel's count of runnable tasks, this one included, is
+#: below the CPUs this process may use): on a busy machine the child only takes turns with
+#: the parent, and the fork is pure cost. Tests turn it off.
+FORK_NEEDS_IDLE_CPU = True
 _CAN_FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
 #: How many times the pre-pass forked a child (the tests read it).
 forks = 0
@@ -74,9 +78,16 @@ def may_fork(files: int) -> bool:
             return False
         with open("/proc/self/statm", "rb") as f:
             rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        if rss > FORK_MAX_RSS:
+            return False
+        if FORK_NEEDS_IDLE_CPU:
+            with open("/proc/loadavg", "rb") as f:
+                running = int(f.read().split()[3].split(b"/")[0])  # "1.20 0.80 0.50 2/180 4242"
+            if running >= len(os.sched_getaffinity(0)):
+                return False
     except (OSError, ValueError, IndexError):
         return False
-    return rss <= FORK_MAX_RSS
+    return True
 
 
 def check_part(part: tuple) -> bytearray:

@@ -16,7 +16,10 @@ reuses its tree id without encoding anything. Deleting the cache costs only spee
 
 The entries are stored as columns (names; the keys packed in one msgpack blob; the ids
 concatenated), so loading the cache decodes no per-file key: an unchanged folder compares
-the blob with its fresh keys packed the same way (Entries.matches).
+the blob with its fresh keys packed the same way (Entries.matches). The folders themselves
+are one nested blob, decoded on first use: beside them, the check section (check_section)
+holds the plans laid out flat, from which the snapshot's pre-pass (precheck.py) vouches for
+an unchanged tree without decoding a folder.
 
 One cache file per code root (`stat-v6-<digest of the root>`): projects sharing one store
 (TMT_DIR) keep their caches apart instead of replacing each other's at every run.
@@ -290,13 +293,26 @@ def check_section(root: bytes, dirs: Mapping[bytes, DirInfo], rules: Mapping[byt
         for i, (_, path, _, e, others) in enumerate(chunk):
             prefix = path + b"/"
             files.extend(prefix + n for n in e.names)
-            keys.extend(e.key_list())
+            keys.append(_items(e.blob()))
             extras.extend((i, p, k) for p, k in others)
+        count = sum(len(c[3]) for c in chunk)
         parts.append((tuple(c[0] for c in chunk), b"\0".join(c[1] for c in chunk),
-                      codec.packb([c[2] for c in chunk]), b"\0".join(files), codec.packb(keys),
+                      codec.packb([c[2] for c in chunk]), b"\0".join(files), _array_head(count) + b"".join(keys),
                       tuple(len(c[3]) for c in chunk), tuple(extras)))
     root_info = dirs[b""] if b"" in dirs and len(picked) == len(dirs) else None
     return parts[0], parts[1], root_info[:ROWS] if root_info is not None else None
+
+
+def _items(blob: bytes) -> bytes:
+    """A msgpack array's items: the folders' key blobs joined under one header are the
+    packb of all their keys (msgpack writes every value in its shortest form), so the check
+    section is made without decoding a key."""
+    head = blob[0]
+    return blob[1:] if 0x90 <= head <= 0x9F else blob[3:] if head == 0xDC else blob[5:]
+
+
+def _array_head(n: int) -> bytes:
+    return bytes([0x90 | n]) if n < 16 else b"\xdc" + n.to_bytes(2, "big") if n < 1 << 16 else b"\xdd" + n.to_bytes(4, "big")
 
 
 def cache_path(cache_dir: Path, root: str) -> Path:
