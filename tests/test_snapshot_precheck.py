@@ -103,40 +103,58 @@ def apply(root: Path, ops: list[tuple[str, str, str]]) -> None:
             (d / "new").rmdir()
 
 
+MODES = ("walk only", "sequential", "forked")
+VOUCHED = precheck.vouched
+
+
+def mode(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """How the snapshot checks its cache: no pre-pass at all (the walk replays every folder,
+    as before the pre-pass existed), the pre-pass in this process, or half of it forked."""
+    forked(monkeypatch, name == "forked")
+    if name == "walk only":
+        monkeypatch.setattr(precheck, "vouched", lambda section: (set(), False))
+    else:
+        monkeypatch.setattr(precheck, "vouched", VOUCHED)
+
+
 @pytest.mark.slow
 @settings(max_examples=25)
 @given(changes())
-def test_the_forked_check_gives_the_sequential_trees_and_cache(
+def test_the_pre_pass_forked_or_not_gives_the_walks_trees_and_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, case
 ) -> None:
     files, first, second = case
     base = tmp_path_factory.mktemp("precheck")
     root = make(base / "code", files)
-    stores = {on: new_store(base / f"store-{on}") for on in (False, True)}
-    caches = {on: base / f"cache-{on}" for on in (False, True)}
-    trees: dict[bool, list[str]] = {False: [], True: []}
+    stores = {m: new_store(base / f"store-{m}") for m in MODES}
+    caches = {m: base / f"cache-{m}" for m in MODES}
+    rounds = 0
 
-    def both(settled: bool = True) -> None:
-        for on in (False, True):
-            forked(monkeypatch, on)
-            trees[on].append(snap(root, stores[on], caches[on]))
-        assert trees[False][-1] == trees[True][-1]
+    def each(settled: bool = True) -> None:
+        nonlocal rounds
+        rounds += 1
+        trees = set()
+        for m in MODES:
+            mode(monkeypatch, m)
+            trees.add(snap(root, stores[m], caches[m]))
+        assert len(trees) == 1
         if settled:  # (else what is racily clean depends on when each walk started)
-            assert cache_state(caches[False], root) == cache_state(caches[True], root)
-        assert trees[False][-1] == snap(root, ObjectStore(base / f"fresh{len(trees[True])}"), base / f"c{len(trees[True])}")
+            states = [cache_state(caches[m], root) for m in MODES]
+            assert states[0] == states[1] == states[2]
+        assert trees == {snap(root, ObjectStore(base / f"fresh{rounds}"), base / f"c{rounds}")}
 
-    both(settled=False)
+    each(settled=False)
     settle()  # out of the racily clean window: every folder gets a plan
-    both()
+    each()
     forks = precheck.forks
-    both()  # unchanged: all vouched
-    split = bool(cache_state(caches[True], root)[-1][1][0])  # a second part (two folders or more)
-    assert precheck.forks == forks + split  # the pre-pass forked (and the sequential run did not)
+    each()  # unchanged: all vouched
+    split = bool(cache_state(caches["forked"], root)[-1][1][0])  # a second part (two folders or more)
+    assert precheck.forks == forks + split  # the forked mode forked (and no other did)
     for ops in (first, second):
         apply(root, ops)
         settle()
-        both()
-        both()
+        each()
+        each()
     assert zombies() == []
 
 

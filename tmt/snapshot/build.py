@@ -373,16 +373,14 @@ class _Snapshotter:
     def _reuse(self, rel: bytes) -> None:
         """The cache's record of `rel` and of every folder below it, all vouched for under the
         rules in force (the caller compared their digest; below, their ignore files are
-        unchanged): what walking each would record, without walking."""
-        dirs, rules = self.cache.dirs, self.cache.rules
-        todo = [rel]
-        while todo:
-            r = todo.pop()
-            info = dirs[r]
-            self.new_dirs[r] = info
-            if r in rules:
-                self.new_rules[r] = rules[r]
-            todo.extend(r + name + b"/" for name in info[PLAN][2])
+        unchanged): what walking each would record, in the walk's order, without walking."""
+        info = self.cache.dirs[rel]
+        rules = self.cache.rules.get(rel)
+        if rules is not None:
+            self.new_rules[rel] = rules
+        for name in info[PLAN][2]:
+            self._reuse(rel + name + b"/")
+        self.new_dirs[rel] = info
 
     def _plan(self, d: _Dir, kept: Mapping) -> tuple | None:
         """How this listing was decided, for `_replay`: (the folder's key, its ignore files and
