@@ -226,7 +226,7 @@ def test_text_buffered_before_a_decorated_run_is_printed_once(tree, python: str)
     assert p.stderr.split()[-1] == "1"  # the run's pre-pass forked (the process had no thread yet)
 
 
-def test_a_threaded_process_does_not_fork(tree, python: str) -> None:
+def test_a_threaded_process_does_not_fork_nor_a_large_one_nor_one_reaping_children(tree, python: str) -> None:
     root, _, _ = tree
     body = """
     from tmt.snapshot.build import snapshot
@@ -245,11 +245,16 @@ def test_a_threaded_process_does_not_fork(tree, python: str) -> None:
     alone = snap()
     precheck.FORK_MAX_RSS = 1
     big = snap()
-    print(threaded, alone, big)
+    precheck.FORK_MAX_RSS = 1 << 60
+    import signal
+    signal.signal(signal.SIGCHLD, lambda *a: None)  # the program reaps its own children
+    reaper = snap()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    print(threaded, alone, big, reaper, snap())
     """
     p = run_script(python, root, body)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.split() == ["0", "1", "1"]
+    assert p.stdout.split() == ["0", "1", "1", "1", "2"]
 
 
 def test_ctrl_c_during_the_check_leaves_no_child(tree, python: str) -> None:

@@ -641,16 +641,7 @@ class _Snapshotter:
 
     def run_once(self, trusted: bool) -> tuple[SnapshotResult, bool]:
         self._reset(trusted)
-        if self.all_vouched:
-            # Every folder's plan holds, under the same rules digests (the cache was written by
-            # one walk): the walk would replay each and change nothing.
-            # (self.new_dirs stays empty: the result's dirs are the cache's, decoded if asked for.)
-            root_dir: _Dir | None = _Dir(b"")
-            assert root_dir is not None and self.cache.check is not None
-            root_dir.same = True
-            root_dir.info = self.cache.check[2]
-        else:
-            root_dir = self.walk(self.root, b"", [])
+        root_dir = self._vouched_root() if self.all_vouched else self.walk(self.root, b"", [])
         assert root_dir is not None  # only a subfolder can be an environment left out
         if root_dir.same:
             self.to_pin.append(root_dir.info[TREE])
@@ -693,6 +684,17 @@ class _Snapshotter:
             result._source = self.cache
         return result, trusted
 
+    def _vouched_root(self) -> _Dir:
+        """The root, when every folder's plan holds under the same rules digests (the cache was
+        written by one walk): the walk would replay each and change nothing. (new_dirs stays
+        empty: the result's dirs are the cache's, decoded only if asked for.)"""
+        check = self.cache.check
+        assert check is not None
+        root = _Dir(b"")
+        root.same = True
+        root.info = check[2]
+        return root
+
     def _check_present(self, ids: list[bytes]) -> None:
         """Raise _Retry, forgetting what the cache knew, if objects we rely on are gone or
         are not what the cache says (a blob of another size: a damaged cache entry)."""
@@ -710,10 +712,10 @@ class _Snapshotter:
             return size is None or st.st_size == size
 
         if any(not good(oid, sizes.get(oid)) for oid in set(ids)):
-            self.cache.check = None
+            seen = self.cache.dirs if self.all_vouched else self.new_dirs
             self.cache.dirs = {
                 rel: (None, 0, 0, 0, {n: e for n, e in info[ENTRIES].items() if good(e[ENTRY_OID], e[ENTRY_KEY][KEY_SIZE])}, info[SIG])
-                for rel, info in self.new_dirs.items()
+                for rel, info in seen.items()
             }
             raise _Retry
 
@@ -777,8 +779,7 @@ class _Snapshotter:
             and self.cache.check is not None
         ):
             return
-        self.cache.check = None  # made again from these (StatCache.save)
-        self.cache.dirs = self.new_dirs
+        self.cache.dirs = self.new_dirs  # (drops the check section: StatCache.save makes it again)
         self.cache.rules = self.new_rules
         self.cache.epoch = epoch
         self.cache.settings = self.settings

@@ -14,9 +14,9 @@ in a `finally`, so no buffer the parent holds is flushed twice). Anything wrong 
 child (killed, no message, a short or malformed one) and the parent checks that part
 itself: the result is always the sequential one. Forking is gated (`may_fork`): Linux, a
 single-threaded process (a child forked beside other threads can deadlock on a lock one
-of them held), enough files to pay for the fork, and a process small enough that copying
-its page tables does not cost more than the child saves (docs/recording.md has the
-figures).
+of them held), SIGCHLD left to its default (the child is ours to reap), a CPU idle now,
+enough files to pay for the fork, and a process small enough that copying its page tables
+does not cost more than the child saves (docs/recording.md has the figures).
 """
 from __future__ import annotations
 
@@ -73,6 +73,8 @@ def may_fork(files: int) -> bool:
     threading = sys.modules.get("threading")  # not imported: no thread was started from Python
     if threading is not None and threading.active_count() != 1:
         return False
+    if signal.getsignal(signal.SIGCHLD) is not signal.SIG_DFL:
+        return False  # the program reaps (or ignores) its children: the child's pid is not ours to kill
     try:
         if len(os.listdir("/proc/self/task")) != 1:  # threads started by C code count too
             return False
@@ -136,7 +138,10 @@ def _keys(stat, key, paths: list[bytes]) -> list:
 
 def _two_process(parts: tuple) -> list[bytearray]:
     global forks
-    r, w = os.pipe()
+    try:
+        r, w = os.pipe()
+    except OSError:  # out of file descriptors: the sequential check needs none
+        return [check_part(part) for part in parts]
     try:
         pid = os.fork()
     except OSError:
@@ -148,15 +153,17 @@ def _two_process(parts: tuple) -> list[bytearray]:
     forks += 1
     os.close(w)
     data = b""
+    done = False
     try:
         ok0 = check_part(parts[0])
         chunks = []
         while chunk := os.read(r, 1 << 16):
             chunks.append(chunk)
         data = b"".join(chunks)
+        done = True  # the end of the pipe: the child has exited (or is exiting)
     finally:
         os.close(r)
-        _reap(pid)
+        _reap(pid, kill=not done)
     ok1 = _parse(data, len(parts[1][P_RELS]))
     return [ok0, ok1 if ok1 is not None else check_part(parts[1])]
 
@@ -188,18 +195,20 @@ def _parse(data: bytes, n: int) -> bytearray | None:
     return ok if ok.count(1) + ok.count(0) == n else None
 
 
-def _reap(pid: int) -> None:
-    """Kill (it is done, or no longer needed: Ctrl-C, an error) and reap the child, with
-    SIGINT held meanwhile, so that a second Ctrl-C cannot leave a zombie."""
+def _reap(pid: int, kill: bool) -> None:
+    """Reap the child, first killing it if it is still needed to stop (Ctrl-C, an error in the
+    parent), with SIGINT held meanwhile, so that a second Ctrl-C cannot leave a zombie. (Until
+    it is reaped its pid stays ours: no other process can be killed by mistake.)"""
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if kill:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
-            pass  # reaped by a SIGCHLD handler of the program's (or SIGCHLD ignored)
+            pass  # (may_fork forks only while SIGCHLD has its default action; yet never hang)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
