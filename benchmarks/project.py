@@ -171,6 +171,50 @@ def quiet(_msg: str) -> None:
     pass
 
 
+# The floor of any recorder written in Python, as a whole process: start the interpreter,
+# read the list of what is kept (as a stat cache would be read), stat every kept folder and
+# lstat every kept file, pack the keys, write two small records (each fsynced, then renamed).
+# With "2" the stat calls are split over this process and one forked child, as git's
+# preloaded index splits them over threads. tmt does all this and more; no Python tool can
+# do less and still know the tree is unchanged.
+MINIMAL_RECORDER = """\
+import os, sys
+import msgpack
+listing, procs, out = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(listing, "rb") as f:
+    files = f.read().split(b"\\0")[:-1]
+dirs = sorted({os.path.dirname(p) or b"." for p in files})
+def keys(fs, ds):
+    for d in ds:
+        os.stat(d)
+    return [(s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino) for s in map(os.lstat, fs)]
+if procs == "2":
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(w, msgpack.packb(keys(files[len(files) // 2:], dirs[len(dirs) // 2:])))
+        finally:
+            os._exit(0)
+    os.close(w)
+    mine = keys(files[:len(files) // 2], dirs[:len(dirs) // 2])
+    chunks = []
+    while chunk := os.read(r, 1 << 20):
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    found = mine + msgpack.unpackb(b"".join(chunks))
+else:
+    found = keys(files, dirs)
+for i in range(2):
+    tmp = f"{out}.{i}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, msgpack.packb({"files": len(found), "run": i}))
+    os.fsync(fd)
+    os.close(fd)
+    os.replace(tmp, f"{out}.{i}")
+"""
+
+
 def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
     log = C.flush_print
     project = P.ensure_project(args.workdir, n, log)
@@ -227,12 +271,21 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
 
     # -- whole process, unchanged -------------------------------------------------------------------
     log(f"[{n}] whole process, unchanged ...")
-    for key, label in (("py", "python -c pass"), ("tmt", "tmt: python train.py (decorated no-op)"),
+    for key, label in (("py", "python -c pass"), ("min1", "floor: a minimal Python recorder"),
+                       ("min2", "floor: a minimal Python recorder, 2 processes"),
+                       ("tmt", "tmt: python train.py (decorated no-op)"),
                        ("git", "git add -A && git commit"), ("old", "predecessor: python train.py")):
         row(key, label)
     counter = iter(range(10**9))
+    listing = run_dir / "kept-files"
+    prefix = len(root_b) + 1
+    listing.write_bytes(b"".join(f[prefix:] + b"\0" for f in sorted(files)))
+    minimal = [PY, "-c", MINIMAL_RECORDER, str(listing)]
+    floor_out = str(run_dir / "minimal-record")
     samples = {
         "py": lambda: run_process([PY, "-c", "pass"], tt.path, env),
+        "min1": lambda: run_process([*minimal, "1", floor_out], tt.path, env),
+        "min2": lambda: run_process([*minimal, "2", floor_out], tt.path, env),
         "tmt": lambda: run_process([PY, "train.py", "noop"], tt.path, env),
         "git": lambda: run_process(C.GIT_COMMIT_EMPTY, tg.path, env),
         "old": lambda: run_process([str(old_py), "train.py", f"noop-{next(counter)}"], to.path, env),
@@ -411,7 +464,7 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
         ])
 
     table("in-process, unchanged", ["floor", "full", "snap", "snap_git"], args.in_repeat)
-    table("whole process, unchanged", ["py", "tmt", "git", "old"], args.repeat)
+    table("whole process, unchanged", ["py", "min1", "min2", "tmt", "git", "old"], args.repeat)
     table("one tracked file changed before every sample", ["snap1", "tmt1", "git1", "old1"], args.repeat)
 
     def rat(r: SizeResult, a: str, b: str) -> str:
@@ -425,6 +478,9 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
         [label] + [rat(r, a, b) for r in results]
         for label, a, b in (
             ("unchanged run / git commit (target <= 1.0x)", "tmt", "git"),
+            ("minimal Python recorder / git commit", "min1", "git"),
+            ("minimal Python recorder, 2 processes / git commit", "min2", "git"),
+            ("unchanged run / minimal Python recorder, 2 processes", "tmt", "min2"),
             ("unchanged snapshot / stat-walk floor (target <= 1.3x)", "snap", "floor"),
             ("unchanged snapshot + git metadata / floor", "snap_git", "floor"),
             ("predecessor / tmt, unchanged run", "old", "tmt"),
@@ -506,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     from tmt.repo import Repo
     from tmt.snapshot.build import snapshot_repo
 
-    report = C.Report(C.flush_print)
+    report = C.Report(C.flush_print, design_section=20)
     old_py = C.old_python(args.workdir, C.flush_print)
     report.title(f"tmt {tmt_version}: recording in a real project")
     report.out(f"machine: {C.machine_line()}; load average {_load(os.getloadavg())}")
