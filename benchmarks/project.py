@@ -88,7 +88,7 @@ class Row:
 
 @dataclass
 class SizeResult:
-    n: int
+    name: str  # "5,000 files", or a real project's folder name
     project: P.Project
     rows: dict[str, Row] = field(default_factory=dict)
     info: dict[str, object] = field(default_factory=dict)
@@ -215,15 +215,15 @@ for i in range(2):
 """
 
 
-def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
+def bench_size(project: P.Project, name: str, with_old: bool, args: argparse.Namespace,
+               old_py: Path) -> SizeResult:
     log = C.flush_print
-    project = P.ensure_project(args.workdir, n, log)
-    res = SizeResult(n, project)
+    n = name
+    res = SizeResult(name, project)
     res.info["load_start"] = os.getloadavg()
-    run_dir = args.workdir / "run" / f"project-{n}"
+    run_dir = args.workdir / "run" / project.path.name
     env = C.clean_env(GIT_CEILING_DIRECTORIES=str(run_dir))
     os.environ["GIT_CEILING_DIRECTORIES"] = str(run_dir)  # in-process tmt, for the same reason
-    with_old = n in args.old_sizes
     log(f"[{n}] copying the project for tmt, git{' and the predecessor' if with_old else ''}; committing each ...")
     copies = {}
     for tool in ("tmt", "git", "old") if with_old else ("tmt", "git"):
@@ -441,7 +441,7 @@ def _load(t: tuple[float, float, float]) -> str:
 
 
 def print_results(results: list[SizeResult], report: C.Report, args: argparse.Namespace) -> None:
-    cols = [f"{r.n:,} files" for r in results]
+    cols = [r.name for r in results]
     report.section("projects")
     report.table(["project", *cols], [
         ["files kept (git ls-files)"] + [f"{r.info['kept_git']:,}" for r in results],
@@ -490,7 +490,7 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
         )
     ])
     for r in results:
-        report.out(f"  {r.n:,}: git metadata recorded, unchanged: {r.info['git_unchanged']}; "
+        report.out(f"  {r.name}: git metadata recorded, unchanged: {r.info['git_unchanged']}; "
                    f"one changed: {r.info['git_changed']}")
     report.section(f"where an unchanged decorated run's time goes (median of {args.repeat}; wall)")
     report.table(["phase", *cols], [
@@ -503,13 +503,13 @@ def judge(results: list[SizeResult], report: C.Report) -> None:
     for r in results:
         t, g = r.rows["tmt"], r.rows["git"]
         x = C.ratio(t.w, g.w)
-        report.target(f"{r.n:,}: unchanged decorated run <= {TARGET_WHOLE}x git add -A && commit, whole process",
+        report.target(f"{r.name}: unchanged decorated run <= {TARGET_WHOLE}x git add -A && commit, whole process",
                       x <= TARGET_WHOLE,
                       f"{C.fmt_s(t.w)} vs {C.fmt_s(g.w)} = {C.fmt_x(x)} (CPU {C.fmt_s(t.c)} vs {C.fmt_s(g.c)})")
     for r in results:
         s, f = r.rows["snap"], r.rows["floor"]
         x = C.ratio(s.w, f.w)
-        report.target(f"{r.n:,}: unchanged in-process snapshot <= {TARGET_IN}x the stat-walk floor",
+        report.target(f"{r.name}: unchanged in-process snapshot <= {TARGET_IN}x the stat-walk floor",
                       x <= TARGET_IN,
                       f"{C.fmt_s(s.w)} vs {C.fmt_s(f.w)} = {C.fmt_x(x)} (CPU {C.fmt_s(s.c)} vs {C.fmt_s(f.c)})")
 
@@ -523,6 +523,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--old-sizes", default="5000",
                    help="sizes at which the predecessor is measured too (default 5000: its first run copies "
                         "the whole tree, minutes at 20,000 files; 'all' for every size)")
+    p.add_argument("--project", type=Path, action="append", default=[],
+                   help="also measure this real project (a folder, e.g. a git clone; copied without its .git, "
+                        "the benchmark's train.py added at its root); repeatable; --sizes '' for only these")
     p.add_argument("--keep", action="store_true", help="keep the work copies")
     p.add_argument("--profile", action="store_true", help="cProfile in-process, -X importtime of a run")
     p.add_argument("--interpreter", choices=("installed", "current"), default="installed",
@@ -532,6 +535,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.sizes = sorted(int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip())
     args.workdir = args.workdir.resolve()
+    args.old_sizes_all = args.old_sizes == "all"
     args.old_sizes = (set(args.sizes) if args.old_sizes == "all" else
                       {int(s.replace("_", "")) for s in args.old_sizes.split(",") if s.strip()})
     return args
@@ -571,9 +575,13 @@ def main(argv: list[str] | None = None) -> int:
     report.out(f"predecessor: ThatMetricTimeline {C.OLD_VERSION} via {old_py}")
     results = []
     t0 = time.perf_counter()
-    for n in args.sizes:
-        results.append(bench_size(n, args, old_py))
-        if len(args.sizes) > 1:  # so far, in case a later size is stopped
+    projects = [(P.ensure_project(args.workdir, n, C.flush_print), f"{n:,} files", n in args.old_sizes)
+                for n in args.sizes]
+    projects += [(P.from_work_tree(path, args.workdir, C.flush_print), path.resolve().name, args.old_sizes_all)
+                 for path in args.project]
+    for project, name, with_old in projects:
+        results.append(bench_size(project, name, with_old, args, old_py))
+        if len(projects) > 1:  # so far, in case a later size is stopped
             print_results(results[-1:], report, args)
     print_results(results, report, args)
     judge(results, report)
@@ -581,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     report.out(f"(benchmark took {time.perf_counter() - t0:.0f} s)")
     for r in results:
         if "profile" in r.info:
-            report.section(f"profile, {r.n:,} files")
+            report.section(f"profile, {r.name}")
             report.out(r.info["profile"])
     return 0
 
