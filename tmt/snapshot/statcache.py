@@ -242,12 +242,12 @@ def _columns(info: DirInfo) -> tuple:
     return (*info[:ENTRIES], e.names, e.blob(), e.oids, *info[ENTRIES + 1:])
 
 
-#: check_section's parts (the first two of its items; the third is the root's (tree id, bytes,
-#: files) when the parts cover every folder, else None), by position: the folders' rels, their absolute paths joined by NUL,
-#: their plans' keys (one msgpack blob), their kept files' absolute paths joined by NUL, those
-#: files' keys (one blob), how many files each folder has, and (index, path, key) of what
-#: else vouches for a folder: its environments left out ([mtime_ns, inode]) and ignore files
-#: ([size, mtime_ns, ctime_ns, inode, mode]).
+#: check_section's parts (its first two items; the third is the root's (tree id, bytes,
+#: files) when the parts cover every folder, else None), by position: the folders' rels,
+#: their absolute paths joined by NUL, their plans' keys (one msgpack blob), their kept
+#: files' absolute paths joined by NUL, those files' keys (one blob), how many files each
+#: folder has, and (index, path, key) of what else vouches for a folder: its environments
+#: left out ([mtime_ns, inode]) and ignore files ([size, mtime_ns, ctime_ns, inode, mode]).
 P_RELS, P_DIRS, P_DKEYS, P_FILES, P_KEYS, P_COUNTS, P_EXTRAS = range(7)
 
 
