@@ -607,3 +607,18 @@ def test_an_earlier_versions_cache_file_is_replaced(repo: Repo, project: Path) -
     (project / "b.py").write_text("b")
     snap(repo)
     assert new.exists() and not old.exists()
+
+
+def test_a_file_added_to_a_folder_of_ignored_files_is_kept(repo: Repo, project: Path) -> None:
+    """The folder was walked but kept nothing (no tree id): once it changes, its parent's
+    replay must not take it for the empty folder it was."""
+    make(project, {"x.py": "", ".gitignore": "*.log\n"})
+    settle()
+    snap(repo)
+    make(project, {"a/z.log": "log"})
+    settle()
+    snap(repo)
+    snap(repo)  # every folder with a plan, a/ holding nothing kept
+    make(project, {"a/x.py": "new"})
+    settle()
+    assert sorted(listing(repo.store, snap(repo).tree)) == [".gitignore", "a/x.py", "x.py"]

@@ -131,7 +131,9 @@ def test_the_pre_pass_forked_or_not_gives_the_walks_trees_and_cache(
     caches = {m: base / f"cache-{m}" for m in MODES}
     rounds = 0
 
-    def each(settled: bool = True) -> None:
+    def each() -> None:
+        """A snapshot in each mode: the same tree as a fresh one, the same cache bytes (every
+        change is settled first: what is racily clean would depend on when each walk started)."""
         nonlocal rounds
         rounds += 1
         trees = set()
@@ -139,14 +141,13 @@ def test_the_pre_pass_forked_or_not_gives_the_walks_trees_and_cache(
             mode(monkeypatch, m)
             trees.add(snap(root, stores[m], caches[m]))
         assert len(trees) == 1
-        if settled:  # (else what is racily clean depends on when each walk started)
-            states = [cache_state(caches[m], root) for m in MODES]
-            assert states[0] == states[1] == states[2]
+        states = [cache_state(caches[m], root) for m in MODES]
+        assert states[0] == states[1] == states[2]
         assert trees == {snap(root, ObjectStore(base / f"fresh{rounds}"), base / f"c{rounds}")}
 
-    each(settled=False)
-    settle()  # out of the racily clean window: every folder gets a plan
-    each()
+    settle()
+    each()  # no cache yet
+    each()  # every folder with a plan
     forks = precheck.forks
     each()  # unchanged: all vouched
     split = bool(cache_state(caches["forked"], root)[-1][1][0])  # a second part (two folders or more)

@@ -455,7 +455,10 @@ class _Snapshotter:
                         d.fixed += 1
                         continue
                     if walked is not None and name in walked:
-                        subs.append((name, walked.pop(name)))
+                        sub = walked.pop(name)
+                        subs.append((name, sub))
+                        if fast and not sub.same:  # (its info is not built yet: not "empty")
+                            return -1, subs
                         continue
                     child_rel = rel + name
                     key = name + b"/"
