@@ -39,7 +39,7 @@ BUILTIN_DIRS = frozenset(
 #: like BUILTIN_DIRS, so a venv inside the project is neither recorded nor ever deleted.
 ENV_MARKERS = frozenset((b"pyvenv.cfg", b"conda-meta"))
 _BOM = b"\xef\xbb\xbf"
-_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_NAMED_GROUP = r"\(\?P<\w+>"  # compiled with the first rules (re caches it): an unchanged tree needs none
 _DIR_GROUP = "ps_d"  # pathspec's marker group: the match ended at a folder boundary
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # no symlink, no FIFO that blocks
 
@@ -139,7 +139,7 @@ class Rules(Plain):
             return
         # pathspec searches (its regexes are not all anchored: "*/" is "(?P<ps_d>/)"), while
         # the pre-filter is used with match(): unanchored alternatives get a leading ".*?".
-        regexes = [_NAMED_GROUP.sub("(?:", p.regex.pattern) for p in active]
+        regexes = [re.sub(_NAMED_GROUP, "(?:", p.regex.pattern) for p in active]
         self.prefilter = re.compile("|".join(f"(?:{r})" if r.startswith("^") else f"(?:.*?{r})" for r in regexes))
         for p in reversed(active):
             if _DIR_GROUP in p.regex.groupindex:
