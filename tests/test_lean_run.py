@@ -6,7 +6,6 @@ import copy
 import os
 import pickle
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +107,31 @@ def test_a_series_is_a_frozen_sequence() -> None:
     with pytest.raises(AttributeError):
         s.values = []  # type: ignore[misc]
     assert repr(s) == "Series('loss', 2 points, last=0.25)"
+
+
+def test_the_background_syncer_does_every_job_and_flush_waits_for_them(tmp_path: Path) -> None:
+    import threading
+
+    from tmt.recorder.publish import _Syncer
+
+    syncer = _Syncer()
+    files = [tmp_path / f"j{i}.log" for i in range(40)]
+    for f in files:
+        f.write_bytes(b"x")
+
+    def submit(part: list[Path]) -> None:
+        for f in part:
+            syncer.submit(("fsync_dir", str(tmp_path)), ("unlink", str(f)))
+
+    workers = [threading.Thread(target=submit, args=(files[i::4],)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    syncer.drain()
+    assert [f for f in files if f.exists()] == []
+    again = tmp_path / "later.log"  # the worker has ended: the next job starts another
+    again.write_bytes(b"x")
+    syncer.submit(("unlink", str(again)))
+    syncer.drain()
+    assert not again.exists()

@@ -12,9 +12,9 @@ Write order, which is what makes a SIGKILL harmless (docs/format.md, "write orde
 """
 from __future__ import annotations
 
+import _thread  # its locks; threading costs every run about a millisecond to import
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
@@ -39,7 +39,7 @@ __all__ = ["LiveRun", "Terminated", "active_run", "log", "save", "start_run"]
 
 _current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=None)
 _live: list["LiveRun"] = []  # every live run of this process, oldest first
-_live_lock = threading.Lock()
+_live_lock = _thread.allocate_lock()
 #: A run's snapshot that reads at least this many files (a first run of a big project) shows
 #: a progress bar on stderr, if stderr is a terminal and the reading lasts PROGRESS_DELAY_S.
 PROGRESS_MIN_FILES = 200
@@ -145,7 +145,7 @@ class LiveRun:
         self.parent: str | None = None
         self._parent_given = parent  # the parent to record, instead of the enclosing run's
         self._live = False
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._token: Token | None = None
         self._pin = None
         self._journal = None
