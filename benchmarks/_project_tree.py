@@ -292,3 +292,23 @@ def ensure_project(workdir: Path, kept: int, log: Callable[[str], None] = print)
     log(f"  built in {time.perf_counter() - t0:.1f} s: {kept_count:,} files kept of {total:,} "
         f"({C.fmt_bytes(kept_bytes)} kept), {nested + n_gitignores} .gitignore files")
     return Project(dest, total, kept_count, kept_bytes, changeable)
+
+
+def from_work_tree(source: Path, workdir: Path, log: Callable[[str], None] = print) -> Project:
+    """A real project measured as it is: `source`'s files (its own .gitignore files, its
+    clutter: whatever is there) copied under the work directory without its .git (each tool's
+    copy is committed afresh), with the benchmark's train.py at its root."""
+    source = source.resolve()
+    dest = workdir / "projects" / f"real-{source.name}"
+    log(f"copying {source} to {dest} (without .git) ...")
+    C.rmtree(dest)
+    shutil.copytree(source, dest, symlinks=True, ignore=lambda d, names: [".git"] if Path(d) == source else [])
+    _write(dest / "train.py", TRAIN_PY)
+    kept_names = git_kept_files(dest)
+    kept_bytes = sum(os.lstat(dest / os.fsdecode(rel)).st_size for rel in kept_names)
+    sizes = {os.fsdecode(rel): os.lstat(dest / os.fsdecode(rel)).st_size for rel in kept_names}
+    py = sorted((r for r, size in sizes.items() if r.endswith(".py") and 2_000 <= size <= 30_000), key=C._key)
+    changeable = py[0] if py else sorted(sizes)[0]
+    total = sum(len(files) for _, _, files in os.walk(dest))
+    return Project(dest, total, len(kept_names), kept_bytes, changeable)
+

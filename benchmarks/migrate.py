@@ -129,7 +129,7 @@ def main() -> None:
                     help="plain-snapshot floor: time this many of the trees (evenly spread), scaled to all")
     ap.add_argument("--workdir", type=Path, default=C.DEFAULT_WORKDIR)
     args = ap.parse_args()
-    report = C.Report(C.flush_print)
+    report = C.Report(C.flush_print, design_section=20)
     report.title(f"tmt migrate: a ThatMetricTimeline 0.1.8 store of {args.runs:,} runs")
     C.flush_print(C.machine_line())
     C.flush_print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")

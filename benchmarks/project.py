@@ -88,7 +88,7 @@ class Row:
 
 @dataclass
 class SizeResult:
-    n: int
+    name: str  # "5,000 files", or a real project's folder name
     project: P.Project
     rows: dict[str, Row] = field(default_factory=dict)
     info: dict[str, object] = field(default_factory=dict)
@@ -171,15 +171,59 @@ def quiet(_msg: str) -> None:
     pass
 
 
-def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
+# The floor of any recorder written in Python, as a whole process: start the interpreter,
+# read the list of what is kept (as a stat cache would be read), stat every kept folder and
+# lstat every kept file, pack the keys, write two small records (each fsynced, then renamed).
+# With "2" the stat calls are split over this process and one forked child, as git's
+# preloaded index splits them over threads. tmt does all this and more; no Python tool can
+# do less and still know the tree is unchanged.
+MINIMAL_RECORDER = """\
+import os, sys
+import msgpack
+listing, procs, out = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(listing, "rb") as f:
+    files = f.read().split(b"\\0")[:-1]
+dirs = sorted({os.path.dirname(p) or b"." for p in files})
+def keys(fs, ds):
+    for d in ds:
+        os.stat(d)
+    return [(s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino) for s in map(os.lstat, fs)]
+if procs == "2":
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(w, msgpack.packb(keys(files[len(files) // 2:], dirs[len(dirs) // 2:])))
+        finally:
+            os._exit(0)
+    os.close(w)
+    mine = keys(files[:len(files) // 2], dirs[:len(dirs) // 2])
+    chunks = []
+    while chunk := os.read(r, 1 << 20):
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    found = mine + msgpack.unpackb(b"".join(chunks))
+else:
+    found = keys(files, dirs)
+for i in range(2):
+    tmp = f"{out}.{i}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, msgpack.packb({"files": len(found), "run": i}))
+    os.fsync(fd)
+    os.close(fd)
+    os.replace(tmp, f"{out}.{i}")
+"""
+
+
+def bench_size(project: P.Project, name: str, with_old: bool, args: argparse.Namespace,
+               old_py: Path) -> SizeResult:
     log = C.flush_print
-    project = P.ensure_project(args.workdir, n, log)
-    res = SizeResult(n, project)
+    n = name
+    res = SizeResult(name, project)
     res.info["load_start"] = os.getloadavg()
-    run_dir = args.workdir / "run" / f"project-{n}"
+    run_dir = args.workdir / "run" / project.path.name
     env = C.clean_env(GIT_CEILING_DIRECTORIES=str(run_dir))
     os.environ["GIT_CEILING_DIRECTORIES"] = str(run_dir)  # in-process tmt, for the same reason
-    with_old = n in args.old_sizes
     log(f"[{n}] copying the project for tmt, git{' and the predecessor' if with_old else ''}; committing each ...")
     copies = {}
     for tool in ("tmt", "git", "old") if with_old else ("tmt", "git"):
@@ -227,12 +271,21 @@ def bench_size(n: int, args: argparse.Namespace, old_py: Path) -> SizeResult:
 
     # -- whole process, unchanged -------------------------------------------------------------------
     log(f"[{n}] whole process, unchanged ...")
-    for key, label in (("py", "python -c pass"), ("tmt", "tmt: python train.py (decorated no-op)"),
+    for key, label in (("py", "python -c pass"), ("min1", "floor: a minimal Python recorder"),
+                       ("min2", "floor: a minimal Python recorder, 2 processes"),
+                       ("tmt", "tmt: python train.py (decorated no-op)"),
                        ("git", "git add -A && git commit"), ("old", "predecessor: python train.py")):
         row(key, label)
     counter = iter(range(10**9))
+    listing = run_dir / "kept-files"
+    prefix = len(root_b) + 1
+    listing.write_bytes(b"".join(f[prefix:] + b"\0" for f in sorted(files)))
+    minimal = [PY, "-c", MINIMAL_RECORDER, str(listing)]
+    floor_out = str(run_dir / "minimal-record")
     samples = {
         "py": lambda: run_process([PY, "-c", "pass"], tt.path, env),
+        "min1": lambda: run_process([*minimal, "1", floor_out], tt.path, env),
+        "min2": lambda: run_process([*minimal, "2", floor_out], tt.path, env),
         "tmt": lambda: run_process([PY, "train.py", "noop"], tt.path, env),
         "git": lambda: run_process(C.GIT_COMMIT_EMPTY, tg.path, env),
         "old": lambda: run_process([str(old_py), "train.py", f"noop-{next(counter)}"], to.path, env),
@@ -388,7 +441,7 @@ def _load(t: tuple[float, float, float]) -> str:
 
 
 def print_results(results: list[SizeResult], report: C.Report, args: argparse.Namespace) -> None:
-    cols = [f"{r.n:,} files" for r in results]
+    cols = [r.name for r in results]
     report.section("projects")
     report.table(["project", *cols], [
         ["files kept (git ls-files)"] + [f"{r.info['kept_git']:,}" for r in results],
@@ -411,7 +464,7 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
         ])
 
     table("in-process, unchanged", ["floor", "full", "snap", "snap_git"], args.in_repeat)
-    table("whole process, unchanged", ["py", "tmt", "git", "old"], args.repeat)
+    table("whole process, unchanged", ["py", "min1", "min2", "tmt", "git", "old"], args.repeat)
     table("one tracked file changed before every sample", ["snap1", "tmt1", "git1", "old1"], args.repeat)
 
     def rat(r: SizeResult, a: str, b: str) -> str:
@@ -425,6 +478,9 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
         [label] + [rat(r, a, b) for r in results]
         for label, a, b in (
             ("unchanged run / git commit (target <= 1.0x)", "tmt", "git"),
+            ("minimal Python recorder / git commit", "min1", "git"),
+            ("minimal Python recorder, 2 processes / git commit", "min2", "git"),
+            ("unchanged run / minimal Python recorder, 2 processes", "tmt", "min2"),
             ("unchanged snapshot / stat-walk floor (target <= 1.3x)", "snap", "floor"),
             ("unchanged snapshot + git metadata / floor", "snap_git", "floor"),
             ("predecessor / tmt, unchanged run", "old", "tmt"),
@@ -434,7 +490,7 @@ def print_results(results: list[SizeResult], report: C.Report, args: argparse.Na
         )
     ])
     for r in results:
-        report.out(f"  {r.n:,}: git metadata recorded, unchanged: {r.info['git_unchanged']}; "
+        report.out(f"  {r.name}: git metadata recorded, unchanged: {r.info['git_unchanged']}; "
                    f"one changed: {r.info['git_changed']}")
     report.section(f"where an unchanged decorated run's time goes (median of {args.repeat}; wall)")
     report.table(["phase", *cols], [
@@ -447,13 +503,13 @@ def judge(results: list[SizeResult], report: C.Report) -> None:
     for r in results:
         t, g = r.rows["tmt"], r.rows["git"]
         x = C.ratio(t.w, g.w)
-        report.target(f"{r.n:,}: unchanged decorated run <= {TARGET_WHOLE}x git add -A && commit, whole process",
+        report.target(f"{r.name}: unchanged decorated run <= {TARGET_WHOLE}x git add -A && commit, whole process",
                       x <= TARGET_WHOLE,
                       f"{C.fmt_s(t.w)} vs {C.fmt_s(g.w)} = {C.fmt_x(x)} (CPU {C.fmt_s(t.c)} vs {C.fmt_s(g.c)})")
     for r in results:
         s, f = r.rows["snap"], r.rows["floor"]
         x = C.ratio(s.w, f.w)
-        report.target(f"{r.n:,}: unchanged in-process snapshot <= {TARGET_IN}x the stat-walk floor",
+        report.target(f"{r.name}: unchanged in-process snapshot <= {TARGET_IN}x the stat-walk floor",
                       x <= TARGET_IN,
                       f"{C.fmt_s(s.w)} vs {C.fmt_s(f.w)} = {C.fmt_x(x)} (CPU {C.fmt_s(s.c)} vs {C.fmt_s(f.c)})")
 
@@ -467,6 +523,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--old-sizes", default="5000",
                    help="sizes at which the predecessor is measured too (default 5000: its first run copies "
                         "the whole tree, minutes at 20,000 files; 'all' for every size)")
+    p.add_argument("--project", type=Path, action="append", default=[],
+                   help="also measure this real project (a folder, e.g. a git clone; copied without its .git, "
+                        "the benchmark's train.py added at its root); repeatable; --sizes '' for only these")
     p.add_argument("--keep", action="store_true", help="keep the work copies")
     p.add_argument("--profile", action="store_true", help="cProfile in-process, -X importtime of a run")
     p.add_argument("--interpreter", choices=("installed", "current"), default="installed",
@@ -476,6 +535,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.sizes = sorted(int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip())
     args.workdir = args.workdir.resolve()
+    args.old_sizes_all = args.old_sizes == "all"
     args.old_sizes = (set(args.sizes) if args.old_sizes == "all" else
                       {int(s.replace("_", "")) for s in args.old_sizes.split(",") if s.strip()})
     return args
@@ -506,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     from tmt.repo import Repo
     from tmt.snapshot.build import snapshot_repo
 
-    report = C.Report(C.flush_print)
+    report = C.Report(C.flush_print, design_section=20)
     old_py = C.old_python(args.workdir, C.flush_print)
     report.title(f"tmt {tmt_version}: recording in a real project")
     report.out(f"machine: {C.machine_line()}; load average {_load(os.getloadavg())}")
@@ -515,9 +575,13 @@ def main(argv: list[str] | None = None) -> int:
     report.out(f"predecessor: ThatMetricTimeline {C.OLD_VERSION} via {old_py}")
     results = []
     t0 = time.perf_counter()
-    for n in args.sizes:
-        results.append(bench_size(n, args, old_py))
-        if len(args.sizes) > 1:  # so far, in case a later size is stopped
+    projects = [(P.ensure_project(args.workdir, n, C.flush_print), f"{n:,} files", n in args.old_sizes)
+                for n in args.sizes]
+    projects += [(P.from_work_tree(path, args.workdir, C.flush_print), path.resolve().name, args.old_sizes_all)
+                 for path in args.project]
+    for project, name, with_old in projects:
+        results.append(bench_size(project, name, with_old, args, old_py))
+        if len(projects) > 1:  # so far, in case a later size is stopped
             print_results(results[-1:], report, args)
     print_results(results, report, args)
     judge(results, report)
@@ -525,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     report.out(f"(benchmark took {time.perf_counter() - t0:.0f} s)")
     for r in results:
         if "profile" in r.info:
-            report.section(f"profile, {r.n:,} files")
+            report.section(f"profile, {r.name}")
             report.out(r.info["profile"])
     return 0
 

@@ -95,7 +95,7 @@ def main() -> None:
     import tmt
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on a kill too
-    rep = C.Report(C.flush_print)
+    rep = C.Report(C.flush_print, design_section=20)
     rep.title(f"tmt remotes: SeaweedFS on loopback ({C.machine_line()})")
     rep.out(f"tmt {tmt.__version__} at {C.source_state()}; load average {os.getloadavg()}")
     work = args.workdir / "remote"

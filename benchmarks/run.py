@@ -81,7 +81,7 @@ def main() -> None:
     args = ap.parse_args()
     n = 5 if args.quick else args.repeat
     size = (30 if args.quick else 100) << 20
-    report = C.Report(C.flush_print)
+    report = C.Report(C.flush_print, design_section=16)
     report.title("tmt run: recording a command")
     report.out(C.machine_line())
     report.out(C.source_state())

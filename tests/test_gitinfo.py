@@ -168,3 +168,80 @@ def test_run_after_run_the_kept_answer_follows_every_change(committed: Path, mon
         got = recorded_git(committed, monkeypatch)
         assert got is not None and got["dirty"] is dirty, f"step {i}"
         assert got == GitProbe(committed).result(), f"step {i}"
+
+
+def _base_file(project: Path) -> Path:
+    from tmt.recorder.gitinfo import BASE_CACHE_NAME
+
+    (found,) = (project / ".tmt" / "cache").glob(f"{BASE_CACHE_NAME}-*")
+    return found
+
+
+def _restore(rel: str, text: str):
+    def go(p: Path) -> None:
+        (p / rel).write_text(text)  # as the editor would put it back: the index is not touched
+    return go
+
+
+# Changes to the working tree only (index and HEAD as committed), each with how to undo it
+# without git: judged against the last clean pass (the base), not a full pass over the index.
+WORK_TREE_CHANGES = {
+    "modified tracked file": (write("src/model.py", "width = 65\n"), _restore("src/model.py", "width = 64\n"), True),
+    "modified tracked file the snapshot leaves out": (write("web/node_modules/lib.js", "let a = 2;\n"),
+                                                      _restore("web/node_modules/lib.js", "let a = 1;\n"), True),
+    "untracked file in a tracked folder": (write("src/notes.txt", "todo\n"),
+                                           lambda p: (p / "src" / "notes.txt").unlink(), False),
+    "ignored file": (write("src/__pycache__/model.pyc", "\0"),
+                     lambda p: shutil.rmtree(p / "src" / "__pycache__"), False),
+    "deleted tracked file": (lambda p: (p / "run.sh").unlink(), _restore("run.sh", "python train.py\n"), True),
+    "touched, same content": (touch_later("src/model.py"), lambda p: None, False),
+    "executable bit set": (lambda p: os.chmod(p / "run.sh", 0o755), lambda p: os.chmod(p / "run.sh", 0o644), True),
+}
+
+
+@pytest.mark.parametrize("change", list(WORK_TREE_CHANGES))
+def test_after_a_clean_run_a_change_is_judged_from_the_folders_that_moved(
+        committed: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    """With git off the PATH (so no fallback to `git status` could hide a wrong fast path):
+    the change is seen, and undoing it without git makes the tree clean again."""
+    do, undo, dirty = WORK_TREE_CHANGES[change]
+    head = git(committed, "rev-parse", "HEAD")
+    time.sleep(0.12)  # the files just committed are past the racy window: the base is kept
+    assert recorded_git(committed, monkeypatch, no_git=True) == {"commit": head, "branch": "main", "dirty": False}
+    assert _base_file(committed).is_file()
+    do(committed)
+    assert GitProbe(committed).result()["dirty"] is dirty
+    assert recorded_git(committed, monkeypatch, no_git=True) == {"commit": head, "branch": "main", "dirty": dirty}
+    undo(committed)
+    assert GitProbe(committed).result()["dirty"] is False
+    assert recorded_git(committed, monkeypatch, no_git=True) == {"commit": head, "branch": "main", "dirty": False}
+
+
+def test_only_the_tracked_files_of_folders_that_moved_are_compared_again(committed: Path) -> None:
+    from tmt.recorder import gitinfo
+    from tmt.repo import Repo
+    from tmt.snapshot.build import snapshot_repo
+    from tmt.store import codec
+
+    for name in ("a", "b", "c"):
+        for i in range(3):
+            (committed / name / f"m{i}.py").parent.mkdir(exist_ok=True)
+            (committed / name / f"m{i}.py").write_text(f"x = {i}\n")
+    git(committed, "add", "-A")
+    git(committed, "commit", "-q", "-m", "more")
+    time.sleep(0.12)
+    repo = Repo(committed / ".tmt")
+    snap = snapshot_repo(repo)
+    clean = gitinfo.git_state(committed, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
+    assert clean is not None and clean["dirty"] is False
+    (committed / "c" / "m1.py").write_text("x = 10\n")
+    snap = snapshot_repo(repo)
+    base = codec.unpackb(_base_file(committed).read_bytes())["base"]
+    index = (committed / ".git" / "index").read_bytes()
+    moved = sorted(gitinfo._entry(index, pos)[0] for pos in gitinfo._moved(base, snap.dirs))
+    # c/ and the root (whose tree holds c's) are compared again; a/, b/, src/ are not; the
+    # tracked file the snapshot leaves out is lstat-ed every time
+    assert moved == sorted([b"c/m0.py", b"c/m1.py", b"c/m2.py", b".gitignore", b"train.py", b"run.sh",
+                            b"web/node_modules/lib.js"])
+    got = gitinfo.git_state(committed, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
+    assert got == {**clean, "dirty": True}

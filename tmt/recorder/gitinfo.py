@@ -51,7 +51,8 @@ def git_state(root: Path, snap: Any = None, *, cache_dir: Path | None = None,
     where git refuses the repository). `snap` is the SnapshotResult just taken of `root`:
     its stat keys spare a second walk. With `cache_dir`, an answer is kept there
     (GIT_CACHE_NAME) and reused while the index, HEAD and the snapshot's tree are unchanged
-    and the tracked files the snapshot does not cover keep their stat keys."""
+    and the tracked files the snapshot does not cover keep their stat keys; and the last
+    clean pass (BASE_CACHE_NAME) spares comparing the folders whose tree id did not move."""
     try:
         return _read(Path(root).absolute(), snap, cache_dir, tmp_dir)
     except Exception:  # _AskGit, or .git files this reader does not understand: git knows
@@ -88,15 +89,24 @@ def _read(root: Path, snap: Any, cache_dir: Path | None, tmp_dir: Path | None) -
     cache = _cache_path(cache_dir, root) if cache_dir is not None and state[4] is not None else None
     dirty = _cached(cache, state) if cache is not None else None
     if dirty is None:
-        dirty, extras = _dirty(top, git_dir, common, commit, root, snap, ist.st_mtime_ns)
+        base_path = cache.with_name(BASE_CACHE_NAME + cache.name[len(GIT_CACHE_NAME):]) if cache else None
+        base = _load_base(base_path, state[:4]) if base_path is not None else None
+        dirty, extras, new_base = _dirty(top, git_dir, common, commit, root, snap, ist.st_mtime_ns, base)
         if cache is not None and extras is not None:
-            _save(cache, tmp_dir, state, extras, dirty)
+            _save(cache, tmp_dir, {"state": state, "extras": extras, "dirty": dirty})
+        if base_path is not None and new_base is not None:
+            _save(base_path, tmp_dir, {"state": state[:4], "base": new_base})
     return {"commit": commit, "branch": branch, "dirty": dirty}
 
 
 # -- the cache of the last answer ------------------------------------------------------------
 
 GIT_CACHE_NAME = "git-v1"
+#: Where the last full pass found a clean tree: per folder the tree id it had and the index
+#: positions of its tracked files, and the positions of the tracked files lstat-ed instead.
+#: While the index and HEAD are unchanged, a run compares only what moved since (`_moved`).
+BASE_CACHE_NAME = "git-base-v1"
+BASE_VERSION = 1
 _MAX_CACHE_BYTES = 64 << 20
 
 
@@ -128,14 +138,41 @@ def _cached(path: Path, state: list) -> bool | None:
         return None
 
 
-def _save(path: Path, tmp_dir: Path | None, state: list, extras: dict[bytes, list], dirty: bool) -> None:
+def _load_base(path: Path, state: list) -> list | None:
+    """The base kept for this same index and HEAD, or None (absent, another state, malformed)."""
+    from tmt.store import codec
+    from tmt.store.nofollow import read_file
+
+    try:
+        raw = read_file(path, limit=_MAX_CACHE_BYTES)
+        data = codec.unpackb(raw, use_list=True) if len(raw) <= _MAX_CACHE_BYTES else None
+        if not isinstance(data, dict) or data.get("state") != state:
+            return None
+        base = data["base"]
+        version, attributes, folders, lstated = base
+        if version != BASE_VERSION or not isinstance(attributes, bool) or not _positions(lstated):
+            return None
+        for key, tree, offsets in folders:
+            if not isinstance(key, bytes) or not (tree is None or isinstance(tree, bytes)) or not _positions(offsets):
+                return None
+        return base
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _positions(blob: object) -> bool:
+    """Index positions as the base stores them: little-endian uint32s (read only where used,
+    each at an entry of this same index: the base is for its exact stat key)."""
+    return isinstance(blob, bytes) and len(blob) % 4 == 0
+
+
+def _save(path: Path, tmp_dir: Path | None, data: dict) -> None:
     from tmt.store import codec
     from tmt.store.fsutil import atomic_write
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = codec.packb({"state": state, "extras": extras, "dirty": dirty})
-        atomic_write(path, data, tmp_dir or path.parent, durable=False)
+        atomic_write(path, codec.packb(data), tmp_dir or path.parent, durable=False)
     except Exception:
         pass  # a cache that cannot be written only costs speed next time
 
@@ -235,15 +272,15 @@ def _resolve(common: str, ref: str) -> str | None:
 
 
 def _dirty(top: str, git_dir: str, common: str, commit: str | None, root: Path, snap: Any,
-           index_mtime: int) -> tuple[bool, dict[bytes, list] | None]:
-    """(dirty, the stat keys of the tracked files lstat-ed here, or None if the answer must not
-    be cached: decided before the end, or a file racily clean for the cache)."""
+           index_mtime: int, base: list | None = None) -> tuple[bool, dict[bytes, list] | None, list | None]:
+    """(dirty, the stat keys of the tracked files lstat-ed here or None if the answer must not
+    be cached (decided before the end, or a file racily clean for the cache), a new base or
+    None). With `base` (what the last full pass over this same index and HEAD found, all
+    clean), only the entries of folders whose tree id moved since, and of files the snapshot
+    does not cover, are compared: an unchanged folder holds the same bytes as then."""
     import struct
     import time
 
-    from tmt.snapshot.statcache import is_racy
-
-    now = time.time_ns()
     with open(os.path.join(git_dir, "index"), "rb") as f:
         data = f.read()
     if data[:4] != b"DIRC" or len(data) < 32:
@@ -254,70 +291,154 @@ def _dirty(top: str, git_dir: str, common: str, commit: str | None, root: Path, 
     top_b = os.fsencode(top)
     root_b = os.fsencode(root)
     if root_b == top_b:
-        prefix = b""
+        prefix: bytes | None = b""
     elif root_b.startswith(top_b + b"/"):
         prefix = root_b[len(top_b) + 1:] + b"/"
     else:
         prefix = None  # the code root is not inside this work tree as spelled: lstat all
-    dirs = getattr(snap, "dirs", None) if prefix is not None else None
-    dirs = dirs or {}
+    dirs = (getattr(snap, "dirs", None) if prefix is not None else None) or {}
+    check = _Check(top_b, prefix, dirs, index_mtime, time.time_ns())
+    if base is not None and version != 4 and commit is not None:
+        for pos in _moved(base, dirs):
+            if check.entry(data, pos, _entry(data, pos)[0]):
+                return True, None, None
+        return (*check.content(common, base[1]), None)
+    if _scan(data, version, count, check):
+        return True, None, None
+    tree = _cache_tree(data[check.end:])
+    if commit is None:
+        if count:
+            return True, None, None  # files staged for the first commit
+    elif tree is None or tree != _commit_tree(common, commit):
+        raise _AskGit  # something is staged, or the index cannot say without git
+    dirty, extras = check.content(common, check.attributes)
+    new_base = None
+    if not dirty and extras is not None and version != 4 and commit is not None:
+        folders = [[key, dirs[key][0], _packed(offsets)] for key, offsets in check.folders.items()]
+        new_base = [BASE_VERSION, check.attributes, folders, _packed(check.lstated)]
+    return dirty, extras, new_base
+
+
+def _entry(data: bytes, pos: int) -> tuple[bytes, int]:
+    """(path, position of the next entry) of a version 2 or 3 index entry at `pos`."""
+    start = pos + 64 if data[pos + 60] & 0x40 else pos + 62  # extended flags (v3)
+    end = data.index(b"\0", start)
+    return data[start:end], pos + ((end - pos + 8) & ~7)  # NUL-padded to a multiple of 8 bytes
+
+
+def _scan(data: bytes, version: int, count: int, check: _Check) -> bool:
+    """Every entry compared (check.end: where the extensions start); True: dirty for sure."""
+    import struct
+
     unpack = struct.Struct(">10I20sH").unpack_from
     pos = 12
     path = b""
-    to_read: list[tuple[bytes, bytes, int]] = []  # (path, sha, index mode)
-    attributes = False
-    extras: dict[bytes, list] = {}
-    cacheable = True
     for _ in range(count):
-        ctime_s, ctime_n, mtime_s, mtime_n, _dev, ino, mode, _uid, _gid, size, sha, flags = unpack(data, pos)
-        stage = (flags >> 12) & 3
-        skip = flags & 0x8000  # assume-unchanged
-        start = pos + 62
-        if flags & 0x4000:  # extended flags (v3+)
-            ext = struct.unpack_from(">H", data, start)[0]
-            if ext & 0x2000:  # intent-to-add: git status shows it as added
-                return True, None
-            skip |= ext & 0x4000  # skip-worktree
-            start += 2
+        flags = unpack(data, pos)[11]
         if version == 4:
+            start = pos + 64 if flags & 0x4000 else pos + 62
             strip, start = _varint(data, start)
             end = data.index(b"\0", start)
             path = path[: len(path) - strip] + data[start:end]
-            pos = end + 1
+            nxt = end + 1
         else:
-            end = data.index(b"\0", start)
-            path = data[start:end]
-            pos += (end - pos + 8) & ~7  # NUL-padded to a multiple of 8 bytes
-        if stage:
-            return True, None  # unmerged
+            path, nxt = _entry(data, pos)
+        if path.endswith(b".gitattributes") and (path == b".gitattributes" or path.endswith(b"/.gitattributes")):
+            check.attributes = True
+        if check.entry(data, pos, path):
+            return True
+        pos = nxt
+    check.end = pos
+    return False
+
+
+def _moved(base: list, dirs: dict) -> list[int]:
+    """The index positions to compare again: the files the snapshot did not cover, and the
+    tracked files of every folder whose tree id is not the base's."""
+    out = list(_unpacked(base[3]))
+    for key, tree, offsets in base[2]:
+        info = dirs.get(key)
+        if info is None or tree is None or info[0] != tree:
+            out.extend(_unpacked(offsets))
+    return out
+
+
+def _packed(positions: list[int]) -> bytes:
+    import struct
+
+    return struct.pack(f"<{len(positions)}I", *positions)
+
+
+def _unpacked(blob: bytes) -> tuple[int, ...]:
+    import struct
+
+    return struct.unpack(f"<{len(blob) // 4}I", blob)
+
+
+class _Check:
+    """Index entries compared with the files: with the snapshot's stat key of each file it
+    covers, else an lstat. `to_read` collects the entries git would read (stat data differs,
+    or racily clean); `folders` and `lstated` the positions compared each way (a base)."""
+
+    def __init__(self, top_b: bytes, prefix: bytes | None, dirs: dict, index_mtime: int, now: int) -> None:
+        import struct
+
+        from tmt.snapshot.statcache import is_racy
+
+        self.unpack = struct.Struct(">10I20sH").unpack_from
+        self.unpack_ext = struct.Struct(">H").unpack_from
+        self.is_racy = is_racy
+        self.top_b, self.prefix, self.dirs = top_b, prefix, dirs
+        self.index_mtime, self.now = index_mtime, now
+        self.to_read: list[tuple[bytes, bytes, int]] = []  # (path, sha, index mode)
+        self.extras: dict[bytes, list] = {}
+        self.cacheable = True
+        self.attributes = False
+        self.folders: dict[bytes, list[int]] = {}
+        self.lstated: list[int] = []
+        self.end = 0
+
+    def entry(self, data: bytes, pos: int, path: bytes) -> bool:
+        """Compare the entry at `pos` (whose path is `path`); True: the tree is dirty for sure."""
+        ctime_s, ctime_n, mtime_s, mtime_n, _dev, ino, mode, _uid, _gid, size, sha, flags = self.unpack(data, pos)
+        skip = flags & 0x8000  # assume-unchanged
+        if flags & 0x4000:  # extended flags (v3+)
+            ext = self.unpack_ext(data, pos + 62)[0]
+            if ext & 0x2000:  # intent-to-add: git status shows it as added
+                return True
+            skip |= ext & 0x4000  # skip-worktree
+        if (flags >> 12) & 3:
+            return True  # unmerged
         if mode & _S_IFMT not in (_S_IFREG, _S_IFLNK):
             raise _AskGit  # a submodule (or a sparse directory entry)
-        if path.endswith(b".gitattributes") and (path == b".gitattributes" or path.endswith(b"/.gitattributes")):
-            attributes = True
         if skip:
-            continue
+            return False
         key = None
+        prefix = self.prefix
         if prefix is not None and path.startswith(prefix):
             d, _, name = path[len(prefix):].rpartition(b"/")
-            info = dirs.get(d + b"/" if d else b"")
+            folder = d + b"/" if d else b""
+            info = self.dirs.get(folder)
             if info is not None:
                 hit = info[4].get(name)
                 if hit is not None:
                     key = hit[0]  # (size, mtime_ns, ctime_ns, inode), taken by this snapshot
+                    self.folders.setdefault(folder, []).append(pos)
         if key is None:
-            full = os.path.join(top_b, path)
+            self.lstated.append(pos)
+            full = os.path.join(self.top_b, path)
             try:
                 st = os.lstat(full)
             except (FileNotFoundError, NotADirectoryError):
-                return True, None  # a tracked file deleted
+                return True  # a tracked file deleted
             if st.st_mode & _S_IFMT not in (_S_IFREG, _S_IFLNK):
-                return True, None  # now a folder or something else
+                return True  # now a folder or something else
             if _mode_of(st.st_mode) != mode:
-                return True, None
+                return True
             key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            extras[full] = [*key, st.st_mode]
-            if is_racy(max(key[1], key[2]), now):
-                cacheable = False  # it may change again unseen within its timestamp's tick
+            self.extras[full] = [*key, st.st_mode]
+            if self.is_racy(max(key[1], key[2]), self.now):
+                self.cacheable = False  # it may change again unseen within its timestamp's tick
         k_size, k_mtime, k_ctime, k_ino = key
         if (
             k_size & _M32 != size
@@ -326,35 +447,32 @@ def _dirty(top: str, git_dir: str, common: str, commit: str | None, root: Path, 
             or (k_ctime // 1_000_000_000) & _M32 != ctime_s
             or k_ctime % 1_000_000_000 != ctime_n
             or k_ino & _M32 != ino
-            or k_mtime >= index_mtime  # racily clean: git looks at the content too
+            or k_mtime >= self.index_mtime  # racily clean: git looks at the content too
         ):
-            to_read.append((path, sha, mode))
-    tree = _cache_tree(data[pos:])
-    if not cacheable:
-        extras = None  # type: ignore[assignment]
-    if commit is None:
-        if count:
-            return True, None  # files staged for the first commit
-    elif tree is None or tree != _commit_tree(common, commit):
-        raise _AskGit  # something is staged, or the index cannot say without git
-    for path, sha, mode in to_read:
-        full = os.path.join(top_b, path)
-        try:
-            st = os.lstat(full)
-            if st.st_mode & _S_IFMT == _S_IFLNK:
-                content = os.readlink(full)
-            else:
-                with open(full, "rb") as f:
-                    content = f.read()
-        except (FileNotFoundError, NotADirectoryError):
-            return True, None
-        if _mode_of(st.st_mode) != mode:
-            return True, extras
-        if _blob_id(content) != sha:
-            if attributes or os.path.exists(os.path.join(common, "info", "attributes")):
-                raise _AskGit  # a filter or eol conversion may make it equal after all
-            return True, extras
-    return False, extras
+            self.to_read.append((path, sha, mode))
+        return False
+
+    def content(self, common: str, attributes: bool) -> tuple[bool, dict[bytes, list] | None]:
+        """The entries whose stat data did not vouch for them, read and hashed as git would."""
+        extras = self.extras if self.cacheable else None
+        for path, sha, mode in self.to_read:
+            full = os.path.join(self.top_b, path)
+            try:
+                st = os.lstat(full)
+                if st.st_mode & _S_IFMT == _S_IFLNK:
+                    content = os.readlink(full)
+                else:
+                    with open(full, "rb") as f:
+                        content = f.read()
+            except (FileNotFoundError, NotADirectoryError):
+                return True, None
+            if _mode_of(st.st_mode) != mode:
+                return True, extras
+            if _blob_id(content) != sha:
+                if attributes or os.path.exists(os.path.join(common, "info", "attributes")):
+                    raise _AskGit  # a filter or eol conversion may make it equal after all
+                return True, extras
+        return False, extras
 
 
 def _mode_of(st_mode: int) -> int:
