@@ -135,3 +135,18 @@ def test_the_background_syncer_does_every_job_and_flush_waits_for_them(tmp_path:
     syncer.submit(("unlink", str(again)))
     syncer.drain()
     assert not again.exists()
+
+
+def test_without_a_thread_to_be_had_the_syncer_does_the_work_itself(tmp_path: Path, monkeypatch) -> None:
+    import tmt.recorder.publish as publish
+
+    def refuse(*args: object) -> None:
+        raise RuntimeError("can't start new thread")  # what a process at its thread limit gets
+
+    monkeypatch.setattr(publish._thread, "start_new_thread", refuse)
+    syncer = publish._Syncer()
+    journal = tmp_path / "run.log"
+    journal.write_bytes(b"x")
+    syncer.submit(("fsync_dir", str(tmp_path)), ("unlink", str(journal)))
+    assert not journal.exists()  # done before submit returned
+    syncer.drain(timeout=1.0)

@@ -56,13 +56,13 @@ class _Syncer:
                 return
             except RuntimeError:  # no thread to be had: do the work here instead
                 self._working.release()
-        self._run()
+        self._run(worker=False)
 
-    def _run(self) -> None:
+    def _run(self, worker: bool = True) -> None:
         while True:
             with self._lock:
                 if not self._jobs:
-                    if self._working.locked():
+                    if worker:
                         self._working.release()
                     return
                 kind, path = self._jobs.popleft()
