@@ -1,7 +1,6 @@
 """gc: keeps exactly what records and live runs need, deletes the rest after the grace period."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -298,7 +297,7 @@ def test_keep_last_deletes_a_run_like_rm_cached_views_included(proj):
 
 def _own(repo, rec, pid: int):
     """The record as if `pid` on this host had recorded it."""
-    rec = dataclasses.replace(rec, env={"host": hostname(), "pid": pid})
+    rec.env = {"host": hostname(), "pid": pid}
     write_record(repo.experiments_dir, repo.tmp_dir, rec)
     return rec
 

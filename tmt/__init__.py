@@ -57,9 +57,10 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tmt' has no attribute {name!r}")
-    import importlib
+    import sys
 
-    mod = importlib.import_module(module)
+    __import__(module)  # not importlib.import_module: importlib (and warnings) cost every run
+    mod = sys.modules[module]
     value = mod if name in ("errors", "remote", "query") else getattr(mod, name)
     globals()[name] = value
     return value

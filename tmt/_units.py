@@ -20,7 +20,7 @@ UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
     "w": 604800, "wk": 604800, "week": 604800, "weeks": 604800,
 }
-_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*\Z")
+_DURATION = r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*\Z"  # compiled on first use (re caches it), not by every run
 DURATION_HINT = "use a number of seconds or a number with a unit: 90s, 30m, 1h, 2d, 0"
 #: beyond this many days, an age is shown as the date
 AGE_DATE_AFTER_DAYS = 60
@@ -29,7 +29,7 @@ AGE_DATE_AFTER_DAYS = 60
 def match_duration(text: str, *, unit_required: bool = False) -> float | None:
     """Seconds of "90s", "30 min", "1.5h", "7days", "2w" (and "3600" unless `unit_required`),
     or None when `text` is no duration (the caller may try other forms, e.g. a date)."""
-    m = _DURATION_RE.match(text.lower())
+    m = re.match(_DURATION, text.lower())
     if not m:
         return None
     unit = m.group(2)

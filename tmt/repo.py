@@ -5,9 +5,9 @@ import errno
 import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from tmt._plain import Frozen
 from tmt.errors import RepositoryNotFound, StoreError, UsageError
 from tmt.snapshot.tree import DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_PATHS
 from tmt.store.nofollow import NotAFile, describe, own_dir, read_fd
@@ -27,14 +27,22 @@ SUBDIRS = ("objects", "experiments", "cache", "tmp")
 LEGACY_DB = "tmt_db.json"  # the database of tmt 0.1.8 (tmt/legacy): its runs wait for `tmt migrate`
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    """Settings from .tmt/config.toml, then [tool.tmt] in the code root's pyproject.toml."""
+class Config(Frozen):
+    """Settings from .tmt/config.toml, then [tool.tmt] in the code root's pyproject.toml.
+    Frozen; a plain class, not a dataclass (tmt/_plain.py)."""
 
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    code_root: str | None = None  # relative to the folder holding .tmt/, or absolute
-    max_tree_paths: int = DEFAULT_MAX_TREE_PATHS  # bounds on a tree's expansion (tree bombs)
-    max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES
+    __slots__ = ("max_file_size", "code_root", "max_tree_paths", "max_tree_bytes")
+    max_file_size: int
+    code_root: str | None  # relative to the folder holding .tmt/, or absolute
+    max_tree_paths: int  # bounds on a tree's expansion (tree bombs)
+    max_tree_bytes: int
+
+    def __init__(self, max_file_size: int = DEFAULT_MAX_FILE_SIZE, code_root: str | None = None,
+                 max_tree_paths: int = DEFAULT_MAX_TREE_PATHS, max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES) -> None:
+        object.__setattr__(self, "max_file_size", max_file_size)
+        object.__setattr__(self, "code_root", code_root)
+        object.__setattr__(self, "max_tree_paths", max_tree_paths)
+        object.__setattr__(self, "max_tree_bytes", max_tree_bytes)
 
     @classmethod
     def from_mapping(cls, data: dict, source: str) -> "Config":
@@ -330,13 +338,14 @@ class Repo:
 def _trusted_bounds(config: Config, user: Config, local: dict) -> Config:
     """The tree bounds in force: the store's own config.toml (untrusted: it comes with a copied
     store) may lower them, never raise them past the user's [tool.tmt] or the defaults."""
-    from dataclasses import replace
+    def bound(key: str) -> int:
+        lowered = key in local or key.replace("_", "-") in local
+        return min(getattr(config, key), getattr(user, key)) if lowered else getattr(config, key)
 
-    changes = {}
-    for key in ("max_tree_paths", "max_tree_bytes"):
-        if key in local or key.replace("_", "-") in local:
-            changes[key] = min(getattr(config, key), getattr(user, key))
-    return replace(config, **changes) if changes else config
+    paths, nbytes = bound("max_tree_paths"), bound("max_tree_bytes")
+    if (paths, nbytes) == (config.max_tree_paths, config.max_tree_bytes):
+        return config
+    return Config(config.max_file_size, config.code_root, paths, nbytes)
 
 
 def _inside_project(base: Path, code_root: str, source: Path) -> Path:

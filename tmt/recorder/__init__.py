@@ -19,8 +19,9 @@ TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Any
 
+    from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
+
 from tmt.recorder.decorator import recorder, tmt_recorder
-from tmt.recorder.duplicates import DuplicatePolicy, DuplicateStrategy
 from tmt.recorder.publish import flush
 from tmt.recorder.run import LiveRun, active_run, log, save, start_run
 
@@ -31,6 +32,15 @@ __all__ = [
     "recorder", "tmt_recorder", "start_run", "log", "save", "tmt_save", "active_run",
     "LiveRun", "DuplicateStrategy", "DuplicatePolicy", "flush",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the predecessor's repeated-name settings load when a program names them
+    if name in ("DuplicateStrategy", "DuplicatePolicy"):
+        from tmt.recorder import duplicates
+
+        return getattr(duplicates, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _CallableModule(types.ModuleType):

@@ -12,7 +12,6 @@ import os
 import pickle
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
 
 from blake3 import blake3
 
+from tmt._plain import Frozen
 from tmt.errors import RecordingError, StoreError
 from tmt.store.fsutil import _hint_for, tmp_name
 from tmt.store.ids import ObjectId, hash_bytes
@@ -30,12 +30,20 @@ from tmt.store.pins import PinFile
 IN_MEMORY_MAX = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(Frozen):
+    """A saved object as its artifact entry names it."""
+
+    __slots__ = ("oid", "size", "filename", "format")
     oid: ObjectId
     size: int
     filename: str
     format: str
+
+    def __init__(self, oid: ObjectId, size: int, filename: str, format: str) -> None:
+        object.__setattr__(self, "oid", oid)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "filename", filename)
+        object.__setattr__(self, "format", format)
 
 
 _PATH_NAMES = {"file", "fname", "filename", "path", "fp", "f", "fid", "filepath"}

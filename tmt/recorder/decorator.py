@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Any, TypeVar
 
-from tmt.recorder.duplicates import DuplicateStrategy
+from tmt.recorder import binding
 from tmt.recorder.run import LiveRun
 
 if TYPE_CHECKING:
+    from tmt.recorder.duplicates import DuplicateStrategy
+
     F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -61,7 +62,7 @@ def recorder(
             run._begin()
             return run, call
 
-        if inspect.iscoroutinefunction(func):
+        if binding.is_coroutine_function(func):
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -101,6 +102,8 @@ def _overrider(func: Callable[..., Any], run: LiveRun, call: list) -> Callable[[
     the function's own parameters; return the names applied."""
 
     def override(values: dict[str, Any]) -> list[str]:
+        import inspect  # only under `tmt rerun --set`
+
         try:
             sig = inspect.signature(func)
             bound = sig.bind(*call[0], **call[1])
@@ -123,20 +126,32 @@ def _overrider(func: Callable[..., Any], run: LiveRun, call: list) -> Callable[[
 
 
 def _binder(func: Callable[..., Any]) -> Callable[[tuple, dict], dict[str, Any]]:
-    """Map a call's arguments to {parameter name: value}, defaults applied (self/cls left out)."""
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError):
-        return lambda args, kwargs: {**({"args": list(args)} if args else {}), **kwargs}
-    names = list(sig.parameters)
-    skip = names[0] if names and names[0] in ("self", "cls") else None
+    """Map a call's arguments to {parameter name: value}, defaults applied (self/cls left out).
+    A plain function is bound from its code object (tmt/recorder/binding.py); anything else
+    through inspect, imported only then."""
+    bind_call = binding.binder(func)
+    if bind_call is None:
+        import inspect
+
+        try:
+            sig = inspect.signature(func)
+        except (TypeError, ValueError):
+            return lambda args, kwargs: {**({"args": list(args)} if args else {}), **kwargs}
+
+        def bind_call(args: tuple, kwargs: dict) -> dict[str, Any]:
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return bound.arguments
 
     def bind(args: tuple, kwargs: dict) -> dict[str, Any]:
         try:
-            bound = sig.bind(*args, **kwargs)
+            arguments = bind_call(args, kwargs)
         except TypeError:  # the call itself will fail and be recorded with its error
             return {}
-        bound.apply_defaults()
-        return {k: v for k, v in bound.arguments.items() if k != skip}
+        # every parameter has a value once bound: the first key is the first parameter
+        first = next(iter(arguments), None)
+        if first in ("self", "cls"):
+            del arguments[first]
+        return arguments
 
     return bind

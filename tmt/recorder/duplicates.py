@@ -8,7 +8,8 @@ default, no longer refuses a repeated name (see docs/recording.md, "Repeated nam
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from tmt._plain import Plain
 
 
 class DuplicatePolicy(enum.Enum):
@@ -17,7 +18,12 @@ class DuplicatePolicy(enum.Enum):
     AS_NEW_ENTRY = enum.auto()
 
 
-@dataclass
-class DuplicateStrategy:
-    policy: DuplicatePolicy = DuplicatePolicy.DONT_ALLOW
-    parent_id: str = ""
+class DuplicateStrategy(Plain):
+    """How a repeated name is recorded (see the module's docstring). A plain class, not a
+    dataclass (tmt/_plain.py)."""
+
+    __slots__ = ("policy", "parent_id")
+
+    def __init__(self, policy: DuplicatePolicy = DuplicatePolicy.DONT_ALLOW, parent_id: str = "") -> None:
+        self.policy = policy
+        self.parent_id = parent_id

@@ -12,13 +12,15 @@ or kernel crash can lose unsynced data. So:
   previous version of the record (or, for a start record, none): never a damaged one.
 
 The background thread is drained at interpreter exit (and by `flush()`), so a script that
-ends has made its records durable.
+ends has made its records durable. It is a `_thread` thread, not a `threading.Thread`:
+importing threading costs every run about a millisecond, and a worker that only calls
+fsync and unlink needs none of it.
 """
 from __future__ import annotations
 
+import _thread
 import atexit
 import os
-import threading
 from collections import deque
 from pathlib import Path
 
@@ -28,57 +30,53 @@ from tmt.store.fsutil import _unlink_quiet, atomic_write, fsync_dir
 
 
 class _Syncer:
-    """One daemon thread running folder-fsync and unlink jobs in order."""
+    """Folder-fsync and unlink jobs run in order by one worker thread (daemon-like: it never
+    holds the interpreter's exit), which ends when none is left; the next job starts another."""
 
     def __init__(self) -> None:
         self._jobs: deque[tuple[str, str]] = deque()
-        self._cond = threading.Condition()
-        self._busy = False
-        self._thread: threading.Thread | None = None
+        self._lock = _thread.allocate_lock()  # guards _jobs and the hand-over of _working
+        self._working = _thread.allocate_lock()  # held while a worker runs: drain waits on it
         self._atexit = False
 
     def submit(self, *jobs: tuple[str, str]) -> None:
-        with self._cond:
+        with self._lock:
             for job in jobs:
                 if job[0] == "fsync_dir" and job in self._jobs:
                     continue  # one pending folder sync covers every rename before it runs
                 self._jobs.append(job)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="tmt-fsync", daemon=True)
-                self._thread.start()
             if not self._atexit:
                 atexit.register(self.drain)
                 self._atexit = True
-            self._cond.notify_all()
+            if self._working.locked():
+                return  # the running worker takes them
+            self._working.acquire()
+            try:
+                _thread.start_new_thread(self._run, ())
+                return
+            except RuntimeError:  # no thread to be had: do the work here instead
+                self._working.release()
+        self._run(worker=False)
 
-    def _run(self) -> None:
+    def _run(self, worker: bool = True) -> None:
         while True:
-            with self._cond:
-                while not self._jobs:
-                    self._busy = False
-                    self._cond.notify_all()
-                    self._cond.wait()
-                self._busy = True
+            with self._lock:
+                if not self._jobs:
+                    if worker:
+                        self._working.release()
+                    return
                 kind, path = self._jobs.popleft()
             _do(kind, path)
 
     def drain(self, timeout: float = 30.0) -> None:
-        with self._cond:
-            if self._thread is None or not self._thread.is_alive():
-                self._run_inline()
-                return
-            self._cond.wait_for(lambda: not self._jobs and not self._busy, timeout)
-
-    def _run_inline(self) -> None:
-        while self._jobs:
-            _do(*self._jobs.popleft())
+        if self._working.acquire(timeout=timeout):
+            self._working.release()
 
     def _after_fork(self) -> None:
-        # The thread does not exist in a forked child; its pending jobs belong to the parent.
-        self._cond = threading.Condition()
+        # The worker does not exist in a forked child; its pending jobs belong to the parent.
+        self._lock = _thread.allocate_lock()
+        self._working = _thread.allocate_lock()
         self._jobs = deque()
-        self._busy = False
-        self._thread = None
 
 
 def _do(kind: str, path: str) -> None:

@@ -12,9 +12,9 @@ Write order, which is what makes a SIGKILL harmless (docs/format.md, "write orde
 """
 from __future__ import annotations
 
+import _thread  # its locks; threading costs every run about a millisecond to import
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
@@ -23,12 +23,12 @@ TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Any
 
+    from tmt.recorder.duplicates import DuplicateStrategy
+
 from tmt._warn import warn
 from tmt.errors import DuplicatedNameError, MetricTypeError, NoActiveRun, RecordingError, StoreError, TmtError
-from tmt.recorder.duplicates import DuplicateStrategy
 from tmt.recorder.legacy_config import open_repo
 from tmt.recorder.outcome import error_info, final_values, now_iso, status_of
-from tmt.recorder.parent import duplicate_parent
 from tmt.recorder.publish import publish
 from tmt.recorder.sigterm import Terminated, catch_sigterm as _catch_sigterm, release_sigterm as _release_sigterm
 from tmt.recorder.values import to_float, to_params
@@ -39,7 +39,7 @@ __all__ = ["LiveRun", "Terminated", "active_run", "log", "save", "start_run"]
 
 _current: ContextVar["LiveRun | None"] = ContextVar("tmt_current_run", default=None)
 _live: list["LiveRun"] = []  # every live run of this process, oldest first
-_live_lock = threading.Lock()
+_live_lock = _thread.allocate_lock()
 #: A run's snapshot that reads at least this many files (a first run of a big project) shows
 #: a progress bar on stderr, if stderr is a terminal and the reading lasts PROGRESS_DELAY_S.
 PROGRESS_MIN_FILES = 200
@@ -136,7 +136,7 @@ class LiveRun:
         self.metrics: dict[str, Any] = {}
         self.config_path = config_path
         self.save_on_exception = save_on_exception  # always on now: kept for the predecessor's callers
-        self.duplicate_strategy = duplicate_strategy or DuplicateStrategy()
+        self._duplicate_strategy = duplicate_strategy  # None: the default, made when asked for
         self.repo = repo
         self.argv = argv  # the command line to record (default: sys.argv)
         self.env_extra: dict[str, Any] = {}  # more env keys (tmt run's options)
@@ -145,7 +145,7 @@ class LiveRun:
         self.parent: str | None = None
         self._parent_given = parent  # the parent to record, instead of the enclosing run's
         self._live = False
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._token: Token | None = None
         self._pin = None
         self._journal = None
@@ -190,13 +190,34 @@ class LiveRun:
         if self._parent_given is not None:
             self.parent = self._parent_given
         else:
-            self.parent = enclosing.id if enclosing is not None else duplicate_parent(
-                self.duplicate_strategy, repo, self.name)
+            self.parent = enclosing.id if enclosing is not None else self._duplicate_parent(repo)
         self._t0 = time.monotonic()
         self._pin = self._record_start(repo)
         self._journal = JournalWriter(repo.tmt_dir, self.id)
         self._go_live(catch_sigterm and enclosing is None)
         _notebook(self)
+
+    @property
+    def duplicate_strategy(self) -> DuplicateStrategy:
+        """The predecessor's repeated-name setting (tmt/recorder/duplicates.py), loaded only by
+        a run that was given one or is asked for it."""
+        if self._duplicate_strategy is None:
+            from tmt.recorder.duplicates import DuplicateStrategy
+
+            self._duplicate_strategy = DuplicateStrategy()
+        return self._duplicate_strategy
+
+    @duplicate_strategy.setter
+    def duplicate_strategy(self, value: DuplicateStrategy | None) -> None:
+        self._duplicate_strategy = value
+
+    def _duplicate_parent(self, repo: Any) -> str | None:
+        """The parent AS_SUB_ENTRY names; the default policy names none."""
+        if self._duplicate_strategy is None:
+            return None
+        from tmt.recorder.parent import duplicate_parent
+
+        return duplicate_parent(self._duplicate_strategy, repo, self.name)
 
     def _open_store(self) -> Any:
         """The run's Repo: the one given (a path never creates a store), else the store found

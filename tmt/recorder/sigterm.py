@@ -2,8 +2,6 @@
 as `interrupted` with its steps packed instead of being left for `tmt ls` to call `crashed`."""
 from __future__ import annotations
 
-import threading
-
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     import signal as _sig
@@ -42,9 +40,8 @@ def on_sigterm(signum: int, frame: Any) -> None:
 
 
 def catch_sigterm() -> bool:
-    """Install the SIGTERM handler for an outermost run, if nobody else handles SIGTERM."""
-    if threading.current_thread() is not threading.main_thread():
-        return False
+    """Install the SIGTERM handler for an outermost run, if nobody else handles SIGTERM.
+    Only the main thread may install one: elsewhere `signal` raises ValueError."""
     try:
         if _sig.getsignal(_sig.SIGTERM) != _sig.SIG_DFL:
             return False  # the program (or a framework) has its own handler: leave it alone

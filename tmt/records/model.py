@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from dataclasses import dataclass, field
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from datetime import datetime
@@ -18,6 +16,7 @@ if TYPE_CHECKING:
     from tmt.snapshot.build import SnapshotResult
     from tmt.store.ids import ObjectId
 
+from tmt._plain import Plain
 from tmt._sys import hostname, pid_alive
 from tmt.errors import CorruptRecord
 
@@ -34,7 +33,6 @@ STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
 #: (DESIGN 11): never `last`, `last~N` or `NAME~N`, listed only with --all or --tag.
 BACKUP_NAME = "checkout-backup"
 BACKUP_TAG = "checkout-backup"
-_RUN_ID_RE = re.compile(r"[0-9a-f]{32}\Z")
 
 
 def new_run_id() -> RunId:
@@ -42,31 +40,50 @@ def new_run_id() -> RunId:
 
 
 def is_run_id(value: str) -> bool:
-    return bool(_RUN_ID_RE.match(value))
+    # not a regex: compiling one at import costs every run about a million instructions
+    return isinstance(value, str) and len(value) == 32 and not value.strip("0123456789abcdef")
 
 
-@dataclass(slots=True)
-class Record:
-    id: RunId
-    name: str
-    status: str = "running"
-    created_at: str = ""  # ISO 8601 with offset
-    finished_at: str | None = None
-    duration_s: float | None = None
-    description: str = ""
-    tags: list[str] = field(default_factory=list)
-    code: dict[str, Any] | None = None  # {root, tree, files, bytes, git}
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    series: dict[str, ObjectId] = field(default_factory=dict)  # name -> blob id
-    artifacts: list[dict[str, Any]] = field(default_factory=list)  # {name, object, size, format, filename}
-    parent: str | None = None
-    env: dict[str, Any] = field(default_factory=dict)
-    error: dict[str, Any] | None = None
-    # optional fields (_OPTIONAL): on disk only when set
-    outputs: dict[str, Any] = field(default_factory=dict)  # returned values that are not metrics
-    series_summary: dict[str, Any] = field(default_factory=dict)  # name -> {points, last, min, max, ...}
-    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept verbatim
+class Record(Plain):
+    """One run's record, as `encode` writes it and `decode` reads it (docs/format.md). A
+    plain class, not a dataclass: see tmt/_plain.py."""
+
+    __slots__ = (
+        "id", "name", "status", "created_at", "finished_at", "duration_s", "description", "tags", "code",
+        "params", "metrics", "series", "artifacts", "parent", "env", "error",
+        # optional fields (_OPTIONAL): on disk only when set
+        "outputs", "series_summary", "extra",
+    )
+
+    def __init__(
+        self, id: RunId, name: str, status: str = "running", created_at: str = "", finished_at: str | None = None,
+        duration_s: float | None = None, description: str = "", tags: list[str] | None = None,
+        code: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None, series: dict[str, ObjectId] | None = None,
+        artifacts: list[dict[str, Any]] | None = None, parent: str | None = None,
+        env: dict[str, Any] | None = None, error: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None, series_summary: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.status = status
+        self.created_at = created_at  # ISO 8601 with offset
+        self.finished_at = finished_at
+        self.duration_s = duration_s
+        self.description = description
+        self.tags = [] if tags is None else tags
+        self.code = code  # {root, tree, files, bytes, git}
+        self.params = {} if params is None else params
+        self.metrics = {} if metrics is None else metrics
+        self.series = {} if series is None else series  # name -> blob id
+        self.artifacts = [] if artifacts is None else artifacts  # {name, object, size, format, filename}
+        self.parent = parent
+        self.env = {} if env is None else env
+        self.error = error
+        self.outputs = {} if outputs is None else outputs  # returned values that are not metrics
+        self.series_summary = {} if series_summary is None else series_summary  # name -> {points, last, ...}
+        self.extra = {} if extra is None else extra  # unknown keys, kept verbatim
 
     @property
     def created(self) -> datetime:

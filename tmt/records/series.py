@@ -25,10 +25,10 @@ import math
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 
+from tmt._plain import Frozen
 from tmt.errors import CorruptObject
 from tmt.store import codec
 
@@ -48,15 +48,22 @@ _STEP_TYPES = {int, type(None)}
 _FLOAT = {float}
 
 
-@dataclass(frozen=True, slots=True)
-class Series(Sequence):
+class Series(Frozen, Sequence):
     """One step metric as logged: a sequence of (step, value) pairs, with the parallel
-    lists `steps`, `values` and `times` (unix seconds of each `log()` call)."""
+    lists `steps`, `values` and `times` (unix seconds of each `log()` call). Frozen; a plain
+    class, not a dataclass (tmt/_plain.py)."""
 
+    __slots__ = ("name", "steps", "values", "times")
     name: str
     steps: list[int | None]
     values: list[float]
     times: list[float]
+
+    def __init__(self, name: str, steps: list[int | None], values: list[float], times: list[float]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "times", times)
 
     def __len__(self) -> int:
         return len(self.values)

@@ -21,9 +21,10 @@ import os
 import re
 import stat as statmod
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from blake3 import blake3
+
+from tmt._plain import Plain
 
 IGNORE_FILES = (".gitignore", ".tmtignore")
 ALWAYS_IGNORED = frozenset((b".tmt", b".git"))
@@ -38,29 +39,43 @@ BUILTIN_DIRS = frozenset(
 #: like BUILTIN_DIRS, so a venv inside the project is neither recorded nor ever deleted.
 ENV_MARKERS = frozenset((b"pyvenv.cfg", b"conda-meta"))
 _BOM = b"\xef\xbb\xbf"
-_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_NAMED_GROUP = r"\(\?P<\w+>"  # compiled with the first rules (re caches it): an unchanged tree needs none
 _DIR_GROUP = "ps_d"  # pathspec's marker group: the match ended at a folder boundary
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # no symlink, no FIFO that blocks
 
 
-@dataclass(slots=True)
-class Rules:
+class Rules(Plain):
     """The rules of one directory's ignore files; paths are relative to `base`.
 
     Patterns are compiled on the first decision: an unchanged tree asks for none (the
     snapshot's cache remembers what these same rules kept), so it never pays for pathspec.
     Rules the snapshot's cache vouches for (`unread`) are not even read until then.
+    A plain class, not a dataclass (tmt/_plain.py).
     """
 
-    base: str  # relative dir of the ignore file, '' for the root, else ending with '/'
-    sig: bytes  # digest of every rules file from the root down to this one
-    lines: list[tuple[str, int, str]] | None  # (file, line number, text); None: not read yet
-    negates: bool = False  # some line re-includes (`!…`): only then can a built-in exclude lose
-    warn: Callable[[str], None] | None = None  # where invalid lines are reported (compile time)
-    patterns: list[tuple[re.Pattern[str], bool, bool]] | None = None  # (regex, include, ends at ps_d), last first
-    prefilter: re.Pattern[str] | None = None
-    source: bytes = b""  # the folder holding the files, read on first use when `lines` is None
-    parent_sig: bytes = b""
+    __slots__ = ("base", "sig", "lines", "negates", "warn", "patterns", "prefilter", "source", "parent_sig")
+
+    def __init__(
+        self,
+        base: str,
+        sig: bytes,
+        lines: list[tuple[str, int, str]] | None,
+        negates: bool = False,
+        warn: Callable[[str], None] | None = None,
+        patterns: list[tuple[re.Pattern[str], bool, bool]] | None = None,
+        prefilter: re.Pattern[str] | None = None,
+        source: bytes = b"",
+        parent_sig: bytes = b"",
+    ) -> None:
+        self.base = base  # relative dir of the ignore file, '' for the root, else ending with '/'
+        self.sig = sig  # digest of every rules file from the root down to this one
+        self.lines = lines  # (file, line number, text); None: not read yet
+        self.negates = negates  # some line re-includes (`!…`): only then can a built-in exclude lose
+        self.warn = warn  # where invalid lines are reported (compile time)
+        self.patterns = patterns  # (regex, include, ends at ps_d), last first
+        self.prefilter = prefilter
+        self.source = source  # the folder holding the files, read on first use when `lines` is None
+        self.parent_sig = parent_sig
 
     @classmethod
     def unread(cls, dir_abs: bytes, base: str, sig: bytes, parent_sig: bytes,
@@ -124,7 +139,7 @@ class Rules:
             return
         # pathspec searches (its regexes are not all anchored: "*/" is "(?P<ps_d>/)"), while
         # the pre-filter is used with match(): unanchored alternatives get a leading ".*?".
-        regexes = [_NAMED_GROUP.sub("(?:", p.regex.pattern) for p in active]
+        regexes = [re.sub(_NAMED_GROUP, "(?:", p.regex.pattern) for p in active]
         self.prefilter = re.compile("|".join(f"(?:{r})" if r.startswith("^") else f"(?:.*?{r})" for r in regexes))
         for p in reversed(active):
             if _DIR_GROUP in p.regex.groupindex:

@@ -6,7 +6,6 @@ each `[name: bin, kind: str, oid: bin(32), size: uint]`. See docs/format.md.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 TYPE_CHECKING = False  # typing costs milliseconds at the start of every script
 if TYPE_CHECKING:
     from typing import Literal
@@ -15,6 +14,7 @@ if TYPE_CHECKING:
 else:
     Kind = str
 
+from tmt._plain import Frozen
 from tmt.errors import InvalidTree, TreeTooLarge
 from tmt.store import codec
 from tmt.store.ids import ObjectId, hash_bytes, is_oid
@@ -39,18 +39,25 @@ DEEP_HINT = "no project nests that deep: the store is damaged or hostile (`tmt f
 MAX_TREE_BYTES = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class TreeEntry:
+class TreeEntry(Frozen):
     """One directory entry. `name` is raw bytes so that non-UTF-8 names round-trip.
 
     `size` is the file's byte count, the symlink target's length, or for a subtree the total
-    bytes of the files below it.
+    bytes of the files below it. Frozen (tmt/_plain.py: not a dataclass, which a run would
+    pay for importing).
     """
 
+    __slots__ = ("name", "kind", "oid", "size")
     name: bytes
     kind: Kind
     oid: ObjectId
     size: int
+
+    def __init__(self, name: bytes, kind: Kind, oid: ObjectId, size: int) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "oid", oid)
+        object.__setattr__(self, "size", size)
 
     @property
     def is_tree(self) -> bool:
@@ -63,14 +70,18 @@ DEFAULT_MAX_TREE_PATHS = 10_000_000
 DEFAULT_MAX_TREE_BYTES = 1 << 40  # 1 TiB
 
 
-@dataclass(frozen=True, slots=True)
-class TreeBounds:
+class TreeBounds(Frozen):
     """How far a tree may expand: paths (files, links and folders, at every level) and bytes
     (the sizes its file and link entries claim). Content addressing lets 30 small trees, each
-    naming the next twice, stand for 2**30 paths: every walk is bounded first."""
+    naming the next twice, stand for 2**30 paths: every walk is bounded first. Frozen."""
 
-    max_paths: int = DEFAULT_MAX_TREE_PATHS
-    max_bytes: int = DEFAULT_MAX_TREE_BYTES
+    __slots__ = ("max_paths", "max_bytes")
+    max_paths: int
+    max_bytes: int
+
+    def __init__(self, max_paths: int = DEFAULT_MAX_TREE_PATHS, max_bytes: int = DEFAULT_MAX_TREE_BYTES) -> None:
+        object.__setattr__(self, "max_paths", max_paths)
+        object.__setattr__(self, "max_bytes", max_bytes)
 
     def check(self, oid: str, paths: int, nbytes: int, what: str = "tree") -> None:
         """Raise TreeTooLarge when (paths, nbytes) is past either bound."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as statmod
-import threading
+import _thread  # its lock; threading costs every run about a millisecond to import
 
 from tmt.errors import UnsafePath
 
@@ -45,7 +45,7 @@ UNSAFE_HINT = (
 
 _checked: set[str] = set()  # folders found to be real folders (absolute paths)
 _group: dict[str, int] = {}  # store folder -> group permission bits its new files get
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 
 
 def describe(mode: int) -> str:
