@@ -513,19 +513,46 @@ def test_save_whose_pin_fails_names_the_pin_file(repo: Repo) -> None:
         run._pin._fd = None  # a working pin again, so the run can end
 
 
-def test_batch_commit_maps_a_sync_failure(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("count", [1, 40])  # an fsync per file; one syncfs (objects.FSYNC_EACH_MAX)
+def test_batch_commit_maps_a_sync_failure(repo: Repo, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     import tmt.store.objects as objects
 
-    def broken(path):
+    def broken(*args):
         raise OSError(errno.EIO, "Input/output error")
 
     batch = repo.store.batch()
-    oid = batch.add(b"never published unsynced")
+    oids = [batch.add(b"never published unsynced %d" % i) for i in range(count)]
     monkeypatch.setattr(objects, "syncfs", broken)
+    monkeypatch.setattr(objects.os, "fsync", broken)
     with pytest.raises(StoreError, match=r"could not write new objects to .*tmp: Input/output error"):
         batch.commit()
-    assert not repo.store.has(oid)
+    assert not any(repo.store.has(oid) for oid in oids)
     assert list(repo.tmp_dir.iterdir()) == []
+
+
+def test_a_small_batch_is_synced_file_by_file_without_loading_ctypes(repo: Repo) -> None:
+    # syncfs flushes every dirty page of the file system (another program's too) and needs
+    # ctypes: an edit-then-run, which writes a few objects, pays neither.
+    code = (
+        "import sys, tmt.repo, tmt.store.objects as o\n"
+        "repo = tmt.repo.Repo.find(sys.argv[1])\n"
+        "n = int(sys.argv[2])\n"
+        "with repo.store.batch() as b:\n"
+        "    ids = [b.add(b'object %d of %d' % (i, n)) for i in range(n)]\n"
+        "assert all(repo.store.has(i) for i in ids)\n"
+        "print('ctypes' in sys.modules)\n"
+    )
+    import sys
+
+    from tmt.store.objects import FSYNC_EACH_MAX
+
+    def loads_ctypes(n: int) -> bool:
+        out = subprocess.run([sys.executable, "-c", code, str(repo.root), str(n)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip() == "True"
+
+    assert not loads_ctypes(FSYNC_EACH_MAX)
+    assert loads_ctypes(FSYNC_EACH_MAX + 1) == sys.platform.startswith("linux")
 
 
 # -- records are written by the same atomic write ---------------------------------------------
