@@ -21,7 +21,7 @@ from tmt.snapshot.tree import TreeBounds, TreeEntry
 #: Modules an unchanged decorated no-op run must not import: `dataclasses` pulls in
 #: `inspect`, which pulls in `ast`, `dis` and `tokenize` (~20 ms of every run's start).
 NEVER_LOADED = ("dataclasses", "inspect", "ast", "dis", "tokenize", "typing", "pathspec", "threading",
-                "tmt.recorder.duplicates", "tmt.recorder.parent")
+                "tmt.recorder.duplicates", "tmt.recorder.parent", "signal")
 
 TRAIN = """\
 import sys

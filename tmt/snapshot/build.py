@@ -13,7 +13,6 @@ import builtins
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from operator import attrgetter, itemgetter
 from pathlib import Path
 
@@ -54,6 +53,21 @@ _NAME = attrgetter("name")
 _KEY = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
 _FILE, _EXEC, _LINK, _TREE = treemod.FILE, treemod.EXEC, treemod.SYMLINK, treemod.TREE
 
+
+class _Borrowed:
+    """A caller's batch as the context of a snapshot: committed (or aborted) by its owner, not
+    here. (Not contextlib.nullcontext: contextlib is the only thing a run would import it for.)"""
+
+    __slots__ = ("batch",)
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+
+    def __enter__(self) -> Batch:
+        return self.batch
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 class SnapshotResult:
     """What a snapshot made and saw. `skipped`: (path, reason); `hashed`: files read this
@@ -658,7 +672,7 @@ class _Snapshotter:
             return self.run_once(False)
         # A caller's batch (`batch=`) is committed by the caller, with other objects: here
         # only what this snapshot adds to it counts as new.
-        with self.store.batch() if self.batch is None else nullcontext(self.batch) as batch:
+        with self.store.batch() if self.batch is None else _Borrowed(self.batch) as batch:
             before = set(batch._pending) if self.batch is not None else ()
             self.hash_pending(batch)
             tree_objs: list[tuple[bytes, bytes]] = []

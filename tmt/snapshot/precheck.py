@@ -21,10 +21,18 @@ does not cost more than the child saves (docs/recording.md has the figures).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from itertools import compress
 from operator import attrgetter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal as _signal
+else:
+    try:  # signal.py's C core (same functions): signal.py builds three enums on import
+        import _signal
+    except ImportError:
+        import signal as _signal
 
 from tmt.snapshot.statcache import P_COUNTS, P_DIRS, P_DKEYS, P_EXTRAS, P_FILES, P_KEYS, P_RELS
 from tmt.store import codec
@@ -73,7 +81,7 @@ def may_fork(files: int) -> bool:
     threading = sys.modules.get("threading")  # not imported: no thread was started from Python
     if threading is not None and threading.active_count() != 1:
         return False
-    if signal.getsignal(signal.SIGCHLD) is not signal.SIG_DFL:
+    if _signal.getsignal(_signal.SIGCHLD) != _signal.SIG_DFL:
         return False  # the program reaps (or ignores) its children: the child's pid is not ours to kill
     try:
         if len(os.listdir("/proc/self/task")) != 1:  # threads started by C code count too
@@ -199,11 +207,11 @@ def _reap(pid: int, kill: bool) -> None:
     """Reap the child, first killing it if it is still needed to stop (Ctrl-C, an error in the
     parent), with SIGINT held meanwhile, so that a second Ctrl-C cannot leave a zombie. (Until
     it is reaped its pid stays ours: no other process can be killed by mistake.)"""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
     try:
         if kill:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
         try:
@@ -211,4 +219,4 @@ def _reap(pid: int, kill: bool) -> None:
         except ChildProcessError:
             pass  # (may_fork forks only while SIGCHLD has its default action; yet never hang)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, old)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import suppress
 from pathlib import Path
 
 from blake3 import blake3
@@ -209,8 +208,10 @@ class StatCache:
             path = cache_path(cache_dir, self.root)
             atomic_write(path, data, tmp_dir, durable=False, make_dirs=True)
             for old in _OLD_NAMES:
-                with suppress(FileNotFoundError):
+                try:
                     os.unlink(cache_dir / path.name.replace(CACHE_NAME, old, 1))
+                except FileNotFoundError:
+                    pass
         except Exception:
             pass  # a cache that cannot be written only costs speed next time
 
