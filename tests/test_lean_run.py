@@ -70,6 +70,38 @@ def test_an_unchanged_decorated_run_never_imports_what_it_does_not_need(project:
     assert runs[0].code["tree"] == runs[1].code["tree"]  # the tree was unchanged
 
 
+def test_a_file_edited_just_before_a_run_is_read_again_without_the_ignore_rules(project: Path, python: str) -> None:
+    # Edited within the racily-clean window: the run hashes it but cannot trust its stat key.
+    # The next run reads it once more, and still asks no ignore rule (pathspec stays unloaded).
+    (project / ".gitignore").write_text(".venv/\ndata/\n")
+    (project / "train.py").write_text(TRAIN)
+    (project / "src").mkdir()
+    for i in range(20):
+        (project / "src" / f"m{i}.py").write_text(f"X = {i}\n")
+    _git(project, "init", "-q")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "init")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TMT_")}
+
+    def run() -> set[str]:
+        out = subprocess.run([python, "train.py"], cwd=project, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return set(out.stdout.split())
+
+    time.sleep(0.15)
+    run()
+    with open(project / "src" / "m3.py", "a") as f:
+        f.write("Y = 1\n")
+    edited = run()  # within 100 ms of the edit
+    after = run()
+    assert "pathspec" not in edited and "pathspec" not in after
+    import tmt
+
+    runs = tmt.runs(repo=project)  # oldest first
+    assert runs[0].code["tree"] != runs[1].code["tree"] == runs[2].code["tree"]
+    assert [r.code["git"]["dirty"] for r in runs] == [False, True, True]
+
+
 def test_records_compare_and_show_by_their_fields() -> None:
     a = Record(id="a" * 32, name="x", params={"lr": 0.1})
     assert a == Record("a" * 32, "x", params={"lr": 0.1})

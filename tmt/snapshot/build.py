@@ -54,6 +54,17 @@ _KEY = attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
 _FILE, _EXEC, _LINK, _TREE = treemod.FILE, treemod.EXEC, treemod.SYMLINK, treemod.TREE
 
 
+def _settled(key: tuple, walk_start_ns: int) -> tuple:
+    """The key to cache for a file just read: its own, or, if it is racily clean (it may be
+    written again within the clock's tick without its key changing), the same with ctime -1,
+    which no lstat returns. Such an entry keeps the file's name, id and size, so its folder
+    keeps a plan and no ignore rule is asked about the name, but it is never a hit: the
+    next snapshot reads the file again and caches its real key then."""
+    if is_racy(max(key[KEY_MTIME], key[KEY_CTIME]), walk_start_ns):  # ctime too: see is_racy
+        return (key[KEY_SIZE], key[KEY_MTIME], -1, *key[KEY_CTIME + 1:])
+    return key
+
+
 class _Borrowed:
     """A caller's batch as the context of a snapshot: committed (or aborted) by its owner, not
     here. (Not contextlib.nullcontext: contextlib is the only thing a run would import it for.)"""
@@ -400,8 +411,9 @@ class _Snapshotter:
         """How this listing was decided, for `_replay`: (the folder's key, its ignore files and
         environment markers, the subfolders walked, (name, key) of the environments left out;
         the files kept are the cache entries' names). None when the folder's key is racily
-        clean or some entry was not decided for good (racily clean, too large, unreadable, a
-        socket): such a folder is listed and scanned in full every time."""
+        clean or some entry was not decided for good (too large, unreadable, a socket): such
+        a folder is listed and scanned in full every time. (A racily clean file is decided:
+        kept, with a key that makes the next snapshot read it again: `_settled`.)"""
         if d.dkey is None or len(kept) + len(d.walked) + len(d.left) + d.fixed != d.count:
             return None
         envs = tuple((name[:-1], env) for name, env in d.left.items() if env is not None)
@@ -557,8 +569,7 @@ class _Snapshotter:
         self.blobs.append((oid, target))
         row[2] = oid
         row[3] = len(target)
-        if not is_racy(max(key[KEY_MTIME], key[KEY_CTIME]), self.walk_start_ns):  # ctime too: see is_racy
-            d.entries[row[0]] = (key, oid)
+        d.entries[row[0]] = (_settled(key, self.walk_start_ns), oid)
 
     def _skip(self, rel: bytes, reason: str) -> None:
         self.skipped.append((os.fsdecode(rel), reason))
@@ -621,8 +632,8 @@ class _Snapshotter:
             batch.add(data, ObjectId(oid.hex()))
             row[2] = oid
             row[3] = len(data)
-            if len(data) == key[KEY_SIZE] and not is_racy(max(key[KEY_MTIME], key[KEY_CTIME]), self.walk_start_ns):
-                d.entries[name] = (key, oid)
+            if len(data) == key[KEY_SIZE]:
+                d.entries[name] = (_settled(key, self.walk_start_ns), oid)
         return len(chunk)
 
     def _lose(self, row: list, rel: bytes, reason: str) -> None:

@@ -29,9 +29,10 @@ flipped byte or a truncated write makes the whole cache unused, never a wrong bl
 entry's blob id is checked against the store (present, and of the entry's size) whenever
 the gc epoch says objects may have gone since the cache was written (snapshot/build.py).
 
-An entry whose mtime falls within RACY_NS of the walk that saw it is never stored ("racily
-clean", as git calls it): the file may be written again within the file system's timestamp
-granularity without its key changing.
+An entry whose mtime falls within RACY_NS of the walk that saw it ("racily clean", as git
+calls it) is never stored with its own key: the file may be written again within the file
+system's timestamp granularity without its key changing. It is stored with ctime -1, which
+no lstat returns (build.py, `_settled`): never a hit, read again by the next snapshot.
 """
 from __future__ import annotations
 
