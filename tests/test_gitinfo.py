@@ -245,3 +245,39 @@ def test_only_the_tracked_files_of_folders_that_moved_are_compared_again(committ
                             b"web/node_modules/lib.js"])
     got = gitinfo.git_state(committed, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
     assert got == {**clean, "dirty": True}
+
+
+@pytest.mark.parametrize("settled", [False, True], ids=["racily-clean", "settled"])
+def test_a_file_rewritten_between_the_snapshot_and_the_git_state_is_not_cached(
+        committed: Path, settled: bool) -> None:
+    """A write landing after the snapshot read a file and before the git state reads it
+    again (an editor's undo as the run starts): the answer is not the recorded tree's, so
+    it must not be kept for a later run of that same tree."""
+    from tmt.recorder import gitinfo
+    from tmt.repo import Repo
+    from tmt.snapshot.build import snapshot_repo
+
+    repo = Repo(committed / ".tmt")
+    model = committed / "src" / "model.py"
+    time.sleep(0.12)
+
+    def state(between=None) -> tuple[str, bool]:
+        snap = snapshot_repo(repo)
+        if between is not None:
+            between()
+        got = gitinfo.git_state(committed, snap, cache_dir=repo.cache_dir, tmp_dir=repo.tmp_dir)
+        assert got is not None
+        return snap.tree, got["dirty"]
+
+    state()
+    model.write_text("width = 128\n")
+    if settled:
+        time.sleep(0.12)
+    edited, _ = state(between=lambda: model.write_text("width = 64\n"))  # put back meanwhile
+    time.sleep(0.12)
+    model.write_text("width = 128\n")  # the bytes that run recorded, now on disk and settled
+    time.sleep(0.12)
+    tree, dirty = state()
+    assert tree == edited
+    assert git(committed, "status", "--porcelain", "-uno") == "M src/model.py"
+    assert dirty is True

@@ -390,7 +390,8 @@ class _Check:
         self.is_racy = is_racy
         self.top_b, self.prefix, self.dirs = top_b, prefix, dirs
         self.index_mtime, self.now = index_mtime, now
-        self.to_read: list[tuple[bytes, bytes, int]] = []  # (path, sha, index mode)
+        #: (path, sha, index mode, the snapshot's blob id of the file or None if lstat-ed here)
+        self.to_read: list[tuple[bytes, bytes, int, bytes | None]] = []
         self.extras: dict[bytes, list] = {}
         self.cacheable = True
         self.attributes = False
@@ -413,7 +414,7 @@ class _Check:
             raise _AskGit  # a submodule (or a sparse directory entry)
         if skip:
             return False
-        key = None
+        key = oid = None
         prefix = self.prefix
         if prefix is not None and path.startswith(prefix):
             d, _, name = path[len(prefix):].rpartition(b"/")
@@ -422,7 +423,7 @@ class _Check:
             if info is not None:
                 hit = info[4].get(name)
                 if hit is not None:
-                    key = hit[0]  # (size, mtime_ns, ctime_ns, inode), taken by this snapshot
+                    key, oid = hit[0], hit[1]  # (size, mtime_ns, ctime_ns, inode), taken by this snapshot
                     self.folders.setdefault(folder, []).append(pos)
         if key is None:
             self.lstated.append(pos)
@@ -449,13 +450,17 @@ class _Check:
             or k_ino & _M32 != ino
             or k_mtime >= self.index_mtime  # racily clean: git looks at the content too
         ):
-            self.to_read.append((path, sha, mode))
+            self.to_read.append((path, sha, mode, oid))
         return False
 
     def content(self, common: str, attributes: bool) -> tuple[bool, dict[bytes, list] | None]:
-        """The entries whose stat data did not vouch for them, read and hashed as git would."""
+        """The entries whose stat data did not vouch for them, read and hashed as git would.
+
+        A file the snapshot covers is read here again, a moment after the snapshot read it:
+        if its bytes are no longer the snapshot's (a write in between), the answer is not the
+        recorded tree's, and is not cached (the cache is keyed by the tree id)."""
         extras = self.extras if self.cacheable else None
-        for path, sha, mode in self.to_read:
+        for path, sha, mode, oid in self.to_read:
             full = os.path.join(self.top_b, path)
             try:
                 st = os.lstat(full)
@@ -466,6 +471,11 @@ class _Check:
                         content = f.read()
             except (FileNotFoundError, NotADirectoryError):
                 return True, None
+            if oid is not None and extras is not None:
+                from blake3 import blake3  # (loaded already: the snapshot's hash)
+
+                if blake3(content).digest() != oid:
+                    extras = None
             if _mode_of(st.st_mode) != mode:
                 return True, extras
             if _blob_id(content) != sha:
