@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,9 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def test_an_unchanged_decorated_run_never_imports_what_it_does_not_need(project: Path, python: str) -> None:
+def _committed_project(project: Path, python: str) -> Callable[[], set[str]]:
+    """A git work tree (20 source files, an ignored data/) with TRAIN; returns a function that
+    runs it in a real process and gives the modules that process had loaded."""
     (project / ".gitignore").write_text(".venv/\ndata/\n")
     (project / "train.py").write_text(TRAIN)
     (project / "src").mkdir()
@@ -56,11 +59,19 @@ def test_an_unchanged_decorated_run_never_imports_what_it_does_not_need(project:
     _git(project, "commit", "-qm", "init")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TMT_")}
     time.sleep(0.15)  # past the racily-clean window: the first run's cache vouches for every file
-    first = subprocess.run([python, "train.py"], cwd=project, env=env, capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr
-    again = subprocess.run([python, "train.py"], cwd=project, env=env, capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
-    loaded = set(again.stdout.split())
+
+    def run() -> set[str]:
+        out = subprocess.run([python, "train.py"], cwd=project, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return set(out.stdout.split())
+
+    return run
+
+
+def test_an_unchanged_decorated_run_never_imports_what_it_does_not_need(project: Path, python: str) -> None:
+    run = _committed_project(project, python)
+    run()
+    loaded = run()
     assert "tmt.recorder.run" in loaded  # the run did happen in this process
     assert [m for m in NEVER_LOADED if m in loaded] == []
     import tmt
@@ -73,22 +84,7 @@ def test_an_unchanged_decorated_run_never_imports_what_it_does_not_need(project:
 def test_a_file_edited_just_before_a_run_is_read_again_without_the_ignore_rules(project: Path, python: str) -> None:
     # Edited within the racily-clean window: the run hashes it but cannot trust its stat key.
     # The next run reads it once more, and still asks no ignore rule (pathspec stays unloaded).
-    (project / ".gitignore").write_text(".venv/\ndata/\n")
-    (project / "train.py").write_text(TRAIN)
-    (project / "src").mkdir()
-    for i in range(20):
-        (project / "src" / f"m{i}.py").write_text(f"X = {i}\n")
-    _git(project, "init", "-q")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-qm", "init")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TMT_")}
-
-    def run() -> set[str]:
-        out = subprocess.run([python, "train.py"], cwd=project, env=env, capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-        return set(out.stdout.split())
-
-    time.sleep(0.15)
+    run = _committed_project(project, python)
     run()
     with open(project / "src" / "m3.py", "a") as f:
         f.write("Y = 1\n")
