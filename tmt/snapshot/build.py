@@ -80,6 +80,7 @@ class _Borrowed:
     def __exit__(self, *exc: object) -> None:
         return None
 
+
 class SnapshotResult:
     """What a snapshot made and saw. `skipped`: (path, reason); `hashed`: files read this
     time (not from the cache); `checkout_temps`: temp files a killed in-place checkout left
